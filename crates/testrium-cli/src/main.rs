@@ -1,0 +1,27 @@
+//! The `testrium` command: a thin layer that turns flags into library calls and outcomes into
+//! output. Everything it runs lives in the library crates.
+
+mod args;
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let argv = args::normalize_argv(std::env::args_os().collect());
+    let cli = Cli::parse_from(argv);
+    let code = match cli.command.clone().unwrap_or_default() {
+        Command::Run(run) => cmd::run::main(&cli.global, run),
+        Command::Check(check) => cmd::check::main(&cli.global, check),
+        Command::Gen(gen_args) => cmd::gen_template::main(&cli.global, gen_args),
+        Command::GenConfigs(gen_args) => cmd::gen_template::legacy(&cli.global, gen_args),
+        Command::Emit(emit) => cmd::emit::main(&cli.global, emit),
+        Command::Wait(wait) => cmd::wait::main(&cli.global, wait),
+        Command::Report(report) => cmd::report::main(&cli.global, report),
+        Command::History(history) => cmd::history::main(&cli.global, history),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,241 @@
+//! The validated model of a test group. Values of these types are always valid: they are only
+//! produced by the loader or the builders after validation.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+/// One test group: a folder with `config.toml` and `units/`, or the same built in code.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Group {
+    /// The folder name (or the name given to the builder).
+    pub name: String,
+    /// The group folder: working directory of its units and first entry of their import path.
+    pub dir: PathBuf,
+    /// The `["Configs"]` table.
+    pub settings: Settings,
+    /// Units in `Configs.units` order (disabled units included, with `enabled = false`).
+    pub units: IndexMap<String, Unit>,
+    /// Declared circuits (`[[circuit]]` in config.toml), in file order.
+    pub circuits: Vec<Circuit>,
+    /// What runs before the units: `setup = [...]` in `["Configs"]`, or `setup.py` with `main()`.
+    pub setup: Option<Setup>,
+}
+
+impl Group {
+    /// The enabled units, in `Configs.units` order.
+    pub fn enabled_units(&self) -> impl Iterator<Item = &Unit> {
+        self.units.values().filter(|u| u.enabled)
+    }
+}
+
+/// The `["Configs"]` table, defaults applied and legacy aliases resolved.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Settings {
+    /// `enabled` (default true): a disabled group is skipped by discovery, and said so.
+    pub enabled: bool,
+    /// `timeout` in seconds (> 0, default 30): the whole group's deadline.
+    pub timeout: Duration,
+    /// `repeat` (0..=10, default 0): extra runs of the group.
+    pub repeat: u8,
+    /// `debug-modes` (default all four).
+    pub debug_modes: Vec<LogMode>,
+    /// `test-modes` (default `["DEBUG"]`; `"All"` means every mode).
+    pub test_modes: Vec<LogMode>,
+    /// `use-ai` (default false). Accepted for compatibility; no effect.
+    pub use_ai: bool,
+    /// `diagnostics` (default true).
+    pub diagnostics: bool,
+    /// `detect-bad-behavior` (default true).
+    pub detect_bad_behavior: bool,
+    /// `save-resume` (default true).
+    pub save_resume: bool,
+    /// `gen-metrics`, alias `analitics` (default true).
+    pub gen_metrics: bool,
+    /// `save-metrics`, alias `save-analitics` (default true): store the result in history.
+    pub save_metrics: bool,
+    /// `save-scores`, alias `save-performance` (default true).
+    pub save_scores: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            enabled: true,
+            timeout: Duration::from_secs(30),
+            repeat: 0,
+            debug_modes: LogMode::ALL.to_vec(),
+            test_modes: vec![LogMode::Debug],
+            use_ai: false,
+            diagnostics: true,
+            detect_bad_behavior: true,
+            save_resume: true,
+            gen_metrics: true,
+            save_metrics: true,
+            save_scores: true,
+        }
+    }
+}
+
+/// A value of `debug-modes` / `test-modes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LogMode {
+    /// `DEBUG`
+    Debug,
+    /// `INFO`
+    Info,
+    /// `WARNING`
+    Warning,
+    /// `EXCEPT`
+    Except,
+}
+
+impl LogMode {
+    /// Every mode, in the original's order.
+    pub const ALL: [LogMode; 4] = [
+        LogMode::Debug,
+        LogMode::Info,
+        LogMode::Warning,
+        LogMode::Except,
+    ];
+
+    /// The text used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogMode::Debug => "DEBUG",
+            LogMode::Info => "INFO",
+            LogMode::Warning => "WARNING",
+            LogMode::Except => "EXCEPT",
+        }
+    }
+}
+
+/// One unit: `units/<name>.toml` holding a `[<name>]` table.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Unit {
+    /// The unit's name: safe as a file name (no `/`, no `..`, no control characters).
+    pub name: String,
+    /// `init` (non-negative, unique in the group): breaks ties among units free to start.
+    pub init: u32,
+    /// `enabled` (default true). A disabled unit is not started and its probes are not required.
+    pub enabled: bool,
+    /// How the unit's process is started.
+    pub launch: Launch,
+    /// `ready_event`: the probe that makes the unit ready; ready at once when `None`.
+    pub ready_event: Option<String>,
+    /// `ready_timeout` in seconds (> 0, default 10).
+    pub ready_timeout: Duration,
+    /// `timeout` in seconds: the unit's own deadline, if any.
+    pub timeout: Option<Duration>,
+    /// `use_setup` (default false).
+    pub use_setup: bool,
+    /// `in-except` (default `Resume`): what happens when the unit fails.
+    pub in_except: InExcept,
+    /// `unit_dependencies` (alias `unity_depencies`): units that must be ready before this starts.
+    pub dependencies: Vec<String>,
+    /// `events`: the probes this unit must record for the group to pass (unique).
+    pub events: Vec<String>,
+    /// `env = { KEY = "value" }`: extra environment for the unit's process.
+    pub env: IndexMap<String, String>,
+    /// `cwd`: working directory, relative to the group folder (default: the group folder).
+    pub cwd: Option<PathBuf>,
+}
+
+/// How a unit's process is started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Launch {
+    /// `entrypoint = "module:function"`: that Python function in its own `python3` process.
+    Entrypoint {
+        /// Dotted module path, relative to the group folder.
+        module: String,
+        /// Function name in that module.
+        function: String,
+    },
+    /// `command = ["prog", "arg", …]`: that program (resolved against `PATH`, or relative to the
+    /// unit's working directory when it contains a `/`).
+    Command(Vec<String>),
+    /// Neither: the unit is not started; its probes may come from setup or test functions
+    /// (as in the original, where units without an entrypoint are passive).
+    Passive,
+}
+
+/// `in-except`: what the group does when this unit fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InExcept {
+    /// `Resume`: record the failure and let the rest of the circuit continue.
+    Resume,
+    /// `Reload`: restart the failed unit (a bounded number of times).
+    Reload,
+    /// `Resume-ALL`: record the failure and let every unit run to its end, whatever else fails.
+    ResumeAll,
+}
+
+impl InExcept {
+    /// The text used in unit files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InExcept::Resume => "Resume",
+            InExcept::Reload => "Reload",
+            InExcept::ResumeAll => "Resume-ALL",
+        }
+    }
+}
+
+/// What runs before the units and is torn down at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setup {
+    /// `setup.py` in the group folder, whose `main()` runs in a background `python3` process.
+    PythonMain(PathBuf),
+    /// `setup = ["prog", "arg", …]` in `["Configs"]`.
+    Command(Vec<String>),
+}
+
+/// A declared circuit: an ordered list of hops from cause to effect.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Circuit {
+    /// `name` (default `circuit-<n>`, 1-based).
+    pub name: String,
+    /// The hops, in causal order; at least two.
+    pub hops: Vec<Hop>,
+    /// Budget for the whole circuit: first hop to last.
+    pub total_budget: Option<Duration>,
+}
+
+/// One hop of a circuit: a probe of a unit, `"unit:probe"`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Hop {
+    /// The unit that records the probe (a unit of the group).
+    pub unit: String,
+    /// The probe (one of that unit's `events`).
+    pub probe: String,
+    /// Budget from the previous hop to this one (`None` for the first hop or no budget).
+    pub budget: Option<Duration>,
+}
+
+impl Hop {
+    /// A hop with no budget.
+    pub fn new(unit: impl Into<String>, probe: impl Into<String>) -> Self {
+        Hop {
+            unit: unit.into(),
+            probe: probe.into(),
+            budget: None,
+        }
+    }
+
+    /// Sets the budget from the previous hop.
+    #[must_use]
+    pub fn within(mut self, budget: Duration) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+}

@@ -1,0 +1,2 @@
+//! Testrium verification: pure functions from expectations and events to a verdict.
+#![warn(missing_docs)]
