@@ -1,0 +1,283 @@
+//! [`Probe`]: what units record with.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use crate::clock::{monotonic_ns, unix_time};
+use crate::env::{ENV_EVENT_DB, ENV_UNIT};
+use crate::error::{ProbeError, ProbeErrorKind, StoreError};
+use crate::event::EventType;
+use crate::{schema, store};
+
+/// How often [`Probe::wait_for`] checks `PRAGMA data_version` (a few microseconds each).
+pub(crate) const WAIT_POLL: Duration = Duration::from_millis(1);
+
+const INSERT: &str = "INSERT INTO Events
+    (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// One probe to record with [`Probe::record`]: a step, a type, an optional key and metadata.
+///
+/// ```
+/// use testrium_events::{EventType, ProbeRecord};
+///
+/// let record = ProbeRecord::new("order-sent")
+///     .event_type(EventType::Send)
+///     .key("order-42")
+///     .meta("size", 3);
+/// # let _ = record;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ProbeRecord {
+    /// The probe name (`StepCompleted`).
+    pub step: String,
+    /// The event type.
+    pub event_type: EventType,
+    /// The event key (required for `Send` and `Receive`).
+    pub key: Option<String>,
+    /// The metadata; must be a JSON object (checked when recorded).
+    pub metadata: serde_json::Value,
+}
+
+impl ProbeRecord {
+    /// A `Default` probe with no key and empty metadata.
+    pub fn new(step: impl Into<String>) -> Self {
+        ProbeRecord {
+            step: step.into(),
+            event_type: EventType::Default,
+            key: None,
+            metadata: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// Sets the event type.
+    #[must_use]
+    pub fn event_type(mut self, event_type: EventType) -> Self {
+        self.event_type = event_type;
+        self
+    }
+
+    /// Sets the event key.
+    #[must_use]
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Replaces the metadata. Anything but a JSON object is rejected by [`Probe::record`].
+    #[must_use]
+    pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Adds one metadata entry (turning non-object metadata into an object).
+    #[must_use]
+    pub fn meta(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        if !self.metadata.is_object() {
+            self.metadata = serde_json::Value::Object(serde_json::Map::new());
+        }
+        if let serde_json::Value::Object(map) = &mut self.metadata {
+            map.insert(key.into(), value.into());
+        }
+        self
+    }
+
+    fn validate(&self) -> Result<(), ProbeErrorKind> {
+        if self.step.is_empty() {
+            return Err(ProbeErrorKind::EmptyStep);
+        }
+        if self.event_type.requires_key() && self.key.as_deref().is_none_or(str::is_empty) {
+            return Err(ProbeErrorKind::KeyRequired {
+                event_type: self.event_type,
+            });
+        }
+        let found = match &self.metadata {
+            serde_json::Value::Object(_) => return Ok(()),
+            serde_json::Value::Null => "null",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Array(_) => "an array",
+        };
+        Err(ProbeErrorKind::MetadataNotObject { found })
+    }
+}
+
+/// A unit's probe client: records probes into the run database and waits for other units'
+/// probes.
+///
+/// Each probe is one autocommit `INSERT` in WAL mode with `synchronous=NORMAL` (no fsync per
+/// probe) and a 30 s busy timeout, so concurrent writers queue instead of failing.
+pub struct Probe {
+    path: PathBuf,
+    unit: String,
+    pid: i64,
+    conn: Connection,
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Probe")
+            .field("path", &self.path)
+            .field("unit", &self.unit)
+            .finish()
+    }
+}
+
+impl Probe {
+    /// Opens the run database named by `TESTRIUM_EVENT_DB` as the unit named by
+    /// `TESTRIUM_UNIT` (both set by the runner for every unit it starts).
+    pub fn from_env() -> Result<Probe, ProbeError> {
+        let var = |var: &'static str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .ok_or(ProbeErrorKind::MissingEnv { var })
+        };
+        let db = var(ENV_EVENT_DB)?;
+        let unit = var(ENV_UNIT)?;
+        Probe::open(PathBuf::from(db), &unit.to_string_lossy())
+    }
+
+    /// Opens (creating it if needed) the run database at `db`, recording as `unit`.
+    pub fn open(db: impl AsRef<Path>, unit: &str) -> Result<Probe, ProbeError> {
+        if unit.is_empty() || unit == "*" {
+            return Err(ProbeErrorKind::InvalidUnit {
+                unit: unit.to_owned(),
+            }
+            .into());
+        }
+        let path = db.as_ref().to_path_buf();
+        let conn = schema::connect(&path, true)?;
+        Ok(Probe {
+            path,
+            unit: unit.to_owned(),
+            pid: i64::from(std::process::id()),
+            conn,
+        })
+    }
+
+    /// The unit this probe records as.
+    pub fn unit(&self) -> &str {
+        &self.unit
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records a `Default` probe. Returns the row's `ID`.
+    pub fn emit(&self, step: &str) -> Result<i64, ProbeError> {
+        self.record(ProbeRecord::new(step))
+    }
+
+    /// Records a `Send` probe with `key` (pairs with a `Receive` of the same key).
+    pub fn send(&self, step: &str, key: &str) -> Result<i64, ProbeError> {
+        self.record(ProbeRecord::new(step).event_type(EventType::Send).key(key))
+    }
+
+    /// Records a `Receive` probe with `key`.
+    pub fn receive(&self, step: &str, key: &str) -> Result<i64, ProbeError> {
+        self.record(
+            ProbeRecord::new(step)
+                .event_type(EventType::Receive)
+                .key(key),
+        )
+    }
+
+    /// Records an `Exception` probe with `{"message": message}` as metadata.
+    pub fn exception(&self, step: &str, message: &str) -> Result<i64, ProbeError> {
+        self.record(
+            ProbeRecord::new(step)
+                .event_type(EventType::Exception)
+                .meta("message", message),
+        )
+    }
+
+    /// Records a probe. Returns the row's `ID`.
+    pub fn record(&self, record: ProbeRecord) -> Result<i64, ProbeError> {
+        record.validate()?;
+        let metadata = record.metadata.to_string();
+        let key = record.key.as_deref().unwrap_or("");
+        let insert = || -> rusqlite::Result<i64> {
+            let mut stmt = self.conn.prepare_cached(INSERT)?;
+            stmt.execute((
+                &self.unit,
+                &record.step,
+                record.event_type.as_str(),
+                key,
+                unix_time(),
+                &metadata,
+                monotonic_ns(),
+                self.pid,
+            ))?;
+            Ok(self.conn.last_insert_rowid())
+        };
+        match insert() {
+            Ok(id) => Ok(id),
+            // The Events table was dropped or recreated by an older client after we opened
+            // the database: bring the schema back and try once more.
+            Err(first) if !schema::is_busy(&first) => {
+                schema::repair(&self.conn, &self.path)?;
+                insert().map_err(|e| StoreError::sqlite(&self.path, "insert an event", e).into())
+            }
+            Err(e) => Err(StoreError::sqlite(&self.path, "insert an event", e).into()),
+        }
+    }
+
+    /// Waits until `unit` has recorded `step` (`unit` `"*"`: any unit), or `timeout` passes.
+    /// Returns whether the probe was recorded.
+    ///
+    /// Wakes within about a millisecond of the probe's commit: it polls the cheap
+    /// `PRAGMA data_version` every millisecond and queries `Events` only when another
+    /// connection committed, and then only the rows after the last one seen. An idle waiter
+    /// costs about 1 % of a core.
+    pub fn wait_for(&self, unit: &str, step: &str, timeout: Duration) -> Result<bool, ProbeError> {
+        let err =
+            |e| -> ProbeError { StoreError::sqlite(&self.path, "wait for an event", e).into() };
+        let start = Instant::now();
+        let deadline = start.checked_add(timeout);
+        let mut after = 0_i64;
+        let mut version = store::data_version(&self.conn).map_err(err)?;
+        loop {
+            let (found, last) = self.find_after(unit, step, after).map_err(err)?;
+            if found {
+                return Ok(true);
+            }
+            after = last;
+            loop {
+                let now = Instant::now();
+                let left = match deadline {
+                    Some(d) if now >= d => return Ok(false),
+                    Some(d) => d - now,
+                    None => WAIT_POLL,
+                };
+                thread::sleep(left.min(WAIT_POLL));
+                let v = store::data_version(&self.conn).map_err(err)?;
+                if v != version {
+                    version = v;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Whether a row of `unit`/`step` exists with `ID > after`, and the highest `ID` seen —
+    /// in one statement, so one snapshot.
+    fn find_after(&self, unit: &str, step: &str, after: i64) -> rusqlite::Result<(bool, i64)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COALESCE(MAX(ID), ?3),
+                    COALESCE(MAX((?1 = '*' OR Unit = ?1) AND StepCompleted = ?2), 0)
+             FROM Events WHERE ID > ?3",
+        )?;
+        stmt.query_row((unit, step, after), |r| {
+            Ok((r.get::<_, i64>(1)? != 0, r.get::<_, i64>(0)?))
+        })
+    }
+}

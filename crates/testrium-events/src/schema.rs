@@ -1,0 +1,219 @@
+//! The run database schema: the original tables with their original columns, the columns and
+//! tables added since, and the connection settings every client uses.
+//!
+//! | version (`PRAGMA user_version`) | change |
+//! |---|---|
+//! | 0 | the original Python Testrium 0.3: `Events`, `UnitStatus`, `Results` (rollback journal) |
+//! | 1 | WAL; `Events.MonoNs`, `Events.Pid`, `UnitStatus.MonoNs`; tables `UnitTransitions`, `TestriumMeta` |
+//!
+//! The schema is only ever extended: columns are added with defaults, never renamed or
+//! dropped, so rows written by any client version are read by every other one. The Python
+//! client (`python/testrium/modules/events.py`) creates exactly the same schema.
+
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use crate::error::{StoreError, StoreErrorKind};
+
+/// The schema version this build writes (`PRAGMA user_version`). See the module table in the
+/// crate documentation for what each version added.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long a writer waits for the write lock before SQLite reports "database is locked".
+/// Generous on purpose: a probe must never be lost because another unit was writing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+const CREATE_EVENTS: &str = "CREATE TABLE IF NOT EXISTS Events (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    Unit TEXT,
+    StepCompleted TEXT,
+    EventType TEXT,
+    EventKey TEXT,
+    Time NUMBER,
+    Metadata TEXT,
+    MonoNs INTEGER DEFAULT NULL,
+    Pid INTEGER DEFAULT NULL
+)";
+
+const CREATE_UNIT_STATUS: &str = "CREATE TABLE IF NOT EXISTS UnitStatus (
+    Unit TEXT PRIMARY KEY,
+    Status TEXT,
+    UpdatedAt NUMBER,
+    MonoNs INTEGER DEFAULT NULL
+)";
+
+const CREATE_RESULTS: &str = "CREATE TABLE IF NOT EXISTS Results (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    TestGroup TEXT,
+    Passed INTEGER,
+    Duration NUMBER,
+    AverageLatency NUMBER,
+    Summary TEXT,
+    Time NUMBER
+)";
+
+const CREATE_TRANSITIONS: &str = "CREATE TABLE IF NOT EXISTS UnitTransitions (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    Unit TEXT,
+    Status TEXT,
+    Time NUMBER,
+    MonoNs INTEGER
+)";
+
+const CREATE_META: &str = "CREATE TABLE IF NOT EXISTS TestriumMeta (
+    Key TEXT PRIMARY KEY,
+    Value TEXT
+)";
+
+/// Columns added to tables that may have been created by an older client.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("Events", "Metadata", "TEXT"),
+    ("Events", "MonoNs", "INTEGER DEFAULT NULL"),
+    ("Events", "Pid", "INTEGER DEFAULT NULL"),
+    ("UnitStatus", "MonoNs", "INTEGER DEFAULT NULL"),
+];
+
+/// Opens (creating it when `create`) a database with the settings every client uses: WAL,
+/// synchronous=NORMAL, a generous busy timeout, then brings the schema up to date.
+pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let conn = open_configured(path, create)?;
+    ensure_schema(&conn, path)?;
+    Ok(conn)
+}
+
+/// Opens a database with the shared settings, without touching its tables.
+pub(crate) fn open_configured(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    if create {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| {
+                StoreError::new(
+                    path,
+                    StoreErrorKind::CreateDir {
+                        dir: dir.to_path_buf(),
+                        source,
+                    },
+                )
+            })?;
+        }
+    } else if !path.exists() {
+        return Err(StoreError::new(path, StoreErrorKind::NotFound));
+    }
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::sqlite(path, "open the database", e))?;
+    configure(&conn).map_err(|e| StoreError::sqlite(path, "configure the connection", e))?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            break;
+        }
+        // Switching to WAL needs an exclusive lock; another process may be setting up the same
+        // database at this very moment, so retry until the busy deadline.
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => {}
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+fn ensure_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |e| StoreError::sqlite(path, "set up the schema", e);
+    let found = user_version(conn).map_err(err)?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::new(
+            path,
+            StoreErrorKind::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            },
+        ));
+    }
+    // IMMEDIATE: take the write lock before reading, so two processes migrating at once
+    // serialise on the busy handler instead of failing on a stale snapshot.
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+    let result = migrate(conn);
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(err),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(err(e))
+        }
+    }
+}
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    if user_version(conn)? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for sql in [
+        CREATE_EVENTS,
+        CREATE_UNIT_STATUS,
+        CREATE_RESULTS,
+        CREATE_TRANSITIONS,
+        CREATE_META,
+    ] {
+        conn.execute_batch(sql)?;
+    }
+    for (table, column, decl) in ADDED_COLUMNS {
+        if !table_columns(conn, table)?.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+/// The column names of `table` (empty when it does not exist).
+pub(crate) fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(1))?;
+    rows.collect()
+}
+
+/// Re-creates missing tables and columns whatever `user_version` says (an older client may
+/// have dropped and recreated `Events` without the new columns).
+pub(crate) fn repair(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |e| StoreError::sqlite(path, "repair the schema", e);
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+    conn.pragma_update(None, "user_version", 0_i64)
+        .and_then(|()| migrate(conn))
+        .map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            err(e)
+        })?;
+    conn.execute_batch("COMMIT").map_err(err)
+}

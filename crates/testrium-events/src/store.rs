@@ -1,0 +1,344 @@
+//! [`RunDb`]: the runner's handle on one run database.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rusqlite::Connection;
+use rusqlite::types::ValueRef;
+
+use crate::clock::{monotonic_ns, unix_time};
+use crate::error::StoreError;
+use crate::event::{Event, MalformedEvent};
+use crate::{read, schema};
+
+/// Lifecycle state of a unit, stored in `UnitStatus.Status` (lowercase, as the original).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum UnitState {
+    /// Known to the runner, not started yet.
+    Created,
+    /// Its process is being started.
+    Starting,
+    /// Its ready probe was recorded (or it has none).
+    Ready,
+    /// Running after readiness.
+    Running,
+    /// Exited successfully by itself.
+    Finished,
+    /// Stopped by the runner at the end of the group (not a failure).
+    Stopped,
+    /// Failed (non-zero exit, signal, timeout, readiness timeout, spawn failure…).
+    Failed,
+}
+
+impl UnitState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [UnitState; 7] = [
+        UnitState::Created,
+        UnitState::Starting,
+        UnitState::Ready,
+        UnitState::Running,
+        UnitState::Finished,
+        UnitState::Stopped,
+        UnitState::Failed,
+    ];
+
+    /// The stored text: `created`, `starting`, `ready`, `running`, `finished`, `stopped`,
+    /// `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitState::Created => "created",
+            UnitState::Starting => "starting",
+            UnitState::Ready => "ready",
+            UnitState::Running => "running",
+            UnitState::Finished => "finished",
+            UnitState::Stopped => "stopped",
+            UnitState::Failed => "failed",
+        }
+    }
+
+    /// Whether the unit is done (`finished`, `stopped` or `failed`).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            UnitState::Finished | UnitState::Stopped | UnitState::Failed
+        )
+    }
+}
+
+impl fmt::Display for UnitState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error returned when text is not a unit state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown unit state `{0}`")]
+pub struct UnknownUnitState(pub String);
+
+impl FromStr for UnitState {
+    type Err = UnknownUnitState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        UnitState::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownUnitState(s.to_owned()))
+    }
+}
+
+/// A unit's state at a point in time (latest state, or one transition).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct UnitStateRecord {
+    /// The unit.
+    pub unit: String,
+    /// The state entered.
+    pub state: UnitState,
+    /// Wall clock, Unix seconds.
+    pub time: f64,
+    /// CLOCK_MONOTONIC nanoseconds, when recorded.
+    pub mono_ns: Option<i64>,
+}
+
+impl UnitStateRecord {
+    /// A record (for tests and tools building outcomes by hand).
+    pub fn new(unit: impl Into<String>, state: UnitState, time: f64, mono_ns: Option<i64>) -> Self {
+        UnitStateRecord {
+            unit: unit.into(),
+            state,
+            time,
+            mono_ns,
+        }
+    }
+}
+
+/// The rows of the `Events` table, in `ID` order: the readable ones and the malformed ones.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct EventLog {
+    /// Rows read as events.
+    pub events: Vec<Event>,
+    /// Rows that could not be read, with the reason.
+    pub malformed: Vec<MalformedEvent>,
+}
+
+impl EventLog {
+    /// A log from parts.
+    pub fn new(events: Vec<Event>, malformed: Vec<MalformedEvent>) -> Self {
+        EventLog { events, malformed }
+    }
+
+    /// The highest `ID` seen (readable or not), or `None` for an empty log; pass it to
+    /// [`RunDb::read_events_after`] to read only what came after.
+    pub fn last_id(&self) -> Option<i64> {
+        let a = self.events.last().map(|e| e.id);
+        let b = self.malformed.last().map(|m| m.id);
+        a.max(b)
+    }
+
+    /// Whether the log holds no row at all.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.malformed.is_empty()
+    }
+
+    /// Appends another log read after this one (keeps `ID` order).
+    pub fn extend(&mut self, other: EventLog) {
+        self.events.extend(other.events);
+        self.malformed.extend(other.malformed);
+    }
+}
+
+/// The runner's handle on one run database: creates the schema, reads events for the
+/// verifier, records unit lifecycle states and small key/value metadata.
+///
+/// One SQLite connection; `Send` but not `Sync` (wrap it in a `Mutex` to share it).
+pub struct RunDb {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl fmt::Debug for RunDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunDb").field("path", &self.path).finish()
+    }
+}
+
+impl RunDb {
+    /// Creates (or opens) the database at `path`, creating its folder, in WAL mode with a busy
+    /// timeout, and brings the schema up to date.
+    pub fn create(path: &Path) -> Result<RunDb, StoreError> {
+        let conn = schema::connect(path, true)?;
+        Ok(RunDb {
+            path: path.to_path_buf(),
+            conn,
+        })
+    }
+
+    /// Opens an existing database (e.g. a stored run for `testrium report`); a database
+    /// written by the original Python Testrium is migrated by adding columns.
+    pub fn open(path: &Path) -> Result<RunDb, StoreError> {
+        let conn = schema::connect(path, false)?;
+        Ok(RunDb {
+            path: path.to_path_buf(),
+            conn,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every row of `Events`, in `ID` order.
+    pub fn read_events(&self) -> Result<EventLog, StoreError> {
+        self.read_events_after(0)
+    }
+
+    /// The rows of `Events` whose `ID` is greater than `after_id`, in `ID` order. IDs grow
+    /// with commit order (one writer at a time), so reading after the last ID seen never skips
+    /// a row.
+    pub fn read_events_after(&self, after_id: i64) -> Result<EventLog, StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "read events", e);
+        let present = schema::table_columns(&self.conn, "Events").map_err(err)?;
+        let mut log = EventLog::default();
+        if present.is_empty() {
+            return Ok(log);
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&read::select_sql(&present))
+            .map_err(err)?;
+        let mut rows = stmt.query([after_id]).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            match read::decode(row).map_err(err)? {
+                Ok(event) => log.events.push(event),
+                Err(bad) => log.malformed.push(bad),
+            }
+        }
+        Ok(log)
+    }
+
+    /// `PRAGMA data_version`: changes whenever another connection commits. Costs a few
+    /// microseconds; poll it and re-read only when it changed.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        data_version(&self.conn).map_err(|e| StoreError::sqlite(&self.path, "read data_version", e))
+    }
+
+    /// Records that `unit` entered `state`: the `UnitStatus` row (as the original) and a row in
+    /// `UnitTransitions`, both with wall-clock and monotonic timestamps.
+    pub fn set_unit_state(&self, unit: &str, state: UnitState) -> Result<(), StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "record a unit state", e);
+        let time = unix_time();
+        let mono = monotonic_ns();
+        let tx = self.conn.unchecked_transaction().map_err(err)?;
+        tx.prepare_cached(
+            "INSERT INTO UnitStatus (Unit, Status, UpdatedAt, MonoNs) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(Unit) DO UPDATE SET Status = excluded.Status,
+                 UpdatedAt = excluded.UpdatedAt, MonoNs = excluded.MonoNs",
+        )
+        .and_then(|mut s| s.execute((unit, state.as_str(), time, mono)))
+        .map_err(err)?;
+        tx.prepare_cached(
+            "INSERT INTO UnitTransitions (Unit, Status, Time, MonoNs) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| s.execute((unit, state.as_str(), time, mono)))
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// The latest state of every unit (from `UnitStatus`), sorted by unit name. Rows with a
+    /// status this build does not know are skipped.
+    pub fn unit_states(&self) -> Result<Vec<UnitStateRecord>, StoreError> {
+        self.state_rows(
+            "SELECT Unit, Status, UpdatedAt, MonoNs FROM UnitStatus ORDER BY Unit",
+            "read unit states",
+        )
+    }
+
+    /// Every recorded transition, oldest first.
+    pub fn unit_transitions(&self) -> Result<Vec<UnitStateRecord>, StoreError> {
+        self.state_rows(
+            "SELECT Unit, Status, Time, MonoNs FROM UnitTransitions ORDER BY ID",
+            "read unit transitions",
+        )
+    }
+
+    fn state_rows(
+        &self,
+        sql: &str,
+        action: &'static str,
+    ) -> Result<Vec<UnitStateRecord>, StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, action, e);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let mut rows = stmt.query([]).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let text = |i| match row.get_ref(i) {
+                Ok(ValueRef::Text(b)) => std::str::from_utf8(b).ok().map(str::to_owned),
+                _ => None,
+            };
+            let (Some(unit), Some(state)) = (text(0), text(1).and_then(|s| s.parse().ok())) else {
+                continue;
+            };
+            let time = match row.get_ref(2).map_err(err)? {
+                ValueRef::Real(f) => f,
+                ValueRef::Integer(i) => i as f64,
+                _ => 0.0,
+            };
+            let mono_ns = match row.get_ref(3).map_err(err)? {
+                ValueRef::Integer(i) => Some(i),
+                _ => None,
+            };
+            out.push(UnitStateRecord::new(unit, state, time, mono_ns));
+        }
+        Ok(out)
+    }
+
+    /// Stores `value` under `key` in the `TestriumMeta` table (replacing an earlier value).
+    pub fn write_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO TestriumMeta (Key, Value) VALUES (?1, ?2)
+                 ON CONFLICT(Key) DO UPDATE SET Value = excluded.Value",
+            )
+            .and_then(|mut s| s.execute((key, value)))
+            .map(drop)
+            .map_err(|e| StoreError::sqlite(&self.path, "write metadata", e))
+    }
+
+    /// The value stored under `key`, or `None` when absent or unreadable (see
+    /// [`RunDb::try_read_meta`] to tell the two apart).
+    pub fn read_meta(&self, key: &str) -> Option<String> {
+        self.try_read_meta(key).ok().flatten()
+    }
+
+    /// The value stored under `key`, or `None` when absent.
+    pub fn try_read_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "read metadata", e);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT Value FROM TestriumMeta WHERE Key = ?1")
+            .map_err(err)?;
+        let mut rows = stmt.query([key]).map_err(err)?;
+        match rows.next().map_err(err)? {
+            Some(row) => Ok(match row.get_ref(0).map_err(err)? {
+                ValueRef::Text(b) | ValueRef::Blob(b) => {
+                    Some(String::from_utf8_lossy(b).into_owned())
+                }
+                _ => None,
+            }),
+            None => Ok(None),
+        }
+    }
+}
+
+pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))
+}

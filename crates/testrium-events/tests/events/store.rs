@@ -1,0 +1,108 @@
+//! `RunDb`: schema, readers, unit states, metadata.
+
+use testrium_events::{EventType, Probe, RunDb, SCHEMA_VERSION, UnitState};
+
+use crate::common::TempDir;
+
+fn pragma(path: &std::path::Path, name: &str) -> String {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0))
+        .map(|v| format!("{v:?}"))
+        .expect("pragma")
+}
+
+#[test]
+fn create_sets_wal_and_schema_version() {
+    let dir = TempDir::new("create");
+    let db = RunDb::create(&dir.db()).expect("create");
+    assert_eq!(db.path(), dir.db());
+    assert_eq!(pragma(&dir.db(), "journal_mode"), r#"Text("wal")"#);
+    assert_eq!(
+        pragma(&dir.db(), "user_version"),
+        format!("Integer({SCHEMA_VERSION})")
+    );
+}
+
+#[test]
+fn events_round_trip_in_id_order() {
+    let dir = TempDir::new("roundtrip");
+    let db = RunDb::create(&dir.db()).expect("create");
+    let probe = Probe::open(dir.db(), "source").expect("probe");
+    let a = probe.emit("started").expect("emit");
+    let b = probe.send("sent", "k1").expect("send");
+    let log = db.read_events().expect("read");
+    assert_eq!(log.malformed, []);
+    assert_eq!(log.events.len(), 2);
+    assert_eq!(log.events[0].id, a);
+    assert_eq!(log.events[0].step, "started");
+    assert_eq!(log.events[0].key, None);
+    assert_eq!(log.events[1].id, b);
+    assert_eq!(log.events[1].event_type, EventType::Send);
+    assert_eq!(log.events[1].key.as_deref(), Some("k1"));
+    assert_eq!(log.events[1].pid, Some(i64::from(std::process::id())));
+    assert!(log.events[1].mono_ns.is_some());
+    assert_eq!(log.events[1].metadata.as_deref(), Some("{}"));
+    let after = db.read_events_after(a).expect("read after");
+    assert_eq!(after.events.len(), 1);
+    assert_eq!(after.events[0].id, b);
+    assert_eq!(log.last_id(), Some(b));
+}
+
+#[test]
+fn unit_states_and_transitions() {
+    let dir = TempDir::new("states");
+    let db = RunDb::create(&dir.db()).expect("create");
+    db.set_unit_state("b", UnitState::Starting).expect("set");
+    db.set_unit_state("a", UnitState::Starting).expect("set");
+    db.set_unit_state("b", UnitState::Ready).expect("set");
+    let states: Vec<_> = db
+        .unit_states()
+        .expect("states")
+        .into_iter()
+        .map(|r| (r.unit, r.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("a".into(), UnitState::Starting),
+            ("b".into(), UnitState::Ready)
+        ]
+    );
+    let transitions: Vec<_> = db
+        .unit_transitions()
+        .expect("transitions")
+        .into_iter()
+        .map(|r| (r.unit, r.state))
+        .collect();
+    assert_eq!(
+        transitions,
+        [
+            ("b".into(), UnitState::Starting),
+            ("a".into(), UnitState::Starting),
+            ("b".into(), UnitState::Ready)
+        ]
+    );
+}
+
+#[test]
+fn meta_round_trip() {
+    let dir = TempDir::new("meta");
+    let db = RunDb::create(&dir.db()).expect("create");
+    assert_eq!(db.read_meta("outcome"), None);
+    db.write_meta("outcome", "{\"a\":1}").expect("write");
+    db.write_meta("outcome", "{\"a\":2}").expect("write");
+    assert_eq!(db.read_meta("outcome").as_deref(), Some("{\"a\":2}"));
+}
+
+#[test]
+fn data_version_changes_on_other_connections_commit() {
+    let dir = TempDir::new("version");
+    let db = RunDb::create(&dir.db()).expect("create");
+    let before = db.data_version().expect("version");
+    assert_eq!(db.data_version().expect("version"), before);
+    Probe::open(dir.db(), "u")
+        .expect("probe")
+        .emit("x")
+        .expect("emit");
+    assert_ne!(db.data_version().expect("version"), before);
+}
