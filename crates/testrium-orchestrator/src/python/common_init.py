@@ -1,0 +1,1 @@
+"""Helpers for direct test functions: ``from testrium.common.utils import test_config``."""

@@ -1,0 +1,1 @@
+"""Probe API for units: ``from testrium.modules.events import Events_Manager``."""

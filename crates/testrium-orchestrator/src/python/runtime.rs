@@ -1,0 +1,164 @@
+//! The runner's Python package in a run directory, and the commands that start Python code.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::error::{PythonError, PythonErrorKind};
+use super::interpreter::resolve_interpreter;
+
+/// File name of the bootstrap script inside the package directory.
+const BOOTSTRAP: &str = "testrium_bootstrap.py";
+
+/// The files of the runner's Python package, relative to `<run_dir>/python/`.
+const PACKAGE_FILES: [(&str, &str); 6] = [
+    (BOOTSTRAP, include_str!("bootstrap.py")),
+    ("testrium/__init__.py", include_str!("package_init.py")),
+    (
+        "testrium/modules/__init__.py",
+        include_str!("modules_init.py"),
+    ),
+    ("testrium/modules/events.py", EVENTS_MODULE),
+    (
+        "testrium/common/__init__.py",
+        include_str!("common_init.py"),
+    ),
+    ("testrium/common/utils.py", include_str!("utils.py")),
+];
+
+/// `testrium.modules.events`: a stand-in until `testrium-events` ships its module.
+const EVENTS_MODULE: &str = include_str!("events_fallback.py");
+
+/// Names whose presence in a group's Python file means it may define direct tests or
+/// callbacks (`def test_…`, `from x import test_…`, `validate_test`, `tests_results`).
+const DIRECT_TEST_MARKERS: [&str; 3] = ["test_", "validate_test", "tests_results"];
+
+/// The Python side of one run: the resolved interpreter and the package written into the run
+/// directory.
+#[derive(Debug, Clone)]
+pub(crate) struct PythonRuntime {
+    interpreter: PathBuf,
+    package_dir: PathBuf,
+}
+
+impl PythonRuntime {
+    /// Resolves the interpreter (once per process and cached on disk, see
+    /// [`resolve_interpreter`]) and writes the runner's `testrium` package into
+    /// `<run_dir>/python/`.
+    pub(crate) fn prepare(run_dir: &Path) -> Result<PythonRuntime, PythonError> {
+        let interpreter = resolve_interpreter()?;
+        PythonRuntime::with_interpreter(run_dir, interpreter)
+    }
+
+    /// Like [`PythonRuntime::prepare`] with a given interpreter.
+    pub(crate) fn with_interpreter(
+        run_dir: &Path,
+        interpreter: impl Into<PathBuf>,
+    ) -> Result<PythonRuntime, PythonError> {
+        let package_dir = run_dir.join("python");
+        for (relative, text) in PACKAGE_FILES {
+            let path = package_dir.join(relative);
+            let written = match path.parent() {
+                Some(parent) => std::fs::create_dir_all(parent),
+                None => Ok(()),
+            }
+            .and_then(|()| std::fs::write(&path, text));
+            written.map_err(|e| PythonError::new(&path, PythonErrorKind::WritePackage(e)))?;
+        }
+        Ok(PythonRuntime {
+            interpreter: interpreter.into(),
+            package_dir,
+        })
+    }
+
+    /// The interpreter every command starts.
+    pub(crate) fn interpreter(&self) -> &Path {
+        &self.interpreter
+    }
+
+    /// `<run_dir>/python/`: the directory holding the runner's `testrium` package.
+    pub(crate) fn package_dir(&self) -> &Path {
+        &self.package_dir
+    }
+
+    /// Runs `module:function` of a unit in its own interpreter, working directory = the group
+    /// folder, import path = [the runner's package, the group folder, …]. When the function
+    /// raises, the process records the Exception probe `testrium-unit-exception:<Type>` (with
+    /// `{"message": str(exc)}`) as the unit named by `TESTRIUM_UNIT`, prints the traceback to
+    /// stderr and exits 1. The caller sets the environment (`TESTRIUM_EVENT_DB`, …).
+    pub(crate) fn entrypoint_command(
+        &self,
+        group_dir: &Path,
+        module: &str,
+        function: &str,
+    ) -> Command {
+        let mut command = self.bootstrap("entrypoint", group_dir);
+        command.arg(module).arg(function);
+        command
+    }
+
+    /// Runs `main()` of the group's `setup.py`; exits 1 when it is missing or raises.
+    pub(crate) fn setup_command(&self, group_dir: &Path, setup_py: &Path) -> Command {
+        let mut command = self.bootstrap("setup", group_dir);
+        command.arg(group_dir.join(setup_py));
+        command
+    }
+
+    /// Runs the group's direct test functions and the `validate_test` / `tests_results`
+    /// callbacks; reads a [`DirectTestsInput`](super::DirectTestsInput) from `input_json` and
+    /// writes the results to `output_json` (read them with
+    /// [`parse_direct_results`](super::parse_direct_results)). Exits 0 when every test passed.
+    pub(crate) fn direct_tests_command(
+        &self,
+        group_dir: &Path,
+        input_json: &Path,
+        output_json: &Path,
+    ) -> Command {
+        let mut command = self.bootstrap("tests", group_dir);
+        command.arg(input_json).arg(output_json);
+        command
+    }
+
+    fn bootstrap(&self, mode: &str, group_dir: &Path) -> Command {
+        let mut command = Command::new(&self.interpreter);
+        command
+            .arg(self.package_dir.join(BOOTSTRAP))
+            .arg(mode)
+            .arg(group_dir)
+            .current_dir(group_dir)
+            // Output reaches the unit's log line by line, in order with stderr.
+            .env("PYTHONUNBUFFERED", "1")
+            // Python processes the unit starts itself find the runner's package too.
+            .env("PYTHONPATH", self.python_path());
+        command
+    }
+
+    fn python_path(&self) -> OsString {
+        let mut paths = vec![self.package_dir.clone()];
+        if let Some(existing) = std::env::var_os("PYTHONPATH") {
+            paths.extend(std::env::split_paths(&existing));
+        }
+        std::env::join_paths(paths).unwrap_or_else(|_| self.package_dir.clone().into_os_string())
+    }
+}
+
+/// Whether the group's Python files may define direct test functions or callbacks, so that a
+/// group without any can skip starting an interpreter for them. Conservative: any eligible
+/// file (`*.py`, not starting with `_`) that mentions `test_`, `validate_test` or
+/// `tests_results`, or that cannot be read, counts.
+pub(crate) fn needs_direct_tests(group_dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(group_dir) else {
+        return true;
+    };
+    entries.flatten().any(|entry| {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.ends_with(".py") || name.starts_with('_') {
+            return false;
+        }
+        match std::fs::read_to_string(entry.path()) {
+            Ok(text) => DIRECT_TEST_MARKERS.iter().any(|m| text.contains(m)),
+            Err(_) => entry.path().is_file(),
+        }
+    })
+}

@@ -1,0 +1,513 @@
+//! Tests of the Python bridge with a real interpreter (`python3` must be installed).
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::interpreter::Resolver;
+use super::*;
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "testrium-python-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.0.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The real interpreter, resolved once per test binary (cache in a scratch dir, not `~`).
+fn python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if let Some(program) = std::env::var_os(ENV_PYTHON) {
+                return PathBuf::from(program);
+            }
+            let resolver = Resolver {
+                program: OsString::from("python3"),
+                env: |name: &str| std::env::var_os(name),
+                cwd: std::env::current_dir().unwrap(),
+                cache_dir: None,
+            };
+            resolver.ask().unwrap()
+        })
+        .clone()
+}
+
+/// A run directory with the runner's package, a group folder and a run database path.
+struct Fixture {
+    scratch: Scratch,
+    runtime: PythonRuntime,
+}
+
+impl Fixture {
+    fn new(tag: &str) -> Fixture {
+        let scratch = Scratch::new(tag);
+        std::fs::create_dir_all(scratch.0.join("group")).unwrap();
+        let runtime = PythonRuntime::with_interpreter(&scratch.0.join("run"), python()).unwrap();
+        Fixture { scratch, runtime }
+    }
+
+    fn group(&self) -> PathBuf {
+        self.scratch.0.join("group")
+    }
+
+    fn db(&self) -> PathBuf {
+        self.scratch.0.join("run").join("Data.db")
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        self.scratch.write(&format!("group/{name}"), text)
+    }
+
+    fn run(&self, mut command: std::process::Command, unit: &str) -> Output {
+        command
+            .env("TESTRIUM_EVENT_DB", self.db())
+            .env("TESTRIUM_UNIT", unit)
+            .output()
+            .unwrap()
+    }
+
+    /// Every event as `(unit, step, type, key, metadata)`, read through the package itself.
+    fn events(&self) -> Vec<(String, String, String, String, serde_json::Value)> {
+        let script = "import json, sys\n\
+                      from testrium.modules.events import Events_Manager\n\
+                      rows = Events_Manager(Unit='*', path=sys.argv[1]).list_events()\n\
+                      print(json.dumps([[r['Unit'], r['StepCompleted'], r['EventType'],\n\
+                      r['EventKey'] or '', r['Metadata']] for r in rows]))";
+        let output = std::process::Command::new(python())
+            .arg("-c")
+            .arg(script)
+            .arg(self.db())
+            .env("PYTHONPATH", self.runtime.package_dir())
+            .env_remove("TESTRIUM_EVENT_DB")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn prepare_writes_the_package_into_the_run_directory() {
+    let fixture = Fixture::new("package");
+    let dir = fixture.runtime.package_dir();
+    assert_eq!(dir, fixture.scratch.0.join("run").join("python"));
+    for file in [
+        "testrium_bootstrap.py",
+        "testrium/__init__.py",
+        "testrium/modules/__init__.py",
+        "testrium/modules/events.py",
+        "testrium/common/__init__.py",
+        "testrium/common/utils.py",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+}
+
+#[test]
+fn entrypoint_runs_the_function_in_the_group_folder() {
+    let fixture = Fixture::new("entry");
+    fixture.file(
+        "units_code.py",
+        "import os\n\
+         from helper import STEP\n\
+         from testrium.modules.events import Events_Manager\n\
+         def run():\n\
+         \x20   Events_Manager(Unit='u', path='.').Set_Event(STEP, cwd=os.getcwd())\n",
+    );
+    fixture.file("helper.py", "STEP = 'done'\n");
+    let output = fixture.run(
+        fixture
+            .runtime
+            .entrypoint_command(&fixture.group(), "units_code", "run"),
+        "u",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let events = fixture.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].0.as_str(), events[0].1.as_str()), ("u", "done"));
+    let cwd = events[0].4["cwd"].as_str().unwrap();
+    assert_eq!(
+        Path::new(cwd).canonicalize().unwrap(),
+        fixture.group().canonicalize().unwrap()
+    );
+}
+
+#[test]
+fn a_raising_entrypoint_records_the_exception_probe_and_exits_1() {
+    let fixture = Fixture::new("raise");
+    fixture.file("code.py", "def run():\n    raise KeyError('boom')\n");
+    let output = fixture.run(
+        fixture
+            .runtime
+            .entrypoint_command(&fixture.group(), "code", "run"),
+        "worker",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("Traceback"), "{}", stderr(&output));
+    let events = fixture.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "worker");
+    assert_eq!(events[0].1, "testrium-unit-exception:KeyError");
+    assert_eq!(events[0].2, "Exception");
+    assert_eq!(events[0].4, serde_json::json!({"message": "'boom'"}));
+}
+
+#[test]
+fn a_missing_entrypoint_function_is_an_exception_too() {
+    let fixture = Fixture::new("missing");
+    fixture.file("code.py", "X = 1\n");
+    let output = fixture.run(
+        fixture
+            .runtime
+            .entrypoint_command(&fixture.group(), "code", "X"),
+        "worker",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let events = fixture.events();
+    assert_eq!(events[0].1, "testrium-unit-exception:AttributeError");
+}
+
+#[test]
+fn the_runner_package_takes_precedence_over_an_installed_testrium() {
+    let fixture = Fixture::new("precedence");
+    // A fake installed package earlier on PYTHONPATH than site-packages.
+    let fake = fixture.scratch.write(
+        "site/testrium/__init__.py",
+        "raise ImportError('the installed testrium was imported')\n",
+    );
+    let site = fake.parent().unwrap().parent().unwrap().to_path_buf();
+    fixture.file(
+        "code.py",
+        "import testrium\n\
+         from testrium.common.utils import verify_condition\n\
+         def run():\n\
+         \x20   verify_condition(testrium.TESTRIUM_RUNNER_PACKAGE, 'not the runner package')\n",
+    );
+    let mut command = fixture
+        .runtime
+        .entrypoint_command(&fixture.group(), "code", "run");
+    command.env("PYTHONPATH", site);
+    let output = fixture.run(command, "u");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn setup_runs_main_and_fails_without_it() {
+    let fixture = Fixture::new("setup");
+    let setup = fixture.file(
+        "setup.py",
+        "from testrium.modules.events import Events_Manager\n\
+         def main():\n\
+         \x20   Events_Manager(Unit='setup', path='.').Set_Event('setup-done')\n",
+    );
+    let output = fixture.run(
+        fixture.runtime.setup_command(&fixture.group(), &setup),
+        "setup",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(fixture.events()[0].1, "setup-done");
+
+    std::fs::write(&setup, "X = 1\n").unwrap();
+    let output = fixture.run(
+        fixture.runtime.setup_command(&fixture.group(), &setup),
+        "setup",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("does not define main()"));
+}
+
+const DIRECT_TESTS: &str = r#"
+import threading, time
+from testrium.common.utils import test_config, verify_condition
+from testrium.modules.events import Events_Manager
+
+ORDER = []
+BARRIER = threading.Barrier(2, timeout=10)
+
+@test_config(priority=2)
+def test_late():
+    ORDER.append("late")
+    verify_condition(ORDER[:2] == ["early", "middle"] and set(ORDER[2:4]) == {"p1", "p2"}, str(ORDER))
+
+@test_config(priority=0)
+def test_early():
+    ORDER.append("early")
+    Events_Manager(Unit="checker", path=".").Set_Event("checked")
+
+@test_config(priority=1)
+def test_middle():
+    ORDER.append("middle")
+
+# Both wait on one barrier: they only pass when they really run at the same time.
+@test_config(priority=1, parallelize=True)
+def test_parallel_one():
+    BARRIER.wait()
+    ORDER.append("p1")
+
+@test_config(priority=1, parallelize=True)
+def test_parallel_two():
+    BARRIER.wait()
+    ORDER.append("p2")
+
+@test_config(priority=3)
+def test_raises():
+    verify_condition(False, "expected failure")
+
+@test_config(priority=3)
+def test_rejected():
+    pass
+
+def validate_test(name):
+    return name != "test_rejected"
+
+SEEN = {}
+
+def tests_results(data):
+    SEEN.update(data)
+    names = [t["name"] for t in data["tests_results"]]
+    return (
+        names[0] == "unit_processes"
+        and data["passed"] is False
+        and {"unit": "checker", "step": "checked"} in data["events_completed"]
+        and {"unit": "checker", "step": "never"} in data["events_missing"]
+        and data["correlations"]["orphan_sends"] == []
+    )
+"#;
+
+#[test]
+fn direct_tests_honour_priorities_parallelism_and_callbacks() {
+    let fixture = Fixture::new("direct");
+    fixture.file("checks.py", DIRECT_TESTS);
+    fixture.file("_private.py", "def test_never(): raise SystemExit(3)\n");
+    fixture.file(
+        "setup.py",
+        "def test_not_collected(): raise SystemExit(3)\n",
+    );
+    let input = fixture.scratch.0.join("run").join("direct-in.json");
+    let output_json = fixture.scratch.0.join("run").join("direct-out.json");
+    let mut spec = DirectTestsInput {
+        group: "g".into(),
+        db: fixture.db(),
+        units: vec![RequiredProbes {
+            name: "checker".into(),
+            enabled: true,
+            events: vec!["checked".into(), "never".into()],
+        }],
+        prior_results: Vec::new(),
+        required: None,
+        correlations: None,
+    };
+    spec = spec.prior_result(PriorResult::new(
+        "unit_processes",
+        true,
+        std::time::Duration::from_millis(5),
+    ));
+    spec.write(&input).unwrap();
+    let output = fixture.run(
+        fixture
+            .runtime
+            .direct_tests_command(&fixture.group(), &input, &output_json),
+        "tests",
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let results = parse_direct_results(&output_json).unwrap();
+    let summary: Vec<(&str, bool)> = results
+        .iter()
+        .map(|t| (t.name.as_str(), t.passed))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("test_early", true),
+            ("test_middle", true),
+            ("test_parallel_one", true),
+            ("test_parallel_two", true),
+            ("test_late", true),
+            ("test_raises", false),
+            ("test_rejected", false),
+            ("tests_results", true),
+        ]
+    );
+    let raised = results[5].message.as_deref().unwrap();
+    assert!(raised.starts_with("AssertionError: expected failure\nTraceback"));
+    assert_eq!(
+        results[6].message.as_deref(),
+        Some("validate_test('test_rejected') returned False")
+    );
+    assert_eq!(results[7].kind, DirectTestKind::Callback);
+}
+
+#[test]
+fn a_falsy_tests_results_and_an_import_error_fail() {
+    let fixture = Fixture::new("tail");
+    fixture.file(
+        "checks.py",
+        "def test_ok():\n    pass\ndef tests_results(data):\n    return None\n",
+    );
+    fixture.file("broken.py", "import no_such_module_here\n");
+    let input = fixture.scratch.0.join("in.json");
+    let out = fixture.scratch.0.join("out.json");
+    let spec = DirectTestsInput {
+        group: "g".into(),
+        db: fixture.db(),
+        units: Vec::new(),
+        prior_results: Vec::new(),
+        required: Some(serde_json::json!({"completed": [], "missing": []})),
+        correlations: Some(serde_json::json!({"orphan_sends": []})),
+    };
+    spec.write(&input).unwrap();
+    let output = fixture.run(
+        fixture
+            .runtime
+            .direct_tests_command(&fixture.group(), &input, &out),
+        "tests",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let results = parse_direct_results(&out).unwrap();
+    let summary: Vec<(&str, DirectTestKind, bool)> = results
+        .iter()
+        .map(|t| (t.name.as_str(), t.kind, t.passed))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("load broken.py", DirectTestKind::Load, false),
+            ("test_ok", DirectTestKind::Test, true),
+            ("tests_results", DirectTestKind::Callback, false),
+        ]
+    );
+    assert!(
+        results[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("ModuleNotFoundError")
+    );
+}
+
+#[test]
+fn needs_direct_tests_only_when_a_file_can_define_them() {
+    let scratch = Scratch::new("needs");
+    scratch.write(
+        "test_case.py",
+        "from testrium.modules.events import Events_Manager\ndef run(): pass\n",
+    );
+    scratch.write("_helpers.py", "def test_hidden(): pass\n");
+    assert!(!needs_direct_tests(&scratch.0));
+    scratch.write("more.py", "def tests_results(data): return True\n");
+    assert!(needs_direct_tests(&scratch.0));
+}
+
+#[test]
+fn parse_direct_results_reports_a_broken_file() {
+    let scratch = Scratch::new("parse");
+    let path = scratch.write("out.json", "{\"tests\": 3}");
+    let error = parse_direct_results(&path).unwrap_err();
+    assert!(matches!(error.kind, PythonErrorKind::ParseResults(_)));
+    let error = parse_direct_results(&scratch.0.join("absent.json")).unwrap_err();
+    assert!(matches!(error.kind, PythonErrorKind::ReadResults(_)));
+}
+
+#[test]
+fn the_interpreter_is_asked_once_then_read_from_the_disk_cache() {
+    let scratch = Scratch::new("resolve");
+    let calls = scratch.0.join("calls");
+    // A fake shim: counts its starts and reports /bin/sh as its sys.executable.
+    let shim = scratch.write(
+        "bin/python3",
+        &format!(
+            "#!/bin/sh\necho call >> '{}'\nprintf /bin/sh\n",
+            calls.display()
+        ),
+    );
+    make_executable(&shim);
+    let version = std::cell::RefCell::new("3.11".to_owned());
+    let resolver = Resolver {
+        program: shim.clone().into_os_string(),
+        env: |name: &str| match name {
+            "PYENV_VERSION" => Some(OsString::from(version.borrow().clone())),
+            _ => None,
+        },
+        cwd: scratch.0.clone(),
+        cache_dir: Some(scratch.0.join("cache")),
+    };
+    let count = || {
+        std::fs::read_to_string(&calls)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        resolver.resolve_on_disk(&resolver.key()).unwrap(),
+        Path::new("/bin/sh")
+    );
+    assert_eq!(count(), 1);
+    assert_eq!(
+        resolver.resolve_on_disk(&resolver.key()).unwrap(),
+        Path::new("/bin/sh")
+    );
+    assert_eq!(count(), 1, "the second resolution must come from the cache");
+
+    // Another pyenv version, or another .python-version, is another key.
+    *version.borrow_mut() = "3.12".to_owned();
+    resolver.resolve_on_disk(&resolver.key()).unwrap();
+    assert_eq!(count(), 2);
+    let before = resolver.key();
+    scratch.write(".python-version", "3.13\n");
+    assert_ne!(resolver.key(), before);
+}
+
+#[test]
+fn a_failing_interpreter_is_an_error_with_its_stderr() {
+    let scratch = Scratch::new("badpython");
+    let shim = scratch.write(
+        "python3",
+        "#!/bin/sh\necho 'pyenv: no such version' >&2\nexit 127\n",
+    );
+    make_executable(&shim);
+    let resolver = Resolver {
+        program: shim.into_os_string(),
+        env: |_: &str| None,
+        cwd: scratch.0.clone(),
+        cache_dir: None,
+    };
+    let error = resolver.ask().unwrap_err();
+    match error.kind {
+        PythonErrorKind::Resolve { stderr, .. } => assert_eq!(stderr, "pyenv: no such version"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
