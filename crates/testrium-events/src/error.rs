@@ -51,14 +51,6 @@ pub enum StoreErrorKind {
     /// `RunDb::open` on a file that does not exist.
     #[error("the database file does not exist")]
     NotFound,
-    /// The database was written by a newer Testrium whose schema this build does not know.
-    #[error("schema version {found} is newer than this build supports ({supported})")]
-    NewerSchema {
-        /// `PRAGMA user_version` of the file.
-        found: i64,
-        /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
-        supported: i64,
-    },
     /// An SQLite call failed.
     #[error("cannot {action}")]
     Sqlite {

@@ -150,17 +150,9 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 fn ensure_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let err = |e| StoreError::sqlite(path, "set up the schema", e);
     let found = user_version(conn).map_err(err)?;
-    if found == SCHEMA_VERSION {
+    // A newer Testrium only ever adds columns and tables, so its databases work as they are.
+    if found >= SCHEMA_VERSION {
         return Ok(());
-    }
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::new(
-            path,
-            StoreErrorKind::NewerSchema {
-                found,
-                supported: SCHEMA_VERSION,
-            },
-        ));
     }
     // IMMEDIATE: take the write lock before reading, so two processes migrating at once
     // serialise on the busy handler instead of failing on a stale snapshot.
@@ -176,9 +168,14 @@ fn ensure_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    if user_version(conn)? == SCHEMA_VERSION {
+    if user_version(conn)? >= SCHEMA_VERSION {
         return Ok(());
     }
+    create_and_extend(conn)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+}
+
+fn create_and_extend(conn: &Connection) -> rusqlite::Result<()> {
     for sql in [
         CREATE_EVENTS,
         CREATE_UNIT_STATUS,
@@ -193,7 +190,6 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
         }
     }
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
 }
 
@@ -209,11 +205,9 @@ pub(crate) fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<
 pub(crate) fn repair(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let err = |e| StoreError::sqlite(path, "repair the schema", e);
     conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
-    conn.pragma_update(None, "user_version", 0_i64)
-        .and_then(|()| migrate(conn))
-        .map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            err(e)
-        })?;
+    create_and_extend(conn).map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        err(e)
+    })?;
     conn.execute_batch("COMMIT").map_err(err)
 }

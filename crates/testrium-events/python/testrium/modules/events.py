@@ -1,0 +1,523 @@
+"""Testrium probe client for Python units (standard library only).
+
+The API of the original Python Testrium 0.3 ``testrium.modules.events`` module:
+``Events_Manager``, ``UnitStatus_Manager`` and ``Results_Manager``, writing the same rows
+as the Rust ``testrium_events::Probe`` into the run database:
+
+* the original tables and columns, plus ``Events.MonoNs`` (``time.monotonic_ns()``, the
+  CLOCK_MONOTONIC shared by every process on the host) and ``Events.Pid``;
+* WAL journal, ``synchronous=NORMAL`` and a 30 s busy timeout, so concurrent writers queue
+  instead of losing probes to "database is locked";
+* ``wait_for_event`` wakes within about a millisecond of the awaited probe's commit: it
+  polls the cheap ``PRAGMA data_version`` and queries ``Events`` only when another
+  connection committed.
+
+When ``TESTRIUM_EVENT_DB`` is set (the runner sets it for every unit), every client writes to
+that run database whatever path user code passes.
+
+This file is the source of truth of ``testrium_events::PYTHON_EVENTS_MODULE``; the schema it
+creates must stay identical to the Rust side (``crates/testrium-events/src/schema.rs``).
+"""
+
+import json
+import os
+import sqlite3
+import threading
+import time
+
+__all__ = [
+    "EVENT_DB_ENV",
+    "UNIT_ENV",
+    "VALID_EVENT_TYPES",
+    "SCHEMA_VERSION",
+    "resolve_database_path",
+    "Events_Manager",
+    "UnitStatus_Manager",
+    "Results_Manager",
+]
+
+EVENT_DB_ENV = "TESTRIUM_EVENT_DB"
+UNIT_ENV = "TESTRIUM_UNIT"
+VALID_EVENT_TYPES = {"Default", "Exception", "Send", "Receive"}
+
+#: ``PRAGMA user_version`` written by this client (0 is the original package's schema).
+SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_S = 30.0
+_WAIT_POLL_S = 0.001
+
+_CREATE_TABLES = (
+    """CREATE TABLE IF NOT EXISTS Events (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    Unit TEXT,
+    StepCompleted TEXT,
+    EventType TEXT,
+    EventKey TEXT,
+    Time NUMBER,
+    Metadata TEXT,
+    MonoNs INTEGER DEFAULT NULL,
+    Pid INTEGER DEFAULT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS UnitStatus (
+    Unit TEXT PRIMARY KEY,
+    Status TEXT,
+    UpdatedAt NUMBER,
+    MonoNs INTEGER DEFAULT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS Results (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    TestGroup TEXT,
+    Passed INTEGER,
+    Duration NUMBER,
+    AverageLatency NUMBER,
+    Summary TEXT,
+    Time NUMBER
+)""",
+    """CREATE TABLE IF NOT EXISTS UnitTransitions (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    Unit TEXT,
+    Status TEXT,
+    Time NUMBER,
+    MonoNs INTEGER
+)""",
+    """CREATE TABLE IF NOT EXISTS TestriumMeta (
+    Key TEXT PRIMARY KEY,
+    Value TEXT
+)""",
+)
+
+# Columns added to tables an older client may have created.
+_ADDED_COLUMNS = (
+    ("Events", "Metadata", "TEXT"),
+    ("Events", "MonoNs", "INTEGER DEFAULT NULL"),
+    ("Events", "Pid", "INTEGER DEFAULT NULL"),
+    ("UnitStatus", "MonoNs", "INTEGER DEFAULT NULL"),
+)
+
+_INSERT_EVENT = (
+    "INSERT INTO Events (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_FIND_AFTER = (
+    "SELECT COALESCE(MAX(ID), ?3),"
+    " COALESCE(MAX((?1 = '*' OR Unit = ?1) AND StepCompleted = ?2), 0)"
+    " FROM Events WHERE ID > ?3"
+)
+
+
+def resolve_database_path(path: "str | None") -> str:
+    """The database file: ``TESTRIUM_EVENT_DB`` when set, else ``path`` when it ends in
+    ``.db``, else ``<path>/Data.db``; creates the folder."""
+    override = os.environ.get(EVENT_DB_ENV)
+    if override:
+        database_path = os.path.abspath(os.path.expanduser(override))
+        os.makedirs(os.path.dirname(database_path), exist_ok=True)
+        return database_path
+
+    base_path = os.path.abspath(os.path.expanduser(path or "."))
+    if base_path.lower().endswith(".db"):
+        os.makedirs(os.path.dirname(base_path), exist_ok=True)
+        return base_path
+
+    os.makedirs(base_path, exist_ok=True)
+    return os.path.join(base_path, "Data.db")
+
+
+def _decode_metadata(value) -> dict:
+    if not value:
+        return {}
+    try:
+        decoded = json.loads(value)
+    except (TypeError, ValueError):
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _text(raw: bytes) -> str:
+    # Units may write anything into the tables: never fail a read on bad UTF-8.
+    return raw.decode("utf-8", "replace")
+
+
+def _is_busy(error: Exception) -> bool:
+    message = str(error).lower()
+    return "locked" in message or "busy" in message
+
+
+def _ensure_schema(connection, force: bool = False) -> None:
+    """Creates the tables and adds missing columns, once per database (``user_version``)."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version >= SCHEMA_VERSION and not force:
+        return
+    # IMMEDIATE: take the write lock before reading so concurrent setups queue.
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if force or version < SCHEMA_VERSION:
+            for sql in _CREATE_TABLES:
+                connection.execute(sql)
+            for table, column, declaration in _ADDED_COLUMNS:
+                columns = {
+                    row[1]
+                    for row in connection.execute("PRAGMA table_info(%s)" % table)
+                }
+                if column not in columns:
+                    connection.execute(
+                        "ALTER TABLE %s ADD COLUMN %s %s" % (table, column, declaration)
+                    )
+            if version < SCHEMA_VERSION:
+                connection.execute("PRAGMA user_version = %d" % SCHEMA_VERSION)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _connect(database_path: str):
+    """A connection with the settings every Testrium client uses."""
+    connection = sqlite3.connect(
+        database_path,
+        timeout=_BUSY_TIMEOUT_S,
+        isolation_level=None,  # autocommit: one INSERT is one transaction
+        check_same_thread=False,
+    )
+    connection.text_factory = _text
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() == "wal":
+            break
+        try:
+            connection.execute("PRAGMA journal_mode=WAL").fetchone()
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.001)
+    connection.execute("PRAGMA synchronous=NORMAL")
+    _ensure_schema(connection)
+    return connection
+
+
+class _Store:
+    """One connection shared by the methods of a manager, guarded by a lock."""
+
+    def __init__(self, path):
+        self.database_path = resolve_database_path(path)
+        self.connection = _connect(self.database_path)
+        self._lock = threading.RLock()
+
+    def _ensure_schema(self) -> None:
+        with self._lock:
+            _ensure_schema(self.connection, force=True)
+
+    def _execute(self, sql, parameters=()):
+        """Runs one statement; if a table or column vanished (an older client dropped and
+        recreated it), repairs the schema and retries once."""
+        with self._lock:
+            try:
+                return self.connection.execute(sql, parameters).fetchall()
+            except sqlite3.OperationalError as error:
+                if _is_busy(error):
+                    raise
+                _ensure_schema(self.connection, force=True)
+                return self.connection.execute(sql, parameters).fetchall()
+
+
+class Events_Manager(_Store):
+    def __init__(self, Unit: str, path: "str | None" = "."):
+        """
+        Store and query unit probes.
+
+        `Unit="*"` reads all units. When `TESTRIUM_EVENT_DB` is set by the
+        runner, every process writes to that isolated run database regardless
+        of the path passed by user code.
+        """
+        super().__init__(path)
+        self.Unit = Unit
+
+    def drop_events_table(self) -> None:
+        with self._lock:
+            self.connection.execute("DROP TABLE IF EXISTS Events")
+            _ensure_schema(self.connection, force=True)
+
+    def _rows(self, unit, with_mono: bool = False):
+        selected_unit = self.Unit if unit is None else unit
+        columns = "ID, Unit, StepCompleted, EventType, EventKey, Time, Metadata"
+        if with_mono:
+            columns += ", MonoNs"
+        if selected_unit == "*":
+            return self._execute(
+                "SELECT %s FROM Events ORDER BY Time, ID" % columns
+            )
+        return self._execute(
+            "SELECT %s FROM Events WHERE Unit = ? ORDER BY Time, ID" % columns,
+            (selected_unit,),
+        )
+
+    @staticmethod
+    def _event(row) -> dict:
+        return {
+            "ID": row[0],
+            "Unit": row[1],
+            "StepCompleted": row[2],
+            "EventType": row[3],
+            "EventKey": row[4],
+            "Time": row[5],
+            "Metadata": _decode_metadata(row[6]),
+        }
+
+    def list_events(self, unit: "str | None" = None) -> "list[dict]":
+        return [self._event(row) for row in self._rows(unit)]
+
+    def List_Events(self) -> dict:
+        """All events of this manager's unit as ``{column: {row_index: value}}`` (the shape
+        of the original's ``pandas.DataFrame.to_dict()``, without pandas)."""
+        columns = ["ID", "Unit", "StepCompleted", "EventType", "EventKey", "Time", "Metadata"]
+        table = {column: {} for column in columns}
+        for index, event in enumerate(self.list_events()):
+            for column in columns:
+                table[column][index] = event[column]
+        return table
+
+    def Set_Event(self, step: str, event_type: str = "Default", **kwargs) -> None:
+        if self.Unit == "*":
+            raise ValueError("Can't set an event for generalized unit '*'")
+
+        if event_type not in VALID_EVENT_TYPES:
+            raise ValueError(
+                "Event type can only be one of: "
+                + ", ".join(sorted(VALID_EVENT_TYPES))
+            )
+
+        event_key = kwargs.pop("event_key", "")
+        if event_type in {"Send", "Receive"} and not event_key:
+            raise ValueError("Send and Receive events require event_key")
+
+        metadata = kwargs.pop("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ValueError("metadata must be a dictionary")
+        if kwargs:
+            metadata = {**metadata, **kwargs}
+
+        self._execute(
+            _INSERT_EVENT,
+            (
+                self.Unit,
+                step,
+                event_type,
+                event_key if event_key is not None else "",
+                time.time(),
+                json.dumps(metadata, sort_keys=True, default=str),
+                time.monotonic_ns(),
+                os.getpid(),
+            ),
+        )
+
+    def completed_steps(self, unit: "str | None" = None) -> "set[str]":
+        return {event["StepCompleted"] for event in self.list_events(unit=unit)}
+
+    def _data_version(self) -> int:
+        with self._lock:
+            return self.connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def wait_for_event(
+        self,
+        step: str,
+        unit: "str | None" = None,
+        timeout: float = 10.0,
+        poll_interval: float = 0.1,
+    ) -> bool:
+        """Waits until `unit` (default: this manager's unit; "*": any unit) has recorded
+        `step`. Returns False after `timeout` seconds.
+
+        Checks the cheap ``PRAGMA data_version`` every millisecond (or every
+        `poll_interval` if that is shorter) and queries only new rows when another
+        connection committed, so it wakes within about a millisecond of the probe.
+        """
+        selected_unit = self.Unit if unit is None else unit
+        interval = _WAIT_POLL_S
+        if poll_interval is not None and 0 < poll_interval < interval:
+            interval = poll_interval
+        deadline = time.monotonic() + timeout
+        version = self._data_version()
+        last_id = 0
+        while True:
+            last_id, found = self._execute(_FIND_AFTER, (selected_unit, step, last_id))[0]
+            if found:
+                return True
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    return False
+                time.sleep(min(interval, deadline - now))
+                current = self._data_version()
+                if current != version:
+                    version = current
+                    break
+
+    def verify_required_events(self, units: "list[dict]") -> dict:
+        completed = []
+        missing = []
+        for unit in units:
+            if not unit.get("enabled", True):
+                continue
+            unit_name = unit["name"]
+            completed_steps = self.completed_steps(unit=unit_name)
+            for step in unit.get("events", []):
+                result = {"unit": unit_name, "step": step}
+                if step in completed_steps:
+                    completed.append(result)
+                else:
+                    missing.append(result)
+        return {"completed": completed, "missing": missing}
+
+    def correlate_send_receive(self) -> dict:
+        """Pairs Send and Receive events by key. The latency of a pair comes from the
+        monotonic timestamps when both ends recorded one, else from the wall clock."""
+        sends = {}
+        receives = {}
+        monos = {}
+        for row in self._rows("*", with_mono=True):
+            event = self._event(row)
+            event_key = event.get("EventKey") or ""
+            if not event_key:
+                continue
+            monos[event["ID"]] = row[7]
+            if event["EventType"] == "Send":
+                sends.setdefault(event_key, []).append(event)
+            elif event["EventType"] == "Receive":
+                receives.setdefault(event_key, []).append(event)
+
+        paired = []
+        orphan_sends = []
+        orphan_receives = []
+        duplicate_keys = []
+
+        for event_key in sorted(set(sends) | set(receives), key=str):
+            send_events = sends.get(event_key, [])
+            receive_events = receives.get(event_key, [])
+            if len(send_events) > 1 or len(receive_events) > 1:
+                duplicate_keys.append(
+                    {
+                        "event_key": event_key,
+                        "send_count": len(send_events),
+                        "receive_count": len(receive_events),
+                    }
+                )
+            if send_events and receive_events:
+                first_send = send_events[0]
+                first_receive = receive_events[0]
+                paired.append(
+                    {
+                        "event_key": event_key,
+                        "send_unit": first_send["Unit"],
+                        "receive_unit": first_receive["Unit"],
+                        "send_step": first_send["StepCompleted"],
+                        "receive_step": first_receive["StepCompleted"],
+                        "latency": _latency(first_send, first_receive, monos),
+                    }
+                )
+            elif send_events:
+                orphan_sends.extend(send_events)
+            elif receive_events:
+                orphan_receives.extend(receive_events)
+
+        latencies = [pair["latency"] for pair in paired]
+        average_latency = sum(latencies) / len(latencies) if latencies else 0.0
+        return {
+            "paired": paired,
+            "orphan_sends": orphan_sends,
+            "orphan_receives": orphan_receives,
+            "duplicate_keys": duplicate_keys,
+            "average_latency": average_latency,
+        }
+
+
+def _latency(send: dict, receive: dict, monos: dict) -> float:
+    send_mono = monos.get(send["ID"])
+    receive_mono = monos.get(receive["ID"])
+    if isinstance(send_mono, int) and isinstance(receive_mono, int):
+        return max(0.0, (receive_mono - send_mono) / 1e9)
+    try:
+        return max(0.0, float(receive["Time"]) - float(send["Time"]))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class UnitStatus_Manager(_Store):
+    VALID_STATES = {
+        "created",
+        "starting",
+        "ready",
+        "running",
+        "finished",
+        "failed",
+        "stopped",
+    }
+
+    def __init__(self, path: "str | None" = "."):
+        super().__init__(path)
+
+    def set_status(self, unit: str, status: str) -> None:
+        if status not in self.VALID_STATES:
+            raise ValueError(
+                "unit status must be one of: " + ", ".join(sorted(self.VALID_STATES))
+            )
+        now = time.time()
+        mono = time.monotonic_ns()
+        with self._lock:
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                self.connection.execute(
+                    """
+                    INSERT INTO UnitStatus (Unit, Status, UpdatedAt, MonoNs)
+                    VALUES (?, ?, ?, ?)
+                    ON CONFLICT(Unit)
+                    DO UPDATE SET Status = excluded.Status, UpdatedAt = excluded.UpdatedAt,
+                        MonoNs = excluded.MonoNs
+                    """,
+                    (unit, status, now, mono),
+                )
+                self.connection.execute(
+                    "INSERT INTO UnitTransitions (Unit, Status, Time, MonoNs) VALUES (?, ?, ?, ?)",
+                    (unit, status, now, mono),
+                )
+                self.connection.execute("COMMIT")
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+
+    def get_status(self, unit: str) -> "str | None":
+        rows = self._execute("SELECT Status FROM UnitStatus WHERE Unit = ?", (unit,))
+        return rows[0][0] if rows else None
+
+    def list_statuses(self) -> "dict[str, str]":
+        rows = self._execute("SELECT Unit, Status FROM UnitStatus")
+        return {unit: status for unit, status in rows}
+
+
+class Results_Manager(_Store):
+    def __init__(self, path: "str | None" = "."):
+        super().__init__(path)
+
+    def store_result(
+        self,
+        test_group: str,
+        passed: bool,
+        duration: float,
+        average_latency: float,
+        summary: dict,
+    ) -> None:
+        self._execute(
+            """
+            INSERT INTO Results (TestGroup, Passed, Duration, AverageLatency, Summary, Time)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            (
+                test_group,
+                int(passed),
+                duration,
+                average_latency,
+                json.dumps(summary, sort_keys=True, default=str),
+                time.time(),
+            ),
+        )
