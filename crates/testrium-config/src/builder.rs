@@ -1,0 +1,373 @@
+//! Building groups in code, validated exactly like files, so a Rust harness needs no files.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::check::{self, Draft, DraftCircuit, DraftUnit, UnitSites};
+use crate::diagnostic::Diagnostics;
+use crate::model::{Circuit, Group, Hop, InExcept, Launch, Settings, Setup, Unit};
+use crate::names::parse_entrypoint;
+use crate::source::{Site, Sources};
+
+impl Group {
+    /// Starts a group built in code. `dir` is the working directory of its units.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use testrium_config::{Circuit, Group, Hop, Unit};
+    ///
+    /// let group = Group::builder("test_echo", "/tmp")
+    ///     .timeout(Duration::from_secs(5))
+    ///     .unit(
+    ///         Unit::command("server", ["./server", "--port", "0"])
+    ///             .init(0)
+    ///             .ready_event("listening")
+    ///             .events(["listening", "request-received"]),
+    ///     )
+    ///     .unit(
+    ///         Unit::entrypoint("client", "client:main")
+    ///             .init(1)
+    ///             .depends_on(["server"])
+    ///             .events(["request-sent", "reply-received"]),
+    ///     )
+    ///     .circuit(
+    ///         Circuit::new("echo")
+    ///             .hop(Hop::new("client", "request-sent"))
+    ///             .hop(Hop::new("server", "request-received").within(Duration::from_millis(50)))
+    ///             .total_budget(Duration::from_millis(500)),
+    ///     )
+    ///     .build()?;
+    /// assert_eq!(group.units.len(), 2);
+    /// # Ok::<(), testrium_config::Diagnostics>(())
+    /// ```
+    pub fn builder(name: impl Into<String>, dir: impl AsRef<Path>) -> GroupBuilder {
+        let dir = dir.as_ref();
+        GroupBuilder {
+            name: name.into(),
+            dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+            settings: Settings::default(),
+            units: Vec::new(),
+            circuits: Vec::new(),
+            setup: None,
+        }
+    }
+}
+
+/// A group being built in code; [`GroupBuilder::build`] validates it like a folder.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct GroupBuilder {
+    name: String,
+    dir: PathBuf,
+    settings: Settings,
+    units: Vec<UnitBuilder>,
+    circuits: Vec<Circuit>,
+    setup: Option<Setup>,
+}
+
+impl GroupBuilder {
+    /// Replaces every `["Configs"]` setting at once.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// `timeout`: the whole group's deadline (> 0).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = timeout;
+        self
+    }
+
+    /// `repeat`: extra runs (0..=10).
+    pub fn repeat(mut self, repeat: u8) -> Self {
+        self.settings.repeat = repeat;
+        self
+    }
+
+    /// `enabled`.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.settings.enabled = enabled;
+        self
+    }
+
+    /// Adds a unit (units keep the order they are added in).
+    pub fn unit(mut self, unit: UnitBuilder) -> Self {
+        self.units.push(unit);
+        self
+    }
+
+    /// Adds a circuit.
+    pub fn circuit(mut self, circuit: Circuit) -> Self {
+        self.circuits.push(circuit);
+        self
+    }
+
+    /// Sets what runs before the units.
+    pub fn setup(mut self, setup: Setup) -> Self {
+        self.setup = Some(setup);
+        self
+    }
+
+    /// Validates the group with the same rules as a folder.
+    ///
+    /// Units without [`UnitBuilder::init`] get the numbers after the highest one given, in the
+    /// order they were added.
+    ///
+    /// # Errors
+    ///
+    /// Every problem found; diagnostics name the group and have no line or column.
+    pub fn build(self) -> Result<Group, Diagnostics> {
+        let mut sources = Sources::default();
+        let file = sources.add(PathBuf::from(&self.name), String::new());
+        let site = Site { file, span: None };
+        let mut diagnostics = Diagnostics::new();
+        let mut next_init = self
+            .units
+            .iter()
+            .filter_map(|u| u.init)
+            .max()
+            .map_or(0, |m| m.saturating_add(1));
+        let mut units = Vec::with_capacity(self.units.len());
+        for builder in self.units {
+            let explicit_init = builder.init.is_some();
+            let init = builder.init.unwrap_or_else(|| {
+                let init = next_init;
+                next_init = next_init.saturating_add(1);
+                init
+            });
+            let launch = match builder.launch {
+                PendingLaunch::Ready(launch) => launch,
+                PendingLaunch::Entrypoint(text) => {
+                    match parse_entrypoint(&text) {
+                        Ok((module, function)) => Launch::Entrypoint { module, function },
+                        Err(message) => {
+                            diagnostics.push(
+                            sources
+                                .error(&site, format!("unit `{}`: {message}", builder.name))
+                                .with_key("entrypoint")
+                                .with_hint("e.g. `Unit::entrypoint(\"source\", \"test_case:run_source\")`"),
+                        );
+                            Launch::Passive
+                        }
+                    }
+                }
+            };
+            units.push(DraftUnit {
+                unit: Unit {
+                    name: builder.name,
+                    init,
+                    enabled: builder.enabled,
+                    launch,
+                    ready_event: builder.ready_event,
+                    ready_timeout: builder.ready_timeout,
+                    timeout: builder.timeout,
+                    use_setup: builder.use_setup,
+                    in_except: builder.in_except,
+                    dependencies: builder.dependencies,
+                    events: builder.events,
+                    env: builder.env,
+                    cwd: builder.cwd,
+                },
+                explicit_init,
+                sites: UnitSites::at(site.clone()),
+            });
+        }
+        let draft = Draft {
+            name: self.name,
+            dir: self.dir,
+            settings: self.settings,
+            site: site.clone(),
+            repeat_site: None,
+            units,
+            broken_units: Default::default(),
+            circuits: self
+                .circuits
+                .into_iter()
+                .map(|circuit| DraftCircuit {
+                    circuit,
+                    site: site.clone(),
+                    hop_sites: Vec::new(),
+                    budget_site: None,
+                })
+                .collect(),
+            setup: self.setup,
+            setup_site: None,
+        };
+        check::finish(draft, &sources, diagnostics)
+    }
+}
+
+/// How a unit built in code is launched, before validation.
+#[derive(Debug, Clone)]
+enum PendingLaunch {
+    Ready(Launch),
+    Entrypoint(String),
+}
+
+/// A unit being built in code; add it with [`GroupBuilder::unit`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct UnitBuilder {
+    name: String,
+    launch: PendingLaunch,
+    init: Option<u32>,
+    enabled: bool,
+    ready_event: Option<String>,
+    ready_timeout: Duration,
+    timeout: Option<Duration>,
+    use_setup: bool,
+    in_except: InExcept,
+    dependencies: Vec<String>,
+    events: Vec<String>,
+    env: IndexMap<String, String>,
+    cwd: Option<PathBuf>,
+}
+
+impl Unit {
+    /// A unit that runs a program: `argv[0]` is resolved against `PATH`, or relative to the
+    /// unit's working directory when it contains a `/`.
+    pub fn command<I, S>(name: impl Into<String>, argv: I) -> UnitBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        UnitBuilder::new(
+            name.into(),
+            PendingLaunch::Ready(Launch::Command(argv.into_iter().map(Into::into).collect())),
+        )
+    }
+
+    /// A unit that runs the Python function `module:function` of the group folder.
+    pub fn entrypoint(name: impl Into<String>, entrypoint: impl Into<String>) -> UnitBuilder {
+        UnitBuilder::new(name.into(), PendingLaunch::Entrypoint(entrypoint.into()))
+    }
+
+    /// A unit that is not started: its probes come from setup or test functions.
+    pub fn passive(name: impl Into<String>) -> UnitBuilder {
+        UnitBuilder::new(name.into(), PendingLaunch::Ready(Launch::Passive))
+    }
+}
+
+impl UnitBuilder {
+    fn new(name: String, launch: PendingLaunch) -> Self {
+        UnitBuilder {
+            name,
+            launch,
+            init: None,
+            enabled: true,
+            ready_event: None,
+            ready_timeout: Duration::from_secs(10),
+            timeout: None,
+            use_setup: false,
+            in_except: InExcept::Resume,
+            dependencies: Vec::new(),
+            events: Vec::new(),
+            env: IndexMap::new(),
+            cwd: None,
+        }
+    }
+
+    /// `init`: unique in the group; orders units free to start at the same time.
+    pub fn init(mut self, init: u32) -> Self {
+        self.init = Some(init);
+        self
+    }
+
+    /// `enabled` (default true).
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// `ready_event`: the probe that makes the unit ready.
+    pub fn ready_event(mut self, probe: impl Into<String>) -> Self {
+        self.ready_event = Some(probe.into());
+        self
+    }
+
+    /// `ready_timeout` (default 10 s).
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// `timeout`: the unit's own deadline.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// `use_setup` (default false).
+    pub fn use_setup(mut self, use_setup: bool) -> Self {
+        self.use_setup = use_setup;
+        self
+    }
+
+    /// `in-except` (default [`InExcept::Resume`]).
+    pub fn in_except(mut self, in_except: InExcept) -> Self {
+        self.in_except = in_except;
+        self
+    }
+
+    /// `unit_dependencies`: units that must be ready before this one starts (added to any
+    /// given before).
+    pub fn depends_on<I, S>(mut self, units: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.dependencies.extend(units.into_iter().map(Into::into));
+        self
+    }
+
+    /// `events`: probes this unit must record (added to any given before).
+    pub fn events<I, S>(mut self, probes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.events.extend(probes.into_iter().map(Into::into));
+        self
+    }
+
+    /// One `env` entry.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// `cwd`, relative to the group folder.
+    pub fn cwd(mut self, cwd: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(cwd.into());
+        self
+    }
+}
+
+impl Circuit {
+    /// An empty circuit; add at least two hops.
+    pub fn new(name: impl Into<String>) -> Self {
+        Circuit {
+            name: name.into(),
+            hops: Vec::new(),
+            total_budget: None,
+        }
+    }
+
+    /// Appends a hop.
+    #[must_use]
+    pub fn hop(mut self, hop: Hop) -> Self {
+        self.hops.push(hop);
+        self
+    }
+
+    /// Budget from the first hop to the last.
+    #[must_use]
+    pub fn total_budget(mut self, budget: Duration) -> Self {
+        self.total_budget = Some(budget);
+        self
+    }
+}

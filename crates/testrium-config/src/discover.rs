@@ -1,0 +1,204 @@
+//! Finding the test groups under a base folder.
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::load::{Loaded, load};
+use crate::model::Group;
+
+/// What [`discover`] looks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscoverOptions {
+    /// Group folder names to leave out (`testrium --less A B run`).
+    pub exclude: Vec<String>,
+}
+
+impl DiscoverOptions {
+    /// Every group.
+    pub fn new() -> Self {
+        DiscoverOptions::default()
+    }
+
+    /// Leaves out these group folder names.
+    #[must_use]
+    pub fn exclude<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exclude.extend(names.into_iter().map(Into::into));
+        self
+    }
+}
+
+/// The groups under a base folder.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Discovery {
+    /// Valid, enabled, not excluded groups, sorted by name.
+    pub groups: Vec<Group>,
+    /// Groups left out, and why, sorted by name.
+    pub skipped: Vec<Skipped>,
+    /// Names of the groups that did not validate (their problems are in `diagnostics`).
+    pub invalid: Vec<String>,
+    /// Every problem of every invalid group, group by group.
+    pub diagnostics: Diagnostics,
+}
+
+/// A group folder that was found but left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Skipped {
+    /// The group folder name.
+    pub name: String,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// Why a group was left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// `enabled = false` in its `["Configs"]`.
+    Disabled,
+    /// Named in [`DiscoverOptions::exclude`] (`--less`).
+    Excluded,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SkipReason::Disabled => "disabled (`enabled = false`)",
+            SkipReason::Excluded => "excluded (`--less`)",
+        })
+    }
+}
+
+/// The base folder could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read base folder `{}`", path.display())]
+#[non_exhaustive]
+pub struct DiscoverError {
+    /// The base folder.
+    pub path: PathBuf,
+    /// What went wrong.
+    #[source]
+    pub kind: DiscoverErrorKind,
+}
+
+/// What went wrong reading the base folder.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoverErrorKind {
+    /// It does not exist or cannot be listed.
+    #[error("cannot list it")]
+    ReadDir(#[source] io::Error),
+    /// It is not a folder.
+    #[error("it is not a folder")]
+    NotADirectory,
+}
+
+/// Finds and validates every test group under `base`: each sub-folder whose name contains
+/// `test` and that has a `units/` folder (dot-folders are ignored), in name order.
+///
+/// Disabled and excluded groups are listed in [`Discovery::skipped`]. A group that does not
+/// validate, and any sub-folder that cannot be read (a symlink loop, no permission), is reported
+/// in [`Discovery::diagnostics`] with paths relative to `base`; discovery itself never fails
+/// because of one group.
+///
+/// # Errors
+///
+/// Only when `base` itself cannot be listed.
+pub fn discover(base: &Path, opts: &DiscoverOptions) -> Result<Discovery, DiscoverError> {
+    let base_abs = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+    let fail = |kind| DiscoverError {
+        path: base.to_path_buf(),
+        kind,
+    };
+    let metadata = fs::metadata(&base_abs).map_err(|e| fail(DiscoverErrorKind::ReadDir(e)))?;
+    if !metadata.is_dir() {
+        return Err(fail(DiscoverErrorKind::NotADirectory));
+    }
+    let mut names = Vec::new();
+    for entry in fs::read_dir(&base_abs).map_err(|e| fail(DiscoverErrorKind::ReadDir(e)))? {
+        let entry = entry.map_err(|e| fail(DiscoverErrorKind::ReadDir(e)))?;
+        names.push(entry.file_name());
+    }
+    names.sort();
+
+    let mut discovery = Discovery::default();
+    for os_name in names {
+        let shown = os_name.to_string_lossy().into_owned();
+        if !shown.contains("test") || shown.starts_with('.') {
+            continue;
+        }
+        let dir = base_abs.join(&os_name);
+        let problem = |discovery: &mut Discovery, message: String, hint: Option<String>| {
+            discovery.invalid.push(shown.clone());
+            discovery
+                .diagnostics
+                .push(Diagnostic::new(&shown, message).with_hint_opt(hint));
+        };
+        match fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // A dangling symlink.
+                problem(
+                    &mut discovery,
+                    format!("cannot read `{shown}`: {e}"),
+                    Some("it is a symbolic link to nothing; remove it".into()),
+                );
+                continue;
+            }
+            Err(e) => {
+                problem(&mut discovery, format!("cannot read `{shown}`: {e}"), None);
+                continue;
+            }
+        }
+        match fs::metadata(dir.join("units")) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                problem(
+                    &mut discovery,
+                    format!("cannot read `{shown}/units`: {e}"),
+                    None,
+                );
+                continue;
+            }
+        }
+        let Some(name) = os_name.to_str() else {
+            problem(
+                &mut discovery,
+                format!("group folder name `{shown}` is not valid UTF-8"),
+                Some("rename the folder: group names are text".into()),
+            );
+            continue;
+        };
+        if opts.exclude.iter().any(|e| e == name) {
+            discovery.skipped.push(Skipped {
+                name: name.to_owned(),
+                reason: SkipReason::Excluded,
+            });
+            continue;
+        }
+        match load(&dir, name, Path::new(name), true) {
+            Loaded::Group(group) => discovery.groups.push(*group),
+            Loaded::Disabled => discovery.skipped.push(Skipped {
+                name: name.to_owned(),
+                reason: SkipReason::Disabled,
+            }),
+            Loaded::Invalid(diagnostics) => {
+                discovery.invalid.push(name.to_owned());
+                discovery.diagnostics.extend(diagnostics);
+            }
+        }
+    }
+    Ok(discovery)
+}
