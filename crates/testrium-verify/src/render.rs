@@ -1,0 +1,300 @@
+//! The plain-text rendering of a verdict: no colours, deterministic, one item per line, with
+//! every string that came from a unit escaped so it cannot move the cursor or inject lines.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use crate::verdict::{FailureKind, LatencyStats, Verdict, WarningKind};
+
+/// At most this many lines per failure or warning kind; the rest is counted.
+const MAX_LINES_PER_KIND: usize = 20;
+
+/// `s` with control characters (C0, DEL, C1, and bidirectional overrides) escaped as `\u{..}`
+/// (`\n`, `\r`, `\t` as such), so text from units stays on one line and cannot drive a
+/// terminal.
+pub(crate) fn clean(s: &str) -> Cow<'_, str> {
+    let bad =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if bad(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A duration in seconds as text: `µs` below a millisecond, `ms` below a second, else `s`.
+pub(crate) fn fmt_seconds(s: f64) -> String {
+    if !s.is_finite() {
+        return format!("{s}s");
+    }
+    let a = s.abs();
+    if a < 1e-3 {
+        format!("{:.1}µs", s * 1e6)
+    } else if a < 1.0 {
+        format!("{:.3}ms", s * 1e3)
+    } else {
+        format!("{s:.3}s")
+    }
+}
+
+/// The Linux name of a signal number, e.g. `SIGKILL (9)`.
+pub(crate) fn signal_name(signal: i32) -> String {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match usize::try_from(signal)
+        .ok()
+        .and_then(|s| s.checked_sub(1))
+        .and_then(|s| NAMES.get(s))
+    {
+        Some(name) => format!("{name} ({signal})"),
+        None => format!("{signal}"),
+    }
+}
+
+fn stats_line(s: &LatencyStats) -> String {
+    format!(
+        "count {}  min {}  mean {}  p50 {}  p95 {}  p99 {}  max {}",
+        s.count,
+        fmt_seconds(s.min_s),
+        fmt_seconds(s.mean_s),
+        fmt_seconds(s.p50_s),
+        fmt_seconds(s.p95_s),
+        fmt_seconds(s.p99_s),
+        fmt_seconds(s.max_s)
+    )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+pub(crate) fn render(v: &Verdict) -> String {
+    let mut out = String::new();
+    let o = &mut out;
+    let status = if v.passed { "PASSED" } else { "FAILED" };
+    let _ = writeln!(
+        o,
+        "group {}: {status} ({}, {})",
+        clean(&v.group),
+        plural(v.failures.len(), "failure", "failures"),
+        plural(v.warnings.len(), "warning", "warnings")
+    );
+
+    if !v.failures.is_empty() {
+        let _ = writeln!(o, "failures:");
+        for kind in FailureKind::ALL {
+            let items: Vec<_> = v.failures.iter().filter(|f| f.kind == kind).collect();
+            for f in items.iter().take(MAX_LINES_PER_KIND) {
+                let _ = writeln!(o, "  [{kind}] {}", clean(&f.message));
+            }
+            if items.len() > MAX_LINES_PER_KIND {
+                let _ = writeln!(
+                    o,
+                    "  [{kind}] … and {} more",
+                    items.len() - MAX_LINES_PER_KIND
+                );
+            }
+        }
+    }
+    if !v.warnings.is_empty() {
+        let _ = writeln!(o, "warnings:");
+        for kind in WarningKind::ALL {
+            let items: Vec<_> = v.warnings.iter().filter(|w| w.kind == kind).collect();
+            for w in items.iter().take(MAX_LINES_PER_KIND) {
+                let _ = writeln!(o, "  [{kind}] {}", clean(&w.message));
+            }
+            if items.len() > MAX_LINES_PER_KIND {
+                let _ = writeln!(
+                    o,
+                    "  [{kind}] … and {} more",
+                    items.len() - MAX_LINES_PER_KIND
+                );
+            }
+        }
+    }
+
+    if !v.units.is_empty() {
+        let _ = writeln!(o, "units:");
+        for u in &v.units {
+            let mut line = format!("  {}: {}", clean(&u.name), u.status);
+            if let Some(c) = u.exit_code {
+                let _ = write!(line, ", exit {c}");
+            }
+            if let Some(s) = u.signal {
+                let _ = write!(line, ", signal {}", signal_name(s));
+            }
+            if u.restarts > 0 {
+                let _ = write!(
+                    line,
+                    ", {}",
+                    plural(u.restarts as usize, "restart", "restarts")
+                );
+            }
+            if let Some(f) = &u.failure {
+                let _ = write!(line, " — {}", clean(&f.to_string()));
+            }
+            let _ = writeln!(o, "{line}");
+            if u.status == crate::input::UnitStatus::Failed {
+                for l in &u.log_tail {
+                    let _ = writeln!(o, "    | {}", clean(l));
+                }
+            }
+        }
+    }
+    if !v.direct_tests.is_empty() {
+        let _ = writeln!(o, "direct tests:");
+        for t in &v.direct_tests {
+            let _ = writeln!(
+                o,
+                "  {}: {} in {}",
+                clean(&t.name),
+                if t.passed { "passed" } else { "failed" },
+                fmt_seconds(t.duration_s)
+            );
+        }
+    }
+
+    let _ = writeln!(
+        o,
+        "probes: {} completed, {} missing",
+        v.probes.completed.len(),
+        v.probes.missing.len()
+    );
+    for p in &v.probes.completed {
+        let _ = writeln!(
+            o,
+            "  ok      {}:{} (x{})",
+            clean(&p.unit),
+            clean(&p.probe),
+            p.count
+        );
+    }
+    for p in &v.probes.missing {
+        let _ = writeln!(o, "  MISSING {}:{}", clean(&p.unit), clean(&p.probe));
+    }
+
+    let c = &v.correlation;
+    let _ = writeln!(
+        o,
+        "correlation: {} paired, {} orphan sends, {} orphan receives, {} duplicate keys",
+        c.pairs.len(),
+        c.orphan_sends.len(),
+        c.orphan_receives.len(),
+        c.duplicate_keys.len()
+    );
+    if let Some(s) = &v.latency.overall {
+        let _ = writeln!(
+            o,
+            "latency ({} monotonic, {} wall clock):",
+            v.latency.monotonic_pairs, v.latency.wall_pairs
+        );
+        let _ = writeln!(o, "  all pairs: {}", stats_line(s));
+        for r in &v.latency.routes {
+            let _ = writeln!(
+                o,
+                "  {} -> {}: {}",
+                clean(&r.send_unit),
+                clean(&r.receive_unit),
+                stats_line(&r.stats)
+            );
+        }
+    }
+
+    for circuit in &v.circuits {
+        let _ = writeln!(
+            o,
+            "circuit {}: {} ({}/{} {} complete)",
+            clean(&circuit.name),
+            if circuit.passed() { "passed" } else { "FAILED" },
+            circuit.complete,
+            circuit.instances,
+            if circuit.keyed { "keys" } else { "instances" },
+        );
+        for (i, h) in circuit.hops.iter().enumerate() {
+            let mut line = format!("  {}. {}:{}", i + 1, clean(&h.unit), clean(&h.probe));
+            if let Some(s) = &h.from_previous {
+                let _ = write!(
+                    line,
+                    "  +{} p50, {} max",
+                    fmt_seconds(s.p50_s),
+                    fmt_seconds(s.max_s)
+                );
+            }
+            if let Some(b) = h.budget_s {
+                let _ = write!(line, " (budget {})", fmt_seconds(b));
+            }
+            let _ = write!(line, ", reached {}", h.reached);
+            let _ = writeln!(o, "{line}");
+        }
+        if let Some(t) = &circuit.total {
+            let mut line = format!(
+                "  total {} p50, {} max",
+                fmt_seconds(t.p50_s),
+                fmt_seconds(t.max_s)
+            );
+            if let Some(b) = circuit.total_budget_s {
+                let _ = write!(line, " (budget {})", fmt_seconds(b));
+            }
+            let _ = writeln!(o, "{line}");
+        }
+    }
+
+    let s = &v.summary;
+    let mut line = format!(
+        "events: {} ({} malformed, {} late)",
+        s.events, s.malformed, s.late_events
+    );
+    if let Some(span) = s.events_span_s {
+        let _ = write!(line, ", span {}", fmt_seconds(span));
+    }
+    if let Some(d) = s.group_duration_s {
+        let _ = write!(line, ", group {}", fmt_seconds(d));
+    }
+    if s.timed_out {
+        line.push_str(", timed out");
+    }
+    let _ = writeln!(o, "{line}");
+    out
+}
