@@ -1,8 +1,69 @@
-//! `testrium emit`.
+//! `testrium emit`: record a probe from a shell unit.
+
+use std::error::Error;
+use std::path::PathBuf;
+
+use testrium_events::{ENV_EVENT_DB, ENV_UNIT, EventType, Probe, ProbeRecord};
+use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{EmitArgs, GlobalArgs};
 
-/// Runs `testrium emit` and returns the exit code.
-pub fn main(_global: &GlobalArgs, _args: EmitArgs) -> u8 {
-    super::not_yet("emit")
+/// Runs `testrium emit` and returns the exit code: 0 when the probe was recorded,
+/// `ENVIRONMENT_ERROR` otherwise (with the reason on stderr).
+pub fn main(_global: &GlobalArgs, args: EmitArgs) -> u8 {
+    match emit(args) {
+        Ok(()) => TestriumExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            TestriumExitCode::ENVIRONMENT_ERROR
+        }
+    }
+}
+
+fn emit(args: EmitArgs) -> Result<(), String> {
+    let event_type: EventType = args.event_type.parse().map_err(|e| format!("{e}"))?;
+    let db = db_path(args.db)?;
+    let unit = match args.unit {
+        Some(unit) => unit,
+        None => std::env::var(ENV_UNIT)
+            .ok()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| format!("no unit name: pass --unit or set {ENV_UNIT}"))?,
+    };
+    let mut record = ProbeRecord::new(args.step).event_type(event_type);
+    if let Some(key) = args.key {
+        record = record.key(key);
+    }
+    for entry in &args.meta {
+        let (key, value) = entry
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| format!("invalid --meta `{entry}`: expected KEY=VALUE"))?;
+        record = record.meta(key, value);
+    }
+    let probe = Probe::open(&db, &unit).map_err(|e| chain(&e))?;
+    probe.record(record).map_err(|e| chain(&e))?;
+    Ok(())
+}
+
+/// The run database: `--db`, else `$TESTRIUM_EVENT_DB`.
+pub(crate) fn db_path(arg: Option<PathBuf>) -> Result<PathBuf, String> {
+    arg.or_else(|| {
+        std::env::var_os(ENV_EVENT_DB)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    })
+    .ok_or_else(|| format!("no run database: pass --db or set {ENV_EVENT_DB}"))
+}
+
+/// An error and its sources, joined by ": ".
+pub(crate) fn chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
