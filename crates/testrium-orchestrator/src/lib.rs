@@ -1,6 +1,120 @@
-//! Testrium orchestrator: runs one test group as real processes; the embeddable `Run`.
+//! Testrium orchestrator: runs one test group as real processes and never leaves anything
+//! behind; [`Run`] is the harness the `testrium` command and other tools embed.
+//!
+//! A [`Run`] takes a validated [`Group`](testrium_config::Group) (from files with
+//! `testrium_config::load_group`, or from the builders) and, for each attempt (`1 + repeat`),
+//! creates a fresh run directory `<base>/.testrium/runs/<group>-<unix ms>-<pid>[-<n>]/` with
+//! `Data.db` (the run database) and `logs/<unit>.log`, then:
+//!
+//! 1. **plans** the units: a petgraph dependency graph of the enabled units (a cycle is a
+//!    [`RunErrorKind::DependencyCycle`] naming it); passive units (no `command`, no
+//!    `entrypoint`) and disabled units are not started;
+//! 2. starts the **setup** (`setup.py`'s `main()` or `setup = [...]`) in the background; it
+//!    runs until the end of the attempt unless it exits by itself. If it fails (non-zero exit),
+//!    the group ends at once. Units with `use_setup = true` start only after the setup exited
+//!    successfully (a one-shot preparation); other units do not wait for it;
+//! 3. **starts each unit** as soon as every unit it depends on is *ready*, in `init` order
+//!    among those free to start, independent units concurrently. A unit runs in its own process
+//!    group with the caller's environment plus `TESTRIUM_EVENT_DB`, `TESTRIUM_UNIT`,
+//!    `TESTRIUM_RUN_DIR`, `TESTRIUM_GROUP` and its `env`, in the group folder (or its `cwd`),
+//!    stdout and stderr appended to `logs/<unit>.log` (one file, in order). `command` runs that
+//!    program; `entrypoint = "module:function"` runs the Python function with the runner's
+//!    standard-library `testrium` package importable; if it raises, the exception probe
+//!    `testrium-unit-exception:<Type>` is recorded and the unit fails;
+//! 4. **supervises**: a unit is ready when its `ready_event` is recorded (at once without
+//!    one); not ready within `ready_timeout`, it fails then (not at the group timeout). The
+//!    units phase ends when every unit exited, or every required probe that can still be
+//!    recorded is (units still running are then stopped and count as `stopped`), or at the
+//!    group `timeout`, or on cancellation. A unit's own `timeout` fails that unit;
+//! 5. **tears down**: SIGTERM to each unit's process group, the grace period, SIGKILL (units
+//!    that needed it are reported); then the group's Python direct test functions run (when
+//!    its Python files define any), the setup is stopped, and every process still carrying the
+//!    attempt's marker in its environment (daemons that double-forked or left their group) is
+//!    killed;
+//! 6. **verifies** with `testrium_verify::verify` and stores the outcome as JSON in the run
+//!    database's meta table ([`OUTCOME_META_KEY`], [`VERDICT_META_KEY`]).
+//!
+//! Lifecycle states (`created → starting → ready → running → finished | stopped | failed`)
+//! are written to the run database with timestamps as they happen.
+//!
+//! # Failure policy (`in-except`)
+//!
+//! - `Resume` (default): the failure is recorded and the rest of the circuit continues. Units
+//!   that depend on the failed unit and have not started are not started (failed:
+//!   dependency failed) when it failed before it was ever ready. Probes that can no longer be
+//!   recorded (of exited or never-started units) no longer hold the group open, so a failure
+//!   that leaves nothing to wait for ends the group at once.
+//! - `Reload`: the failed unit (crash, non-zero exit, readiness or unit timeout) is restarted,
+//!   at most [`Run::max_restarts`] times (default [`DEFAULT_MAX_RESTARTS`]); a unit that
+//!   recovers does not fail the group (its outcome counts the restarts). Past the budget it
+//!   behaves as `Resume`.
+//! - `Resume-ALL`: like `Resume`, but the failure blocks nobody: units that depend on it start
+//!   anyway, and everything runs to its end.
+//!
+//! # Nothing left behind
+//!
+//! Units get `PR_SET_PDEATHSIG(SIGKILL)`, so they die with the runner (even SIGKILLed); the
+//! runner makes itself a child subreaper ([`Run::subreaper`]); each attempt marks its
+//! processes with `TESTRIUM_RUN_ID=<runner pid>.<runner start time>.<run id>`, sweeps them at
+//! teardown, and every `Run` first kills processes whose marker names a runner that no longer
+//! exists (the descendants of units of a SIGKILLed runner). Cancellation goes through a
+//! [`CancelToken`]; the library installs no signal handler.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use testrium_config::{Group, Unit};
+//! use testrium_orchestrator::{Run, RunEvent};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let group = Group::builder("echo-test", "/path/to/echo-test")
+//!     .timeout(Duration::from_secs(10))
+//!     .unit(
+//!         Unit::command("server", ["./target/debug/echo-server"])
+//!             .init(1)
+//!             .ready_event("listening")
+//!             .events(["listening", "request-received"]),
+//!     )
+//!     .unit(
+//!         Unit::command("client", ["./target/debug/echo-client"])
+//!             .init(2)
+//!             .depends_on(["server"])
+//!             .events(["request-sent", "response-received"]),
+//!     )
+//!     .build()?;
+//! let outcome = Run::new(group)
+//!     .base_dir(std::env::temp_dir())
+//!     .observer(|event: &RunEvent| {
+//!         if let RunEvent::UnitStateChanged { unit, state, .. } = event {
+//!             eprintln!("{unit}: {state}");
+//!         }
+//!     })
+//!     .execute()?;
+//! let attempt = outcome.last_attempt().expect("one attempt");
+//! println!("{}", attempt.verdict.render_text());
+//! assert!(outcome.passed());
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 
+mod attempt;
+mod cancel;
+mod error;
+mod event;
 mod exit_code;
+mod outcome;
+mod plan;
+mod process;
+mod python;
+mod run;
+mod rundir;
 
+pub use crate::attempt::{OUTCOME_META_KEY, VERDICT_META_KEY};
+pub use crate::cancel::CancelToken;
+pub use crate::error::{RunError, RunErrorKind};
+pub use crate::event::RunEvent;
 pub use crate::exit_code::TestriumExitCode;
+pub use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, GroupOutcome};
+pub use crate::run::{DEFAULT_GRACE_PERIOD, DEFAULT_MAX_RESTARTS, Run};

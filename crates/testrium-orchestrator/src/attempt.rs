@@ -1,0 +1,1504 @@
+//! One attempt: run directory, setup, units (the supervisor loop), teardown, direct tests,
+//! verification.
+//!
+//! The supervisor is one loop on the caller's thread. Each turn it reaps exited units
+//! (`waitpid` on their own pids), reads the events recorded since the last turn when the
+//! database changed (`PRAGMA data_version`), applies readiness, exits and deadlines, starts
+//! the units whose dependencies are ready, and checks whether the group is over. Between turns
+//! it sleeps in `ppoll` on the units' pidfds for at most [`TICK`], so an exit wakes it at once
+//! and a probe is seen within a millisecond. Unit output goes straight to log files, never
+//! through a pipe the runner must drain, so a flood or a grandchild holding the output open
+//! cannot block anything.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use testrium_config::{Group, InExcept, Launch, Setup, Unit};
+use testrium_events::{
+    ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT, Event, EventLog, RunDb, StoreError, UnitState,
+    monotonic_ns,
+};
+use testrium_verify::{
+    DirectTest, Expectations, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, VerifyInput,
+};
+
+use crate::cancel::CancelToken;
+use crate::error::{RunError, RunErrorKind};
+use crate::event::RunEvent;
+use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason};
+use crate::plan::Plan;
+use crate::process::{self, ENV_RUN_ID, Exit, Process, Signal};
+use crate::python::{self, PythonRuntime};
+use crate::rundir::{self, RunDir};
+
+/// The longest the supervisor sleeps between two looks at the database and the cancel token.
+const TICK: Duration = Duration::from_millis(1);
+/// Lines of a failed unit's log kept in its outcome.
+const LOG_TAIL_LINES: usize = 20;
+/// Meta key of the serialized [`AttemptOutcome`] in the run database.
+pub const OUTCOME_META_KEY: &str = "testrium.outcome";
+/// Meta key of the serialized verdict in the run database.
+pub const VERDICT_META_KEY: &str = "testrium.verdict";
+/// How long the final sweep waits for killed processes to disappear.
+const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
+/// Name of the setup process in logs, observer events and outcomes.
+const SETUP_NAME: &str = "setup";
+
+/// Run options shared by every attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) grace: Duration,
+    pub(crate) max_restarts: u32,
+    pub(crate) stream_output: bool,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) path_prepend: Vec<PathBuf>,
+}
+
+/// What one attempt needs.
+pub(crate) struct Context<'a> {
+    pub(crate) group: &'a Group,
+    pub(crate) plan: &'a Plan,
+    pub(crate) options: &'a Options,
+    pub(crate) cancel: &'a CancelToken,
+    pub(crate) base: &'a Path,
+    pub(crate) identity: &'a str,
+    pub(crate) attempt: u32,
+    pub(crate) attempts: u32,
+}
+
+/// Runs one attempt from run directory to verdict.
+pub(crate) fn run(
+    ctx: &Context<'_>,
+    observer: &mut dyn FnMut(&RunEvent),
+) -> Result<AttemptOutcome, RunError> {
+    let group = ctx.group;
+    let dir = rundir::create(ctx.base, &group.name).map_err(|(path, source)| {
+        RunError::new(&group.name, RunErrorKind::RunDir { path, source })
+    })?;
+    let db = RunDb::create(&dir.db).map_err(|source| store_error(group, &dir.db, source))?;
+    observer(&RunEvent::AttemptStarted {
+        group: group.name.clone(),
+        attempt: ctx.attempt,
+        attempts: ctx.attempts,
+        run_dir: dir.path.clone(),
+    });
+    let mut sup = Supervisor::new(ctx, dir, db);
+    let result = sup.run_all(observer);
+    // Whatever happened, nothing may stay alive.
+    sup.kill_everything();
+    result
+}
+
+fn store_error(group: &Group, path: &Path, source: StoreError) -> RunError {
+    RunError::new(
+        &group.name,
+        RunErrorKind::Store {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        },
+    )
+}
+
+/// Where a unit is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not started: waiting for its dependencies (or the setup).
+    Waiting,
+    /// Started, its readiness probe not seen yet.
+    Starting,
+    /// Ready (or without a readiness probe): running.
+    Running,
+    /// Asked to stop (SIGTERM sent), waiting for it to exit.
+    Terminating,
+    /// Over: exited, or never to be started.
+    Done,
+}
+
+/// Why the runner is stopping a unit.
+#[derive(Debug, Clone, PartialEq)]
+enum StopReason {
+    /// The group is over: the unit counts as stopped.
+    GroupEnd,
+    /// The unit failed (timeout, readiness): it counts as failed.
+    Failed(UnitFailure),
+    /// It failed and will be restarted (`Reload`).
+    Restart(UnitFailure),
+    /// The group timed out while the unit still had work to do.
+    GroupTimeout,
+}
+
+/// One started-or-startable unit.
+#[derive(Debug)]
+struct Slot {
+    unit: Unit,
+    deps: Vec<usize>,
+    log: PathBuf,
+    phase: Phase,
+    process: Option<Process>,
+    /// When the current incarnation started.
+    started: Option<Instant>,
+    /// When the first incarnation started.
+    first_started: Option<Instant>,
+    exited: Option<Instant>,
+    /// The current incarnation recorded its readiness probe (or has none).
+    ready: bool,
+    /// Some incarnation was ready: dependents may start.
+    been_ready: bool,
+    /// Required probes not recorded yet.
+    missing: HashSet<String>,
+    stop: Option<StopReason>,
+    kill_at: Option<Instant>,
+    killed_after_grace: bool,
+    restarts: u32,
+    status: Option<UnitStatus>,
+    failure: Option<UnitFailure>,
+    exit: Option<Exit>,
+    tail: Option<LogTail>,
+}
+
+impl Slot {
+    fn live(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Starting | Phase::Running | Phase::Terminating
+        )
+    }
+
+    /// Whether the unit can still record probes.
+    fn may_record(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Waiting | Phase::Starting | Phase::Running
+        ) || matches!(self.stop, Some(StopReason::Restart(_)))
+    }
+
+    /// Failed for good before ever being ready: dependents cannot rely on it.
+    fn blocks_dependents(&self) -> bool {
+        self.phase == Phase::Done
+            && self.status == Some(UnitStatus::Failed)
+            && !self.been_ready
+            && self.unit.in_except != InExcept::ResumeAll
+    }
+
+    /// Dependents may start.
+    fn satisfies_dependents(&self) -> bool {
+        self.been_ready
+            || (self.phase == Phase::Done
+                && self.status == Some(UnitStatus::Failed)
+                && self.unit.in_except == InExcept::ResumeAll)
+    }
+}
+
+/// The setup process.
+#[derive(Debug)]
+struct SetupSlot {
+    process: Option<Process>,
+    log: PathBuf,
+    started: Instant,
+    exit: Option<Exit>,
+    failure: Option<UnitFailure>,
+    tail: Option<LogTail>,
+    stopped: bool,
+    killed_after_grace: bool,
+}
+
+struct Supervisor<'a> {
+    ctx: &'a Context<'a>,
+    dir: RunDir,
+    db: RunDb,
+    marker: String,
+    slots: Vec<Slot>,
+    setup: Option<SetupSlot>,
+    python: Option<Result<PythonRuntime, String>>,
+    t0: Instant,
+    started_unix_s: f64,
+    started_mono_ns: i64,
+    last_event_id: i64,
+    data_version: Option<i64>,
+    required_total: usize,
+    interrupted: bool,
+    killed: bool,
+    all_ready_at: Option<Duration>,
+}
+
+impl<'a> Supervisor<'a> {
+    fn new(ctx: &'a Context<'a>, dir: RunDir, db: RunDb) -> Self {
+        let marker = format!("{}.{}", ctx.identity, dir.id);
+        let slots: Vec<Slot> = ctx
+            .plan
+            .units
+            .iter()
+            .map(|p| Slot {
+                log: dir.logs.join(format!("{}.log", p.unit.name)),
+                missing: p.unit.events.iter().cloned().collect(),
+                unit: p.unit.clone(),
+                deps: p.deps.clone(),
+                phase: Phase::Waiting,
+                process: None,
+                started: None,
+                first_started: None,
+                exited: None,
+                ready: false,
+                been_ready: false,
+                stop: None,
+                kill_at: None,
+                killed_after_grace: false,
+                restarts: 0,
+                status: None,
+                failure: None,
+                exit: None,
+                tail: None,
+            })
+            .collect();
+        let required_total = slots.iter().map(|s| s.missing.len()).sum();
+        Supervisor {
+            ctx,
+            dir,
+            db,
+            marker,
+            slots,
+            setup: None,
+            python: None,
+            t0: Instant::now(),
+            started_unix_s: unix_now(),
+            started_mono_ns: monotonic_ns(),
+            last_event_id: 0,
+            data_version: None,
+            required_total,
+            interrupted: false,
+            killed: false,
+            all_ready_at: None,
+        }
+    }
+
+    fn group(&self) -> &'a Group {
+        self.ctx.group
+    }
+
+    fn store(&self, source: StoreError) -> RunError {
+        store_error(self.group(), &self.dir.db, source)
+    }
+
+    fn since(&self) -> Duration {
+        self.t0.elapsed()
+    }
+
+    fn run_all(&mut self, observer: &mut dyn FnMut(&RunEvent)) -> Result<AttemptOutcome, RunError> {
+        for slot in &self.slots {
+            self.db
+                .set_unit_state(&slot.unit.name, UnitState::Created)
+                .map_err(|e| self.store(e))?;
+        }
+        self.start_setup(observer);
+        let end = self.supervise(observer)?;
+        let units_phase = self.since();
+        let ended_unix_s = unix_now();
+        let ended_mono_ns = monotonic_ns();
+        observer(&RunEvent::TeardownStarted { reason: end });
+        let teardown_start = Instant::now();
+        self.teardown_units(end, observer)?;
+        let teardown = teardown_start.elapsed();
+        let direct_start = Instant::now();
+        let direct_tests = self.direct_tests(units_phase, observer)?;
+        let direct_time = direct_tests.as_ref().map(|_| direct_start.elapsed());
+        self.teardown_setup();
+        let swept = self.sweep();
+        self.killed = true;
+
+        let events = self.db.read_events().map_err(|e| self.store(e))?;
+        // Report what the final read found, so the observer saw every probe.
+        self.report_new_events(&events, observer);
+        let units = self.unit_outcomes();
+        let setup = self.setup_outcome();
+        let mut verified_units = units.clone();
+        if let Some(setup) = setup.as_ref().filter(|s| s.status == UnitStatus::Failed) {
+            verified_units.push(setup.clone());
+        }
+        let direct_tests = direct_tests.unwrap_or_default();
+        let expectations = Expectations::from_group(self.group());
+        let input = VerifyInput::new(&expectations, &events.events)
+            .malformed(&events.malformed)
+            .unit_outcomes(&verified_units)
+            .direct_tests(&direct_tests)
+            .timing(
+                GroupTiming::wall(self.started_unix_s, ended_unix_s)
+                    .with_mono_ns(self.started_mono_ns, ended_mono_ns),
+            )
+            .timed_out(end == EndReason::GroupTimeout);
+        let verdict = testrium_verify::verify(&input);
+        let outcome = AttemptOutcome {
+            group: self.group().name.clone(),
+            attempt: self.ctx.attempt,
+            run_id: self.dir.id.clone(),
+            run_dir: self.dir.path.clone(),
+            db_path: self.dir.db.clone(),
+            units,
+            setup,
+            direct_tests,
+            events,
+            timings: AttemptTimings {
+                started_unix_s: self.started_unix_s,
+                started_mono_ns: self.started_mono_ns,
+                all_ready: self.all_ready_at,
+                units_phase,
+                teardown,
+                direct_tests: direct_time,
+                total: self.since(),
+            },
+            end,
+            ignored_sigterm: self
+                .slots
+                .iter()
+                .filter(|s| s.killed_after_grace)
+                .map(|s| s.unit.name.clone())
+                .collect(),
+            swept_processes: swept,
+            verdict,
+            interrupted: self.interrupted,
+        };
+        if let Ok(json) = serde_json::to_string(&outcome) {
+            self.db
+                .write_meta(OUTCOME_META_KEY, &json)
+                .map_err(|e| self.store(e))?;
+        }
+        if let Ok(json) = serde_json::to_string(&outcome.verdict) {
+            self.db
+                .write_meta(VERDICT_META_KEY, &json)
+                .map_err(|e| self.store(e))?;
+        }
+        observer(&RunEvent::AttemptFinished {
+            attempt: self.ctx.attempt,
+            passed: outcome.passed(),
+            interrupted: outcome.interrupted,
+            duration: outcome.timings.total,
+        });
+        Ok(outcome)
+    }
+
+    // ----- the supervisor loop -------------------------------------------------------------
+
+    fn group_timeout(&self) -> Duration {
+        self.ctx
+            .options
+            .timeout
+            .unwrap_or(self.group().settings.timeout)
+    }
+
+    fn supervise(&mut self, observer: &mut dyn FnMut(&RunEvent)) -> Result<EndReason, RunError> {
+        let deadline = self.t0 + self.group_timeout();
+        loop {
+            if self.ctx.cancel.is_cancelled() {
+                self.interrupted = true;
+                return Ok(EndReason::Interrupted);
+            }
+            let exited = self.reap();
+            self.poll_events(!exited.is_empty(), observer)?;
+            for index in exited {
+                self.handle_exit(index, observer)?;
+            }
+            if self.poll_setup(observer) {
+                return Ok(EndReason::SetupFailed);
+            }
+            let now = Instant::now();
+            self.check_deadlines(now, observer)?;
+            self.start_eligible(observer)?;
+            if self.all_ready_at.is_none()
+                && self.slots.iter().all(|s| s.been_ready)
+                && !self.slots.is_empty()
+            {
+                self.all_ready_at = Some(self.since());
+            }
+            if self.ctx.options.stream_output {
+                self.stream_output(observer);
+            }
+            if let Some(end) = self.finished() {
+                return Ok(end);
+            }
+            if now >= deadline {
+                return Ok(EndReason::GroupTimeout);
+            }
+            let wait = self.next_wake(now, deadline);
+            let processes = self
+                .slots
+                .iter()
+                .filter_map(|s| s.process.as_ref())
+                .chain(self.setup.iter().filter_map(|s| s.process.as_ref()));
+            // An error here (never expected) only shortens the sleep.
+            let _ = process::wait_any(processes, wait);
+        }
+    }
+
+    /// The longest sleep before something is due.
+    fn next_wake(&self, now: Instant, deadline: Instant) -> Duration {
+        let mut wake = deadline.min(now + TICK);
+        for slot in &self.slots {
+            if let Some(at) = slot.kill_at {
+                wake = wake.min(at);
+            }
+        }
+        wake.saturating_duration_since(now)
+    }
+
+    /// Reaps exited unit processes; returns their indices.
+    fn reap(&mut self) -> Vec<usize> {
+        let mut exited = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let Some(process) = slot.process.as_mut() else {
+                continue;
+            };
+            if process.exited().is_some() {
+                continue;
+            }
+            match process.try_wait() {
+                Ok(Some(exit)) => {
+                    slot.exit = Some(exit);
+                    slot.exited = Some(Instant::now());
+                    exited.push(index);
+                }
+                Ok(None) => {}
+                // ECHILD: someone else reaped it (a `waitpid(-1)` in the embedding program).
+                Err(_) => {
+                    slot.exit = Some(Exit::Code(-1));
+                    slot.exited = Some(Instant::now());
+                    exited.push(index);
+                }
+            }
+        }
+        exited
+    }
+
+    /// Reads events recorded since the last look when the database changed (or `force`).
+    fn poll_events(
+        &mut self,
+        force: bool,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(), RunError> {
+        let version = self.db.data_version().map_err(|e| self.store(e))?;
+        if !force && self.data_version == Some(version) {
+            return Ok(());
+        }
+        self.data_version = Some(version);
+        let log = self
+            .db
+            .read_events_after(self.last_event_id)
+            .map_err(|e| self.store(e))?;
+        let mut newest = self.last_event_id;
+        for bad in &log.malformed {
+            newest = newest.max(bad.id);
+        }
+        for event in &log.events {
+            newest = newest.max(event.id);
+            self.apply_event(event, observer)?;
+        }
+        self.last_event_id = newest;
+        Ok(())
+    }
+
+    fn report_new_events(&mut self, log: &EventLog, observer: &mut dyn FnMut(&RunEvent)) {
+        let at = self.since();
+        for event in log.events.iter().filter(|e| e.id > self.last_event_id) {
+            observer(&RunEvent::ProbeRecorded {
+                event: event.clone(),
+                at,
+            });
+        }
+        if let Some(last) = log.last_id() {
+            self.last_event_id = self.last_event_id.max(last);
+        }
+    }
+
+    fn apply_event(
+        &mut self,
+        event: &Event,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(), RunError> {
+        observer(&RunEvent::ProbeRecorded {
+            event: event.clone(),
+            at: self.since(),
+        });
+        let Some(index) = self.slots.iter().position(|s| s.unit.name == event.unit) else {
+            return Ok(());
+        };
+        let slot = &mut self.slots[index];
+        slot.missing.remove(&event.step);
+        if slot.phase == Phase::Starting
+            && slot.unit.ready_event.as_deref() == Some(event.step.as_str())
+        {
+            self.mark_ready(index, observer)?;
+        }
+        Ok(())
+    }
+
+    fn mark_ready(
+        &mut self,
+        index: usize,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(), RunError> {
+        let slot = &mut self.slots[index];
+        slot.ready = true;
+        slot.been_ready = true;
+        slot.phase = Phase::Running;
+        self.set_state(index, UnitState::Ready, observer)?;
+        self.set_state(index, UnitState::Running, observer)
+    }
+
+    fn set_state(
+        &self,
+        index: usize,
+        state: UnitState,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(), RunError> {
+        let slot = &self.slots[index];
+        self.db
+            .set_unit_state(&slot.unit.name, state)
+            .map_err(|e| self.store(e))?;
+        observer(&RunEvent::UnitStateChanged {
+            unit: slot.unit.name.clone(),
+            state,
+            pid: slot.process.as_ref().map(Process::pid),
+            at: self.since(),
+        });
+        Ok(())
+    }
+
+    /// Decides what an exit means.
+    fn handle_exit(
+        &mut self,
+        index: usize,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(), RunError> {
+        let group_timeout = self.group_timeout();
+        let slot = &mut self.slots[index];
+        let Some(exit) = slot.exit else {
+            return Ok(());
+        };
+        slot.kill_at = None;
+        match slot.stop.take() {
+            Some(StopReason::GroupEnd) => {
+                slot.phase = Phase::Done;
+                slot.status = Some(UnitStatus::Stopped);
+                if slot.killed_after_grace {
+                    slot.failure = Some(UnitFailure::KilledAfterGrace {
+                        grace: self.ctx.options.grace,
+                    });
+                }
+                self.set_state(index, UnitState::Stopped, observer)
+            }
+            Some(StopReason::GroupTimeout) => {
+                slot.phase = Phase::Done;
+                slot.status = Some(UnitStatus::Failed);
+                slot.failure = Some(UnitFailure::Timeout {
+                    after: group_timeout,
+                });
+                self.set_state(index, UnitState::Failed, observer)
+            }
+            Some(StopReason::Failed(failure)) => {
+                slot.phase = Phase::Done;
+                slot.status = Some(UnitStatus::Failed);
+                slot.failure = Some(failure);
+                self.set_state(index, UnitState::Failed, observer)
+            }
+            Some(StopReason::Restart(failure)) => {
+                slot.phase = Phase::Done;
+                self.restart(index, failure, observer)
+            }
+            None => {
+                let failure = match exit {
+                    Exit::Code(0) => match slot.unit.ready_event.as_ref() {
+                        Some(probe) if !slot.ready => Some(UnitFailure::ExitedBeforeReady {
+                            probe: probe.clone(),
+                        }),
+                        _ => None,
+                    },
+                    Exit::Code(code) => Some(UnitFailure::NonZeroExit { code }),
+                    Exit::Signal(signal) => Some(UnitFailure::Signaled { signal }),
+                };
+                match failure {
+                    None => {
+                        slot.phase = Phase::Done;
+                        slot.status = Some(UnitStatus::Finished);
+                        self.set_state(index, UnitState::Finished, observer)
+                    }
+                    Some(failure) => {
+                        slot.phase = Phase::Done;
+                        self.fail(index, failure, observer)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A unit failed: restart it (`Reload`, within budget) or record the failure. A unit still
+    /// running is stopped first.
+    fn fail(
+        &mut self,
+        index: usize,
+        failure: UnitFailure,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(), RunError> {
+        let restart = self.slots[index].unit.in_except == InExcept::Reload
+            && self.slots[index].restarts < self.ctx.options.max_restarts;
+        let running = self.slots[index].live() && self.slots[index].exit.is_none();
+        if running {
+            let reason = if restart {
+                StopReason::Restart(failure)
+            } else {
+                StopReason::Failed(failure)
+            };
+            self.terminate(index, reason);
+            return Ok(());
+        }
+        if restart {
+            return self.restart(index, failure, observer);
+        }
+        let slot = &mut self.slots[index];
+        slot.phase = Phase::Done;
+        slot.status = Some(UnitStatus::Failed);
+        slot.failure = Some(failure);
+        self.set_state(index, UnitState::Failed, observer)
+    }
+
+    fn restart(
+        &mut self,
+        index: usize,
+        failure: UnitFailure,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(), RunError> {
+        self.set_state(index, UnitState::Failed, observer)?;
+        let slot = &mut self.slots[index];
+        slot.restarts += 1;
+        slot.failure = Some(failure);
+        slot.process = None;
+        slot.exit = None;
+        slot.ready = false;
+        slot.killed_after_grace = false;
+        slot.phase = Phase::Waiting;
+        observer(&RunEvent::UnitRestarting {
+            unit: slot.unit.name.clone(),
+            restart: slot.restarts,
+        });
+        // Its dependencies were ready before: it starts again on this turn.
+        self.start(index, observer)
+    }
+
+    /// SIGTERM to the unit's process group; SIGKILL after the grace period.
+    fn terminate(&mut self, index: usize, reason: StopReason) {
+        let grace = self.grace();
+        let slot = &mut self.slots[index];
+        slot.stop = Some(reason);
+        slot.phase = Phase::Terminating;
+        if let Some(process) = slot.process.as_ref() {
+            if grace.is_zero() {
+                process.signal_group(Signal::SIGKILL);
+            } else {
+                process.signal_group(Signal::SIGTERM);
+            }
+        }
+        slot.kill_at = (!grace.is_zero()).then(|| Instant::now() + grace);
+    }
+
+    fn grace(&self) -> Duration {
+        if self.ctx.cancel.is_kill_now() {
+            Duration::ZERO
+        } else {
+            self.ctx.options.grace
+        }
+    }
+
+    fn check_deadlines(
+        &mut self,
+        now: Instant,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(), RunError> {
+        let kill_now = self.ctx.cancel.is_kill_now();
+        for index in 0..self.slots.len() {
+            let slot = &mut self.slots[index];
+            if slot.phase == Phase::Terminating {
+                if let (Some(at), Some(process)) = (slot.kill_at, slot.process.as_ref()) {
+                    if now >= at && process.exited().is_none() {
+                        process.signal_group(Signal::SIGKILL);
+                        // After a second Ctrl-C nobody was given the chance to ignore SIGTERM.
+                        slot.killed_after_grace = !kill_now;
+                        slot.kill_at = None;
+                    }
+                }
+                continue;
+            }
+            let Some(started) = slot.started else {
+                continue;
+            };
+            let age = now.saturating_duration_since(started);
+            if slot.phase == Phase::Starting && age >= slot.unit.ready_timeout {
+                let failure = UnitFailure::ReadinessTimeout {
+                    probe: slot.unit.ready_event.clone().unwrap_or_default(),
+                    waited: slot.unit.ready_timeout,
+                };
+                self.fail(index, failure, observer)?;
+                continue;
+            }
+            if let Some(timeout) = slot.unit.timeout {
+                if matches!(slot.phase, Phase::Starting | Phase::Running) && age >= timeout {
+                    self.fail(index, UnitFailure::Timeout { after: timeout }, observer)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts every waiting unit whose dependencies are ready, in `init` order; marks those
+    /// that can never start.
+    fn start_eligible(&mut self, observer: &mut dyn FnMut(&RunEvent)) -> Result<(), RunError> {
+        loop {
+            let mut changed = false;
+            for index in 0..self.slots.len() {
+                if self.slots[index].phase != Phase::Waiting {
+                    continue;
+                }
+                let blocked = self.slots[index]
+                    .deps
+                    .iter()
+                    .find(|&&d| self.slots[d].blocks_dependents())
+                    .map(|&d| self.slots[d].unit.name.clone());
+                if let Some(dependency) = blocked {
+                    let slot = &mut self.slots[index];
+                    slot.phase = Phase::Done;
+                    slot.status = Some(UnitStatus::Failed);
+                    slot.failure = Some(UnitFailure::DependencyFailed { dependency });
+                    self.set_state(index, UnitState::Failed, observer)?;
+                    changed = true;
+                    continue;
+                }
+                let deps_ready = self.slots[index]
+                    .deps
+                    .iter()
+                    .all(|&d| self.slots[d].satisfies_dependents());
+                if deps_ready && self.setup_allows(index) {
+                    self.start(index, observer)?;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return Ok(());
+            }
+        }
+    }
+
+    /// `use_setup = true` units wait until the setup process exited successfully.
+    fn setup_allows(&self, index: usize) -> bool {
+        if !self.slots[index].unit.use_setup {
+            return true;
+        }
+        match self.setup.as_ref() {
+            None => true,
+            Some(setup) => setup.exit.is_some_and(Exit::success),
+        }
+    }
+
+    fn start(&mut self, index: usize, observer: &mut dyn FnMut(&RunEvent)) -> Result<(), RunError> {
+        self.slots[index].phase = Phase::Starting;
+        self.set_state(index, UnitState::Starting, observer)?;
+        let unit = self.slots[index].unit.clone();
+        let spawned = self
+            .unit_command(&unit)
+            .and_then(|command| Process::spawn(command).map_err(|e| e.to_string()));
+        let now = Instant::now();
+        let slot = &mut self.slots[index];
+        slot.started = Some(now);
+        slot.first_started.get_or_insert(now);
+        match spawned {
+            Ok(process) => {
+                slot.process = Some(process);
+                if unit.ready_event.is_none() {
+                    self.mark_ready(index, observer)?;
+                } else {
+                    // Report the pid now that there is one.
+                    observer(&RunEvent::UnitStateChanged {
+                        unit: unit.name.clone(),
+                        state: UnitState::Starting,
+                        pid: self.slots[index].process.as_ref().map(Process::pid),
+                        at: self.since(),
+                    });
+                }
+                Ok(())
+            }
+            Err(message) => {
+                slot.phase = Phase::Done;
+                self.fail(index, UnitFailure::SpawnFailed { message }, observer)
+            }
+        }
+    }
+
+    fn unit_command(&mut self, unit: &Unit) -> Result<Command, String> {
+        let group = self.group();
+        let cwd = match unit.cwd.as_ref() {
+            Some(cwd) => group.dir.join(cwd),
+            None => group.dir.clone(),
+        };
+        let mut command = match &unit.launch {
+            Launch::Command(argv) => {
+                let Some(program) = argv.first() else {
+                    return Err("empty command".to_owned());
+                };
+                let program = if program.contains('/') && Path::new(program).is_relative() {
+                    cwd.join(program).into_os_string()
+                } else {
+                    OsString::from(program)
+                };
+                let mut command = Command::new(program);
+                command.args(&argv[1..]);
+                command
+            }
+            Launch::Entrypoint { module, function } => self
+                .python()?
+                .entrypoint_command(&group.dir, module, function),
+            // Not planned: passive units are never started.
+            _ => return Err("unit has nothing to start".to_owned()),
+        };
+        let log = self.slots_log(&unit.name);
+        self.prepare(&mut command, Some(&unit.name), &cwd, &log)?;
+        for (key, value) in &unit.env {
+            command.env(key, value);
+        }
+        Ok(command)
+    }
+
+    fn slots_log(&self, unit: &str) -> PathBuf {
+        self.dir.logs.join(format!("{unit}.log"))
+    }
+
+    /// The environment, working directory and output every process of the run gets.
+    fn prepare(
+        &self,
+        command: &mut Command,
+        unit: Option<&str>,
+        cwd: &Path,
+        log: &Path,
+    ) -> Result<(), String> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| format!("cannot open log `{}`: {e}", log.display()))?;
+        let err = file
+            .try_clone()
+            .map_err(|e| format!("cannot open log `{}`: {e}", log.display()))?;
+        command
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(err))
+            .env(ENV_EVENT_DB, &self.dir.db)
+            .env(ENV_RUN_DIR, &self.dir.path)
+            .env(ENV_GROUP, &self.group().name)
+            .env(ENV_RUN_ID, &self.marker);
+        match unit {
+            Some(unit) => command.env(ENV_UNIT, unit),
+            None => command.env_remove(ENV_UNIT),
+        };
+        for (key, value) in &self.ctx.options.env {
+            command.env(key, value);
+        }
+        if !self.ctx.options.path_prepend.is_empty() {
+            let mut paths: Vec<PathBuf> = self.ctx.options.path_prepend.clone();
+            if let Some(existing) = std::env::var_os("PATH") {
+                paths.extend(std::env::split_paths(&existing));
+            }
+            if let Ok(joined) = std::env::join_paths(paths) {
+                command.env("PATH", joined);
+            }
+        }
+        Ok(())
+    }
+
+    /// The Python runtime, prepared on first use.
+    fn python(&mut self) -> Result<&PythonRuntime, String> {
+        if self.python.is_none() {
+            self.python = Some(PythonRuntime::prepare(&self.dir.path).map_err(|e| error_chain(&e)));
+        }
+        match self.python.as_ref() {
+            Some(Ok(runtime)) => Ok(runtime),
+            Some(Err(message)) => Err(message.clone()),
+            None => Err("python runtime unavailable".to_owned()),
+        }
+    }
+
+    /// Whether the units phase is over.
+    fn finished(&self) -> Option<EndReason> {
+        if self.slots.iter().all(|s| s.phase == Phase::Done) {
+            return Some(EndReason::AllExited);
+        }
+        if self.required_total > 0
+            && !self
+                .slots
+                .iter()
+                .any(|s| s.may_record() && !s.missing.is_empty())
+            && !self.slots.iter().any(|s| s.phase == Phase::Terminating)
+        {
+            return Some(EndReason::AllProbesRecorded);
+        }
+        None
+    }
+
+    // ----- setup -------------------------------------------------------------------------
+
+    fn start_setup(&mut self, observer: &mut dyn FnMut(&RunEvent)) {
+        let Some(setup) = self.group().setup.clone() else {
+            return;
+        };
+        let log = self.dir.logs.join(format!("_{SETUP_NAME}.log"));
+        let group_dir = self.group().dir.clone();
+        let command = match &setup {
+            Setup::PythonMain(path) => self
+                .python()
+                .map(|python| python.setup_command(&group_dir, path)),
+            Setup::Command(argv) => match argv.first() {
+                Some(program) => {
+                    let program = if program.contains('/') && Path::new(program).is_relative() {
+                        group_dir.join(program).into_os_string()
+                    } else {
+                        OsString::from(program)
+                    };
+                    let mut command = Command::new(program);
+                    command.args(&argv[1..]);
+                    Ok(command)
+                }
+                None => Err("empty setup command".to_owned()),
+            },
+            _ => Err("unknown kind of setup".to_owned()),
+        };
+        let spawned = command.and_then(|mut command| {
+            self.prepare(&mut command, Some(SETUP_NAME), &group_dir, &log)?;
+            Process::spawn(command).map_err(|e| e.to_string())
+        });
+        let mut slot = SetupSlot {
+            process: None,
+            log,
+            started: Instant::now(),
+            exit: None,
+            failure: None,
+            tail: None,
+            stopped: false,
+            killed_after_grace: false,
+        };
+        match spawned {
+            Ok(process) => {
+                observer(&RunEvent::SetupStarted { pid: process.pid() });
+                slot.process = Some(process);
+            }
+            Err(message) => slot.failure = Some(UnitFailure::SpawnFailed { message }),
+        }
+        self.setup = Some(slot);
+    }
+
+    /// Reaps the setup; true when it failed (the group ends).
+    fn poll_setup(&mut self, observer: &mut dyn FnMut(&RunEvent)) -> bool {
+        let Some(setup) = self.setup.as_mut() else {
+            return false;
+        };
+        if setup.failure.is_some() {
+            return true;
+        }
+        let Some(process) = setup.process.as_mut() else {
+            return false;
+        };
+        if process.exited().is_some() {
+            return false;
+        }
+        let exit = match process.try_wait() {
+            Ok(Some(exit)) => exit,
+            Ok(None) => return false,
+            Err(_) => Exit::Code(-1),
+        };
+        setup.exit = Some(exit);
+        let (code, success) = match exit {
+            Exit::Code(code) => (Some(code), code == 0),
+            Exit::Signal(_) => (None, false),
+        };
+        observer(&RunEvent::SetupExited { code, success });
+        if !success {
+            setup.failure = Some(match exit {
+                Exit::Code(code) => UnitFailure::NonZeroExit { code },
+                Exit::Signal(signal) => UnitFailure::Signaled { signal },
+            });
+            return true;
+        }
+        false
+    }
+
+    fn teardown_setup(&mut self) {
+        let grace = self.grace();
+        let Some(setup) = self.setup.as_mut() else {
+            return;
+        };
+        let Some(process) = setup.process.as_mut() else {
+            return;
+        };
+        if process.exited().is_some() {
+            return;
+        }
+        setup.stopped = true;
+        let killed = stop_processes(&mut [process], grace);
+        setup.killed_after_grace = killed.first().copied().unwrap_or(false);
+        setup.exit = process.exited();
+    }
+
+    fn setup_outcome(&self) -> Option<UnitOutcome> {
+        let setup = self.setup.as_ref()?;
+        let mut outcome = match (&setup.failure, setup.stopped) {
+            (Some(failure), _) => UnitOutcome::failed(SETUP_NAME, failure.clone())
+                .with_log_tail(read_tail(&setup.log, LOG_TAIL_LINES)),
+            (None, true) => UnitOutcome::stopped(SETUP_NAME),
+            (None, false) => UnitOutcome::new(SETUP_NAME, UnitStatus::Finished),
+        };
+        match setup.exit {
+            Some(Exit::Code(code)) => outcome = outcome.with_exit_code(code),
+            Some(Exit::Signal(signal)) => outcome = outcome.with_signal(signal),
+            None => {}
+        }
+        if setup.killed_after_grace && outcome.failure.is_none() {
+            outcome = outcome.with_failure(UnitFailure::KilledAfterGrace {
+                grace: self.ctx.options.grace,
+            });
+        }
+        Some(outcome.with_duration_s(setup.started.elapsed().as_secs_f64()))
+    }
+
+    // ----- teardown ----------------------------------------------------------------------
+
+    /// Stops every unit still running and records the final states.
+    fn teardown_units(
+        &mut self,
+        end: EndReason,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(), RunError> {
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            match slot.phase {
+                Phase::Starting | Phase::Running => {
+                    let unfinished = !slot.ready || !slot.missing.is_empty();
+                    let reason = if end == EndReason::GroupTimeout && unfinished {
+                        StopReason::GroupTimeout
+                    } else {
+                        StopReason::GroupEnd
+                    };
+                    self.terminate(index, reason);
+                }
+                Phase::Terminating => {
+                    // A restart that will not happen any more.
+                    if let Some(StopReason::Restart(failure)) = self.slots[index].stop.clone() {
+                        self.slots[index].stop = Some(StopReason::Failed(failure));
+                    }
+                }
+                Phase::Waiting => {
+                    let slot = &mut self.slots[index];
+                    slot.phase = Phase::Done;
+                    slot.status = Some(UnitStatus::NotStarted);
+                    self.set_state(index, UnitState::Stopped, observer)?;
+                }
+                Phase::Done => {}
+            }
+        }
+        // Members of a unit's group whose leader already exited (a grandchild holding the
+        // log open, say) go too.
+        for slot in &self.slots {
+            if let Some(process) = slot.process.as_ref() {
+                if process.exited().is_some() {
+                    process.signal_group(Signal::SIGKILL);
+                }
+            }
+        }
+        // Wait for every unit to exit, SIGKILL after its grace period.
+        loop {
+            let now = Instant::now();
+            let exited = self.reap();
+            for index in exited {
+                self.handle_exit(index, observer)?;
+            }
+            if self.ctx.cancel.is_kill_now() {
+                for slot in &mut self.slots {
+                    if slot.phase == Phase::Terminating {
+                        slot.kill_at = Some(now);
+                    }
+                }
+            }
+            self.check_deadlines(now, observer)?;
+            if !self.slots.iter().any(Slot::live) {
+                break;
+            }
+            let mut wake = now + TICK * 50;
+            for slot in &self.slots {
+                if let Some(at) = slot.kill_at {
+                    wake = wake.min(at);
+                }
+            }
+            let processes = self.slots.iter().filter_map(|s| s.process.as_ref());
+            let _ = process::wait_any(processes, wake.saturating_duration_since(now));
+        }
+        // Leftover members of every unit's process group.
+        for slot in &self.slots {
+            if let Some(process) = slot.process.as_ref() {
+                process.signal_group(Signal::SIGKILL);
+            }
+        }
+        if self.all_ready_at.is_none()
+            && !self.slots.is_empty()
+            && self.slots.iter().all(|s| s.been_ready)
+        {
+            self.all_ready_at = Some(self.since());
+        }
+        Ok(())
+    }
+
+    /// Kills every process still carrying the attempt's marker (daemons, `setsid` children);
+    /// returns how many there were.
+    fn sweep(&mut self) -> usize {
+        process::kill_marked(&self.marker, Instant::now() + SWEEP_DEADLINE).len()
+    }
+
+    /// Last resort on every path out of [`run`]: SIGKILL to everything started.
+    fn kill_everything(&mut self) {
+        if self.killed {
+            return;
+        }
+        self.killed = true;
+        let mut processes: Vec<&mut Process> = self
+            .slots
+            .iter_mut()
+            .filter_map(|s| s.process.as_mut())
+            .chain(self.setup.iter_mut().filter_map(|s| s.process.as_mut()))
+            .collect();
+        stop_processes(&mut processes, Duration::ZERO);
+        process::kill_marked(&self.marker, Instant::now() + SWEEP_DEADLINE);
+    }
+
+    // ----- direct tests ------------------------------------------------------------------
+
+    fn direct_tests(
+        &mut self,
+        units_phase: Duration,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<Option<Vec<DirectTest>>, RunError> {
+        if self.interrupted || !python::needs_direct_tests(&self.group().dir) {
+            return Ok(None);
+        }
+        observer(&RunEvent::DirectTestsStarted);
+        let input_path = self.dir.path.join("direct-tests-input.json");
+        let output_path = self.dir.path.join("direct-tests-results.json");
+        let mut input = python::DirectTestsInput::from_group(self.group(), &self.dir.db);
+        if !self.slots.is_empty() {
+            let passed = self.slots.iter().all(|s| {
+                matches!(
+                    s.status,
+                    Some(UnitStatus::Finished | UnitStatus::Stopped | UnitStatus::NotStarted)
+                )
+            });
+            input = input.prior_result(python::PriorResult::new(
+                "unit_processes",
+                passed,
+                units_phase,
+            ));
+        }
+        if let Err(e) = input.write(&input_path) {
+            return Ok(Some(vec![DirectTest::failed(
+                "direct tests",
+                0.0,
+                error_chain(&e),
+            )]));
+        }
+        let group_dir = self.group().dir.clone();
+        let log = self.dir.logs.join("_direct-tests.log");
+        let started = Instant::now();
+        let spawned = self
+            .python()
+            .map(|python| python.direct_tests_command(&group_dir, &input_path, &output_path));
+        let spawned = spawned.and_then(|mut command| {
+            self.prepare(&mut command, None, &group_dir, &log)?;
+            Process::spawn(command).map_err(|e| e.to_string())
+        });
+        let mut process = match spawned {
+            Ok(process) => process,
+            Err(message) => {
+                return Ok(Some(vec![DirectTest::failed(
+                    "direct tests",
+                    0.0,
+                    format!("could not be started: {message}"),
+                )]));
+            }
+        };
+        let deadline = started + self.group_timeout();
+        let mut timed_out = false;
+        loop {
+            match process.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) => {}
+            }
+            if self.ctx.cancel.is_cancelled() {
+                self.interrupted = true;
+                break;
+            }
+            if Instant::now() >= deadline {
+                timed_out = true;
+                break;
+            }
+            if self.ctx.options.stream_output {
+                self.stream_output(observer);
+            }
+            let _ = process::wait_any([&process], TICK * 10);
+        }
+        let grace = self.grace();
+        stop_processes(&mut [&mut process], grace);
+        let seconds = started.elapsed().as_secs_f64();
+        if timed_out {
+            return Ok(Some(vec![DirectTest::failed(
+                "direct tests",
+                seconds,
+                format!(
+                    "did not finish within {:.1} s",
+                    self.group_timeout().as_secs_f64()
+                ),
+            )]));
+        }
+        match python::parse_direct_results(&output_path) {
+            Ok(tests) => Ok(Some(
+                tests
+                    .into_iter()
+                    .map(|t| {
+                        let seconds = t.duration.as_secs_f64();
+                        match (t.passed, t.message) {
+                            (true, _) => DirectTest::passed(t.name, seconds),
+                            (false, message) => DirectTest::failed(
+                                t.name,
+                                seconds,
+                                message.unwrap_or_else(|| "failed".to_owned()),
+                            ),
+                        }
+                    })
+                    .collect(),
+            )),
+            Err(e) => {
+                let mut message = error_chain(&e);
+                let tail = read_tail(&log, LOG_TAIL_LINES);
+                if !tail.is_empty() {
+                    message.push('\n');
+                    message.push_str(&tail.join("\n"));
+                }
+                Ok(Some(vec![DirectTest::failed(
+                    "direct tests",
+                    seconds,
+                    message,
+                )]))
+            }
+        }
+    }
+
+    // ----- output ------------------------------------------------------------------------
+
+    fn stream_output(&mut self, observer: &mut dyn FnMut(&RunEvent)) {
+        for slot in &mut self.slots {
+            if slot.process.is_none() {
+                continue;
+            }
+            let tail = slot.tail.get_or_insert_with(|| LogTail::new(&slot.log));
+            for line in tail.read_lines() {
+                observer(&RunEvent::UnitOutput {
+                    unit: slot.unit.name.clone(),
+                    line,
+                });
+            }
+        }
+        if let Some(setup) = self.setup.as_mut() {
+            let tail = setup.tail.get_or_insert_with(|| LogTail::new(&setup.log));
+            for line in tail.read_lines() {
+                observer(&RunEvent::UnitOutput {
+                    unit: SETUP_NAME.to_owned(),
+                    line,
+                });
+            }
+        }
+    }
+
+    // ----- outcomes ----------------------------------------------------------------------
+
+    fn unit_outcomes(&self) -> Vec<UnitOutcome> {
+        self.group()
+            .units
+            .values()
+            .map(|unit| {
+                let Some(slot) = self.slots.iter().find(|s| s.unit.name == unit.name) else {
+                    return UnitOutcome::new(unit.name.clone(), UnitStatus::NotStarted);
+                };
+                let status = slot.status.unwrap_or(UnitStatus::Stopped);
+                let mut outcome =
+                    UnitOutcome::new(unit.name.clone(), status).with_restarts(slot.restarts);
+                if let Some(failure) = slot.failure.clone() {
+                    outcome = outcome.with_failure(failure);
+                } else if slot.killed_after_grace {
+                    outcome = outcome.with_failure(UnitFailure::KilledAfterGrace {
+                        grace: self.ctx.options.grace,
+                    });
+                }
+                match slot.exit {
+                    Some(Exit::Code(code)) => outcome = outcome.with_exit_code(code),
+                    Some(Exit::Signal(signal)) => outcome = outcome.with_signal(signal),
+                    None => {}
+                }
+                if let (Some(start), Some(end)) = (slot.first_started, slot.exited) {
+                    outcome =
+                        outcome.with_duration_s(end.saturating_duration_since(start).as_secs_f64());
+                }
+                if status == UnitStatus::Failed || slot.killed_after_grace {
+                    outcome = outcome.with_log_tail(read_tail(&slot.log, LOG_TAIL_LINES));
+                }
+                outcome
+            })
+            .collect()
+    }
+}
+
+/// SIGTERM to each process group, up to `grace` for them to exit, then SIGKILL; waits until
+/// every leader is reaped. Returns, per process, whether it had to be killed.
+fn stop_processes(processes: &mut [&mut Process], grace: Duration) -> Vec<bool> {
+    let mut killed = vec![false; processes.len()];
+    let first = if grace.is_zero() {
+        Signal::SIGKILL
+    } else {
+        Signal::SIGTERM
+    };
+    for (i, process) in processes.iter_mut().enumerate() {
+        if matches!(process.try_wait(), Ok(None)) {
+            process.signal_group(first);
+            killed[i] = grace.is_zero();
+        }
+    }
+    let kill_at = Instant::now() + grace;
+    let mut sent_kill = grace.is_zero();
+    loop {
+        let mut alive = Vec::new();
+        for (i, process) in processes.iter_mut().enumerate() {
+            if matches!(process.try_wait(), Ok(None)) {
+                alive.push(i);
+            }
+        }
+        if alive.is_empty() {
+            break;
+        }
+        let now = Instant::now();
+        if now >= kill_at && !sent_kill {
+            for &i in &alive {
+                processes[i].signal_group(Signal::SIGKILL);
+                killed[i] = true;
+            }
+            sent_kill = true;
+        }
+        let wait = if sent_kill {
+            TICK * 10
+        } else {
+            kill_at.saturating_duration_since(now)
+        };
+        let _ = process::wait_any(alive.iter().map(|&i| &*processes[i]), wait);
+    }
+    for process in processes.iter() {
+        process.signal_group(Signal::SIGKILL);
+    }
+    killed
+}
+
+/// Follows a log file for `--verbose`.
+#[derive(Debug)]
+struct LogTail {
+    path: PathBuf,
+    file: Option<File>,
+    partial: Vec<u8>,
+}
+
+/// Longest piece of a line without newline passed on at once.
+const MAX_LINE: usize = 16 * 1024;
+
+impl LogTail {
+    fn new(path: &Path) -> Self {
+        LogTail {
+            path: path.to_path_buf(),
+            file: None,
+            partial: Vec::new(),
+        }
+    }
+
+    fn read_lines(&mut self) -> Vec<String> {
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok();
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Vec::new();
+        };
+        let mut buf = [0u8; 64 * 1024];
+        let mut lines = Vec::new();
+        // Bounded work per turn: a flood is passed on over several turns.
+        for _ in 0..4 {
+            let n = match file.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            for &byte in &buf[..n] {
+                if byte == b'\n' {
+                    lines.push(String::from_utf8_lossy(&self.partial).into_owned());
+                    self.partial.clear();
+                } else {
+                    self.partial.push(byte);
+                    if self.partial.len() >= MAX_LINE {
+                        lines.push(String::from_utf8_lossy(&self.partial).into_owned());
+                        self.partial.clear();
+                    }
+                }
+            }
+        }
+        lines
+    }
+}
+
+/// The last `lines` lines of a log file (reads at most its last 16 KiB), lossy UTF-8.
+fn read_tail(path: &Path, lines: usize) -> Vec<String> {
+    let Ok(mut file) = File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(16 * 1024);
+    if file.seek(SeekFrom::Start(start)).is_err() {
+        return Vec::new();
+    }
+    let mut bytes = Vec::new();
+    if file.read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut all: Vec<&str> = text.lines().collect();
+    if start > 0 && !all.is_empty() {
+        // The first line is probably cut.
+        all.remove(0);
+    }
+    let skip = all.len().saturating_sub(lines);
+    all[skip..].iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// An error and its sources, joined with ": ".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,69 @@
+//! Errors that stop a run before or outside the units (a failing unit is an outcome, not an
+//! error).
+
+use std::path::PathBuf;
+
+/// A group could not be run. Units already started were torn down before this was returned.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot run group `{group}`")]
+#[non_exhaustive]
+pub struct RunError {
+    /// The group's name.
+    pub group: String,
+    /// What went wrong.
+    #[source]
+    pub kind: RunErrorKind,
+}
+
+impl RunError {
+    pub(crate) fn new(group: &str, kind: RunErrorKind) -> Self {
+        RunError {
+            group: group.to_owned(),
+            kind,
+        }
+    }
+
+    /// Whether this is a configuration problem (exit code 3) rather than an environment one.
+    pub fn is_config_error(&self) -> bool {
+        matches!(self.kind, RunErrorKind::DependencyCycle { .. })
+    }
+}
+
+/// Why a group could not be run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunErrorKind {
+    /// `unit_dependencies` form a cycle; the units along it, the first repeated at the end.
+    #[error("dependency cycle: {}", .units.join(" -> "))]
+    DependencyCycle {
+        /// The units along the cycle, e.g. `["a", "b", "a"]`.
+        units: Vec<String>,
+    },
+    /// The run directory (or its `logs/`) could not be created.
+    #[error("cannot create run directory `{path}`")]
+    RunDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The run database could not be created, read or written.
+    #[error("run database `{path}`")]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<testrium_events::StoreError>,
+    },
+    /// A file the runner writes itself (a log, the direct tests' input) failed.
+    #[error("cannot write `{path}`")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,119 @@
+//! Planning: the dependency graph of a group's units and the order they may start in.
+
+use std::collections::{HashMap, VecDeque};
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use testrium_config::{Group, Launch, Unit};
+
+/// The units the runner starts, sorted by `init`, each with the indices of the units it
+/// waits for.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) units: Vec<PlannedUnit>,
+}
+
+/// One unit to start.
+#[derive(Debug)]
+pub(crate) struct PlannedUnit {
+    pub(crate) unit: Unit,
+    /// Indices (into [`Plan::units`]) of the started units that must be ready first.
+    /// Dependencies on disabled or passive units are satisfied from the start: nothing of
+    /// theirs is started to wait for.
+    pub(crate) deps: Vec<usize>,
+}
+
+/// Builds the plan. A dependency cycle among enabled units is an error naming the cycle
+/// (`a -> b -> a`).
+pub(crate) fn plan(group: &Group) -> Result<Plan, Vec<String>> {
+    let enabled: Vec<&Unit> = group.enabled_units().collect();
+    let mut graph: DiGraph<usize, ()> = DiGraph::new();
+    let nodes: HashMap<&str, NodeIndex> = enabled
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.name.as_str(), graph.add_node(i)))
+        .collect();
+    for unit in &enabled {
+        for dep in &unit.dependencies {
+            if let (Some(&from), Some(&to)) =
+                (nodes.get(dep.as_str()), nodes.get(unit.name.as_str()))
+            {
+                graph.update_edge(from, to, ());
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(&graph) {
+        let mut names: Vec<String> = cycle
+            .iter()
+            .map(|&n| enabled[graph[n]].name.clone())
+            .collect();
+        if let Some(first) = names.first().cloned() {
+            names.push(first);
+        }
+        return Err(names);
+    }
+
+    let mut launched: Vec<&Unit> = enabled
+        .into_iter()
+        .filter(|u| !matches!(u.launch, Launch::Passive))
+        .collect();
+    launched.sort_by_key(|u| u.init);
+    let index: HashMap<&str, usize> = launched
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.name.as_str(), i))
+        .collect();
+    let units = launched
+        .iter()
+        .map(|u| {
+            let mut deps: Vec<usize> = u
+                .dependencies
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect();
+            deps.sort_unstable();
+            deps.dedup();
+            PlannedUnit {
+                unit: (*u).clone(),
+                deps,
+            }
+        })
+        .collect();
+    Ok(Plan { units })
+}
+
+/// One cycle of the graph, as the nodes along it (first node not repeated), if any.
+fn find_cycle(graph: &DiGraph<usize, ()>) -> Option<Vec<NodeIndex>> {
+    for scc in tarjan_scc(graph) {
+        let start = *scc.first()?;
+        if scc.len() == 1 && !graph.contains_edge(start, start) {
+            continue;
+        }
+        // Shortest path from a successor of `start` back to `start`, inside the component.
+        let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(node) = queue.pop_front() {
+            for next in graph.neighbors(node) {
+                if !scc.contains(&next) {
+                    continue;
+                }
+                if next == start {
+                    let mut path = vec![node];
+                    let mut at = node;
+                    while at != start {
+                        let Some(&up) = parent.get(&at) else { break };
+                        at = up;
+                        path.push(at);
+                    }
+                    path.reverse();
+                    return Some(path);
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(next) {
+                    e.insert(node);
+                    queue.push_back(next);
+                }
+            }
+        }
+    }
+    None
+}

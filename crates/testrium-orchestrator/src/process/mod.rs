@@ -1,0 +1,177 @@
+//! Starting, watching and stopping processes. The safe face of [`unix`], which holds every
+//! `unsafe` and OS-specific call.
+
+mod unix;
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+pub(crate) use nix::sys::signal::Signal;
+
+pub(crate) use self::unix::{ENV_RUN_ID, become_subreaper};
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+}
+
+impl Exit {
+    fn from_status(status: ExitStatus) -> Exit {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            (None, None) => Exit::Code(-1),
+        }
+    }
+
+    /// Exit code 0.
+    pub(crate) fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+}
+
+/// A started process: the leader of its own process group.
+#[derive(Debug)]
+pub(crate) struct Process {
+    child: Child,
+    pidfd: Option<unix::PidFd>,
+    exit: Option<Exit>,
+}
+
+impl Process {
+    /// Starts `cmd` in its own process group with a parent-death signal.
+    pub(crate) fn spawn(mut cmd: Command) -> io::Result<Process> {
+        unix::configure_child(&mut cmd);
+        let child = cmd.spawn()?;
+        // Without pidfds (old kernels) the supervisor falls back to its tick.
+        let pidfd = unix::PidFd::open(child.id()).ok();
+        Ok(Process {
+            child,
+            pidfd,
+            exit: None,
+        })
+    }
+
+    /// The pid, which is also the process group id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reaps the process if it exited (never blocks).
+    pub(crate) fn try_wait(&mut self) -> io::Result<Option<Exit>> {
+        if let Some(exit) = self.exit {
+            return Ok(Some(exit));
+        }
+        let status = self.child.try_wait()?;
+        self.exit = status.map(Exit::from_status);
+        if self.exit.is_some() {
+            self.pidfd = None;
+        }
+        Ok(self.exit)
+    }
+
+    /// Whether the process was reaped.
+    pub(crate) fn exited(&self) -> Option<Exit> {
+        self.exit
+    }
+
+    /// Sends `signal` to the whole process group (the leader may already be gone).
+    pub(crate) fn signal_group(&self, signal: Signal) -> bool {
+        unix::signal_group(self.pid(), signal)
+    }
+}
+
+/// Waits until one of `processes` exits or `timeout` passes (whichever first).
+pub(crate) fn wait_any<'a>(
+    processes: impl IntoIterator<Item = &'a Process>,
+    timeout: Duration,
+) -> io::Result<()> {
+    let fds: Vec<&unix::PidFd> = processes
+        .into_iter()
+        .filter(|p| p.exit.is_none())
+        .filter_map(|p| p.pidfd.as_ref())
+        .collect();
+    unix::wait_readable(&fds, timeout)
+}
+
+/// Identifies this runner in markers: `<pid>.<start time>`.
+pub(crate) fn runner_identity() -> String {
+    let pid = std::process::id();
+    let start = unix::proc_stat(pid).map_or(0, |s| s.start_time);
+    format!("{pid}.{start}")
+}
+
+/// Kills every process carrying the marker `marker`, and every process whose marker names a
+/// runner that is dead (leftovers of a runner that was SIGKILLed), with `signal`.
+/// Returns the pids signalled.
+pub(crate) fn sweep(marker: Option<&str>, signal: Signal) -> Vec<u32> {
+    let mut hit = Vec::new();
+    for (pid, value) in unix::marked_processes() {
+        let ours = marker.is_some_and(|m| m == value);
+        if (ours || runner_is_dead(&value)) && unix::signal_process(pid, signal) {
+            hit.push(pid);
+        }
+    }
+    hit
+}
+
+/// Whether the runner named in a marker value is gone (pid gone, or reused by another process).
+fn runner_is_dead(marker: &str) -> bool {
+    let mut parts = marker.splitn(3, '.');
+    let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    match unix::proc_stat(pid) {
+        None => true,
+        Some(stat) => !stat.is_running() || stat.start_time != start,
+    }
+}
+
+/// Kills (SIGKILL) every process carrying `marker` until none is left or `deadline` passes,
+/// reaping those that became children of this process (through the subreaper).
+/// Returns the pids that were found.
+pub(crate) fn kill_marked(marker: &str, deadline: Instant) -> Vec<u32> {
+    let own = std::process::id();
+    let mut all = Vec::new();
+    loop {
+        let hit = sweep(Some(marker), Signal::SIGKILL);
+        if hit.is_empty() {
+            break;
+        }
+        for &pid in &hit {
+            if !all.contains(&pid) {
+                all.push(pid);
+            }
+        }
+        // Wait until the killed ones are gone, reaping our own.
+        loop {
+            let mut alive = false;
+            for &pid in &hit {
+                match unix::proc_stat(pid) {
+                    Some(stat) if stat.ppid == own && !stat.is_running() => {
+                        unix::reap_child(pid);
+                    }
+                    Some(stat) if stat.is_running() => alive = true,
+                    _ => {}
+                }
+            }
+            if !alive || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    all
+}

@@ -1,0 +1,207 @@
+//! Every `unsafe` and Linux-specific piece of process handling, in one place.
+//!
+//! - each unit runs in its own process group (`setpgid(0, 0)` in the child), so one `killpg`
+//!   reaches the unit and the children it did not move elsewhere;
+//! - each unit gets `PR_SET_PDEATHSIG(SIGKILL)`, so it dies with the runner's spawning thread
+//!   even when the runner is SIGKILLed;
+//! - the runner can make itself a child subreaper (`PR_SET_CHILD_SUBREAPER`), so orphans of
+//!   units (double-forked daemons, `setsid` children) are re-parented to it, not to init;
+//! - every unit process tree carries a marker in its environment ([`ENV_RUN_ID`]); at teardown
+//!   `/proc` is swept for processes carrying the marker of the attempt, and at start for
+//!   markers of runners that died;
+//! - child exits are watched through pidfds (`pidfd_open`) and `ppoll`, so the supervisor
+//!   never blocks on one child, and reaped with `waitpid(pid)` (never `waitpid(-1)`, which
+//!   would steal the children of other runs or of the embedding program).
+
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use nix::libc;
+use nix::poll::{PollFd, PollFlags};
+use nix::sys::signal::Signal;
+use nix::sys::time::TimeSpec;
+use nix::unistd::Pid;
+
+/// The environment variable marking every process of one attempt:
+/// `<runner pid>.<runner start time>.<run id>`.
+pub(crate) const ENV_RUN_ID: &str = "TESTRIUM_RUN_ID";
+
+/// Makes the calling process a child subreaper: orphaned descendants are re-parented to it.
+/// Process-wide and idempotent.
+pub(crate) fn become_subreaper() -> io::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)
+}
+
+/// Prepares `cmd` to run as a unit: its own process group, and SIGKILL when the spawning
+/// thread of the runner dies.
+pub(crate) fn configure_child(cmd: &mut Command) {
+    cmd.process_group(0);
+    let runner = std::process::id();
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+    // system calls (prctl, getppid, kill); it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // The runner may have died between fork and prctl: then nobody would kill us.
+            if libc::getppid() as u32 != runner {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A pidfd: becomes readable when the process exits.
+#[derive(Debug)]
+pub(crate) struct PidFd(OwnedFd);
+
+impl PidFd {
+    /// Opens a pidfd for `pid` (Linux 5.3+). The process must not have been reaped yet.
+    pub(crate) fn open(pid: u32) -> io::Result<PidFd> {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new file descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = i32::try_from(fd).map_err(|_| io::Error::other("pidfd out of range"))?;
+        // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
+        Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+}
+
+/// Waits until one of `fds` becomes readable (a process exited) or `timeout` passes.
+/// Returns early on EINTR.
+pub(crate) fn wait_readable(fds: &[&PidFd], timeout: Duration) -> io::Result<()> {
+    let mut poll_fds: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(fd.0.as_fd(), PollFlags::POLLIN))
+        .collect();
+    let ts = TimeSpec::from_duration(timeout);
+    match nix::poll::ppoll(&mut poll_fds, Some(ts), None) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// Sends `signal` to the process group `pgid`. Returns false when the group no longer exists.
+pub(crate) fn signal_group(pgid: u32, signal: Signal) -> bool {
+    let Ok(pgid) = i32::try_from(pgid) else {
+        return false;
+    };
+    nix::sys::signal::killpg(Pid::from_raw(pgid), signal).is_ok()
+}
+
+/// Sends `signal` to one process. Returns false when it no longer exists.
+pub(crate) fn signal_process(pid: u32, signal: Signal) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    nix::sys::signal::kill(Pid::from_raw(pid), signal).is_ok()
+}
+
+/// Reaps `pid` if it is an exited child of this process (WNOHANG); true when reaped.
+pub(crate) fn reap_child(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    matches!(
+        nix::sys::wait::waitpid(Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG)),
+        Ok(status) if status != nix::sys::wait::WaitStatus::StillAlive
+    )
+}
+
+/// What `/proc/<pid>/stat` says about a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProcStat {
+    /// The state letter (`R`, `S`, `Z`, …).
+    pub(crate) state: u8,
+    /// The parent's pid.
+    pub(crate) ppid: u32,
+    /// Start time in clock ticks after boot: with the pid, identifies a process.
+    pub(crate) start_time: u64,
+}
+
+impl ProcStat {
+    /// Whether the process still runs (exists and is not a zombie).
+    pub(crate) fn is_running(self) -> bool {
+        !matches!(self.state, b'Z' | b'X' | b'x')
+    }
+}
+
+/// Reads `/proc/<pid>/stat`; `None` when the process does not exist.
+pub(crate) fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let text = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold anything: parse after the
+    // last ')'.
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    // fields[0] is field 3 (state); ppid is field 4; starttime is field 22.
+    let state = *fields.first()?.as_bytes().first()?;
+    let ppid = fields.get(1)?.parse().ok()?;
+    let start_time = fields.get(19)?.parse().ok()?;
+    Some(ProcStat {
+        state,
+        ppid,
+        start_time,
+    })
+}
+
+/// Every process (other than this one) whose initial environment holds `ENV_RUN_ID`, with
+/// the marker's value. Processes whose environment cannot be read are skipped.
+pub(crate) fn marked_processes() -> Vec<(u32, String)> {
+    let own = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let needle = format!("{ENV_RUN_ID}=");
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        for var in environ.split(|&b| b == 0) {
+            if let Some(value) = var.strip_prefix(needle.as_bytes()) {
+                found.push((pid, String::from_utf8_lossy(value).into_owned()));
+                break;
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_stat_reads_own_process() {
+        let stat = proc_stat(std::process::id()).expect("own stat");
+        assert!(stat.is_running());
+        assert!(stat.start_time > 0);
+    }
+
+    #[test]
+    fn pidfd_wakes_on_exit() {
+        let mut child = Command::new("true").spawn().expect("spawn true");
+        let fd = PidFd::open(child.id()).expect("pidfd");
+        wait_readable(&[&fd], Duration::from_secs(10)).expect("poll");
+        assert!(child.wait().expect("wait").success());
+    }
+}
