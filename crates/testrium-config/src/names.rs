@@ -40,7 +40,7 @@ pub(crate) const UNIT_KEYS: &[&str] = &[
 ];
 
 /// Keys of one `[[circuit]]` table.
-pub(crate) const CIRCUIT_KEYS: &[&str] = &["name", "hops", "budget-ms"];
+pub(crate) const CIRCUIT_KEYS: &[&str] = &["name", "hops", "budget-ms", "hop-budget-ms"];
 
 /// Keys of a hop written as an inline table.
 pub(crate) const HOP_KEYS: &[&str] = &["hop", "budget-ms"];

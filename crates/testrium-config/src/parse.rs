@@ -584,6 +584,7 @@ fn parse_circuits(reader: &mut Reader<'_>, value: &Value<'_>, draft: &mut Config
         let mut budget_site = None;
         let mut has_hops = false;
         let mut hops_ok = true;
+        let mut hop_budgets = Vec::new();
         for (key, value) in entries(table) {
             let name = key.get_ref().as_ref();
             match name {
@@ -596,6 +597,22 @@ fn parse_circuits(reader: &mut Reader<'_>, value: &Value<'_>, draft: &mut Config
                 "budget-ms" => {
                     budget_site = Some(reader.site(value.span()));
                     circuit.total_budget = reader.millis(name, value);
+                }
+                "hop-budget-ms" => {
+                    let DeValue::Table(budgets) = value.get_ref() else {
+                        reader.wrong_type(
+                            name,
+                            value,
+                            "a table of hop budgets",
+                            "{ \"target:command-received\" = 50 }",
+                        );
+                        continue;
+                    };
+                    for (hop, budget) in entries(budgets) {
+                        if let Some(duration) = reader.millis(name, budget) {
+                            hop_budgets.push((hop.get_ref().to_string(), hop.span(), duration));
+                        }
+                    }
                 }
                 "hops" => {
                     has_hops = true;
@@ -633,6 +650,52 @@ fn parse_circuits(reader: &mut Reader<'_>, value: &Value<'_>, draft: &mut Config
         }
         if !hops_ok {
             continue;
+        }
+        for (text, span, duration) in hop_budgets {
+            let position = circuit
+                .hops
+                .iter()
+                .position(|h| parse_hop(&text) == Some((h.unit.as_str(), h.probe.as_str())));
+            let Some(position) = position else {
+                let hops: Vec<String> = circuit
+                    .hops
+                    .iter()
+                    .map(|h| format!("{}:{}", h.unit, h.probe))
+                    .collect();
+                let hint =
+                    did_you_mean(&text, hops.iter().map(String::as_str)).unwrap_or_else(|| {
+                        format!("the hops are: {}", list(hops.iter().map(String::as_str)))
+                    });
+                reader.error(
+                    Some(span),
+                    "hop-budget-ms",
+                    format!(
+                        "`hop-budget-ms` names `{text}`, which is not a hop of circuit `{}`",
+                        circuit.name
+                    ),
+                    Some(hint),
+                );
+                continue;
+            };
+            let Some(hop) = circuit.hops.get_mut(position) else {
+                continue;
+            };
+            if hop.budget.is_some() {
+                reader.error(
+                    Some(span),
+                    "hop-budget-ms",
+                    format!("hop `{text}` has a budget twice (inline and in `hop-budget-ms`)"),
+                    Some("keep one of them".into()),
+                );
+                continue;
+            }
+            hop.budget = Some(duration);
+            if position == 0 {
+                // The "first hop has a budget" error then points at the budget.
+                if let Some(site) = hop_sites.get_mut(0) {
+                    *site = reader.site(span);
+                }
+            }
         }
         draft.circuits.push(DraftCircuit {
             circuit,

@@ -1,8 +1,120 @@
-//! `testrium check`.
+//! `testrium check [BASE]`: discover and validate every group without running anything.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use testrium_config::{DiscoverOptions, Discovery, discover};
+use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{CheckArgs, GlobalArgs};
 
-/// Runs `testrium check` and returns the exit code.
-pub fn main(_global: &GlobalArgs, _args: CheckArgs) -> u8 {
-    super::not_yet("check")
+/// Runs `testrium check` and returns the exit code: 3 on any configuration error, 2 when no
+/// group is found (or every one is skipped), 0 otherwise.
+pub fn main(global: &GlobalArgs, args: CheckArgs) -> u8 {
+    let base = args.base.unwrap_or_else(|| PathBuf::from("."));
+    let options = DiscoverOptions::new().exclude(global.less.iter().cloned());
+    let found = match discover(&base, &options) {
+        Ok(found) => found,
+        Err(error) => {
+            eprintln!("error: {}", chain(&error));
+            return TestriumExitCode::CONFIG_ERROR;
+        }
+    };
+    // Output errors (a closed pipe) are not the user's problem: the exit code still tells.
+    let _ = print(&base, &found);
+    exit_code(&found)
+}
+
+/// The exit code for a discovery.
+fn exit_code(found: &Discovery) -> u8 {
+    if !found.invalid.is_empty() || !found.diagnostics.is_empty() {
+        TestriumExitCode::CONFIG_ERROR
+    } else if found.groups.is_empty() {
+        TestriumExitCode::NO_GROUPS
+    } else {
+        TestriumExitCode::SUCCESS
+    }
+}
+
+fn print(base: &Path, found: &Discovery) -> std::io::Result<()> {
+    if !found.diagnostics.is_empty() {
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "{}\n", found.diagnostics)?;
+    }
+    let mut out = std::io::stdout().lock();
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    for group in &found.groups {
+        let units = group.units.len();
+        let circuits = group.circuits.len();
+        lines.push((
+            &group.name,
+            format!(
+                "     ok  {} ({units} unit{}, {circuits} circuit{})",
+                group.name,
+                plural(units),
+                plural(circuits)
+            ),
+        ));
+    }
+    for name in &found.invalid {
+        let errors = found
+            .diagnostics
+            .iter()
+            .filter(|d| d.path.starts_with(name))
+            .count();
+        lines.push((
+            name,
+            format!("  error  {name} ({errors} problem{})", plural(errors)),
+        ));
+    }
+    for skipped in &found.skipped {
+        lines.push((
+            &skipped.name,
+            format!("skipped  {}: {}", skipped.name, skipped.reason),
+        ));
+    }
+    lines.sort_by(|a, b| a.0.cmp(b.0));
+    for (_, line) in &lines {
+        writeln!(out, "{line}")?;
+    }
+    let problems = found.diagnostics.len();
+    if found.groups.is_empty() && found.invalid.is_empty() && found.skipped.is_empty() {
+        writeln!(
+            out,
+            "no test group found in `{}` (a group is a folder whose name contains `test`, with \
+             a config.toml and a units/ folder)",
+            base.display()
+        )?;
+        return Ok(());
+    }
+    let problems = if problems == 0 {
+        String::new()
+    } else {
+        format!(" ({problems} problem{})", plural(problems))
+    };
+    writeln!(
+        out,
+        "checked {} group{}: {} valid, {} invalid{problems}, {} skipped",
+        lines.len(),
+        plural(lines.len()),
+        found.groups.len(),
+        found.invalid.len(),
+        found.skipped.len()
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `error: cause: cause…`, each source once.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
