@@ -1,6 +1,8 @@
 //! Helpers shared by the tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A fresh temporary folder, removed on drop.
@@ -19,8 +21,7 @@ impl TempDir {
         TempDir(dir)
     }
 
-    #[allow(dead_code, reason = "not every test module uses it")]
-    pub fn path(&self) -> &std::path::Path {
+    pub fn path(&self) -> &Path {
         &self.0
     }
 
@@ -33,4 +34,61 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The real Python interpreter behind `python3` (a pyenv shim costs ~50 ms per start), resolved
+/// once per test binary.
+pub fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 must be installed to test the Python client");
+        assert!(out.status.success(), "python3 failed: {out:?}");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+/// Writes the Python client as an importable `testrium` package under `dir`.
+pub fn install_python_client(dir: &Path) {
+    let modules = dir.join("testrium").join("modules");
+    std::fs::create_dir_all(&modules).expect("create package");
+    std::fs::write(dir.join("testrium").join("__init__.py"), "").expect("write");
+    std::fs::write(modules.join("__init__.py"), "").expect("write");
+    std::fs::write(
+        modules.join("events.py"),
+        testrium_events::PYTHON_EVENTS_MODULE,
+    )
+    .expect("write");
+}
+
+/// A `python` command that can `import testrium.modules.events` (installed under `dir`), with
+/// the runner's variables cleared.
+pub fn python_cmd(dir: &Path) -> Command {
+    if !dir.join("testrium").exists() {
+        install_python_client(dir);
+    }
+    let mut cmd = Command::new(python());
+    cmd.env("PYTHONPATH", dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove(testrium_events::ENV_EVENT_DB)
+        .env_remove(testrium_events::ENV_UNIT)
+        .current_dir(dir);
+    cmd
+}
+
+/// Runs a Python script and returns its stdout; fails the test with stderr if it fails.
+pub fn run_python(dir: &Path, script: &str) -> String {
+    let out = python_cmd(dir)
+        .args(["-c", script])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n--- stderr ---\n{}",
+        script,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

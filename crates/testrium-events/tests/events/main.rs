@@ -1,5 +1,10 @@
 //! Integration tests of the event store: one test binary for the crate.
 
 mod common;
+mod errors;
+mod hostile;
+mod migrate;
 mod probe;
+mod python;
 mod store;
+mod stress;
