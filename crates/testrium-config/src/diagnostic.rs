@@ -218,8 +218,12 @@ impl Diagnostics {
 
     /// Sorts by path, then line, then column; keeps insertion order otherwise.
     pub(crate) fn sort(&mut self) {
-        self.items
-            .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        // Within a file: by position, problems without one last.
+        let key = |d: &Diagnostic| {
+            let line = if d.has_position() { d.line } else { usize::MAX };
+            (d.path.clone(), line, d.column)
+        };
+        self.items.sort_by_key(key);
         self.items.dedup();
     }
 }

@@ -163,6 +163,11 @@ pub(crate) fn load(dir: &Path, name: &str, display_dir: &Path, skip_disabled: bo
         }
     }
 
+    let extra = if config.units_known {
+        extra
+    } else {
+        Vec::new()
+    };
     for unit_name in extra {
         let Some(path) = unit_files.get(unit_name) else {
             continue;

@@ -63,6 +63,9 @@ pub(crate) fn suggest<'a>(
             &given.to_lowercase(),
             &candidate.to_lowercase(),
         );
+        let one_edit = given.chars().count() > 1
+            && strsim::damerau_levenshtein(&given.to_lowercase(), &candidate.to_lowercase()) == 1;
+        let score = if one_edit { score.max(0.6) } else { score };
         if score >= 0.6 && best.is_none_or(|(_, b)| score > b) {
             best = Some((candidate, score));
         }

@@ -88,7 +88,20 @@ impl<'s> Reader<'s> {
         if errors.is_empty() {
             return Some(table);
         }
+        // Recovery after one mistake often reports more on the same line: keep the first.
+        let line_of = |span: &Option<Range<usize>>| {
+            span.as_ref().map(|s| {
+                text.get(..s.start.min(text.len()))
+                    .map_or(0, |t| t.matches('\n').count())
+            })
+        };
+        let mut errors = errors;
+        errors.sort_by_key(|e| e.span().map_or(usize::MAX, |s| s.start));
+        let mut seen_lines = HashSet::new();
         for error in errors {
+            if !seen_lines.insert(line_of(&error.span())) {
+                continue;
+            }
             let message = error.message().trim().to_owned();
             let message = lowercase_first(message.lines().next().unwrap_or("invalid TOML"));
             self.error(error.span(), "", format!("invalid TOML: {message}"), None);
@@ -166,30 +179,18 @@ impl<'s> Reader<'s> {
 
     /// Seconds, > 0: an integer or a float.
     fn seconds(&mut self, key: &str, value: &Value<'_>) -> Option<Duration> {
-        let number = match value.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
-                .ok()
-                .map(|i| i as f64),
-            DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
-            _ => {
-                self.wrong_type(key, value, "a number of seconds", "10");
-                return None;
-            }
+        let Some(number) = number(value) else {
+            self.wrong_type(key, value, "a number of seconds", "10");
+            return None;
         };
         self.duration(key, value, number, 1.0)
     }
 
     /// Milliseconds, > 0: an integer or a float.
     fn millis(&mut self, key: &str, value: &Value<'_>) -> Option<Duration> {
-        let number = match value.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
-                .ok()
-                .map(|i| i as f64),
-            DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
-            _ => {
-                self.wrong_type(key, value, "a number of milliseconds", "50");
-                return None;
-            }
+        let Some(number) = number(value) else {
+            self.wrong_type(key, value, "a number of milliseconds", "50");
+            return None;
         };
         self.duration(key, value, number, 1000.0)
     }
@@ -198,7 +199,7 @@ impl<'s> Reader<'s> {
         &mut self,
         key: &str,
         value: &Value<'_>,
-        number: Option<f64>,
+        (number, shown): (Option<f64>, String),
         per_second: f64,
     ) -> Option<Duration> {
         let result = number
@@ -207,7 +208,6 @@ impl<'s> Reader<'s> {
         match result {
             Ok(duration) => Some(duration),
             Err(reason) => {
-                let shown = number.map_or_else(|| "?".to_owned(), |n| n.to_string());
                 self.error(
                     Some(value.span()),
                     key,
@@ -268,6 +268,20 @@ impl<'s> Reader<'s> {
     }
 }
 
+/// A number as `f64` (if it converts) with its text as written, or `None` for other types.
+fn number(value: &Value<'_>) -> Option<(Option<f64>, String)> {
+    match value.get_ref() {
+        DeValue::Integer(i) => Some((
+            i64::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .map(|i| i as f64),
+            i.to_string(),
+        )),
+        DeValue::Float(f) => Some((f.as_str().parse::<f64>().ok(), f.as_str().to_owned())),
+        _ => None,
+    }
+}
+
 fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
@@ -317,6 +331,9 @@ pub(crate) struct ConfigDraft {
     pub(crate) repeat_site: Option<Site>,
     /// `enabled` as written, even when the rest is broken (discovery skips disabled groups).
     pub(crate) enabled: Option<bool>,
+    /// `units` was read (the file parsed, `["Configs"]` exists, `units` is a list of strings),
+    /// so unit files it does not name are really extra.
+    pub(crate) units_known: bool,
 }
 
 /// Reads `config.toml`.
@@ -329,6 +346,7 @@ pub(crate) fn parse_config(reader: &mut Reader<'_>, text: &str) -> ConfigDraft {
         site: reader.file_site(),
         repeat_site: None,
         enabled: None,
+        units_known: false,
     };
     let Some(document) = reader.parse(text) else {
         return draft;
@@ -340,7 +358,10 @@ pub(crate) fn parse_config(reader: &mut Reader<'_>, text: &str) -> ConfigDraft {
                 found_configs = true;
                 draft.site = reader.site(key.span());
                 match value.get_ref() {
-                    DeValue::Table(table) => parse_configs(reader, table, &mut draft),
+                    DeValue::Table(table) => {
+                        draft.units_known = true;
+                        parse_configs(reader, table, &mut draft);
+                    }
                     _ => reader.error(
                         Some(value.span()),
                         "Configs",
@@ -392,7 +413,9 @@ fn parse_configs(reader: &mut Reader<'_>, table: &DeTable<'_>, draft: &mut Confi
         match name {
             "units" => {
                 let example = "[\"source\", \"target\"]";
-                if let Some(units) = reader.strings(name, value, example) {
+                let units = reader.strings(name, value, example);
+                draft.units_known = units.is_some();
+                if let Some(units) = units {
                     let mut seen = HashSet::new();
                     for (unit, span) in units {
                         if unit.trim().is_empty() {

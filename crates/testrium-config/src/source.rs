@@ -65,8 +65,13 @@ impl Sources {
 /// The error names the display path and says what is wrong; it never panics.
 pub(crate) fn read_config_file(path: &Path, display: &Path) -> Result<String, Box<Diagnostic>> {
     let fail = |message: String| Box::new(Diagnostic::new(display, message));
-    let metadata = fs::metadata(path)
-        .map_err(|e| fail(format!("cannot read `{}`: {e}", display.display())))?;
+    let metadata = fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            fail(format!("`{}` does not exist", display.display()))
+        } else {
+            fail(format!("cannot read `{}`: {e}", display.display()))
+        }
+    })?;
     if !metadata.is_file() {
         return Err(fail(format!(
             "`{}` is not a regular file",

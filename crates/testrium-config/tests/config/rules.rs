@@ -1,0 +1,852 @@
+//! Every validation rule, as a table of small TOML snippets and the diagnostics they give
+//! (`path:line:col: start of the message`).
+
+use std::time::Duration;
+
+use testrium_config::{InExcept, Launch, LogMode};
+
+use crate::support::{lines, load};
+
+const CONFIG: &str = "[\"Configs\"]\nunits = [\"a\", \"b\"]\n";
+const A: &str = "[\"a\"]\ninit = 0\nevents = [\"a-ready\", \"a-sent\"]\n";
+const B: &str = "[\"b\"]\ninit = 1\nunit_dependencies = [\"a\"]\nevents = [\"b-got\"]\n";
+
+struct Case {
+    name: &'static str,
+    config: &'static str,
+    a: &'static str,
+    b: &'static str,
+    /// Each: `path:line:col: message start`; empty means the group is valid.
+    expect: &'static [&'static str],
+}
+
+const fn case(
+    name: &'static str,
+    config: &'static str,
+    a: &'static str,
+    b: &'static str,
+    expect: &'static [&'static str],
+) -> Case {
+    Case {
+        name,
+        config,
+        a,
+        b,
+        expect,
+    }
+}
+
+const CASES: &[Case] = &[
+    case("valid", CONFIG, A, B, &[]),
+    // Syntax.
+    case(
+        "config syntax error",
+        "[\"Configs\"\nunits = [\"a\", \"b\"]\n",
+        A,
+        B,
+        &["test_g/config.toml:1:11: invalid TOML"],
+    ),
+    case(
+        "unit syntax error",
+        CONFIG,
+        "[\"a\"]\ninit = = 0\n",
+        B,
+        &["test_g/units/a.toml:2:8: invalid TOML"],
+    ),
+    // The config file's shape.
+    case(
+        "no Configs table",
+        "units = [\"a\", \"b\"]\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:1:1: unknown key `units` in config.toml",
+            "test_g/config.toml:0:0: config.toml has no `[\"Configs\"]` table",
+        ],
+    ),
+    case(
+        "Configs is not a table",
+        "Configs = 1\n",
+        A,
+        B,
+        &["test_g/config.toml:1:11: `Configs` must be a table"],
+    ),
+    case(
+        "unknown top-level key",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[Circuit]\nname = \"x\"\n",
+        A,
+        B,
+        &["test_g/config.toml:3:2: unknown key `Circuit` in config.toml"],
+    ),
+    // Configs values.
+    case(
+        "unknown Configs key",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ntimout = 5\n",
+        A,
+        B,
+        &["test_g/config.toml:3:1: unknown key `timout` in `[\"Configs\"]`"],
+    ),
+    case(
+        "units not a list",
+        "[\"Configs\"]\nunits = \"a\"\n",
+        A,
+        B,
+        &["test_g/config.toml:2:9: `units` must be a list of strings, found a string \"a\""],
+    ),
+    case(
+        "units with a number, a blank and a duplicate",
+        "[\"Configs\"]\nunits = [\"a\", \"b\", 3]\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:2:20: `units` must be a list of strings, but it contains an integer 3",
+        ],
+    ),
+    case(
+        "units blank and duplicate",
+        "[\"Configs\"]\nunits = [\"a\", \"b\", \"\", \"a\"]\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:2:20: `units` contains a blank name",
+            "test_g/config.toml:2:24: `units` lists `a` twice",
+        ],
+    ),
+    case(
+        "enabled not a boolean",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\nenabled = \"yes\"\n",
+        A,
+        B,
+        &["test_g/config.toml:3:11: `enabled` must be a boolean, found a string \"yes\""],
+    ),
+    case(
+        "timeout zero, negative, text",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ntimeout = 0\n",
+        A,
+        B,
+        &["test_g/config.toml:3:11: `timeout` cannot be 0: it must be greater than 0"],
+    ),
+    case(
+        "timeout negative",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ntimeout = -2.5\n",
+        A,
+        B,
+        &["test_g/config.toml:3:11: `timeout` cannot be -2.5"],
+    ),
+    case(
+        "timeout nan",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ntimeout = nan\n",
+        A,
+        B,
+        &["test_g/config.toml:3:11: `timeout` cannot be nan: it is not a finite number"],
+    ),
+    case(
+        "timeout huge",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ntimeout = 1e300\n",
+        A,
+        B,
+        &["test_g/config.toml:3:11: `timeout` cannot be 1e300: it is too large"],
+    ),
+    case(
+        "timeout text",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ntimeout = \"30\"\n",
+        A,
+        B,
+        &["test_g/config.toml:3:11: `timeout` must be a number of seconds, found a string \"30\""],
+    ),
+    case(
+        "repeat out of range",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\nrepeat = 11\n",
+        A,
+        B,
+        &["test_g/config.toml:3:10: `repeat` must be between 0 and 10, found 11"],
+    ),
+    case(
+        "repeat negative",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\nrepeat = -1\n",
+        A,
+        B,
+        &["test_g/config.toml:3:10: `repeat` must be between 0 and 10, found -1"],
+    ),
+    case(
+        "repeat float",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\nrepeat = 1.5\n",
+        A,
+        B,
+        &["test_g/config.toml:3:10: `repeat` must be an integer, found a float 1.5"],
+    ),
+    case(
+        "debug-modes invalid",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ndebug-modes = [\"DEBUG\", \"WARN\"]\n",
+        A,
+        B,
+        &["test_g/config.toml:3:25: `debug-modes` contains an invalid mode `WARN`"],
+    ),
+    case(
+        "debug-modes cannot be All",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ndebug-modes = \"All\"\n",
+        A,
+        B,
+        &["test_g/config.toml:3:15: `debug-modes` must be a list of strings"],
+    ),
+    case(
+        "test-modes invalid single",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ntest-modes = \"all\"\n",
+        A,
+        B,
+        &["test_g/config.toml:3:14: `test-modes` contains an invalid mode `all`"],
+    ),
+    case(
+        "boolean settings",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\nuse-ai = 0\nsave-scores = \"true\"\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:3:10: `use-ai` must be a boolean, found an integer 0",
+            "test_g/config.toml:4:15: `save-scores` must be a boolean",
+        ],
+    ),
+    case(
+        "alias contradicts its new name",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\ngen-metrics = true\nanalitics = false\n",
+        A,
+        B,
+        &["test_g/config.toml:4:1: `analitics` = false contradicts `gen-metrics` = true"],
+    ),
+    case(
+        "alias agreeing with its new name",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\nsave-analitics = false\nsave-metrics = false\n",
+        A,
+        B,
+        &[],
+    ),
+    case(
+        "empty setup command",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\nsetup = []\n",
+        A,
+        B,
+        &["test_g/config.toml:3:9: `setup` must name a program: the list is empty"],
+    ),
+    // Units list against unit files; names.
+    case(
+        "missing unit file",
+        "[\"Configs\"]\nunits = [\"a\", \"b\", \"c\"]\n",
+        A,
+        B,
+        &["test_g/config.toml:2:20: unit `c` is listed in `units` but units/c.toml does not exist"],
+    ),
+    case(
+        "extra unit file",
+        "[\"Configs\"]\nunits = [\"a\"]\n",
+        A,
+        "[\"b\"]\ninit = 1\n",
+        &["test_g/units/b.toml:1:2: units/b.toml is not listed in `units` of config.toml"],
+    ),
+    case(
+        "unsafe unit names",
+        "[\"Configs\"]\nunits = [\"a\", \"b\", \"../etc\", \"x/y\", \"c\\u001b[2J\"]\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:2:20: unit name `../etc` cannot be used: it contains a path separator",
+            "test_g/config.toml:2:30: unit name `x/y` cannot be used: it contains a path separator",
+            "test_g/config.toml:2:37: unit name `c\u{1b}[2J` cannot be used: it contains a control character",
+        ],
+    ),
+    // Unit file shape.
+    case(
+        "unit table named wrong",
+        CONFIG,
+        "[\"aa\"]\ninit = 0\n",
+        B,
+        &[
+            "test_g/units/a.toml:1:2: units/a.toml has a `[\"aa\"]` table, but the unit is named `a`",
+        ],
+    ),
+    case(
+        "unit keys outside the table",
+        CONFIG,
+        "init = 0\n[\"a\"]\nevents = []\n",
+        B,
+        &[
+            "test_g/units/a.toml:1:1: key `init` is outside the `[\"a\"]` table",
+            "test_g/units/a.toml:2:2: unit `a` has no `init`",
+        ],
+    ),
+    case(
+        "unit is not a table",
+        CONFIG,
+        "a = 3\n",
+        B,
+        &["test_g/units/a.toml:1:5: `a` must be a table, found an integer 3"],
+    ),
+    case(
+        "empty unit file",
+        CONFIG,
+        "",
+        B,
+        &["test_g/units/a.toml:0:0: units/a.toml has no `[\"a\"]` table"],
+    ),
+    // Unit values.
+    case(
+        "unknown unit key with suggestion",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nready_evnt = \"x\"\n",
+        B,
+        &["test_g/units/a.toml:3:1: unknown key `ready_evnt` in unit `a`"],
+    ),
+    case(
+        "init missing, negative, text, float, too big",
+        CONFIG,
+        "[\"a\"]\ninit = -1\n",
+        "[\"b\"]\ninit = 4294967296\n",
+        &[
+            "test_g/units/a.toml:2:8: `init` must be between 0 and 4294967295, found -1",
+            "test_g/units/b.toml:2:8: `init` must be between 0 and 4294967295, found 4294967296",
+        ],
+    ),
+    case(
+        "init text",
+        CONFIG,
+        "[\"a\"]\ninit = \"0\"\n",
+        "[\"b\"]\ninit = 1.0\n",
+        &[
+            "test_g/units/a.toml:2:8: `init` must be an integer, found a string \"0\"",
+            "test_g/units/b.toml:2:8: `init` must be an integer, found a float 1.0",
+        ],
+    ),
+    case(
+        "duplicate init",
+        CONFIG,
+        A,
+        "[\"b\"]\ninit = 0\n",
+        &["test_g/units/b.toml:2:8: duplicate init 0: units `a` and `b`"],
+    ),
+    case(
+        "unit booleans",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nenabled = 1\nuse_setup = \"no\"\n",
+        B,
+        &[
+            "test_g/units/a.toml:3:11: `enabled` must be a boolean",
+            "test_g/units/a.toml:4:13: `use_setup` must be a boolean",
+        ],
+    ),
+    case(
+        "entrypoint without function",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nentrypoint = \"test_case\"\n",
+        B,
+        &["test_g/units/a.toml:3:14: entrypoint `test_case` is not in \"module:function\" form"],
+    ),
+    case(
+        "entrypoint as a path",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nentrypoint = \"units/a.py:run\"\n",
+        B,
+        &[
+            "test_g/units/a.toml:3:14: entrypoint module `units/a.py` is not a dotted Python module name",
+        ],
+    ),
+    case(
+        "command and entrypoint",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nentrypoint = \"m:f\"\ncommand = [\"./a\"]\n",
+        B,
+        &["test_g/units/a.toml:4:1: unit `a` has both `entrypoint` and `command`"],
+    ),
+    case(
+        "command empty and not strings",
+        CONFIG,
+        "[\"a\"]\ninit = 0\ncommand = []\n",
+        "[\"b\"]\ninit = 1\ncommand = [\"./b\", 1]\n",
+        &[
+            "test_g/units/a.toml:3:11: `command` must name a program: the list is empty",
+            "test_g/units/b.toml:3:19: `command` must be a list of strings, but it contains an integer 1",
+        ],
+    ),
+    case(
+        "ready_event blank and ready_timeout zero",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nready_event = \" \"\nready_timeout = 0\n",
+        B,
+        &[
+            "test_g/units/a.toml:3:15: `ready_event` is blank",
+            "test_g/units/a.toml:4:17: `ready_timeout` cannot be 0",
+        ],
+    ),
+    case(
+        "unit timeout negative",
+        CONFIG,
+        "[\"a\"]\ninit = 0\ntimeout = -1\n",
+        B,
+        &["test_g/units/a.toml:3:11: `timeout` cannot be -1"],
+    ),
+    case(
+        "in-except wrong case",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nin-except = \"resume-all\"\n",
+        B,
+        &["test_g/units/a.toml:3:13: `in-except` of unit `a` cannot be `resume-all`"],
+    ),
+    case(
+        "both dependency spellings",
+        CONFIG,
+        A,
+        "[\"b\"]\ninit = 1\nunit_dependencies = [\"a\"]\nunity_depencies = [\"a\"]\n",
+        &["test_g/units/b.toml:4:1: unit `b` has both `unit_dependencies` and `unity_depencies`"],
+    ),
+    case(
+        "events duplicate, blank, wrong type",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nevents = [\"x\", \"x\", \"\"]\n",
+        "[\"b\"]\ninit = 1\nevents = \"x\"\n",
+        &[
+            "test_g/units/a.toml:3:16: `events` of unit `a` lists `x` twice",
+            "test_g/units/a.toml:3:21: `events` of unit `a` contains a blank value",
+            "test_g/units/b.toml:3:10: `events` must be a list of strings, found a string \"x\"",
+        ],
+    ),
+    case(
+        "env values must be strings",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nenv = { PORT = 8080, \"A=B\" = \"x\" }\n",
+        "[\"b\"]\ninit = 1\nenv = [\"X=1\"]\n",
+        &[
+            "test_g/units/a.toml:3:7: environment variable name `A=B` of unit `a` is invalid",
+            "test_g/units/a.toml:3:16: environment variable `PORT` of unit `a` must be a string, found an integer 8080",
+            "test_g/units/b.toml:3:7: `env` must be a table of strings, found a list",
+        ],
+    ),
+    case(
+        "cwd blank",
+        CONFIG,
+        "[\"a\"]\ninit = 0\ncwd = \"\"\n",
+        B,
+        &["test_g/units/a.toml:3:7: `cwd` is blank"],
+    ),
+    // Dependencies.
+    case(
+        "unknown dependency with suggestion",
+        CONFIG,
+        A,
+        "[\"b\"]\ninit = 1\nunit_dependencies = [\"aa\"]\n",
+        &["test_g/units/b.toml:3:22: unit `b` depends on unknown unit `aa`"],
+    ),
+    case(
+        "self dependency",
+        CONFIG,
+        A,
+        "[\"b\"]\ninit = 1\nunit_dependencies = [\"b\"]\n",
+        &["test_g/units/b.toml:3:22: unit `b` depends on itself"],
+    ),
+    case(
+        "disabled dependency",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nenabled = false\n",
+        B,
+        &["test_g/units/b.toml:3:22: unit `b` depends on disabled unit `a`"],
+    ),
+    case(
+        "disabled unit may depend on a disabled unit",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nenabled = false\n",
+        "[\"b\"]\ninit = 1\nenabled = false\nunit_dependencies = [\"a\"]\n",
+        &[],
+    ),
+    case(
+        "two-unit cycle",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nunit_dependencies = [\"b\"]\n",
+        B,
+        &["test_g/units/a.toml:3:22: dependency cycle: `a` -> `b` -> `a`"],
+    ),
+    case(
+        "a missing unit is not reported again as an unknown dependency; stray table",
+        "[\"Configs\"]\nunits = [\"a\", \"b\", \"c\"]\n",
+        "[\"a\"]\ninit = 0\nunity_depencies = [\"c\"]\n",
+        "[\"b\"]\ninit = 1\nunity_depencies = [\"a\"]\n\n[dummy]\n",
+        &[
+            "test_g/config.toml:2:20: unit `c` is listed in `units` but units/c.toml does not exist",
+            "test_g/units/b.toml:5:2: unexpected table `[\"dummy\"]` in units/b.toml",
+        ],
+    ),
+    // Circuits.
+    case(
+        "valid circuit with every budget form",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[circuit]]\nname = \"c\"\nhops = [\"a:a-sent\", { hop = \"b:b-got\", budget-ms = 5 }]\nbudget-ms = 10.5\n",
+        A,
+        B,
+        &[],
+    ),
+    case(
+        "circuit hop with unknown probe",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[circuit]]\nhops = [\"a:a-sent\", \"b:b-gto\"]\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:4:21: circuit `circuit-1`: probe `b-gto` is not in the `events` of unit `b`",
+        ],
+    ),
+    case(
+        "circuit hop with unknown unit and bad form",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[circuit]]\nname = \"x\"\nhops = [\"a:a-sent\", \"c:b-got\"]\n[[circuit]]\nname = \"y\"\nhops = [\"a-sent\", \"b:b-got\"]\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:5:21: circuit `x` names unknown unit `c`",
+            "test_g/config.toml:8:9: hop `a-sent` is not in \"unit:probe\" form",
+        ],
+    ),
+    case(
+        "circuit with one hop, duplicate name, unknown key, zero budget",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[circuit]]\nname = \"x\"\nhops = [\"a:a-sent\"]\n[[circuit]]\nname = \"x\"\nhops = [\"a:a-sent\", \"b:b-got\"]\nbudget-ms = 0\nbudjet = 1\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:4:8: circuit `x` has 1 hop(s); a circuit needs at least two",
+            "test_g/config.toml:7:8: two circuits are named `x`",
+            "test_g/config.toml:9:13: `budget-ms` cannot be 0",
+            "test_g/config.toml:10:1: unknown key `budjet` in `[[circuit]]`",
+        ],
+    ),
+    case(
+        "hop budgets that name no hop or the first hop",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[circuit]]\nhops = [\"a:a-sent\", \"b:b-got\"]\nhop-budget-ms = { \"a:a-sent\" = 5, \"b:b-gt\" = 5 }\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:5:19: the first hop of circuit `circuit-1` has a budget",
+            "test_g/config.toml:5:35: `hop-budget-ms` names `b:b-gt`, which is not a hop of circuit `circuit-1`",
+        ],
+    ),
+    case(
+        "circuit as a plain table",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[circuit]\nhops = []\n",
+        A,
+        B,
+        &["test_g/config.toml:3:1: `circuit` must be an array of tables, found a table"],
+    ),
+    case(
+        "circuit through a disabled unit",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[circuit]]\nhops = [\"a:a-sent\", \"b:b-got\"]\n",
+        A,
+        "[\"b\"]\ninit = 1\nenabled = false\nevents = [\"b-got\"]\n",
+        &["test_g/config.toml:4:21: circuit `circuit-1` goes through disabled unit `b`"],
+    ),
+];
+
+#[test]
+fn every_rule() {
+    let mut failures = Vec::new();
+    for case in CASES {
+        let result = load(case.config, &[("a", case.a), ("b", case.b)]);
+        let got = match &result {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => lines(diagnostics),
+        };
+        let matches = got.len() == case.expect.len()
+            && case
+                .expect
+                .iter()
+                .zip(&got)
+                .all(|(expected, got)| got.starts_with(expected));
+        if !matches {
+            failures.push(format!(
+                "case `{}`:\n  expected: {:#?}\n  got: {:#?}",
+                case.name, case.expect, got
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn hints_suggest_the_closest_name() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[\"a\"]\ninit = 0\nready_evnt = \"x\"\n",
+            B,
+            "did you mean `ready_event`?",
+        ),
+        (
+            "[\"a\"]\ninit = 0\nready-timeout = 1\n",
+            B,
+            "did you mean `ready_timeout`?",
+        ),
+        (
+            "[\"a\"]\ninit = 0\nin-except = \"reload\"\n",
+            B,
+            "did you mean `Reload`?",
+        ),
+        (
+            A,
+            "[\"b\"]\ninit = 1\nunit_dependencies = [\"aa\"]\n",
+            "did you mean `a`?",
+        ),
+        (
+            A,
+            "[\"b\"]\ninit = 1\nevents = [\"b-got\"]\n[\"b\".extra]\n",
+            "known keys:",
+        ),
+    ];
+    for (a, b, hint) in cases {
+        let diagnostics = load(CONFIG, &[("a", a), ("b", b)])
+            .err()
+            .unwrap_or_default();
+        let hints: Vec<String> = diagnostics.iter().filter_map(|d| d.hint.clone()).collect();
+        assert!(
+            hints.iter().any(|h| h.contains(hint)),
+            "expected a hint containing {hint:?}, got {hints:?}"
+        );
+    }
+}
+
+#[test]
+fn defaults_match_the_original() {
+    let group = load(
+        "[\"Configs\"]\nunits = [\"a\"]\n",
+        &[("a", "[\"a\"]\ninit = 0\nevents = []\n")],
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    let s = &group.settings;
+    assert!(s.enabled);
+    assert_eq!(s.timeout, Duration::from_secs(30));
+    assert_eq!(s.repeat, 0);
+    assert_eq!(s.debug_modes, LogMode::ALL);
+    assert_eq!(s.test_modes, [LogMode::Debug]);
+    assert!(!s.use_ai);
+    assert!(s.diagnostics && s.detect_bad_behavior && s.save_resume);
+    assert!(s.gen_metrics && s.save_metrics && s.save_scores);
+    let a = &group.units["a"];
+    assert!(a.enabled);
+    assert_eq!(a.launch, Launch::Passive);
+    assert_eq!(a.ready_event, None);
+    assert_eq!(a.ready_timeout, Duration::from_secs(10));
+    assert_eq!(a.timeout, None);
+    assert!(!a.use_setup);
+    assert_eq!(a.in_except, InExcept::Resume);
+    assert!(a.dependencies.is_empty() && a.env.is_empty() && a.cwd.is_none());
+    assert!(group.circuits.is_empty());
+}
+
+#[test]
+fn legacy_aliases_and_every_value_form() {
+    let config = "[\"Configs\"]\nunits = [\"a\", \"b\"]\nanalitics = false\nsave-analitics = false\n\
+                  save-performance = false\ntest-modes = \"All\"\ndebug-modes = [\"INFO\"]\n\
+                  timeout = 2.5\nrepeat = 10\nsetup = [\"./broker\", \"--quiet\"]\n";
+    let a = "[\"a\"]\ninit = 7\ncommand = [\"./server\", \"--port\", \"0\"]\nenv = { RUST_LOG = \"debug\" }\n\
+             cwd = \"srv\"\nin-except = \"Resume-ALL\"\ntimeout = 3\nready_timeout = 0.5\nevents = [\"up\"]\n";
+    let b = "[\"b\"]\ninit = 0\nunity_depencies = [\"a\"]\nentrypoint = \"pkg.mod:main\"\nin-except = \"Reload\"\n";
+    let group = load(config, &[("a", a), ("b", b)]).unwrap_or_else(|d| panic!("{d}"));
+    let s = &group.settings;
+    assert!(!s.gen_metrics && !s.save_metrics && !s.save_scores);
+    assert_eq!(s.test_modes, LogMode::ALL);
+    assert_eq!(s.debug_modes, [LogMode::Info]);
+    assert_eq!(s.timeout, Duration::from_millis(2500));
+    assert_eq!(s.repeat, 10);
+    assert_eq!(
+        group.setup,
+        Some(testrium_config::Setup::Command(vec![
+            "./broker".into(),
+            "--quiet".into()
+        ]))
+    );
+    let a = &group.units["a"];
+    assert_eq!(a.init, 7);
+    assert_eq!(
+        a.launch,
+        Launch::Command(vec!["./server".into(), "--port".into(), "0".into()])
+    );
+    assert_eq!(a.env.get("RUST_LOG").map(String::as_str), Some("debug"));
+    assert_eq!(a.cwd.as_deref(), Some(std::path::Path::new("srv")));
+    assert_eq!(a.in_except, InExcept::ResumeAll);
+    assert_eq!(a.timeout, Some(Duration::from_secs(3)));
+    assert_eq!(a.ready_timeout, Duration::from_millis(500));
+    let b = &group.units["b"];
+    assert_eq!(b.dependencies, ["a"]);
+    assert_eq!(b.in_except, InExcept::Reload);
+    assert_eq!(
+        b.launch,
+        Launch::Entrypoint {
+            module: "pkg.mod".into(),
+            function: "main".into()
+        }
+    );
+}
+
+#[test]
+fn circuit_budgets_land_on_their_hops() {
+    let config = "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[circuit]]\nname = \"rr\"\n\
+                  hops = [\"a:a-ready\", { hop = \"b:b-got\", budget-ms = 5 }, \"a:a-sent\"]\n\
+                  hop-budget-ms = { \"a:a-sent\" = 0.5 }\nbudget-ms = 100\n";
+    let group = load(config, &[("a", A), ("b", B)]).unwrap_or_else(|d| panic!("{d}"));
+    let circuit = &group.circuits[0];
+    assert_eq!(circuit.name, "rr");
+    let budgets: Vec<Option<Duration>> = circuit.hops.iter().map(|h| h.budget).collect();
+    assert_eq!(
+        budgets,
+        [
+            None,
+            Some(Duration::from_millis(5)),
+            Some(Duration::from_micros(500))
+        ]
+    );
+    assert_eq!(circuit.total_budget, Some(Duration::from_millis(100)));
+    assert_eq!(
+        (
+            circuit.hops[1].unit.as_str(),
+            circuit.hops[1].probe.as_str()
+        ),
+        ("b", "b-got")
+    );
+}
+
+#[test]
+fn setup_py_and_setup_command() {
+    let scratch = crate::support::Scratch::new();
+    scratch.write(&[
+        ("test_s/config.toml", "[\"Configs\"]\nunits = []\n"),
+        ("test_s/setup.py", "def main():\n    pass\n"),
+    ]);
+    std::fs::create_dir_all(scratch.path("test_s/units")).unwrap_or_else(|e| panic!("{e}"));
+    let group =
+        testrium_config::load_group(&scratch.path("test_s")).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        group.setup,
+        Some(testrium_config::Setup::PythonMain(
+            scratch.path("test_s/setup.py")
+        ))
+    );
+    scratch.write(&[(
+        "test_s/config.toml",
+        "[\"Configs\"]\nunits = []\nsetup = [\"./x\"]\n",
+    )]);
+    let diagnostics = testrium_config::load_group(&scratch.path("test_s"))
+        .err()
+        .unwrap_or_default();
+    assert_eq!(
+        lines(&diagnostics),
+        ["test_s/config.toml:3:9: the group has both `setup` in `[\"Configs\"]` and a setup.py"]
+    );
+}
+
+#[test]
+fn builders_validate_like_files() {
+    use testrium_config::{Circuit, Group, Hop, Unit};
+    let ok = Group::builder("test_b", "/tmp")
+        .unit(Unit::passive("x").events(["p"]))
+        .unit(
+            Unit::command("y", ["./y"])
+                .init(0)
+                .depends_on(["x"])
+                .events(["q"]),
+        )
+        .circuit(
+            Circuit::new("c")
+                .hop(Hop::new("x", "p"))
+                .hop(Hop::new("y", "q")),
+        )
+        .build()
+        .unwrap_or_else(|d| panic!("{d}"));
+    // `x` had no init: it gets the next number after the highest given.
+    assert_eq!(ok.units["x"].init, 1);
+
+    let broken = Group::builder("test_b", "/tmp")
+        .timeout(Duration::ZERO)
+        .repeat(11)
+        .unit(Unit::entrypoint("a", "no-colon").init(0).depends_on(["b"]))
+        .unit(
+            Unit::command("b", Vec::<String>::new())
+                .init(0)
+                .depends_on(["a"]),
+        )
+        .unit(Unit::passive("../c").events(["e", "e"]))
+        .circuit(
+            Circuit::new("c")
+                .hop(Hop::new("a", "zz"))
+                .hop(Hop::new("q", "e").within(Duration::ZERO)),
+        )
+        .build()
+        .err()
+        .unwrap_or_default();
+    let messages: Vec<&str> = broken.iter().map(|d| d.message.as_str()).collect();
+    let expected = [
+        "unit `a`: entrypoint `no-colon` is not in \"module:function\" form",
+        "group `timeout` must be greater than 0",
+        "`repeat` must be between 0 and 10, found 11",
+        "duplicate init 0: units `a` and `b`",
+        "`command` must name a program: the list is empty",
+        "unit name `../c` cannot be used: it contains a path separator",
+        "`events` of unit `../c` lists `e` twice",
+        "dependency cycle: `a` -> `b` -> `a`",
+        "circuit `c`: probe `zz` is not in the `events` of unit `a`",
+        "budget of hop `q:e` must be greater than 0",
+        "circuit `c` names unknown unit `q`",
+    ];
+    for message in expected {
+        assert!(
+            messages.contains(&message),
+            "missing {message:?} in {messages:#?}"
+        );
+    }
+    assert_eq!(messages.len(), expected.len(), "{messages:#?}");
+    assert!(
+        broken
+            .iter()
+            .all(|d| d.path == std::path::Path::new("test_b") && d.line == 0)
+    );
+}
+
+#[test]
+fn cycles_name_every_unit_in_them() {
+    use testrium_config::{Group, Unit};
+    let diagnostics = Group::builder("test_cycle", "/tmp")
+        .unit(Unit::passive("api").init(0).depends_on(["db"]))
+        .unit(Unit::passive("db").init(1).depends_on(["queue"]))
+        .unit(Unit::passive("queue").init(2).depends_on(["api"]))
+        .unit(Unit::passive("free").init(3).depends_on(["api"]))
+        .build()
+        .err()
+        .unwrap_or_default();
+    let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["dependency cycle: `api` -> `db` -> `queue` -> `api`"]
+    );
+}
+
+#[test]
+fn large_groups_validate() {
+    // 500-deep dependency chain and 200 more units: no recursion limit, no quadratic blow-up.
+    use testrium_config::{Group, Unit};
+    let mut builder = Group::builder("test_big", "/tmp");
+    for i in 0..700u32 {
+        let mut unit = Unit::passive(format!("u{i}"))
+            .init(i)
+            .events([format!("p{i}")]);
+        if (1..500).contains(&i) {
+            unit = unit.depends_on([format!("u{}", i - 1)]);
+        }
+        builder = builder.unit(unit);
+    }
+    let group = builder.build().unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(group.units.len(), 700);
+
+    let mut cyclic = Group::builder("test_big_cycle", "/tmp");
+    for i in 0..500u32 {
+        cyclic = cyclic.unit(
+            Unit::passive(format!("u{i}"))
+                .init(i)
+                .depends_on([format!("u{}", (i + 1) % 500)]),
+        );
+    }
+    let diagnostics = cyclic.build().err().unwrap_or_default();
+    assert_eq!(diagnostics.len(), 1);
+    let message = &diagnostics.as_slice()[0].message;
+    assert!(
+        message.starts_with("dependency cycle: `u0` -> `u1` -> "),
+        "{message}"
+    );
+    assert!(message.ends_with("`u499` -> `u0`"), "{message}");
+}
