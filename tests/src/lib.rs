@@ -1,1 +1,295 @@
-//! Helpers shared by the workspace-level tests.
+//! Helpers shared by the workspace-level tests, and the typed model of the fixture units in
+//! `src/bin/`.
+//!
+//! - [`bin`]: a binary of this workspace, found in the target directory next to the test
+//!   executable;
+//! - [`TempBase`]: a fresh base folder, removed when dropped;
+//! - [`wait_until`]: wait for a condition with a deadline (never a bare sleep);
+//! - [`pid_alive`]: whether a process still runs (zombies count as gone);
+//! - [`fixture`]: what `testrium-fixture` can be told to do, and what each action produces;
+//! - [`GroupFiles`]: writes a test group folder (`config.toml` + `units/*.toml`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use testrium_events::{Event, RunDb, UnitState};
+
+/// Path of the workspace binary `name`, in the target directory that holds the running test.
+///
+/// Integration tests live in `target/<profile>/deps/`; binaries in `target/<profile>/`.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join(name)
+}
+
+/// Path of `testrium-fixture`.
+pub fn fixture_bin() -> PathBuf {
+    bin("testrium-fixture")
+}
+
+/// A fresh, empty folder under the system temp dir, removed (with everything in it) on drop.
+#[derive(Debug)]
+pub struct TempBase {
+    path: PathBuf,
+}
+
+impl TempBase {
+    /// A new folder whose name contains `label`.
+    pub fn new(label: &str) -> TempBase {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path =
+            std::env::temp_dir().join(format!("testrium-tests-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {path:?}: {e}"));
+        TempBase { path }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A sub-folder (created).
+    pub fn dir(&self, name: &str) -> PathBuf {
+        let dir = self.path.join(name);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {dir:?}: {e}"));
+        dir
+    }
+}
+
+impl Drop for TempBase {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Polls `condition` until it holds (true) or `timeout` passes (false).
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Whether process `pid` exists and is not a zombie.
+pub fn pid_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or("X");
+    !matches!(state, "Z" | "X" | "x")
+}
+
+/// Latest lifecycle state of every unit in the run database at `db`.
+pub fn db_states(db: &Path) -> BTreeMap<String, UnitState> {
+    let db = RunDb::open(db).unwrap_or_else(|e| panic!("open {db:?}: {e}"));
+    db.unit_states()
+        .unwrap_or_else(|e| panic!("unit states: {e}"))
+        .into_iter()
+        .map(|r| (r.unit, r.state))
+        .collect()
+}
+
+/// Every event in the run database at `db`.
+pub fn db_events(db: &Path) -> Vec<Event> {
+    let db = RunDb::open(db).unwrap_or_else(|e| panic!("open {db:?}: {e}"));
+    db.read_events()
+        .unwrap_or_else(|e| panic!("read events: {e}"))
+        .events
+}
+
+/// The pid that recorded `unit`'s probe `step`, if recorded.
+pub fn probe_pid(db: &Path, unit: &str, step: &str) -> Option<u32> {
+    let db = RunDb::open(db).ok()?;
+    let log = db.read_events().ok()?;
+    log.events
+        .iter()
+        .find(|e| e.unit == unit && e.step == step)
+        .and_then(|e| e.pid)
+        .and_then(|p| u32::try_from(p).ok())
+}
+
+/// The typed model of `testrium-fixture`'s actions.
+pub mod fixture {
+    /// One action of a fixture script; the script runs its actions in order.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Action {
+        /// Records probe `step` (Default). Produces: that probe.
+        Emit(String),
+        /// Records Send `step` with `key`. Produces: that probe.
+        Send(String, String),
+        /// Records Receive `step` with `key`. Produces: that probe.
+        Receive(String, String),
+        /// Waits (up to 30 s) for `unit`'s probe `step`; exits 92 if it never comes.
+        Wait(String, String),
+        /// Prints a line on stdout.
+        Print(String),
+        /// Writes this many bytes (`x`, no newline) to stdout and to stderr.
+        Flood(usize),
+        /// Exits with this code.
+        Exit(u8),
+        /// Aborts (SIGABRT).
+        Crash,
+        /// Sleeps forever.
+        Hang,
+        /// From now on SIGTERM does not terminate the process.
+        IgnoreTerm,
+        /// Starts a child in the unit's process group that records `grandchild-up` and hangs.
+        Grandchild,
+        /// Starts a child in its own process group that records `escaped-up` and hangs.
+        Escape,
+        /// Double fork + setsid: a daemon that records `daemon-up` and hangs.
+        Daemonize,
+    }
+
+    impl Action {
+        /// The command-line form.
+        pub fn arg(&self) -> String {
+            match self {
+                Action::Emit(step) => format!("emit:{step}"),
+                Action::Send(step, key) => format!("send:{step}:{key}"),
+                Action::Receive(step, key) => format!("recv:{step}:{key}"),
+                Action::Wait(unit, step) => format!("wait:{unit}:{step}"),
+                Action::Print(text) => format!("print:{text}"),
+                Action::Flood(bytes) => format!("flood:{bytes}"),
+                Action::Exit(code) => format!("exit:{code}"),
+                Action::Crash => "crash".to_owned(),
+                Action::Hang => "hang".to_owned(),
+                Action::IgnoreTerm => "ignore-term".to_owned(),
+                Action::Grandchild => "grandchild".to_owned(),
+                Action::Escape => "escape".to_owned(),
+                Action::Daemonize => "daemonize".to_owned(),
+            }
+        }
+
+        /// The probes this action records (as the unit running it).
+        pub fn probes(&self) -> Vec<String> {
+            match self {
+                Action::Emit(step) | Action::Send(step, _) | Action::Receive(step, _) => {
+                    vec![step.clone()]
+                }
+                Action::Grandchild => vec!["grandchild-up".to_owned()],
+                Action::Escape => vec!["escaped-up".to_owned()],
+                Action::Daemonize => vec!["daemon-up".to_owned()],
+                _ => Vec::new(),
+            }
+        }
+    }
+
+    /// `emit:<step>`.
+    pub fn emit(step: &str) -> Action {
+        Action::Emit(step.to_owned())
+    }
+
+    /// `wait:<unit>:<step>`.
+    pub fn wait(unit: &str, step: &str) -> Action {
+        Action::Wait(unit.to_owned(), step.to_owned())
+    }
+
+    /// The full argv (fixture path first) of a script.
+    pub fn argv(script: &[Action]) -> Vec<String> {
+        let mut argv = vec![super::fixture_bin().display().to_string()];
+        argv.extend(script.iter().map(Action::arg));
+        argv
+    }
+
+    /// Every probe the script records, in order.
+    pub fn probes(script: &[Action]) -> Vec<String> {
+        script.iter().flat_map(Action::probes).collect()
+    }
+}
+
+/// Writes a test group folder in the original's format.
+#[derive(Debug)]
+pub struct GroupFiles {
+    dir: PathBuf,
+    timeout_s: u32,
+    units: Vec<(String, String)>,
+}
+
+impl GroupFiles {
+    /// A group folder `dir` (created) with a 30 s timeout.
+    pub fn new(dir: impl Into<PathBuf>) -> GroupFiles {
+        GroupFiles {
+            dir: dir.into(),
+            timeout_s: 30,
+            units: Vec::new(),
+        }
+    }
+
+    /// Sets `timeout` (seconds).
+    #[must_use]
+    pub fn timeout_s(mut self, seconds: u32) -> Self {
+        self.timeout_s = seconds;
+        self
+    }
+
+    /// Adds a unit `name` whose table body is `body` (TOML lines, e.g. `init = 1`).
+    #[must_use]
+    pub fn unit(mut self, name: &str, body: &str) -> Self {
+        self.units.push((name.to_owned(), body.to_owned()));
+        self
+    }
+
+    /// Adds a unit running the fixture `script`, with more TOML lines in `extra`.
+    #[must_use]
+    pub fn fixture_unit(
+        self,
+        name: &str,
+        init: u32,
+        script: &[fixture::Action],
+        extra: &str,
+    ) -> Self {
+        let body = format!(
+            "init = {init}\ncommand = {}\n{extra}",
+            toml_list(&fixture::argv(script))
+        );
+        self.unit(name, &body)
+    }
+
+    /// Writes the files; returns the group folder.
+    pub fn write(&self) -> PathBuf {
+        let units_dir = self.dir.join("units");
+        std::fs::create_dir_all(&units_dir).unwrap_or_else(|e| panic!("{units_dir:?}: {e}"));
+        let names: Vec<String> = self.units.iter().map(|(n, _)| n.clone()).collect();
+        let config = format!(
+            "[\"Configs\"]\nunits = {}\ntimeout = {}\n",
+            toml_list(&names),
+            self.timeout_s
+        );
+        std::fs::write(self.dir.join("config.toml"), config).unwrap_or_else(|e| panic!("{e}"));
+        for (name, body) in &self.units {
+            let text = format!("[{}]\n{body}\n", toml_str(name));
+            std::fs::write(units_dir.join(format!("{name}.toml")), text)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        self.dir.clone()
+    }
+}
+
+/// A TOML basic string.
+pub fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// A TOML array of strings.
+pub fn toml_list(items: &[String]) -> String {
+    let inner: Vec<String> = items.iter().map(|s| toml_str(s)).collect();
+    format!("[{}]", inner.join(", "))
+}

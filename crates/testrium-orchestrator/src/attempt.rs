@@ -54,6 +54,7 @@ const SETUP_NAME: &str = "setup";
 pub(crate) struct Options {
     pub(crate) timeout: Option<Duration>,
     pub(crate) grace: Duration,
+    pub(crate) settle: Duration,
     pub(crate) max_restarts: u32,
     pub(crate) stream_output: bool,
     pub(crate) env: Vec<(OsString, OsString)>,
@@ -225,6 +226,8 @@ struct Supervisor<'a> {
     interrupted: bool,
     killed: bool,
     all_ready_at: Option<Duration>,
+    /// When the last event was seen.
+    last_activity: Instant,
 }
 
 impl<'a> Supervisor<'a> {
@@ -274,6 +277,7 @@ impl<'a> Supervisor<'a> {
             interrupted: false,
             killed: false,
             all_ready_at: None,
+            last_activity: Instant::now(),
         }
     }
 
@@ -392,6 +396,7 @@ impl<'a> Supervisor<'a> {
 
     fn supervise(&mut self, observer: &mut dyn FnMut(&RunEvent)) -> Result<EndReason, RunError> {
         let deadline = self.t0 + self.group_timeout();
+        let mut settling: Option<Instant> = None;
         loop {
             if self.ctx.cancel.is_cancelled() {
                 self.interrupted = true;
@@ -417,8 +422,20 @@ impl<'a> Supervisor<'a> {
             if self.ctx.options.stream_output {
                 self.stream_output(observer);
             }
-            if let Some(end) = self.finished() {
-                return Ok(end);
+            match self.finished() {
+                Some(EndReason::AllProbesRecorded) => {
+                    // Let in-flight work land (a Send recorded just after the last required
+                    // probe, a unit about to exit by itself) before stopping anything.
+                    let since = *settling.get_or_insert(now);
+                    let quiet = self.last_activity.max(since);
+                    if now.saturating_duration_since(quiet) >= self.ctx.options.settle
+                        || now.saturating_duration_since(since) >= self.ctx.options.settle * 20
+                    {
+                        return Ok(EndReason::AllProbesRecorded);
+                    }
+                }
+                Some(end) => return Ok(end),
+                None => settling = None,
             }
             if now >= deadline {
                 return Ok(EndReason::GroupTimeout);
@@ -491,6 +508,9 @@ impl<'a> Supervisor<'a> {
         let mut newest = self.last_event_id;
         for bad in &log.malformed {
             newest = newest.max(bad.id);
+        }
+        if !log.events.is_empty() || !log.malformed.is_empty() {
+            self.last_activity = Instant::now();
         }
         for event in &log.events {
             newest = newest.max(event.id);
@@ -933,7 +953,10 @@ impl<'a> Supervisor<'a> {
         if self.slots.iter().all(|s| s.phase == Phase::Done) {
             return Some(EndReason::AllExited);
         }
+        // Every unit that can start has started (a unit with no probes of its own still gets
+        // to run), and nothing that could still record a required probe is left.
         if self.required_total > 0
+            && !self.slots.iter().any(|s| s.phase == Phase::Waiting)
             && !self
                 .slots
                 .iter()

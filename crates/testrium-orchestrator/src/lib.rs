@@ -24,7 +24,9 @@
 //! 4. **supervises**: a unit is ready when its `ready_event` is recorded (at once without
 //!    one); not ready within `ready_timeout`, it fails then (not at the group timeout). The
 //!    units phase ends when every unit exited, or every required probe that can still be
-//!    recorded is (units still running are then stopped and count as `stopped`), or at the
+//!    recorded is and the event log then stayed quiet for the settle period
+//!    ([`Run::settle_period`]; units still running are then stopped and count as
+//!    `stopped`), or at the
 //!    group `timeout`, or on cancellation. A unit's own `timeout` fails that unit;
 //! 5. **tears down**: SIGTERM to each unit's process group, the grace period, SIGKILL (units
 //!    that needed it are reported); then the group's Python direct test functions run (when
@@ -117,4 +119,4 @@ pub use crate::error::{RunError, RunErrorKind};
 pub use crate::event::RunEvent;
 pub use crate::exit_code::TestriumExitCode;
 pub use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, GroupOutcome};
-pub use crate::run::{DEFAULT_GRACE_PERIOD, DEFAULT_MAX_RESTARTS, Run};
+pub use crate::run::{DEFAULT_GRACE_PERIOD, DEFAULT_MAX_RESTARTS, DEFAULT_SETTLE_PERIOD, Run};

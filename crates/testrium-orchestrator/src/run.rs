@@ -18,6 +18,10 @@ use crate::process;
 /// The default time units get between SIGTERM and SIGKILL.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(2);
 
+/// How long the event log must stay quiet, once every required probe is recorded, before the
+/// units still running are stopped (at most 20 times this in all).
+pub const DEFAULT_SETTLE_PERIOD: Duration = Duration::from_millis(50);
+
 /// How many times a unit with `in-except = "Reload"` is restarted at most, by default.
 pub const DEFAULT_MAX_RESTARTS: u32 = 3;
 
@@ -68,6 +72,7 @@ impl Run {
             options: Options {
                 timeout: None,
                 grace: DEFAULT_GRACE_PERIOD,
+                settle: DEFAULT_SETTLE_PERIOD,
                 max_restarts: DEFAULT_MAX_RESTARTS,
                 stream_output: false,
                 env: Vec::new(),
@@ -118,6 +123,17 @@ impl Run {
     #[must_use]
     pub fn grace_period(mut self, grace: Duration) -> Self {
         self.options.grace = grace;
+        self
+    }
+
+    /// Once every required probe is recorded, the units still running are stopped as soon as
+    /// no new event arrived for this long (default [`DEFAULT_SETTLE_PERIOD`]; at most 20 times
+    /// this in all), so work in flight (a Send recorded just after the last required probe, a
+    /// client about to exit) lands first. Units that all exit by themselves end the group at
+    /// once.
+    #[must_use]
+    pub fn settle_period(mut self, settle: Duration) -> Self {
+        self.options.settle = settle;
         self
     }
 
