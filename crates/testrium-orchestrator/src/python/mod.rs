@@ -8,12 +8,6 @@
 //! orchestrator spawns (it adds the environment, process group, output capture).
 //! [`parse_direct_results`] reads what the direct-tests process wrote.
 
-#![allow(
-    dead_code,
-    unused_imports,
-    reason = "the orchestrator wires this API in as it lands; narrowed once it is called"
-)]
-
 mod error;
 mod interpreter;
 mod results;
@@ -23,11 +17,6 @@ mod runtime;
 mod tests;
 
 pub(crate) use self::{
-    error::{PythonError, PythonErrorKind},
-    interpreter::{ENV_PYTHON, resolve_interpreter},
-    results::{
-        DirectTest, DirectTestKind, DirectTestsInput, PriorResult, RequiredProbes,
-        parse_direct_results,
-    },
+    results::{DirectTestsInput, PriorResult, parse_direct_results},
     runtime::{PythonRuntime, needs_direct_tests},
 };

@@ -26,8 +26,8 @@ const PACKAGE_FILES: [(&str, &str); 6] = [
     ("testrium/common/utils.py", include_str!("utils.py")),
 ];
 
-/// `testrium.modules.events`: a stand-in until `testrium-events` ships its module.
-const EVENTS_MODULE: &str = include_str!("events_fallback.py");
+/// `testrium.modules.events`: the probe client `testrium-events` ships.
+const EVENTS_MODULE: &str = testrium_events::PYTHON_EVENTS_MODULE;
 
 /// Names whose presence in a group's Python file means it may define direct tests or
 /// callbacks (`def test_…`, `from x import test_…`, `validate_test`, `tests_results`).
@@ -71,12 +71,8 @@ impl PythonRuntime {
         })
     }
 
-    /// The interpreter every command starts.
-    pub(crate) fn interpreter(&self) -> &Path {
-        &self.interpreter
-    }
-
     /// `<run_dir>/python/`: the directory holding the runner's `testrium` package.
+    #[cfg(test)]
     pub(crate) fn package_dir(&self) -> &Path {
         &self.package_dir
     }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::interpreter::Resolver;
+use super::error::PythonErrorKind;
+use super::interpreter::{ENV_PYTHON, Resolver};
+use super::results::{DirectTestKind, RequiredProbes};
 use super::*;
 
 /// A fresh directory under the system temp dir, removed on drop.

@@ -1,0 +1,2 @@
+def test_private():
+    raise AssertionError("files starting with _ are not collected")

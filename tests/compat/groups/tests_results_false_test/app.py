@@ -1,0 +1,5 @@
+from testrium.modules.events import Events_Manager
+
+
+def serve():
+    Events_Manager(Unit="server", path=".").Set_Event("served")

@@ -1,0 +1,2 @@
+def tests_results(data):
+    raise KeyError("missing")
