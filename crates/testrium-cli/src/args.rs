@@ -184,6 +184,10 @@ pub struct HistoryArgs {
     /// How many runs to show.
     #[arg(short = 'n', long, default_value_t = 20)]
     pub last: usize,
+    /// Flag a latency regression when a run's p95 exceeds the median p95 of the group's
+    /// previous runs by this factor.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.5)]
+    pub regression_factor: f64,
 }
 
 const SUBCOMMANDS: &[&str] = &[

@@ -1,8 +1,17 @@
 //! The `testrium` command: a thin layer that turns flags into library calls and outcomes into
 //! output. Everything it runs lives in the library crates.
+#![cfg_attr(
+    test,
+    expect(clippy::unwrap_used, reason = "a test fails loudly on any setup error")
+)]
 
 mod args;
 mod cmd;
+mod console;
+mod report;
+mod select;
+mod signals;
+mod style;
 
 use std::process::ExitCode;
 

@@ -7,9 +7,3 @@ pub mod history;
 pub mod report;
 pub mod run;
 pub mod wait;
-
-/// Prints that a subcommand is not available yet and returns the configuration-error code.
-pub(crate) fn not_yet(name: &str) -> u8 {
-    eprintln!("error: `testrium {name}` is not implemented yet");
-    3
-}

@@ -1,8 +1,92 @@
-//! `testrium report`.
+//! `testrium report RUN_DIR`: re-renders the reports of a stored run from the `report.json`
+//! that `testrium run` left in its run directory.
+
+use std::path::Path;
+
+use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{GlobalArgs, ReportArgs};
+use crate::cmd::run::{RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON};
+use crate::report::model::RunReport;
+use crate::report::{self, terminal};
+use crate::style::Style;
 
 /// Runs `testrium report` and returns the exit code.
-pub fn main(_global: &GlobalArgs, _args: ReportArgs) -> u8 {
-    super::not_yet("report")
+pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
+    let run = match load(&args.run_dir) {
+        Ok(run) => run,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return TestriumExitCode::ENVIRONMENT_ERROR;
+        }
+    };
+    let style = Style::for_stdout(global.no_color);
+    let mut out = std::io::stdout().lock();
+    let printed = run
+        .groups
+        .iter()
+        .try_for_each(|g| terminal::write_group(&mut out, g, style))
+        .and_then(|()| terminal::write_summary(&mut out, &run, style));
+    if let Err(err) = printed {
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {err}");
+            return TestriumExitCode::ENVIRONMENT_ERROR;
+        }
+    }
+    let html = args.run_dir.join(RUN_DIR_REPORT_HTML);
+    let mut code = if run.groups.iter().all(|g| g.passed) && !run.groups.is_empty() {
+        TestriumExitCode::SUCCESS
+    } else {
+        TestriumExitCode::GROUP_FAILED
+    };
+    let targets = [
+        ("HTML", Some(html)),
+        ("HTML", args.html.clone()),
+        ("JSON", args.json.clone()),
+        ("JUnit", args.junit.clone()),
+    ];
+    for (what, path) in targets {
+        let Some(path) = path else { continue };
+        let written = match what {
+            "JSON" => report::write_file(&path, |out| report::json::write(out, &run)),
+            "JUnit" => report::write_file(&path, |out| {
+                report::junit::write(out, &run, &report::junit::FileLogs)
+            }),
+            _ => report::write_file(&path, |out| report::html::write(out, &run)),
+        };
+        if let Err(err) = written {
+            eprintln!(
+                "error: cannot write the {what} report `{}`: {err}",
+                path.display()
+            );
+            code = TestriumExitCode::ENVIRONMENT_ERROR;
+        }
+    }
+    code
+}
+
+/// Reads the stored report of a run directory.
+fn load(run_dir: &Path) -> Result<RunReport, String> {
+    let path = run_dir.join(RUN_DIR_REPORT_JSON);
+    let text = std::fs::read_to_string(&path).map_err(|err| {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "`{}` holds no stored report (expected `{RUN_DIR_REPORT_JSON}`, written by `testrium run`)",
+                run_dir.display()
+            )
+        } else {
+            format!("cannot read `{}`: {err}", path.display())
+        }
+    })?;
+    let run = report::json::read(&text)
+        .map_err(|err| format!("cannot read `{}`: {err}", path.display()))?;
+    if run.schema > crate::report::model::SCHEMA {
+        return Err(format!(
+            "`{}` has report schema {}, newer than this testrium understands ({})",
+            path.display(),
+            run.schema,
+            crate::report::model::SCHEMA
+        ));
+    }
+    Ok(run)
 }

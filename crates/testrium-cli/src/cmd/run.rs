@@ -1,8 +1,506 @@
-//! `testrium run`.
+//! `testrium run [BASE] [GROUP…]`: discover, validate, select, run each group through
+//! `testrium_orchestrator::Run`, report, store history, exit with `TestriumExitCode`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use testrium_config::{DiscoverOptions, Group, discover};
+use testrium_events::{History, HistoryRecord};
+use testrium_orchestrator::{AttemptOutcome, CancelToken, Run, RunError, TestriumExitCode};
 
 use crate::args::{GlobalArgs, RunArgs};
+use crate::console::Console;
+use crate::report::model::{GroupReport, RunReport, SCHEMA, SkippedGroup};
+use crate::report::{self, build, sanitize, terminal};
+use crate::select::{Partition, Selection};
+use crate::style::Style;
+
+/// File name of the stored report in each run directory (re-rendered by `testrium report`).
+pub const RUN_DIR_REPORT_JSON: &str = "report.json";
+/// File name of the HTML report in each run directory.
+pub const RUN_DIR_REPORT_HTML: &str = "report.html";
 
 /// Runs `testrium run` and returns the exit code.
-pub fn main(_global: &GlobalArgs, _args: RunArgs) -> u8 {
-    super::not_yet("run")
+pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
+    let started = Instant::now();
+    let started_at = unix_now();
+    let style = Style::for_stdout(global.no_color);
+    let err_style = Style::PLAIN;
+
+    let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
+        Some(Err(err)) => {
+            eprintln!("error: {err}");
+            return TestriumExitCode::CONFIG_ERROR;
+        }
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    let timeout = match args.timeout {
+        Some(s) if !(s.is_finite() && s > 0.0) => {
+            eprintln!("error: --timeout must be a positive number of seconds, got {s}");
+            return TestriumExitCode::CONFIG_ERROR;
+        }
+        Some(s) => Some(Duration::from_secs_f64(s)),
+        None => None,
+    };
+    let base = match &args.base {
+        Some(base) => base.clone(),
+        None => match std::env::current_dir() {
+            Ok(dir) => dir,
+            Err(err) => {
+                eprintln!("error: cannot read the current directory: {err}");
+                return TestriumExitCode::ENVIRONMENT_ERROR;
+            }
+        },
+    };
+    let base = std::path::absolute(&base).unwrap_or(base);
+
+    // Discover and validate everything before anything starts.
+    let discovery = match discover(&base, &DiscoverOptions::new().exclude(global.less.clone())) {
+        Ok(d) => d,
+        Err(err) => {
+            eprintln!("error: {}", error_chain(&err));
+            return TestriumExitCode::CONFIG_ERROR;
+        }
+    };
+    if !discovery.diagnostics.is_empty() {
+        eprintln!("{}", discovery.diagnostics);
+        eprintln!(
+            "error: configuration errors in {} group{} ({}); nothing was started",
+            discovery.invalid.len(),
+            if discovery.invalid.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            discovery.invalid.join(", ")
+        );
+        return TestriumExitCode::CONFIG_ERROR;
+    }
+    let _ = err_style;
+
+    let mut skipped: Vec<SkippedGroup> = discovery
+        .skipped
+        .iter()
+        .map(|s| SkippedGroup {
+            name: s.name.clone(),
+            reason: s.reason.to_string(),
+        })
+        .collect();
+    let selection = Selection {
+        names: args.groups.clone(),
+        pattern: args.pattern.clone(),
+    };
+    let known: Vec<&str> = discovery
+        .groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .chain(discovery.skipped.iter().map(|s| s.name.as_str()))
+        .collect();
+    let unknown = selection.unknown_names(&known);
+    if !unknown.is_empty() {
+        eprintln!(
+            "error: no test group named {} in {}",
+            unknown
+                .iter()
+                .map(|n| format!("`{}`", sanitize::terminal(n)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            base.display()
+        );
+        return TestriumExitCode::NO_GROUPS;
+    }
+    let mut groups = Vec::new();
+    for group in discovery.groups {
+        if selection.matches(&group.name) {
+            groups.push(group);
+        } else {
+            skipped.push(SkippedGroup {
+                name: group.name,
+                reason: "not selected".into(),
+            });
+        }
+    }
+    if let Some(partition) = partition {
+        let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        groups = partition.apply(groups, |g| g.name.as_str());
+        for name in names {
+            if !groups.iter().any(|g| g.name == name) {
+                skipped.push(SkippedGroup {
+                    name,
+                    reason: format!("another partition than {partition}"),
+                });
+            }
+        }
+    }
+    if groups.is_empty() {
+        if skipped.is_empty() {
+            eprintln!("error: no test group found in {}", base.display());
+            eprintln!(
+                "  (a test group is a folder whose name contains `test`, with config.toml and units/)"
+            );
+        } else {
+            eprintln!(
+                "error: no test group to run in {} ({} left out)",
+                base.display(),
+                skipped.len()
+            );
+        }
+        return TestriumExitCode::NO_GROUPS;
+    }
+
+    let live = std::io::stdout().is_terminal();
+    let jobs = args.jobs.max(1).min(groups.len());
+    let console = Arc::new(Mutex::new(Console::new(
+        Box::new(std::io::stdout()),
+        style,
+        live,
+        global.verbose,
+        jobs > 1,
+    )));
+    {
+        let mut c = lock(&console);
+        let mut head = format!(
+            "testrium {}: {} group{} in {}",
+            env!("CARGO_PKG_VERSION"),
+            groups.len(),
+            if groups.len() == 1 { "" } else { "s" },
+            sanitize::terminal(&base.display().to_string())
+        );
+        if !skipped.is_empty() {
+            head.push_str(&format!(" ({} skipped)", skipped.len()));
+        }
+        if let Some(p) = partition {
+            head.push_str(&format!(", partition {p}"));
+        }
+        if jobs > 1 {
+            head.push_str(&format!(", {jobs} at a time"));
+        }
+        c.line(&head);
+    }
+
+    let token = CancelToken::new();
+    let notice_console = Arc::clone(&console);
+    let _signals = match crate::signals::install(
+        token.clone(),
+        Arc::new(move |count| {
+            let text = if count == 1 {
+                "interrupted: stopping the units (press Ctrl-C again to kill them at once)"
+            } else {
+                "interrupted again: killing the units now"
+            };
+            // The console may be busy on another thread: stderr needs no lock.
+            let _ = notice_console;
+            eprintln!("\n{text}");
+        }),
+    ) {
+        Ok(guard) => Some(guard),
+        Err(err) => {
+            eprintln!("warning: cannot handle Ctrl-C: {err}");
+            None
+        }
+    };
+
+    let options = RunOptions {
+        base: base.clone(),
+        timeout,
+        repeat: args.repeat,
+        verbose: global.verbose,
+        exe_dir: std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf)),
+    };
+    let history = Mutex::new(());
+    let outcomes: Vec<Mutex<Option<Finished>>> = groups.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    if stop.load(Ordering::SeqCst) || token.is_cancelled() {
+                        break;
+                    }
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(group) = groups.get(index) else {
+                        break;
+                    };
+                    let finished = run_group(group, &options, &token, &console, &history);
+                    if args.fail_fast && !finished.report.passed {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    *lock(&outcomes[index]) = Some(finished);
+                }
+            });
+        }
+    });
+    drop(_signals);
+    let interrupted = token.is_cancelled();
+
+    let mut reports = Vec::new();
+    let mut config_error = false;
+    let mut environment_error = false;
+    for (group, slot) in groups.iter().zip(outcomes) {
+        match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(finished) => {
+                config_error |= finished.config_error;
+                environment_error |= finished.report.error.is_some() && !finished.config_error;
+                reports.push(finished.report);
+            }
+            None => skipped.push(SkippedGroup {
+                name: group.name.clone(),
+                reason: if interrupted {
+                    "not run (interrupted)".into()
+                } else {
+                    "not run (--fail-fast)".into()
+                },
+            }),
+        }
+    }
+    let exit_code = if interrupted {
+        TestriumExitCode::INTERRUPTED
+    } else if config_error {
+        TestriumExitCode::CONFIG_ERROR
+    } else if environment_error {
+        TestriumExitCode::ENVIRONMENT_ERROR
+    } else if reports.iter().all(|r| r.passed) {
+        TestriumExitCode::SUCCESS
+    } else {
+        TestriumExitCode::GROUP_FAILED
+    };
+    let run = RunReport {
+        schema: SCHEMA,
+        testrium_version: env!("CARGO_PKG_VERSION").to_owned(),
+        base: base.display().to_string(),
+        started_at,
+        duration_s: started.elapsed().as_secs_f64(),
+        interrupted,
+        exit_code,
+        partition: partition.map(|p| p.to_string()),
+        groups: reports,
+        skipped,
+    };
+
+    let mut c = lock(&console);
+    c.finish();
+    c.print(|out, style| terminal::write_summary(out, &run, style));
+    let mut code = exit_code;
+    for (what, path) in [
+        ("JSON", &args.json),
+        ("JUnit", &args.junit),
+        ("HTML", &args.html),
+    ] {
+        let Some(path) = path else { continue };
+        let written = match what {
+            "JSON" => report::write_file(path, |out| report::json::write(out, &run)),
+            "JUnit" => report::write_file(path, |out| {
+                report::junit::write(out, &run, &report::junit::FileLogs)
+            }),
+            _ => report::write_file(path, |out| report::html::write(out, &run)),
+        };
+        match written {
+            Ok(()) => {
+                let text = format!(
+                    "{what} report: {}",
+                    sanitize::terminal(&path.display().to_string())
+                );
+                c.print(|out, style| writeln!(out, "{}", style.dim(&text)));
+            }
+            Err(err) => {
+                eprintln!(
+                    "error: cannot write the {what} report `{}`: {err}",
+                    path.display()
+                );
+                if code == TestriumExitCode::SUCCESS || code == TestriumExitCode::GROUP_FAILED {
+                    code = TestriumExitCode::ENVIRONMENT_ERROR;
+                }
+            }
+        }
+    }
+    c.finish();
+    code
+}
+
+struct RunOptions {
+    base: PathBuf,
+    timeout: Option<Duration>,
+    repeat: Option<u8>,
+    verbose: bool,
+    exe_dir: Option<PathBuf>,
+}
+
+struct Finished {
+    report: GroupReport,
+    config_error: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn run_group(
+    group: &Group,
+    options: &RunOptions,
+    token: &CancelToken,
+    console: &Arc<Mutex<Console>>,
+    history: &Mutex<()>,
+) -> Finished {
+    lock(console).group_started(group);
+    let observer_console = Arc::clone(console);
+    let name = group.name.clone();
+    let mut run = Run::new(group.clone())
+        .base_dir(&options.base)
+        .cancel(token.clone())
+        .stream_output(options.verbose)
+        .observer(move |event| lock(&observer_console).event(&name, event));
+    if let Some(dir) = &options.exe_dir {
+        run = run.prepend_path(dir);
+    }
+    if let Some(timeout) = options.timeout {
+        run = run.timeout_override(timeout);
+    }
+    if let Some(repeat) = options.repeat {
+        run = run.repeat_override(repeat);
+    }
+    let (report, config_error) = match run.execute() {
+        Ok(outcome) => {
+            let report = build::group_report(group, &outcome);
+            store_attempts(group, &outcome.attempts, &report, options, history, console);
+            (report, false)
+        }
+        Err(err) => (build::group_error(group, &err), is_config(&err)),
+    };
+    let mut c = lock(console);
+    c.group_finished(&group.name);
+    c.print(|out, style| terminal::write_group(out, &report, style));
+    drop(c);
+    Finished {
+        report,
+        config_error,
+    }
+}
+
+fn is_config(err: &RunError) -> bool {
+    err.is_config_error()
+}
+
+/// Writes each attempt's `report.json` and `report.html` into its run directory and records it
+/// in the base folder's history. Failures here are warnings: the run itself is done.
+fn store_attempts(
+    group: &Group,
+    attempts: &[AttemptOutcome],
+    report: &GroupReport,
+    options: &RunOptions,
+    history: &Mutex<()>,
+    console: &Arc<Mutex<Console>>,
+) {
+    let mut warnings = Vec::new();
+    for (outcome, attempt) in attempts.iter().zip(&report.attempts) {
+        let single = RunReport {
+            schema: SCHEMA,
+            testrium_version: env!("CARGO_PKG_VERSION").to_owned(),
+            base: options.base.display().to_string(),
+            started_at: attempt.started_at,
+            duration_s: attempt.duration_s,
+            interrupted: attempt.interrupted,
+            exit_code: if attempt.passed { 0 } else { 1 },
+            partition: None,
+            groups: vec![GroupReport {
+                name: report.name.clone(),
+                passed: attempt.passed,
+                flaky: false,
+                duration_s: attempt.duration_s,
+                attempts: vec![attempt.clone()],
+                error: None,
+            }],
+            skipped: Vec::new(),
+        };
+        let json = outcome.run_dir.join(RUN_DIR_REPORT_JSON);
+        if let Err(err) = report::write_file(&json, |out| report::json::write(out, &single)) {
+            warnings.push(format!("cannot write `{}`: {err}", json.display()));
+        }
+        let html = outcome.run_dir.join(RUN_DIR_REPORT_HTML);
+        if let Err(err) = report::write_file(&html, |out| report::html::write(out, &single)) {
+            warnings.push(format!("cannot write `{}`: {err}", html.display()));
+        }
+        if group.settings.save_metrics {
+            let _serial = lock(history);
+            if let Err(err) = record_history(&options.base, outcome, attempt) {
+                warnings.push(format!("cannot record history: {}", error_chain(&err)));
+            }
+        }
+    }
+    if !warnings.is_empty() {
+        let mut c = lock(console);
+        for w in warnings {
+            c.print(|out, style| {
+                writeln!(out, "{} {}", style.warn("warning:"), sanitize::terminal(&w))
+            });
+        }
+    }
+}
+
+fn record_history(
+    base: &Path,
+    outcome: &AttemptOutcome,
+    attempt: &crate::report::model::AttemptReport,
+) -> Result<(), testrium_events::StoreError> {
+    let history = History::open(base)?;
+    let v = &outcome.verdict;
+    let mut record = HistoryRecord::new(&outcome.group, &outcome.run_id);
+    record.attempt = outcome.attempt;
+    record.passed = attempt.passed;
+    record.time = outcome.timings.started_unix_s;
+    record.duration_s = attempt.duration_s;
+    record.average_latency_s = v.average_latency_s();
+    if let Some(l) = &v.latency.overall {
+        record.p50_s = Some(l.p50_s);
+        record.p95_s = Some(l.p95_s);
+        record.p99_s = Some(l.p99_s);
+        record.max_s = Some(l.max_s);
+    }
+    let mut kinds: Vec<String> = v
+        .failures
+        .iter()
+        .map(|f| f.kind.as_str().to_owned())
+        .collect();
+    kinds.dedup();
+    if attempt.interrupted {
+        kinds.push("interrupted".into());
+    }
+    record.failure_kinds = kinds;
+    record.run_dir = outcome.run_dir.clone();
+    record.summary = serde_json::json!({
+        "failures": attempt.failures.len(),
+        "paired": attempt.correlation.paired,
+        "orphan_sends": attempt.correlation.orphan_sends.len(),
+        "orphan_receives": attempt.correlation.orphan_receives.len(),
+        "duplicate_keys": attempt.correlation.duplicate_keys.len(),
+        "probes_missing": attempt.probes.iter().filter(|p| p.count == 0).count(),
+        "interrupted": attempt.interrupted,
+    })
+    .to_string();
+    history.record(&record)
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// An error and its causes, `: `-separated.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -1,0 +1,293 @@
+//! What `testrium run` prints while it works: on a terminal a live status line (which groups
+//! run, how many units are up, probes seen / required), otherwise quiet lines; group reports
+//! as groups finish; unit output with `--verbose`. Shared by the worker threads behind a mutex
+//! so blocks never interleave. A closed stdout (broken pipe) silences it; the run goes on.
+
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use testrium_config::Group;
+use testrium_events::UnitState;
+use testrium_orchestrator::RunEvent;
+
+use crate::report::sanitize;
+use crate::style::Style;
+
+/// Live progress of one running group.
+#[derive(Debug)]
+struct Progress {
+    group: String,
+    attempt: u32,
+    attempts: u32,
+    units_total: usize,
+    units_up: HashSet<String>,
+    required: HashSet<(String, String)>,
+    seen: HashSet<(String, String)>,
+}
+
+/// The run's console.
+pub struct Console {
+    out: Box<dyn Write + Send>,
+    style: Style,
+    live: bool,
+    verbose: bool,
+    prefix_group: bool,
+    broken: bool,
+    status_len: usize,
+    last_draw: Option<Instant>,
+    running: Vec<Progress>,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("live", &self.live)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+const REDRAW_EVERY: Duration = Duration::from_millis(80);
+
+impl Console {
+    /// A console on `out`. `live`: redraw a status line (a terminal); `prefix_group`: name the
+    /// group on unit output lines (several groups at once).
+    pub fn new(
+        out: Box<dyn Write + Send>,
+        style: Style,
+        live: bool,
+        verbose: bool,
+        prefix_group: bool,
+    ) -> Self {
+        Console {
+            out,
+            style,
+            live,
+            verbose,
+            prefix_group,
+            broken: false,
+            status_len: 0,
+            last_draw: None,
+            running: Vec::new(),
+        }
+    }
+
+    fn io(&mut self, result: io::Result<()>) {
+        if let Err(err) = result {
+            // Broken pipe (`testrium run | head`) or any other write error: stop printing,
+            // keep running; reports and history still get written.
+            let _ = err;
+            self.broken = true;
+        }
+    }
+
+    fn clear_status(&mut self) {
+        if self.live && self.status_len > 0 && !self.broken {
+            let result = write!(self.out, "\r\u{1b}[2K");
+            self.io(result);
+            self.status_len = 0;
+        }
+    }
+
+    fn draw_status(&mut self, force: bool) {
+        if !self.live || self.broken || self.running.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        if !force && self.last_draw.is_some_and(|t| now - t < REDRAW_EVERY) {
+            return;
+        }
+        self.last_draw = Some(now);
+        let parts: Vec<String> = self
+            .running
+            .iter()
+            .map(|p| {
+                let attempt = if p.attempts > 1 {
+                    format!(" #{}/{}", p.attempt, p.attempts)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{}{attempt}: units {}/{} up, probes {}/{}",
+                    sanitize::one_line(&p.group, 40),
+                    p.units_up.len(),
+                    p.units_total,
+                    p.seen.len(),
+                    p.required.len()
+                )
+            })
+            .collect();
+        let line = sanitize::one_line(&format!("RUNNING {}", parts.join(" | ")), 150);
+        let result = write!(self.out, "\r\u{1b}[2K{}", self.style.dim(&line))
+            .and_then(|()| self.out.flush());
+        self.status_len = line.len();
+        self.io(result);
+    }
+
+    /// Prints whole lines (a report block, a message), keeping the status line below them.
+    pub fn print(&mut self, render: impl FnOnce(&mut dyn Write, Style) -> io::Result<()>) {
+        if self.broken {
+            return;
+        }
+        self.clear_status();
+        let mut buffer = Vec::new();
+        let _ = render(&mut buffer, self.style);
+        let result = self.out.write_all(&buffer).and_then(|()| self.out.flush());
+        self.io(result);
+        self.draw_status(true);
+    }
+
+    /// Prints one line.
+    pub fn line(&mut self, text: &str) {
+        self.print(|out, _| writeln!(out, "{text}"));
+    }
+
+    /// A group is about to run.
+    pub fn group_started(&mut self, group: &Group) {
+        let required = group
+            .enabled_units()
+            .flat_map(|u| u.events.iter().map(|e| (u.name.clone(), e.clone())))
+            .collect();
+        self.running.push(Progress {
+            group: group.name.clone(),
+            attempt: 1,
+            attempts: 1,
+            units_total: group.enabled_units().count(),
+            units_up: HashSet::new(),
+            required,
+            seen: HashSet::new(),
+        });
+        self.draw_status(true);
+    }
+
+    /// A group is done (its report is printed separately).
+    pub fn group_finished(&mut self, group: &str) {
+        self.running.retain(|p| p.group != group);
+        self.clear_status();
+        self.draw_status(true);
+    }
+
+    /// Something happened in a running group.
+    pub fn event(&mut self, group: &str, event: &RunEvent) {
+        let Some(index) = self.running.iter().position(|p| p.group == group) else {
+            return;
+        };
+        match event {
+            RunEvent::AttemptStarted {
+                attempt, attempts, ..
+            } => {
+                let p = &mut self.running[index];
+                p.attempt = *attempt;
+                p.attempts = *attempts;
+                p.units_up.clear();
+                p.seen.clear();
+                if !self.live {
+                    let suffix = if *attempts > 1 {
+                        format!(" (attempt {attempt}/{attempts})")
+                    } else {
+                        String::new()
+                    };
+                    let text = format!("RUN  {}{suffix}", sanitize::terminal(group));
+                    self.line(&text);
+                }
+            }
+            RunEvent::UnitStateChanged { unit, state, .. } => {
+                let p = &mut self.running[index];
+                if matches!(state, UnitState::Ready | UnitState::Running) {
+                    p.units_up.insert(unit.clone());
+                } else {
+                    p.units_up.remove(unit);
+                }
+                self.draw_status(false);
+            }
+            RunEvent::ProbeRecorded { event, .. } => {
+                let p = &mut self.running[index];
+                let probe = (event.unit.clone(), event.step.clone());
+                if p.required.contains(&probe) {
+                    p.seen.insert(probe);
+                }
+                self.draw_status(false);
+            }
+            RunEvent::UnitOutput { unit, line } if self.verbose => {
+                let who = if self.prefix_group {
+                    format!("{}/{}", sanitize::terminal(group), sanitize::terminal(unit))
+                } else {
+                    sanitize::terminal(unit).into_owned()
+                };
+                let text = format!(
+                    "{} {}",
+                    self.style.dim(&format!("[{who}]")),
+                    sanitize::terminal_log_line(line)
+                );
+                self.line(&text);
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the live line and flushes.
+    pub fn finish(&mut self) {
+        self.running.clear();
+        self.clear_status();
+        let result = self.out.flush();
+        self.io(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Closed;
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+    }
+
+    #[test]
+    fn verbose_output_is_prefixed_and_sanitised() {
+        let shared = Shared::default();
+        let mut console = Console::new(Box::new(shared.clone()), Style::PLAIN, false, true, false);
+        let group = Group::builder("test_g", "/tmp")
+            .unit(testrium_config::Unit::passive("u").events(["p"]))
+            .build()
+            .unwrap();
+        console.group_started(&group);
+        console.event(
+            "test_g",
+            &RunEvent::UnitOutput {
+                unit: "u".into(),
+                line: "hello \u{1b}[2J".into(),
+            },
+        );
+        let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "[u] hello \\u{1b}[2J\n");
+    }
+
+    #[test]
+    fn broken_pipe_silences_without_panicking() {
+        let mut console = Console::new(Box::new(Closed), Style::PLAIN, true, false, false);
+        console.line("first");
+        assert!(console.broken);
+        console.line("second");
+        console.finish();
+    }
+}

@@ -1,0 +1,345 @@
+//! Builds the report model from what the orchestrator returned. The only place that knows the
+//! library types; the writers only know [`model`](super::model).
+
+use std::collections::{HashMap, HashSet};
+
+use testrium_config::Group;
+use testrium_events::EventType;
+use testrium_orchestrator::{AttemptOutcome, GroupOutcome};
+use testrium_verify::{FailureKind, LatencyStats, UnitStatus};
+
+use super::model::{
+    Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
+    KeyedProbe, Latency, ProbeCheck, RouteLatency, TIMELINE_LIMIT, Timeline, TimelineEvent,
+    UnitReport,
+};
+
+fn latency(s: &LatencyStats) -> Latency {
+    Latency {
+        count: s.count,
+        mean_ms: s.mean_s * 1e3,
+        p50_ms: s.p50_s * 1e3,
+        p95_ms: s.p95_s * 1e3,
+        p99_ms: s.p99_s * 1e3,
+        max_ms: s.max_s * 1e3,
+    }
+}
+
+fn is_circuit_kind(kind: FailureKind) -> bool {
+    matches!(
+        kind,
+        FailureKind::CircuitIncomplete
+            | FailureKind::CircuitOutOfOrder
+            | FailureKind::HopOverBudget
+            | FailureKind::CircuitOverBudget
+    )
+}
+
+/// The group's report from its outcome.
+pub fn group_report(group: &Group, outcome: &GroupOutcome) -> GroupReport {
+    let attempts: Vec<AttemptReport> = outcome
+        .attempts
+        .iter()
+        .map(|a| attempt_report(group, a))
+        .collect();
+    let passed = outcome.passed();
+    let any_passed = attempts.iter().any(|a| a.passed);
+    let any_failed = attempts.iter().any(|a| !a.passed && !a.interrupted);
+    GroupReport {
+        name: group.name.clone(),
+        passed,
+        flaky: any_passed && any_failed,
+        duration_s: attempts.iter().map(|a| a.duration_s).sum(),
+        attempts,
+        error: None,
+    }
+}
+
+/// A group that could not be run at all.
+pub fn group_error(group: &Group, error: &dyn std::error::Error) -> GroupReport {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    GroupReport {
+        name: group.name.clone(),
+        passed: false,
+        flaky: false,
+        duration_s: 0.0,
+        attempts: Vec::new(),
+        error: Some(message),
+    }
+}
+
+/// One attempt's report.
+pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
+    let v = &a.verdict;
+    let logs = a.run_dir.join("logs");
+    let units = a
+        .units
+        .iter()
+        .filter(|u| {
+            u.status != UnitStatus::NotStarted
+                || group.units.get(&u.name).is_none_or(|unit| unit.enabled)
+        })
+        .map(|u| {
+            let log = logs.join(format!("{}.log", u.name));
+            UnitReport {
+                name: u.name.clone(),
+                status: u.status.as_str().to_owned(),
+                passed: u.status != UnitStatus::Failed,
+                exit_code: u.exit_code,
+                signal: u.signal,
+                reason: u.failure.as_ref().map(ToString::to_string),
+                duration_s: u.duration_s,
+                restarts: u.restarts,
+                log_path: log.exists().then(|| log.display().to_string()),
+                log_tail: u.log_tail.clone(),
+            }
+        })
+        .collect();
+
+    // Required probes in config order.
+    let mut probes: Vec<ProbeCheck> = v
+        .probes
+        .completed
+        .iter()
+        .chain(&v.probes.missing)
+        .map(|p| ProbeCheck {
+            unit: p.unit.clone(),
+            step: p.probe.clone(),
+            count: p.count,
+        })
+        .collect();
+    let order = |p: &ProbeCheck| {
+        group
+            .units
+            .get_index_of(&p.unit)
+            .map(|u| {
+                let step = group.units[u]
+                    .events
+                    .iter()
+                    .position(|e| *e == p.step)
+                    .unwrap_or(usize::MAX);
+                (u, step)
+            })
+            .unwrap_or((usize::MAX, usize::MAX))
+    };
+    probes.sort_by_key(|p| order(p));
+
+    let c = &v.correlation;
+    let keyed = |e: &testrium_verify::EventRef| KeyedProbe {
+        unit: e.unit.to_string(),
+        step: e.step.to_string(),
+        key: e.key.as_deref().unwrap_or_default().to_owned(),
+    };
+    let correlation = Correlation {
+        paired: c.pairs.len() as u64,
+        orphan_sends: c.orphan_sends.iter().map(keyed).collect(),
+        orphan_receives: c.orphan_receives.iter().map(keyed).collect(),
+        duplicate_keys: c
+            .duplicate_keys
+            .iter()
+            .map(|d| KeyedProbe {
+                unit: d.send_units.join(","),
+                step: format!("{} sends, {} receives", d.send_count, d.receive_count),
+                key: d.key.to_string(),
+            })
+            .collect(),
+        latency: v.latency.overall.as_ref().map(latency),
+        routes: v
+            .latency
+            .routes
+            .iter()
+            .map(|r| RouteLatency {
+                from: r.send_unit.clone(),
+                to: r.receive_unit.clone(),
+                latency: latency(&r.stats),
+            })
+            .collect(),
+    };
+
+    let circuits = v
+        .circuits
+        .iter()
+        .map(|circuit| {
+            let message = circuit.violations.first().map(|first| {
+                let mut m = format!(
+                    "{} hop {} `{}`",
+                    violation_word(first.kind),
+                    first.hop + 1,
+                    first.hop_name
+                );
+                if let Some(key) = &first.key {
+                    m.push_str(&format!(" (key `{key}`)"));
+                }
+                if circuit.violations.len() > 1 {
+                    m.push_str(&format!(" and {} more", circuit.violations.len() - 1));
+                }
+                m
+            });
+            CircuitReport {
+                name: circuit.name.clone(),
+                passed: circuit.passed(),
+                hops: circuit
+                    .hops
+                    .iter()
+                    .map(|h| format!("{}:{}", h.unit, h.probe))
+                    .collect(),
+                total: circuit.total.as_ref().map(latency),
+                budget_ms: circuit.total_budget_s.map(|s| s * 1e3),
+                message,
+            }
+        })
+        .collect();
+
+    let failures = v
+        .failures
+        .iter()
+        .map(|f| {
+            let circuit = is_circuit_kind(f.kind)
+                .then(|| {
+                    v.circuits
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .filter(|name| {
+                            f.message.starts_with(&format!("circuit `{name}`"))
+                                || f.message.starts_with(&format!(
+                                    "circuit `{}`",
+                                    super::sanitize::terminal(name)
+                                ))
+                        })
+                        .max_by_key(|name| name.len())
+                        .map(str::to_owned)
+                })
+                .flatten();
+            Failure {
+                kind: f.kind.as_str().to_owned(),
+                unit: f.unit.clone(),
+                circuit,
+                message: f.message.clone(),
+            }
+        })
+        .collect();
+
+    let direct_tests = a
+        .direct_tests
+        .iter()
+        .map(|t| DirectTestReport {
+            name: t.name.clone(),
+            passed: t.passed,
+            duration_s: t.duration_s,
+            message: t.message.clone(),
+        })
+        .collect();
+
+    AttemptReport {
+        attempt: a.attempt,
+        passed: a.passed(),
+        interrupted: a.interrupted,
+        run_dir: a.run_dir.display().to_string(),
+        db_path: a.db_path.display().to_string(),
+        started_at: a.timings.started_unix_s,
+        duration_s: a.timings.total.as_secs_f64(),
+        units,
+        probes,
+        correlation,
+        circuits,
+        direct_tests,
+        failures,
+        timeline: timeline(group, a),
+        verdict_text: v.render_text(),
+        verdict: serde_json::to_value(v).unwrap_or_default(),
+    }
+}
+
+fn violation_word(kind: testrium_verify::ViolationKind) -> &'static str {
+    use testrium_verify::ViolationKind as V;
+    match kind {
+        V::Missing => "missing",
+        V::OutOfOrder => "out of order at",
+        V::HopOverBudget => "over budget at",
+        _ => "over total budget at",
+    }
+}
+
+fn timeline(group: &Group, a: &AttemptOutcome) -> Timeline {
+    let v = &a.verdict;
+    let mut units: Vec<String> = group.enabled_units().map(|u| u.name.clone()).collect();
+    let events = &a.events.events;
+    for e in events {
+        if !units.contains(&e.unit) {
+            units.push(e.unit.clone());
+        }
+    }
+    // One clock for all points: monotonic when every event has it, else wall.
+    let mono = events.iter().all(|e| e.mono_ns.is_some());
+    let at = |e: &testrium_events::Event| -> f64 {
+        match e.mono_ns {
+            Some(ns) if mono => ns as f64 / 1e6,
+            _ => e.time * 1e3,
+        }
+    };
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by(|&x, &y| {
+        at(&events[x])
+            .total_cmp(&at(&events[y]))
+            .then(events[x].id.cmp(&events[y].id))
+    });
+    let omitted = order.len().saturating_sub(TIMELINE_LIMIT) as u64;
+    order.truncate(TIMELINE_LIMIT);
+    let start = order.first().map(|&i| at(&events[i])).unwrap_or(0.0);
+
+    let mut failed_ids: HashSet<i64> = HashSet::new();
+    failed_ids.extend(v.correlation.orphan_sends.iter().map(|e| e.id));
+    failed_ids.extend(v.correlation.orphan_receives.iter().map(|e| e.id));
+    failed_ids.extend(v.exceptions.iter().map(|x| x.event.id));
+    let duplicate_keys: HashSet<&str> = v
+        .correlation
+        .duplicate_keys
+        .iter()
+        .map(|d| &*d.key)
+        .collect();
+
+    let timeline_events: Vec<TimelineEvent> = order
+        .iter()
+        .map(|&i| {
+            let e = &events[i];
+            let failed = failed_ids.contains(&e.id)
+                || e.event_type == EventType::Exception
+                || (e.event_type.requires_key()
+                    && e.key.as_deref().is_some_and(|k| duplicate_keys.contains(k)));
+            TimelineEvent {
+                id: e.id,
+                unit: e.unit.clone(),
+                step: e.step.clone(),
+                event_type: e.event_type.as_str().to_owned(),
+                key: e.key.clone(),
+                t_ms: (at(e) - start).max(0.0),
+                failed,
+            }
+        })
+        .collect();
+    let shown: HashMap<i64, ()> = timeline_events.iter().map(|e| (e.id, ())).collect();
+    let arrows = v
+        .correlation
+        .pairs
+        .iter()
+        .filter(|p| shown.contains_key(&p.send_id) && shown.contains_key(&p.receive_id))
+        .map(|p| Arrow {
+            from_id: p.send_id,
+            to_id: p.receive_id,
+            key: p.key.to_string(),
+            latency_ms: p.latency_s * 1e3,
+        })
+        .collect();
+    Timeline {
+        units,
+        events: timeline_events,
+        omitted,
+        arrows,
+    }
+}

@@ -1,0 +1,225 @@
+//! Hand-built reports for the writers' tests.
+
+use super::model::*;
+
+fn lat(count: u64, p50: f64) -> Latency {
+    Latency {
+        count,
+        mean_ms: p50,
+        p50_ms: p50,
+        p95_ms: p50 * 1.5,
+        p99_ms: p50 * 2.0,
+        max_ms: p50 * 2.5,
+    }
+}
+
+fn ev(id: i64, unit: &str, step: &str, ty: &str, key: Option<&str>, t_ms: f64) -> TimelineEvent {
+    TimelineEvent {
+        id,
+        unit: unit.into(),
+        step: step.into(),
+        event_type: ty.into(),
+        key: key.map(Into::into),
+        t_ms,
+        failed: false,
+    }
+}
+
+fn unit(name: &str, status: &str, exit: i32) -> UnitReport {
+    UnitReport {
+        name: name.into(),
+        status: status.into(),
+        passed: status != "failed",
+        exit_code: Some(exit),
+        signal: None,
+        reason: None,
+        duration_s: Some(0.2),
+        restarts: 0,
+        log_path: Some(format!("/base/.testrium/runs/x/logs/{name}.log")),
+        log_tail: vec![format!("{name}: started"), format!("{name}: done")],
+    }
+}
+
+pub fn passing_attempt(attempt: u32) -> AttemptReport {
+    AttemptReport {
+        attempt,
+        passed: true,
+        interrupted: false,
+        run_dir: format!("/base/.testrium/runs/test_ok-{attempt}"),
+        db_path: format!("/base/.testrium/runs/test_ok-{attempt}/Data.db"),
+        started_at: 1_700_000_000.0,
+        duration_s: 0.25,
+        units: vec![unit("source", "finished", 0), unit("target", "stopped", 0)],
+        probes: vec![
+            ProbeCheck {
+                unit: "source".into(),
+                step: "command-sent".into(),
+                count: 1,
+            },
+            ProbeCheck {
+                unit: "target".into(),
+                step: "command-received".into(),
+                count: 1,
+            },
+        ],
+        correlation: Correlation {
+            paired: 1,
+            latency: Some(lat(1, 0.4)),
+            routes: vec![RouteLatency {
+                from: "source:command-sent".into(),
+                to: "target:command-received".into(),
+                latency: lat(1, 0.4),
+            }],
+            ..Correlation::default()
+        },
+        circuits: vec![CircuitReport {
+            name: "request".into(),
+            passed: true,
+            hops: vec![
+                "source:command-sent".into(),
+                "target:command-received".into(),
+            ],
+            total: Some(lat(1, 0.4)),
+            budget_ms: Some(100.0),
+            message: None,
+        }],
+        direct_tests: vec![],
+        failures: vec![],
+        timeline: Timeline {
+            units: vec!["source".into(), "target".into()],
+            events: vec![
+                ev(1, "target", "ready", "Default", None, 0.0),
+                ev(2, "source", "command-sent", "Send", Some("k1"), 1.0),
+                ev(3, "target", "command-received", "Receive", Some("k1"), 1.4),
+            ],
+            omitted: 0,
+            arrows: vec![Arrow {
+                from_id: 2,
+                to_id: 3,
+                key: "k1".into(),
+                latency_ms: 0.4,
+            }],
+        },
+        verdict_text: String::new(),
+        verdict: serde_json::Value::Null,
+    }
+}
+
+pub fn failing_attempt(attempt: u32) -> AttemptReport {
+    let mut a = passing_attempt(attempt);
+    a.passed = false;
+    a.run_dir = format!("/base/.testrium/runs/test_bad-{attempt}");
+    a.units[1] = UnitReport {
+        reason: Some("exited with status 1".into()),
+        log_tail: vec![
+            "Traceback (most recent call last):".into(),
+            "ValueError: boom".into(),
+        ],
+        ..unit("target", "failed", 1)
+    };
+    a.probes[1].count = 0;
+    a.correlation.paired = 0;
+    a.correlation.routes.clear();
+    a.correlation.latency = None;
+    a.correlation.orphan_sends = vec![KeyedProbe {
+        unit: "source".into(),
+        step: "command-sent".into(),
+        key: "k1".into(),
+    }];
+    a.circuits[0].passed = false;
+    a.circuits[0].total = None;
+    a.circuits[0].message = Some("hop target:command-received never recorded".into());
+    a.failures = vec![
+        Failure {
+            kind: "missing_probe".into(),
+            unit: Some("target".into()),
+            circuit: None,
+            message: "target: `command-received` was never recorded".into(),
+        },
+        Failure {
+            kind: "orphan_send".into(),
+            unit: Some("source".into()),
+            circuit: None,
+            message: "source:command-sent key \"k1\" was never received".into(),
+        },
+        Failure {
+            kind: "non_zero_exit".into(),
+            unit: Some("target".into()),
+            circuit: None,
+            message: "target exited with code 1".into(),
+        },
+        Failure {
+            kind: "circuit_incomplete".into(),
+            unit: None,
+            circuit: Some("request".into()),
+            message: "circuit request: hop target:command-received never recorded".into(),
+        },
+    ];
+    a.timeline.events.truncate(2);
+    a.timeline.events[1].failed = true;
+    a.timeline.arrows.clear();
+    a
+}
+
+pub fn group(name: &str, attempts: Vec<AttemptReport>) -> GroupReport {
+    let passed = attempts.iter().all(|a| a.passed);
+    let flaky = !passed && attempts.iter().any(|a| a.passed);
+    GroupReport {
+        name: name.into(),
+        passed,
+        flaky,
+        duration_s: attempts.iter().map(|a| a.duration_s).sum(),
+        attempts,
+        error: None,
+    }
+}
+
+pub fn run() -> RunReport {
+    RunReport {
+        schema: SCHEMA,
+        testrium_version: "0.4.0".into(),
+        base: "/base".into(),
+        started_at: 1_700_000_000.0,
+        duration_s: 1.5,
+        interrupted: false,
+        exit_code: 1,
+        partition: None,
+        groups: vec![
+            group("test_ok", vec![passing_attempt(1)]),
+            group("test_bad", vec![failing_attempt(1)]),
+            group("test_flaky", vec![passing_attempt(1), failing_attempt(2)]),
+        ],
+        skipped: vec![SkippedGroup {
+            name: "test_off".into(),
+            reason: "disabled".into(),
+        }],
+    }
+}
+
+/// Unit-provided text at its worst: markup, quotes, newlines, ANSI escapes, bidi overrides,
+/// characters XML forbids, non-ASCII.
+pub const HOSTILE: &str =
+    "x\"'<script>alert(1)</script>&\n\u{1b}[2J\u{1b}]0;pwned\u{7}\u{202e}ü✓\u{0}\u{fffe}";
+
+pub fn hostile() -> RunReport {
+    let mut a = failing_attempt(1);
+    let h = HOSTILE.to_owned();
+    a.units[1].name = format!("unit{h}");
+    a.units[1].log_tail.push(h.clone());
+    a.failures[0].message = format!("missing {h}");
+    a.correlation.orphan_sends[0].key = h.clone();
+    a.timeline.units[1] = format!("unit{h}");
+    a.timeline.events[0].unit = format!("unit{h}");
+    a.timeline.events[0].step = h.clone();
+    a.circuits[0].name = h.clone();
+    a.direct_tests.push(DirectTestReport {
+        name: format!("test_{h}"),
+        passed: false,
+        duration_s: 0.01,
+        message: Some(h.clone()),
+    });
+    let mut run = run();
+    run.groups = vec![group(&format!("test_{h}"), vec![a])];
+    run.skipped.clear();
+    run
+}

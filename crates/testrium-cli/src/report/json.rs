@@ -1,0 +1,40 @@
+//! `--json FILE`: the report model as documented in docs/REPORTS.md (`"schema": 1`).
+
+use std::io::{self, Write};
+
+use super::model::RunReport;
+
+/// Writes the run as pretty-printed JSON, newline-terminated.
+pub fn write(mut out: impl Write, run: &RunReport) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut out, run)?;
+    out.write_all(b"\n")
+}
+
+/// Reads a run written by [`write`] (or stored in a run directory).
+pub fn read(text: &str) -> serde_json::Result<RunReport> {
+    serde_json::from_str(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures;
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let run = fixtures::run();
+        let mut out = Vec::new();
+        write(&mut out, &run).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("{\n  \"schema\": 1,"), "{text}");
+        assert_eq!(read(&text).unwrap(), run);
+    }
+
+    #[test]
+    fn hostile_text_round_trips() {
+        let run = fixtures::hostile();
+        let mut out = Vec::new();
+        write(&mut out, &run).unwrap();
+        assert_eq!(read(std::str::from_utf8(&out).unwrap()).unwrap(), run);
+    }
+}

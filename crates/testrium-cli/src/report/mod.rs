@@ -1,0 +1,86 @@
+//! Reports: a model built once per run ([`model`]) and one writer per format.
+
+pub mod build;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod model;
+pub mod sanitize;
+pub mod terminal;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Writes a file through a temporary sibling and a rename, so readers never see half a report.
+pub fn write_file(
+    path: &Path,
+    render: impl FnOnce(&mut io::BufWriter<std::fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| {
+        let mut out = io::BufWriter::new(std::fs::File::create(&tmp)?);
+        render(&mut out)?;
+        out.flush()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Unix seconds as an ISO 8601 UTC timestamp (`2026-11-26T09:14:25Z`).
+pub fn iso8601(unix: f64) -> String {
+    let secs = unix.max(0.0).floor() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_dates() {
+        assert_eq!(iso8601(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_795_684_465.7), "2026-11-26T09:14:25Z");
+        assert_eq!(iso8601(951_782_400.0), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn write_file_replaces_whole() {
+        let dir = std::env::temp_dir().join(format!("testrium-cli-wf-{}", std::process::id()));
+        let path = dir.join("sub/report.txt");
+        write_file(&path, |out| out.write_all(b"one")).unwrap();
+        write_file(&path, |out| out.write_all(b"two")).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

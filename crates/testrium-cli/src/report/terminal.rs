@@ -1,0 +1,334 @@
+//! The human report: one block per group as it finishes, then a summary. Everything a unit
+//! wrote (names, probes, keys, messages, logs) goes through [`sanitize::terminal`] first.
+
+use std::io::{self, Write};
+
+use super::model::{AttemptReport, GroupReport, Latency, RunReport};
+use super::sanitize::{self, terminal as t};
+use crate::style::Style;
+
+/// Most log lines shown per failing unit.
+pub const LOG_TAIL_LINES: usize = 12;
+/// Most failures listed per attempt (the JSON report has them all).
+const MAX_FAILURES: usize = 30;
+/// Most keys listed per orphan/duplicate list.
+const MAX_KEYS: usize = 5;
+
+/// A duration for people: `0.012s`, `1.250s`, `75.3s`.
+pub fn seconds(s: f64) -> String {
+    if s >= 60.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{s:.3}s")
+    }
+}
+
+/// A latency in milliseconds: `0.412ms`.
+pub fn millis(ms: f64) -> String {
+    format!("{ms:.3}ms")
+}
+
+fn latency_line(l: &Latency) -> String {
+    format!(
+        "p50 {}  p95 {}  p99 {}  max {}",
+        millis(l.p50_ms),
+        millis(l.p95_ms),
+        millis(l.p99_ms),
+        millis(l.max_ms)
+    )
+}
+
+/// Writes the block of one finished group.
+pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io::Result<()> {
+    let label = if group.passed {
+        style.pass("PASS")
+    } else {
+        style.fail("FAIL")
+    };
+    let attempts = group.attempts.len();
+    let mut head = format!("{label} {} {}", t(&group.name), seconds(group.duration_s));
+    if attempts > 1 {
+        let passed = group.attempts.iter().filter(|a| a.passed).count();
+        head.push_str(&format!("  ({passed}/{attempts} attempts passed)"));
+    }
+    if group.flaky {
+        head.push_str(&format!("  {}", style.warn("FLAKY")));
+    }
+    writeln!(out, "{head}")?;
+    if let Some(error) = &group.error {
+        writeln!(out, "  error: {}", t(error))?;
+    }
+    if group.flaky {
+        let verdicts: Vec<&str> = group
+            .attempts
+            .iter()
+            .map(|a| if a.passed { "pass" } else { "fail" })
+            .collect();
+        writeln!(out, "  attempts: {}", verdicts.join(", "))?;
+    }
+    if let Some(attempt) = group.shown_attempt() {
+        write_attempt(out, attempt, attempts, style)?;
+    }
+    Ok(())
+}
+
+fn write_attempt(
+    out: &mut dyn Write,
+    a: &AttemptReport,
+    attempts: usize,
+    style: Style,
+) -> io::Result<()> {
+    if attempts > 1 && !a.passed {
+        writeln!(out, "  attempt {} of {attempts}:", a.attempt)?;
+    }
+    if a.interrupted {
+        writeln!(out, "  {}", style.warn("interrupted: units torn down"))?;
+    }
+    if !a.failures.is_empty() {
+        writeln!(out, "  {} ({}):", style.bold("failures"), a.failures.len())?;
+        let width = a
+            .failures
+            .iter()
+            .take(MAX_FAILURES)
+            .map(|f| f.kind.chars().count())
+            .max()
+            .unwrap_or(0);
+        for f in a.failures.iter().take(MAX_FAILURES) {
+            writeln!(
+                out,
+                "    {:width$}  {}",
+                style.fail(&f.kind),
+                t(&f.message),
+                width = width + style_overhead(style)
+            )?;
+        }
+        if a.failures.len() > MAX_FAILURES {
+            writeln!(
+                out,
+                "    … and {} more (see --json)",
+                a.failures.len() - MAX_FAILURES
+            )?;
+        }
+    }
+    let bad_units: Vec<_> = a.units.iter().filter(|u| !u.passed).collect();
+    if !bad_units.is_empty() || !a.passed {
+        writeln!(out, "  {}:", style.bold("units"))?;
+        let width = a
+            .units
+            .iter()
+            .map(|u| t(&u.name).chars().count())
+            .max()
+            .unwrap_or(0);
+        for u in &a.units {
+            let mut line = format!("    {:width$}  {:8}", t(&u.name), u.status);
+            if let Some(code) = u.exit_code {
+                line.push_str(&format!("  exit {code}"));
+            }
+            if let Some(signal) = u.signal {
+                line.push_str(&format!("  signal {signal}"));
+            }
+            if u.restarts > 0 {
+                line.push_str(&format!("  restarted {}x", u.restarts));
+            }
+            if let Some(reason) = &u.reason {
+                line.push_str(&format!("  ({})", t(reason)));
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    for u in bad_units {
+        if u.log_tail.is_empty() {
+            continue;
+        }
+        let from = u.log_tail.len().saturating_sub(LOG_TAIL_LINES);
+        let shown = &u.log_tail[from..];
+        writeln!(out, "  last {} log lines of {}:", shown.len(), t(&u.name))?;
+        for line in shown {
+            writeln!(
+                out,
+                "    {} {}",
+                style.dim("|"),
+                sanitize::terminal_log_line(line)
+            )?;
+        }
+    }
+    let seen = a.probes.iter().filter(|p| p.count > 0).count();
+    if !a.probes.is_empty() {
+        writeln!(out, "  probes: {seen}/{} required seen", a.probes.len())?;
+    }
+    let c = &a.correlation;
+    if c.paired > 0
+        || !c.orphan_sends.is_empty()
+        || !c.orphan_receives.is_empty()
+        || !c.duplicate_keys.is_empty()
+    {
+        writeln!(
+            out,
+            "  correlation: {} paired, {} orphan sends, {} orphan receives, {} duplicate keys",
+            c.paired,
+            c.orphan_sends.len(),
+            c.orphan_receives.len(),
+            c.duplicate_keys.len()
+        )?;
+        for (what, list) in [
+            ("orphan sends", &c.orphan_sends),
+            ("orphan receives", &c.orphan_receives),
+            ("duplicate keys", &c.duplicate_keys),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let keys: Vec<String> = list
+                .iter()
+                .take(MAX_KEYS)
+                .map(|k| {
+                    format!(
+                        "{}:{} key {}",
+                        t(&k.unit),
+                        t(&k.step),
+                        t(&format!("{:?}", k.key))
+                    )
+                })
+                .collect();
+            let more = if list.len() > MAX_KEYS {
+                format!(", … {} more", list.len() - MAX_KEYS)
+            } else {
+                String::new()
+            };
+            writeln!(out, "    {what}: {}{more}", keys.join(", "))?;
+        }
+        let width = c
+            .routes
+            .iter()
+            .map(|r| r.from.chars().count() + r.to.chars().count() + 4)
+            .max()
+            .unwrap_or(0);
+        for r in &c.routes {
+            let route = format!("{} -> {}", t(&r.from), t(&r.to));
+            writeln!(
+                out,
+                "    {route:width$}  {:>5} pairs  {}",
+                r.latency.count,
+                latency_line(&r.latency)
+            )?;
+        }
+    }
+    for circuit in &a.circuits {
+        let verdict = if circuit.passed {
+            style.pass("held")
+        } else {
+            style.fail("broken")
+        };
+        let mut line = format!("  circuit {}: {verdict}", t(&circuit.name));
+        if let Some(total) = &circuit.total {
+            line.push_str(&format!(
+                " ({} complete, p95 {}",
+                total.count,
+                millis(total.p95_ms)
+            ));
+            if let Some(budget) = circuit.budget_ms {
+                line.push_str(&format!(", budget {}", millis(budget)));
+            }
+            line.push(')');
+        }
+        if let Some(message) = &circuit.message {
+            line.push_str(&format!(": {}", t(message)));
+        }
+        writeln!(out, "{line}")?;
+    }
+    for test in &a.direct_tests {
+        let label = if test.passed {
+            style.pass("PASS")
+        } else {
+            style.fail("FAIL")
+        };
+        let mut line = format!(
+            "  test {label} {} {}",
+            t(&test.name),
+            seconds(test.duration_s)
+        );
+        if let Some(message) = &test.message {
+            line.push_str(&format!(": {}", t(message)));
+        }
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out, "  run dir: {}", style.dim(&t(&a.run_dir)))?;
+    Ok(())
+}
+
+/// Colour codes add invisible characters that `{:width$}` would count.
+fn style_overhead(style: Style) -> usize {
+    if style.color() {
+        "\u{1b}[1;31m\u{1b}[0m".len()
+    } else {
+        0
+    }
+}
+
+/// Writes the closing summary of a run.
+pub fn write_summary(out: &mut dyn Write, run: &RunReport, style: Style) -> io::Result<()> {
+    let flaky: Vec<&str> = run.flaky().map(|g| g.name.as_str()).collect();
+    let mut line = format!(
+        "\n{} {} group{}: {} passed, {} failed",
+        style.bold("Summary:"),
+        run.groups.len(),
+        if run.groups.len() == 1 { "" } else { "s" },
+        run.passed(),
+        run.failed()
+    );
+    if !flaky.is_empty() {
+        line.push_str(&format!(", {} flaky", flaky.len()));
+    }
+    if !run.skipped.is_empty() {
+        line.push_str(&format!(", {} skipped", run.skipped.len()));
+    }
+    line.push_str(&format!(" in {}", seconds(run.duration_s)));
+    writeln!(out, "{line}")?;
+    if run.interrupted {
+        writeln!(
+            out,
+            "  {}",
+            style.warn("interrupted: the run was cut short")
+        )?;
+    }
+    for g in run.groups.iter().filter(|g| !g.passed) {
+        writeln!(out, "  {} {}", style.fail("FAIL"), t(&g.name))?;
+    }
+    for name in flaky {
+        writeln!(out, "  {} {}", style.warn("FLAKY"), t(name))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures;
+    use super::*;
+
+    fn render(run: &RunReport) -> String {
+        let mut out = Vec::new();
+        for g in &run.groups {
+            write_group(&mut out, g, Style::PLAIN).unwrap();
+        }
+        write_summary(&mut out, run, Style::PLAIN).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn passing_and_failing_groups() {
+        insta::assert_snapshot!(render(&fixtures::run()));
+    }
+
+    #[test]
+    fn hostile_unit_text_is_not_executed() {
+        let text = render(&fixtures::hostile());
+        assert!(
+            !text.contains('\u{1b}'),
+            "raw ESC reached the terminal: {text:?}"
+        );
+        assert!(!text.contains('\u{7}'));
+        assert!(!text.contains('\u{202e}'));
+        assert!(text.contains("\\u{1b}[2J"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+}
