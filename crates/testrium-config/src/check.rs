@@ -322,6 +322,14 @@ fn check_units(checker: &mut Checker<'_>, draft: &Draft) {
             }
         }
         if let Some(cwd) = &unit.cwd {
+            if cwd.as_os_str().as_encoded_bytes().contains(&0) {
+                checker.error(
+                    sites.or_header(&sites.cwd),
+                    "cwd",
+                    format!("`cwd` of unit `{}` contains a NUL character", unit.name),
+                    None,
+                );
+            }
             if cwd.as_os_str().is_empty() {
                 checker.error(
                     sites.or_header(&sites.cwd),

@@ -193,3 +193,87 @@ proptest! {
         load_and_check(config.join("\n").as_bytes(), b"[\"a\"]\ninit = 0\n", b"[\"b\"]\ninit = 1\n");
     }
 }
+
+/// One unit of a random group built in code: name index, init, enabled, dependencies (indexes),
+/// events.
+type UnitSpec = (usize, Option<u32>, bool, Vec<usize>, Vec<usize>);
+
+const NAMES: &[&str] = &["a", "b", "c", "d", "e", "../x", ""];
+const PROBES: &[&str] = &["p", "q", "r", ""];
+
+fn unit_spec() -> impl Strategy<Value = UnitSpec> {
+    (
+        0..NAMES.len(),
+        proptest::option::of(0u32..6),
+        proptest::bool::weighted(0.85),
+        proptest::collection::vec(0..NAMES.len(), 0..3),
+        proptest::collection::vec(0..PROBES.len(), 0..3),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Whatever a harness builds, `build` answers; and what it accepts can be started: every
+    /// dependency is an enabled unit of the group (for enabled units), the dependency graph
+    /// has a topological order, inits are unique, and every hop names a probe of its unit.
+    #[test]
+    fn built_groups_that_validate_are_runnable(
+        units in proptest::collection::vec(unit_spec(), 0..6),
+        hops in proptest::collection::vec((0..NAMES.len(), 0..PROBES.len()), 0..4),
+    ) {
+        use testrium_config::{Circuit, Group, Hop, Unit};
+        let mut builder = Group::builder("test_prop", "/tmp");
+        for (name, init, enabled, deps, events) in &units {
+            let mut unit = Unit::passive(NAMES[*name]).enabled(*enabled)
+                .depends_on(deps.iter().map(|d| NAMES[*d]))
+                .events(events.iter().map(|e| PROBES[*e]));
+            if let Some(init) = init {
+                unit = unit.init(*init);
+            }
+            builder = builder.unit(unit);
+        }
+        if !hops.is_empty() {
+            let mut circuit = Circuit::new("c");
+            for (unit, probe) in &hops {
+                circuit = circuit.hop(Hop::new(NAMES[*unit], PROBES[*probe]));
+            }
+            builder = builder.circuit(circuit);
+        }
+        match builder.build() {
+            Err(diagnostics) => prop_assert!(!diagnostics.is_empty()),
+            Ok(group) => {
+                let mut inits = std::collections::HashSet::new();
+                for unit in group.units.values() {
+                    prop_assert!(inits.insert(unit.init), "duplicate init accepted");
+                    for dep in &unit.dependencies {
+                        let target = group.units.get(dep);
+                        prop_assert!(target.is_some(), "unknown dependency accepted");
+                        if unit.enabled {
+                            prop_assert!(target.is_some_and(|t| t.enabled));
+                        }
+                    }
+                }
+                // Kahn: every unit can be started once its dependencies are.
+                let mut started: Vec<&str> = Vec::new();
+                while started.len() < group.units.len() {
+                    let next = group.units.values().find(|u| {
+                        !started.contains(&u.name.as_str())
+                            && u.dependencies.iter().all(|d| started.contains(&d.as_str()))
+                    });
+                    prop_assert!(next.is_some(), "a dependency cycle was accepted");
+                    if let Some(unit) = next {
+                        started.push(&unit.name);
+                    }
+                }
+                for circuit in &group.circuits {
+                    prop_assert!(circuit.hops.len() >= 2);
+                    for hop in &circuit.hops {
+                        let unit = group.units.get(&hop.unit);
+                        prop_assert!(unit.is_some_and(|u| u.enabled && u.events.contains(&hop.probe)));
+                    }
+                }
+            }
+        }
+    }
+}
