@@ -145,11 +145,21 @@ struct RunResult {
 
 /// `testrium run` in `base`, with the given extra environment; killed at the deadline.
 fn testrium_run(base: &Path, env: &[(&str, &str)]) -> RunResult {
+    run_testrium(base, &[], env)
+}
+
+/// `testrium run ARGS…` in `base`.
+fn testrium_run_with(base: &Path, args: &[&str]) -> RunResult {
+    run_testrium(base, args, &[])
+}
+
+fn run_testrium(base: &Path, args: &[&str], env: &[(&str, &str)]) -> RunResult {
     let log_path = base.join("testrium-run.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut command = Command::new(testrium_binary());
     command
         .arg("run")
+        .args(args)
         .current_dir(base)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
@@ -321,4 +331,72 @@ fn the_installed_original_does_not_shadow_the_runner_package() {
     let python = python.to_string_lossy().into_owned();
     let result = testrium_run(&base.0, &[("TESTRIUM_PYTHON", &python)]);
     assert_eq!(result.code, Some(entry.expected_exit), "{}", result.output);
+}
+
+/// Direct test functions and the `tests_results` callback are checks like any other: each
+/// appears in the terminal summary, the JSON report and the JUnit report, failures with why.
+#[test]
+fn direct_tests_and_callbacks_appear_in_every_report() {
+    if !run_is_implemented() {
+        return;
+    }
+    let base = Base::new("reports");
+    for group in [
+        "direct_tests_test",
+        "validate_test_rejects_test",
+        "tests_results_false_test",
+    ] {
+        copy_dir(
+            &compat_dir().join("groups").join(group),
+            &base.0.join(group),
+        );
+    }
+    let json_path = base.0.join("out.json");
+    let junit_path = base.0.join("out.xml");
+    let (json_arg, junit_arg) = (
+        json_path.to_string_lossy().into_owned(),
+        junit_path.to_string_lossy().into_owned(),
+    );
+    let result = testrium_run_with(&base.0, &["--json", &json_arg, "--junit", &junit_arg]);
+    assert_eq!(result.code, Some(1), "{}", result.output);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let junit = std::fs::read_to_string(&junit_path).unwrap();
+    let expected = [
+        ("direct_tests_test", "test_units_ran_first", true),
+        ("direct_tests_test", "test_parallel_left", true),
+        ("direct_tests_test", "test_last_sees_the_order", true),
+        ("validate_test_rejects_test", "test_accepted", true),
+        ("validate_test_rejects_test", "test_rejected", false),
+        ("tests_results_false_test", "test_one", true),
+        ("tests_results_false_test", "tests_results", false),
+    ];
+    for (group, test, passed) in expected {
+        let reported = json["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["name"] == group)
+            .flat_map(|g| g["attempts"].as_array().unwrap())
+            .flat_map(|a| a["direct_tests"].as_array().unwrap())
+            .find(|t| t["name"] == test)
+            .unwrap_or_else(|| panic!("{group}/{test} missing from the JSON report"));
+        assert_eq!(reported["passed"], passed, "{group}/{test}: {reported}");
+        assert!(
+            junit.contains(&format!(" {test}\"")),
+            "{test} missing from the JUnit report:\n{junit}"
+        );
+        assert!(
+            result.output.contains(test),
+            "{test} missing from the terminal:\n{}",
+            result.output
+        );
+    }
+    assert!(
+        result
+            .output
+            .contains("validate_test('test_rejected') returned False")
+    );
+    assert!(result.output.contains("tests_results(data) returned False"));
 }

@@ -14,11 +14,10 @@ original.Events_Manager(Unit="mixer", path=".").Set_Event("through-original", ev
 
 def run():
     events = Events_Manager(Unit="mixer", path=".")
-    runner_package = getattr(testrium, "TESTRIUM_RUNNER_PACKAGE", False)
-    original_runner = "TESTRIUM_RUNNER_PACKAGE" not in dir(testrium) and hasattr(
-        sys.modules["testrium.modules.events"], "pd"
-    )
-    assert runner_package or original_runner, "neither package"
+    if "TESTRIUM_UNIT" in os.environ:  # started by the new runner: its package must win
+        assert getattr(testrium, "TESTRIUM_RUNNER_PACKAGE", False), testrium.__file__
+    else:  # started by the original runner, in its own process
+        assert hasattr(sys.modules["testrium.modules.events"], "pd"), testrium.__file__
     events.Set_Event("through-runner", origin="runner")
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([sys.executable, "-I", "-c", CHILD], env=environment, cwd="/", check=True)
