@@ -16,8 +16,8 @@ use crate::source::{Site, Sources, read_config_file};
 /// Loads and validates the group in folder `dir`, reporting every problem at once.
 ///
 /// Diagnostics name files relative to `dir`'s parent (`test_x/units/source.toml`). A group
-/// with `enabled = false` loads normally (`settings.enabled` is false); [`discover`]
-/// (crate::discover) is what skips disabled groups.
+/// with `enabled = false` loads normally (`settings.enabled` is false);
+/// [`discover`](crate::discover) is what skips disabled groups.
 ///
 /// # Errors
 ///
