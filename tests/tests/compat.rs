@@ -400,3 +400,34 @@ fn direct_tests_and_callbacks_appear_in_every_report() {
     );
     assert!(result.output.contains("tests_results(data) returned False"));
 }
+
+/// One invalid group among valid ones: configuration error, nothing runs (as the original,
+/// which stopped at discovery).
+#[test]
+fn a_config_error_in_one_group_runs_nothing() {
+    if !run_is_implemented() {
+        return;
+    }
+    let text = std::fs::read_to_string(compat_dir().join("expected.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mixed = &json["mixed_base"];
+    assert_eq!(mixed["original_exit"], 3);
+    let base = Base::new("mixed");
+    for group in mixed["groups"].as_array().unwrap() {
+        let group = group.as_str().unwrap();
+        copy_dir(
+            &compat_dir().join("groups").join(group),
+            &base.0.join(group),
+        );
+    }
+    let result = testrium_run(&base.0, &[]);
+    assert_eq!(
+        result.code,
+        mixed["expected_exit"].as_i64(),
+        "{}",
+        result.output
+    );
+    let runs = base.0.join(".testrium").join("runs");
+    let started = std::fs::read_dir(&runs).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(started, 0, "a group ran despite the configuration error");
+}
