@@ -16,8 +16,10 @@ impl Style {
     /// Colour for stdout, from the flag, the environment and whether stdout is a terminal.
     pub fn for_stdout(no_color_flag: bool) -> Style {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            color: !no_color_flag && !no_color_env && std::io::stdout().is_terminal(),
+        if no_color_flag || no_color_env || !std::io::stdout().is_terminal() {
+            Style::PLAIN
+        } else {
+            Style { color: true }
         }
     }
 

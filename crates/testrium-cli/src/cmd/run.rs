@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use testrium_config::{DiscoverOptions, Group, discover};
+use testrium_config::{Diagnostics, DiscoverOptions, Group, discover};
 use testrium_events::{History, HistoryRecord};
 use testrium_orchestrator::{AttemptOutcome, CancelToken, Run, RunError, TestriumExitCode};
 
@@ -28,7 +28,6 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
     let started = Instant::now();
     let started_at = unix_now();
     let style = Style::for_stdout(global.no_color);
-    let err_style = Style::PLAIN;
 
     let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
         Some(Err(err)) => {
@@ -66,22 +65,6 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
             return TestriumExitCode::CONFIG_ERROR;
         }
     };
-    if !discovery.diagnostics.is_empty() {
-        eprintln!("{}", discovery.diagnostics);
-        eprintln!(
-            "error: configuration errors in {} group{} ({}); nothing was started",
-            discovery.invalid.len(),
-            if discovery.invalid.len() == 1 {
-                ""
-            } else {
-                "s"
-            },
-            discovery.invalid.join(", ")
-        );
-        return TestriumExitCode::CONFIG_ERROR;
-    }
-    let _ = err_style;
-
     let mut skipped: Vec<SkippedGroup> = discovery
         .skipped
         .iter()
@@ -100,6 +83,10 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
         .map(|g| g.name.as_str())
         .chain(discovery.skipped.iter().map(|s| s.name.as_str()))
         .collect();
+    let known: Vec<&str> = known
+        .into_iter()
+        .chain(discovery.invalid.iter().map(String::as_str))
+        .collect();
     let unknown = selection.unknown_names(&known);
     if !unknown.is_empty() {
         eprintln!(
@@ -112,6 +99,44 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
             base.display()
         );
         return TestriumExitCode::NO_GROUPS;
+    }
+    // Any configuration error in a selected group stops everything before anything starts.
+    let blocking: Vec<&str> = discovery
+        .invalid
+        .iter()
+        .map(String::as_str)
+        .filter(|name| selection.matches(name))
+        .collect();
+    if !blocking.is_empty() {
+        let mut shown = Diagnostics::new();
+        for d in discovery.diagnostics.iter() {
+            let group = d
+                .path
+                .strip_prefix(&base)
+                .unwrap_or(&d.path)
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned());
+            let other = group
+                .is_some_and(|g| discovery.invalid.contains(&g) && !blocking.contains(&g.as_str()));
+            if !other {
+                shown.push(d.clone());
+            }
+        }
+        eprintln!("{shown}");
+        eprintln!(
+            "error: configuration errors in {} group{} ({}); nothing was started",
+            blocking.len(),
+            if blocking.len() == 1 { "" } else { "s" },
+            blocking.join(", ")
+        );
+        return TestriumExitCode::CONFIG_ERROR;
+    }
+    for name in &discovery.invalid {
+        skipped.push(SkippedGroup {
+            name: name.clone(),
+            reason: "invalid configuration (not selected)".into(),
+        });
     }
     let mut groups = Vec::new();
     for group in discovery.groups {

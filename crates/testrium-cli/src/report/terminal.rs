@@ -40,8 +40,11 @@ fn latency_line(l: &Latency) -> String {
 
 /// Writes the block of one finished group.
 pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io::Result<()> {
+    let interrupted = group.attempts.last().is_some_and(|a| a.interrupted);
     let label = if group.passed {
         style.pass("PASS")
+    } else if interrupted {
+        style.warn("INTR")
     } else {
         style.fail("FAIL")
     };
@@ -207,8 +210,13 @@ fn write_attempt(
             let route = format!("{} -> {}", t(&r.from), t(&r.to));
             writeln!(
                 out,
-                "    {route:width$}  {:>5} pairs  {}",
+                "    {route:width$}  {:>5} {}  {}",
                 r.latency.count,
+                if r.latency.count == 1 {
+                    "pair "
+                } else {
+                    "pairs"
+                },
                 latency_line(&r.latency)
             )?;
         }
@@ -292,7 +300,12 @@ pub fn write_summary(out: &mut dyn Write, run: &RunReport, style: Style) -> io::
         )?;
     }
     for g in run.groups.iter().filter(|g| !g.passed) {
-        writeln!(out, "  {} {}", style.fail("FAIL"), t(&g.name))?;
+        let label = if g.attempts.last().is_some_and(|a| a.interrupted) {
+            style.warn("INTR")
+        } else {
+            style.fail("FAIL")
+        };
+        writeln!(out, "  {label} {}", t(&g.name))?;
     }
     for name in flaky {
         writeln!(out, "  {} {}", style.warn("FLAKY"), t(name))?;

@@ -1,0 +1,553 @@
+//! End to end: the real `testrium` binary against the bundled examples and the small groups in
+//! `tests/fixtures/`, each copied into a fresh base folder so runs never write into the repo.
+//! Terminal reports are snapshot with times, latencies, paths and run ids redacted.
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const TESTRIUM: &str = env!("CARGO_BIN_EXE_testrium");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh base folder holding copies of some groups; removed on drop.
+struct Base {
+    path: PathBuf,
+}
+
+impl Base {
+    fn new(label: &str) -> Base {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "testrium-cli-e2e-{label}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Base { path }
+    }
+
+    /// Copies `examples/<name>` (or a fixture, `fixtures/<name>`) into the base.
+    fn with(self, names: &[&str]) -> Base {
+        for name in names {
+            let example = repo().join("examples").join(name);
+            let src = if example.is_dir() {
+                example
+            } else {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures")
+                    .join(name)
+            };
+            copy_dir(&src, &self.path.join(name));
+        }
+        self
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = testrium();
+        cmd.arg("run").arg(&self.path).args(args);
+        cmd.output().unwrap()
+    }
+
+    fn redact(&self, text: &str) -> String {
+        let canonical = self.path.canonicalize().unwrap();
+        text.replace(&canonical.display().to_string(), "[BASE]")
+            .replace(&self.path.display().to_string(), "[BASE]")
+    }
+}
+
+impl Drop for Base {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".testrium"
+            || name == "__pycache__"
+            || name.to_string_lossy().ends_with(".marker")
+        {
+            continue;
+        }
+        let to = dst.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).unwrap();
+        }
+    }
+}
+
+fn testrium() -> Command {
+    ensure_example_unit();
+    let mut cmd = Command::new(TESTRIUM);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("TESTRIUM_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("NO_COLOR", "1").stdin(Stdio::null());
+    cmd
+}
+
+/// `testrium-example-unit` (examples/rust-units), which the Rust example runs, sits next to
+/// `testrium` after `cargo build --workspace` / `cargo test --workspace`; with `cargo test -p
+/// testrium-cli` it may not, so build it into the same target directory (cargo releases its
+/// lock before running tests).
+fn ensure_example_unit() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let bin_dir = Path::new(TESTRIUM).parent().unwrap();
+        if bin_dir.join("testrium-example-unit").is_file() {
+            return;
+        }
+        let target_dir = bin_dir.parent().unwrap();
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.args([
+            "build",
+            "-q",
+            "-p",
+            "testrium-example-units",
+            "--target-dir",
+        ])
+        .arg(target_dir)
+        .current_dir(repo());
+        if bin_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "building testrium-example-unit failed");
+    });
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Snapshot of a terminal report: durations, latencies and run ids vary from run to run.
+macro_rules! assert_report {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({
+            filters => vec![
+                (r"\d+\.\d{3}ms", "[MS]"),
+                (r"\b\d+\.\d+s\b", "[S]"),
+                (r"(runs/[^/\s]+?)-\d{10,}-\d+(-\d+)?", "$1-[ID]"),
+                (r"(\d+ pairs?)\s+p50", "$1  p50"),
+                (r"(->\s[a-z]+)\s+(\d+ pairs?)", "$1  $2"),
+            ],
+        }, {
+            insta::assert_snapshot!($name, $text);
+        });
+    };
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_child(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("testrium did not exit within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+const EXAMPLES: [&str; 4] = [
+    "test_api_queue_worker",
+    "test_python_request_response",
+    "test_rust_circuit",
+    "test_shell_circuit",
+];
+
+#[test]
+fn bundled_examples_pass() {
+    let base = Base::new("examples").with(&EXAMPLES);
+    let json_path = base.path.join("out/report.json");
+    let junit_path = base.path.join("out/junit.xml");
+    let html_path = base.path.join("out/report.html");
+    let out = base.run(&[
+        "--json",
+        json_path.to_str().unwrap(),
+        "--junit",
+        junit_path.to_str().unwrap(),
+        "--html",
+        html_path.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert_report!("bundled_examples_pass", base.redact(&stdout));
+
+    let report = json(&json_path);
+    assert_eq!(report["schema"], 1);
+    assert_eq!(report["exit_code"], 0);
+    let groups = report["groups"].as_array().unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, EXAMPLES);
+    let api = &groups[0]["attempts"][0];
+    assert_eq!(api["correlation"]["paired"], 10);
+    assert_eq!(api["circuits"][0]["name"], "job-lifecycle");
+    assert_eq!(api["circuits"][0]["passed"], true);
+    assert_eq!(api["timeline"]["arrows"].as_array().unwrap().len(), 10);
+    let rust = &groups[2]["attempts"][0];
+    assert_eq!(rust["correlation"]["paired"], 20);
+
+    // Each run directory has its own report and HTML page, and `testrium report` re-renders it.
+    let run_dir = PathBuf::from(api["run_dir"].as_str().unwrap());
+    assert!(run_dir.join("report.html").is_file());
+    let again = testrium().arg("report").arg(&run_dir).output().unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(text(&again.stdout).starts_with("PASS test_api_queue_worker"));
+
+    // History has one record per group.
+    let history = testrium()
+        .args(["history", "--base"])
+        .arg(&base.path)
+        .output()
+        .unwrap();
+    let history = text(&history.stdout);
+    for name in EXAMPLES {
+        assert!(history.contains(name), "{history}");
+    }
+    assert!(
+        std::fs::read_to_string(&junit_path)
+            .unwrap()
+            .contains("<testsuite name=\"test_rust_circuit\"")
+    );
+    assert!(
+        std::fs::read_to_string(&html_path)
+            .unwrap()
+            .contains("class=\"lane\"")
+    );
+}
+
+#[test]
+fn failing_group_reports_its_evidence() {
+    let base = Base::new("failing").with(&["test_failing", "test_not_ready"]);
+    let junit_path = base.path.join("junit.xml");
+    let out = base.run(&["--junit", junit_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_report!(
+        "failing_group_reports_its_evidence",
+        base.redact(&text(&out.stdout))
+    );
+    let xml = std::fs::read_to_string(&junit_path).unwrap();
+    assert!(
+        xml.contains("RuntimeError: job-2 was lost"),
+        "unit log in system-out"
+    );
+}
+
+#[test]
+fn configuration_error_starts_nothing() {
+    let base = Base::new("broken").with(&["test_broken", "test_failing"]);
+    let out = base.run(&[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(text(&out.stdout), "", "nothing ran");
+    assert!(!base.path.join(".testrium/runs").exists());
+    assert_report!(
+        "configuration_error_starts_nothing",
+        base.redact(&text(&out.stderr))
+    );
+    // Selecting only the valid group runs it.
+    let out = base.run(&["test_failing"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn no_group_exits_2() {
+    let base = Base::new("empty");
+    let out = base.run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no test group found"));
+    let base = base.with(&["test_flaky"]);
+    let out = base.run(&["test_nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no test group named `test_nope`"));
+    let out = base.run(&["-k", "nothing-matches"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn repeat_reports_flaky_groups() {
+    let base = Base::new("flaky").with(&["test_flaky"]);
+    let json_path = base.path.join("r.json");
+    let out = base.run(&["--repeat", "1", "--json", json_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_report!(
+        "repeat_reports_flaky_groups",
+        base.redact(&text(&out.stdout))
+    );
+    let report = json(&json_path);
+    assert_eq!(report["groups"][0]["flaky"], true);
+    let attempts: Vec<bool> = report["groups"][0]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["passed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(attempts, [true, false]);
+    let history = testrium()
+        .args(["history", "--base"])
+        .arg(&base.path)
+        .output()
+        .unwrap();
+    assert!(
+        text(&history.stdout).contains("FLAKY"),
+        "{}",
+        text(&history.stdout)
+    );
+}
+
+#[test]
+fn hostile_unit_text_stays_inert() {
+    let base = Base::new("hostile").with(&["test_hostile"]);
+    let junit_path = base.path.join("junit.xml");
+    let html_path = base.path.join("r.html");
+    let out = base.run(&[
+        "--junit",
+        junit_path.to_str().unwrap(),
+        "--html",
+        html_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "an escape from a unit reached the terminal"
+    );
+    assert!(!stdout.contains('\u{7}'));
+    assert_report!("hostile_unit_text_stays_inert", base.redact(&stdout));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(
+        !html.contains("<script"),
+        "unescaped markup in the HTML report"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains('\u{1b}'));
+    let xml = std::fs::read_to_string(&junit_path).unwrap();
+    for c in xml.chars() {
+        assert!(
+            matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..),
+            "{c:?} is not allowed in XML 1.0"
+        );
+    }
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    reader.config_mut().check_end_names = true;
+    let mut depth = 0_i32;
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(_) => depth += 1,
+            quick_xml::events::Event::End(_) => depth -= 1,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(depth, 0);
+    assert!(xml.contains("&lt;script&gt;"));
+}
+
+#[test]
+fn partitions_cover_every_group_once() {
+    let base = Base::new("partition").with(&["test_flaky", "test_failing", "test_hostile"]);
+    for scheme in ["hash", "count"] {
+        let mut seen = Vec::new();
+        for share in 1..=2 {
+            let json_path = base.path.join(format!("{scheme}-{share}.json"));
+            let out = base.run(&[
+                "--partition",
+                &format!("{scheme}:{share}/2"),
+                "--json",
+                json_path.to_str().unwrap(),
+            ]);
+            assert!(
+                matches!(out.status.code(), Some(0..=2)),
+                "{}",
+                text(&out.stderr)
+            );
+            if out.status.code() != Some(2) {
+                for g in json(&json_path)["groups"].as_array().unwrap() {
+                    seen.push(g["name"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["test_failing", "test_flaky", "test_hostile"],
+            "{scheme}"
+        );
+    }
+    let out = base.run(&["--partition", "count:3/2"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("invalid partition"));
+}
+
+#[test]
+fn interrupt_tears_down_and_still_reports() {
+    let base = Base::new("interrupt").with(&["test_interrupt"]);
+    let json_path = base.path.join("r.json");
+    let mut child = testrium()
+        .arg("run")
+        .arg(&base.path)
+        .arg("--json")
+        .arg(&json_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = base.path.join("test_interrupt/started.marker");
+    wait_for("the unit to start", Duration::from_secs(30), || {
+        marker.exists()
+    });
+    let pid = i32::try_from(child.id()).unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wait_child(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130));
+    let report = json(&json_path);
+    assert_eq!(report["interrupted"], true);
+    let attempt = &report["groups"][0]["attempts"][0];
+    assert_eq!(attempt["interrupted"], true);
+    assert_eq!(attempt["units"][0]["status"], "stopped");
+    assert!(
+        Path::new(attempt["run_dir"].as_str().unwrap())
+            .join("report.html")
+            .is_file()
+    );
+}
+
+#[test]
+fn concurrent_runs_and_jobs_keep_every_result() {
+    let base = Base::new("concurrent").with(&["test_shell_circuit", "test_flaky", "test_failing"]);
+    // Two `testrium run` at once in the same base folder, each running groups in parallel.
+    let spawn = || {
+        testrium()
+            .arg("run")
+            .arg(&base.path)
+            .args(["--jobs", "3", "test_shell_circuit", "test_failing"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert_eq!(wait_child(&mut a, Duration::from_secs(60)).code(), Some(1));
+    assert_eq!(wait_child(&mut b, Duration::from_secs(60)).code(), Some(1));
+    let history = testrium()
+        .args(["history", "--base"])
+        .arg(&base.path)
+        .output()
+        .unwrap();
+    let history = text(&history.stdout);
+    let runs = |group: &str| {
+        history
+            .lines()
+            .filter(|l| l.contains(group) && l.contains('#'))
+            .count()
+    };
+    assert_eq!(runs("test_shell_circuit"), 2, "{history}");
+    assert_eq!(runs("test_failing"), 2, "{history}");
+    let dirs = std::fs::read_dir(base.path.join(".testrium/runs"))
+        .unwrap()
+        .count();
+    assert_eq!(dirs, 4, "four distinct run directories");
+}
+
+/// The headless Chromium that renders HTML reports: `/usr/bin/chromium`, or `chromium` /
+/// `chromium-browser` on the PATH.
+fn chromium() -> Option<PathBuf> {
+    let fixed = Path::new("/usr/bin/chromium");
+    if fixed.is_file() {
+        return Some(fixed.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")])
+        .find(|candidate| candidate.is_file())
+}
+
+#[test]
+fn html_report_renders_in_chromium() {
+    let Some(chromium) = chromium() else {
+        println!(
+            "SKIPPED html_report_renders_in_chromium: no chromium binary (apt-get install chromium)"
+        );
+        return;
+    };
+    let base = Base::new("html").with(&["test_api_queue_worker"]);
+    let json_path = base.path.join("r.json");
+    let out = base.run(&["--json", json_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let run_dir = PathBuf::from(
+        json(&json_path)["groups"][0]["attempts"][0]["run_dir"]
+            .as_str()
+            .unwrap(),
+    );
+    let page = run_dir.join("report.html");
+    let profile = base.path.join("chromium-profile");
+    let dom = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(dom.status.success(), "chromium failed: {:?}", dom.status);
+    let dom = text(&dom.stdout);
+    // The DOM Chromium built (not our text): one lane per unit, one arrow per Send→Receive
+    // pair, every probe drawn, the verdict shown.
+    assert_eq!(dom.matches("<g class=\"lane\"").count(), 3, "{dom}");
+    for unit in ["queue", "worker", "api"] {
+        assert!(dom.contains(&format!("<g class=\"lane\" data-unit=\"{unit}\"")));
+    }
+    assert_eq!(dom.matches("<g class=\"arrow\"").count(), 10);
+    assert!(dom.matches("<circle class=\"probe").count() >= 24);
+    assert!(dom.contains("id=\"verdict\">PASSED</span>"));
+    assert!(dom.contains("marker-end=\"url(#head-0-1)\""));
+}
