@@ -353,6 +353,8 @@ fn hostile_unit_text_stays_inert() {
         "unescaped markup in the HTML report"
     );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("<g class=\"lane\" data-unit=\"x&quot;&lt;b&gt;é\">"));
+    assert!(!html.contains("<b>"));
     assert!(!html.contains('\u{1b}'));
     let xml = std::fs::read_to_string(&junit_path).unwrap();
     for c in xml.chars() {
@@ -374,6 +376,7 @@ fn hostile_unit_text_stays_inert() {
     }
     assert_eq!(depth, 0);
     assert!(xml.contains("&lt;script&gt;"));
+    assert!(xml.contains("name=\"unit x&quot;&lt;b&gt;é\""), "{xml}");
 }
 
 #[test]
@@ -550,4 +553,37 @@ fn html_report_renders_in_chromium() {
     assert!(dom.matches("<circle class=\"probe").count() >= 24);
     assert!(dom.contains("id=\"verdict\">PASSED</span>"));
     assert!(dom.contains("marker-end=\"url(#head-0-1)\""));
+}
+
+#[test]
+fn fail_fast_stops_after_the_first_failure() {
+    let base = Base::new("failfast").with(&["test_failing", "test_shell_circuit"]);
+    let json_path = base.path.join("r.json");
+    let out = base.run(&["--fail-fast", "--json", json_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&json_path);
+    assert_eq!(report["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(report["groups"][0]["name"], "test_failing");
+    assert_eq!(report["skipped"][0]["name"], "test_shell_circuit");
+    assert_eq!(report["skipped"][0]["reason"], "not run (--fail-fast)");
+}
+
+#[test]
+fn verbose_streams_unit_output_prefixed_and_inert() {
+    let base = Base::new("verbose").with(&["test_hostile"]);
+    let out = testrium()
+        .arg("--verbose")
+        .arg("run")
+        .arg(&base.path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "[weird] \\u{1b}[31mRED\\u{1b}[0m \\u{1b}]0;pwned\\u{7} \\u{1b}[2J <b>bold</b> & \"quotes\"\n"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\u{1b}'));
 }
