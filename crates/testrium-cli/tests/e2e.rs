@@ -227,6 +227,25 @@ fn bundled_examples_pass() {
     let again = testrium().arg("report").arg(&run_dir).output().unwrap();
     assert_eq!(again.status.code(), Some(0));
     assert!(text(&again.stdout).starts_with("PASS test_api_queue_worker"));
+    // The run database alone is enough.
+    std::fs::remove_file(run_dir.join("report.json")).unwrap();
+    let junit = base.path.join("again.xml");
+    let again = testrium()
+        .arg("report")
+        .arg(run_dir.join("Data.db"))
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("name=\"unit queue\"")
+    );
+    let missing = testrium().arg("report").arg(&base.path).output().unwrap();
+    assert_eq!(missing.status.code(), Some(4));
+    assert!(text(&missing.stderr).contains("is not a run directory"));
 
     // History has one record per group.
     let history = testrium()

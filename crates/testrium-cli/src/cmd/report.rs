@@ -1,12 +1,15 @@
 //! `testrium report RUN_DIR`: re-renders the reports of a stored run from the `report.json`
 //! that `testrium run` left in its run directory.
 
+use std::io::ErrorKind;
 use std::path::Path;
 
 use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{GlobalArgs, ReportArgs};
-use crate::cmd::run::{RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON};
+use testrium_events::RunDb;
+
+use crate::cmd::run::{REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, error_chain};
 use crate::report::model::RunReport;
 use crate::report::{self, terminal};
 use crate::style::Style;
@@ -33,14 +36,18 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     }
-    let html = args.run_dir.join(RUN_DIR_REPORT_HTML);
+    let html = if args.run_dir.is_dir() {
+        Some(args.run_dir.join(RUN_DIR_REPORT_HTML))
+    } else {
+        None
+    };
     let mut code = if run.groups.iter().all(|g| g.passed) && !run.groups.is_empty() {
         TestriumExitCode::SUCCESS
     } else {
         TestriumExitCode::GROUP_FAILED
     };
     let targets = [
-        ("HTML", Some(html)),
+        ("HTML", html),
         ("HTML", args.html.clone()),
         ("JSON", args.json.clone()),
         ("JUnit", args.junit.clone()),
@@ -65,25 +72,40 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
     code
 }
 
-/// Reads the stored report of a run directory.
+/// Reads the stored report of a run directory: `report.json`, else the copy in the run
+/// database (`Data.db`, or the path itself when it is a database file).
 fn load(run_dir: &Path) -> Result<RunReport, String> {
     let path = run_dir.join(RUN_DIR_REPORT_JSON);
-    let text = std::fs::read_to_string(&path).map_err(|err| {
-        if err.kind() == std::io::ErrorKind::NotFound {
-            format!(
-                "`{}` holds no stored report (expected `{RUN_DIR_REPORT_JSON}`, written by `testrium run`)",
-                run_dir.display()
-            )
-        } else {
-            format!("cannot read `{}`: {err}", path.display())
+    let (text, from) = match std::fs::read_to_string(&path) {
+        Ok(text) => (text, path.display().to_string()),
+        Err(err) if matches!(err.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            let db_path = if run_dir.is_file() {
+                run_dir.to_path_buf()
+            } else {
+                run_dir.join("Data.db")
+            };
+            if !db_path.is_file() {
+                return Err(format!(
+                    "`{}` is not a run directory (no `{RUN_DIR_REPORT_JSON}`, no `Data.db`)",
+                    run_dir.display()
+                ));
+            }
+            let db = RunDb::open(&db_path)
+                .map_err(|e| format!("cannot open `{}`: {}", db_path.display(), error_chain(&e)))?;
+            let text = db.read_meta(REPORT_META_KEY).ok_or_else(|| {
+                format!(
+                    "`{}` holds no stored report (runs record one when `testrium run` finishes them)",
+                    db_path.display()
+                )
+            })?;
+            (text, db_path.display().to_string())
         }
-    })?;
-    let run = report::json::read(&text)
-        .map_err(|err| format!("cannot read `{}`: {err}", path.display()))?;
+        Err(err) => return Err(format!("cannot read `{}`: {err}", path.display())),
+    };
+    let run = report::json::read(&text).map_err(|err| format!("cannot read `{from}`: {err}"))?;
     if run.schema > crate::report::model::SCHEMA {
         return Err(format!(
-            "`{}` has report schema {}, newer than this testrium understands ({})",
-            path.display(),
+            "`{from}` has report schema {}, newer than this testrium understands ({})",
             run.schema,
             crate::report::model::SCHEMA
         ));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use testrium_config::{Diagnostics, DiscoverOptions, Group, discover};
-use testrium_events::{History, HistoryRecord};
+use testrium_events::{History, HistoryRecord, RunDb};
 use testrium_orchestrator::{AttemptOutcome, CancelToken, Run, RunError, TestriumExitCode};
 
 use crate::args::{GlobalArgs, RunArgs};
@@ -20,6 +20,8 @@ use crate::style::Style;
 
 /// File name of the stored report in each run directory (re-rendered by `testrium report`).
 pub const RUN_DIR_REPORT_JSON: &str = "report.json";
+/// Key of the same document in the run database's meta table.
+pub const REPORT_META_KEY: &str = "testrium.report";
 /// File name of the HTML report in each run directory.
 pub const RUN_DIR_REPORT_HTML: &str = "report.html";
 
@@ -446,6 +448,19 @@ fn store_attempts(
         let json = outcome.run_dir.join(RUN_DIR_REPORT_JSON);
         if let Err(err) = report::write_file(&json, |out| report::json::write(out, &single)) {
             warnings.push(format!("cannot write `{}`: {err}", json.display()));
+        }
+        // The same document in the run database, so the database alone can be re-rendered.
+        let stored = serde_json::to_string(&single)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                RunDb::open(&outcome.db_path)
+                    .and_then(|db| db.write_meta(REPORT_META_KEY, &text))
+                    .map_err(|e| error_chain(&e))
+            });
+        if let Err(err) = stored {
+            warnings.push(format!(
+                "cannot store the report in the run database: {err}"
+            ));
         }
         let html = outcome.run_dir.join(RUN_DIR_REPORT_HTML);
         if let Err(err) = report::write_file(&html, |out| report::html::write(out, &single)) {
