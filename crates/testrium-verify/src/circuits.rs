@@ -18,9 +18,10 @@ struct HopEvents<'a> {
 
 /// Checks every declared circuit.
 ///
-/// A circuit whose hop events carry event keys is checked once per key (an *instance*): a
-/// keyed hop is satisfied by its events with that key, a hop whose events carry no key by any
-/// of its events. Otherwise the circuit has one instance. In an instance, the first hop is its
+/// A circuit whose hop events carry event keys is checked once per key of its first keyed hop
+/// (an *instance*; keys seen only at later hops belong to other flows): a keyed hop is
+/// satisfied by its events with that key, a hop whose events carry no key by any of its
+/// events. Otherwise the circuit has one instance. In an instance, the first hop is its
 /// earliest event and every next hop the earliest event not before the previous hop (equal
 /// timestamps are in order). Times are monotonic when every event of the circuit has a
 /// monotonic timestamp, else wall clock.
@@ -113,19 +114,15 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
     let mut complete = 0u64;
     let mut instances = 0u64;
 
-    // Instance keys: every key of every keyed hop, sorted.
-    let instance_keys: Vec<Option<&str>> = if keyed {
-        let mut ks: Vec<&str> = hops
-            .iter()
-            .filter_map(|h| h.keys.as_deref())
-            .flatten()
-            .copied()
-            .collect();
-        ks.sort_unstable();
-        ks.dedup();
-        ks.into_iter().map(Some).collect()
-    } else {
-        vec![None]
+    // Instance keys: the keys of the first keyed hop (the cause), sorted. Keys that appear
+    // only at later hops belong to other flows through the same probes.
+    let instance_keys: Vec<Option<&str>> = match hops.iter().find_map(|h| h.keys.as_deref()) {
+        Some(lead) => {
+            let mut ks: Vec<&str> = lead.to_vec();
+            ks.dedup();
+            ks.into_iter().map(Some).collect()
+        }
+        None => vec![None],
     };
 
     let hop_names: Vec<String> = circuit

@@ -39,10 +39,15 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
 
     // Group keyed events by key without copying keys: intern each key into a slot, then a
     // counting sort by slot.
-    let mut slot_of: FxMap<&str, u32> = FxMap::default();
-    let mut keys: Vec<&str> = Vec::new();
-    let mut counts: Vec<u32> = Vec::new();
-    let mut keyed: Vec<(u32, u32)> = Vec::new();
+    let keyed_count = events
+        .iter()
+        .filter(|e| matches!(e.event_type, EventType::Send | EventType::Receive))
+        .count();
+    let mut slot_of: FxMap<&str, u32> =
+        FxMap::with_capacity_and_hasher(keyed_count / 2 + 1, Default::default());
+    let mut keys: Vec<&str> = Vec::with_capacity(keyed_count / 2 + 1);
+    let mut counts: Vec<u32> = Vec::with_capacity(keyed_count / 2 + 1);
+    let mut keyed: Vec<(u32, u32)> = Vec::with_capacity(keyed_count);
     for (i, e) in events.iter().enumerate() {
         if !matches!(e.event_type, EventType::Send | EventType::Receive) {
             continue;
@@ -75,9 +80,6 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
     drop(keyed);
     drop(fill);
 
-    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(keys[b as usize]));
-
     let mut report = CorrelationReport::default();
     let mut routes: Vec<Route> = Vec::new();
     let mut route_of: FxMap<(u32, u32), usize> = FxMap::default();
@@ -88,8 +90,10 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
     let mut receives: Vec<u32> = Vec::new();
     let mut receivers: Vec<(u32, u32)> = Vec::new(); // (first receive, count) per unit
     report.pairs.reserve(keys.len());
+    // (send, receive) event of each pair, to sort the pairs at the end.
+    let mut pair_events: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
 
-    for &slot in &order {
+    for slot in 0..keys.len() as u32 {
         let group = &grouped[offsets[slot as usize] as usize..offsets[slot as usize + 1] as usize];
         sends.clear();
         receives.clear();
@@ -192,6 +196,7 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
             }
             let latency_s = raw.max(0.0);
             routes[route].values.push(latency_s);
+            pair_events.push((first_send, r));
             report.pairs.push(Pair {
                 key: Arc::clone(&key_arc),
                 send_unit: Arc::clone(&send_unit),
@@ -206,6 +211,10 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
         }
     }
 
+    sort_pairs(ctx, &mut report.pairs, &pair_events);
+    report
+        .duplicate_keys
+        .sort_unstable_by(|a, b| a.key.cmp(&b.key));
     orphan_sends.sort_unstable_by(|&a, &b| canonical_cmp(&events[a as usize], &events[b as usize]));
     orphan_receives
         .sort_unstable_by(|&a, &b| canonical_cmp(&events[a as usize], &events[b as usize]));
@@ -268,4 +277,43 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
         latency,
         negative,
     }
+}
+
+/// Sorts the pairs by their Send event (canonical order), then receiving unit, then Receive
+/// event: the order events happened in, whatever order they were given in.
+fn sort_pairs(ctx: &Context<'_>, pairs: &mut Vec<Pair>, pair_events: &[(u32, u32)]) {
+    let events = ctx.events;
+    // Compact sort keys first (cache-friendly); the full comparison only breaks ties.
+    let mut order: Vec<(f64, i64, i64, u32)> = pair_events
+        .iter()
+        .enumerate()
+        .map(|(i, &(s, _))| {
+            let e = &events[s as usize];
+            (e.time, e.mono_ns.unwrap_or(i64::MIN), e.id, i as u32)
+        })
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        a.0.total_cmp(&b.0)
+            .then_with(|| a.1.cmp(&b.1))
+            .then_with(|| a.2.cmp(&b.2))
+            .then_with(|| {
+                let (sa, ra) = pair_events[a.3 as usize];
+                let (sb, rb) = pair_events[b.3 as usize];
+                canonical_cmp(&events[sa as usize], &events[sb as usize])
+                    .then_with(|| {
+                        ctx.units
+                            .name(ctx.unit_of[ra as usize])
+                            .cmp(ctx.units.name(ctx.unit_of[rb as usize]))
+                    })
+                    .then_with(|| canonical_cmp(&events[ra as usize], &events[rb as usize]))
+            })
+    });
+    if order.iter().enumerate().all(|(i, o)| o.3 as usize == i) {
+        return;
+    }
+    let mut slots: Vec<Option<Pair>> = std::mem::take(pairs).into_iter().map(Some).collect();
+    *pairs = order
+        .iter()
+        .filter_map(|o| slots[o.3 as usize].take())
+        .collect();
 }

@@ -391,36 +391,40 @@ fn unit_list(units: &[String]) -> String {
 /// Which required probes of the enabled units were recorded, with counts and first times.
 fn required_probes(ctx: &Context<'_>, input: &VerifyInput<'_>) -> ProbeReport {
     let exp = input.expectations;
-    // (count, first time) per required (unit, probe); duplicates in the expectations share one.
-    let mut seen: FxMap<(&str, &str), (u64, Option<f64>)> = FxMap::default();
-    let mut has_required = vec![false; ctx.units.len()];
+    // One slot per distinct required (unit, probe); per interned unit, its (probe, slot) list.
+    let mut slot_of: FxMap<(&str, &str), usize> = FxMap::default();
+    let mut slots: Vec<(u64, Option<f64>)> = Vec::new();
+    let mut watch: Vec<Vec<(&str, usize)>> = vec![Vec::new(); ctx.units.len()];
     for u in exp.units.iter().filter(|u| u.enabled) {
-        if let Some(id) = ctx.units.get(&u.name) {
-            has_required[id as usize] |= !u.probes.is_empty();
-        }
         for p in &u.probes {
-            seen.insert((u.name.as_str(), p.as_str()), (0, None));
+            let next = slots.len();
+            let slot = *slot_of.entry((u.name.as_str(), p.as_str())).or_insert(next);
+            if slot == next {
+                slots.push((0, None));
+                if let Some(id) = ctx.units.get(&u.name) {
+                    watch[id as usize].push((p.as_str(), slot));
+                }
+            }
         }
     }
     for (i, e) in ctx.events.iter().enumerate() {
-        if !has_required[ctx.unit_of[i] as usize] {
-            continue;
-        }
-        if let Some((count, first)) = seen.get_mut(&(e.unit.as_str(), e.step.as_str())) {
-            *count += 1;
-            *first = Some(match *first {
-                Some(t) if t.total_cmp(&e.time).is_le() => t,
-                _ => e.time,
-            });
+        for &(probe, slot) in &watch[ctx.unit_of[i] as usize] {
+            if probe == e.step {
+                let (count, first) = &mut slots[slot];
+                *count += 1;
+                *first = Some(match *first {
+                    Some(t) if t.total_cmp(&e.time).is_le() => t,
+                    _ => e.time,
+                });
+            }
         }
     }
     let mut report = ProbeReport::default();
     for u in exp.units.iter().filter(|u| u.enabled) {
         for p in &u.probes {
-            let (count, first_time) = seen
+            let (count, first_time) = slot_of
                 .get(&(u.name.as_str(), p.as_str()))
-                .copied()
-                .unwrap_or((0, None));
+                .map_or((0, None), |&slot| slots[slot]);
             let check = ProbeCheck {
                 unit: u.name.clone(),
                 probe: p.clone(),

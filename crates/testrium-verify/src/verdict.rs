@@ -331,7 +331,8 @@ pub struct DuplicateKey {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct CorrelationReport {
-    /// Pairs, sorted by key then receiving unit.
+    /// Pairs, in the order of their Send events (wall clock, monotonic clock, id), then by
+    /// receiving unit.
     pub pairs: Vec<Pair>,
     /// Sends whose key was never received, in event order.
     pub orphan_sends: Vec<EventRef>,
