@@ -224,3 +224,33 @@ fn binary_garbage_and_symlink_loops_exit_3_without_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+#[test]
+fn generated_template_runs_and_passes() {
+    // The promise of `gen config-template`: the starter group passes `testrium run` as written.
+    let has_python = Command::new("python3")
+        .arg("-c")
+        .arg("pass")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_python {
+        eprintln!("skipped: python3 is not available");
+        return;
+    }
+    let base = Base::new();
+    let out = testrium(&["gen", "config-template", "test_starter"], &base.0);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = testrium(&["run"], &base.0);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("PASS test_starter"),
+        "{}",
+        text(&out.stdout)
+    );
+}
