@@ -283,6 +283,54 @@ mod tests {
     }
 
     #[test]
+    fn live_status_line_counts_units_up_and_probes_seen() {
+        let shared = Shared::default();
+        let mut console = Console::new(Box::new(shared.clone()), Style::PLAIN, true, false, false);
+        let group = Group::builder("test_g", "/tmp")
+            .unit(testrium_config::Unit::passive("u").events(["p", "q"]))
+            .build()
+            .unwrap();
+        console.group_started(&group);
+        console.event(
+            "test_g",
+            &RunEvent::UnitStateChanged {
+                unit: "u".into(),
+                state: UnitState::Ready,
+                pid: Some(1),
+                at: Duration::ZERO,
+            },
+        );
+        let probe =
+            testrium_events::Event::new(1, "u", "p", testrium_events::EventType::Default, 0.0);
+        console.event(
+            "test_g",
+            &RunEvent::ProbeRecorded {
+                event: probe,
+                at: Duration::ZERO,
+            },
+        );
+        // A printed line forces a redraw below it.
+        console.line("PASS something");
+        let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.starts_with("\r\u{1b}[2KRUNNING test_g: units 0/1 up, probes 0/2"),
+            "{text:?}"
+        );
+        assert!(
+            text.ends_with(
+                "\r\u{1b}[2KPASS something\n\r\u{1b}[2KRUNNING test_g: units 1/1 up, probes 1/2"
+            ),
+            "{text:?}"
+        );
+        console.finish();
+        let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.ends_with("probes 1/2\r\u{1b}[2K"),
+            "the status line is cleared at the end"
+        );
+    }
+
+    #[test]
     fn broken_pipe_silences_without_panicking() {
         let mut console = Console::new(Box::new(Closed), Style::PLAIN, true, false, false);
         console.line("first");

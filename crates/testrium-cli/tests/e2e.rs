@@ -100,19 +100,22 @@ fn testrium() -> Command {
     cmd
 }
 
-/// `testrium-example-unit` (examples/rust-units), which the Rust example runs, sits next to
-/// `testrium` after `cargo build --workspace` / `cargo test --workspace`; with `cargo test -p
-/// testrium-cli` it may not, so build it into the same target directory (cargo releases its
-/// lock before running tests).
+/// `testrium-example-unit` (examples/rust-units), which the Rust example runs, must sit next to
+/// `testrium`: `cargo test -p testrium-cli` does not build it, so build it (a no-op when it is
+/// up to date) into the same target directory; cargo releases its lock before running tests.
 fn ensure_example_unit() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         let bin_dir = Path::new(TESTRIUM).parent().unwrap();
-        if bin_dir.join("testrium-example-unit").is_file() {
+        let Some(cargo) = std::env::var_os("CARGO") else {
+            assert!(
+                bin_dir.join("testrium-example-unit").is_file(),
+                "testrium-example-unit is missing: cargo build -p testrium-example-units"
+            );
             return;
-        }
+        };
         let target_dir = bin_dir.parent().unwrap();
-        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        let mut cmd = Command::new(cargo);
         cmd.args([
             "build",
             "-q",
