@@ -224,10 +224,12 @@ fn list_unit_files(
     display: &Path,
 ) -> Result<(BTreeMap<String, PathBuf>, Diagnostics), Box<Diagnostic>> {
     let cannot = |e: std::io::Error| {
-        Box::new(Diagnostic::new(
-            display,
-            format!("cannot read `{}`: {e}", display.display()),
-        ))
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            format!("`{}` does not exist", display.display())
+        } else {
+            format!("cannot read `{}`: {e}", display.display())
+        };
+        Box::new(Diagnostic::new(display, message))
     };
     let mut files = BTreeMap::new();
     let mut problems = Diagnostics::new();

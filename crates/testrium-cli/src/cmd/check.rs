@@ -7,6 +7,7 @@ use testrium_config::{DiscoverOptions, Discovery, discover};
 use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{CheckArgs, GlobalArgs};
+use crate::style::Style;
 
 /// Runs `testrium check` and returns the exit code: 3 on any configuration error, 2 when no
 /// group is found (or every one is skipped), 0 otherwise.
@@ -21,7 +22,7 @@ pub fn main(global: &GlobalArgs, args: CheckArgs) -> u8 {
         }
     };
     // Output errors (a closed pipe) are not the user's problem: the exit code still tells.
-    let _ = print(&base, &found);
+    let _ = print(&base, &found, Style::for_stdout(global.no_color));
     exit_code(&found)
 }
 
@@ -36,7 +37,7 @@ fn exit_code(found: &Discovery) -> u8 {
     }
 }
 
-fn print(base: &Path, found: &Discovery) -> std::io::Result<()> {
+fn print(base: &Path, found: &Discovery, style: Style) -> std::io::Result<()> {
     if !found.diagnostics.is_empty() {
         let mut err = std::io::stderr().lock();
         writeln!(err, "{}\n", found.diagnostics)?;
@@ -49,7 +50,8 @@ fn print(base: &Path, found: &Discovery) -> std::io::Result<()> {
         lines.push((
             &group.name,
             format!(
-                "     ok  {} ({units} unit{}, {circuits} circuit{})",
+                "     {}  {} ({units} unit{}, {circuits} circuit{})",
+                style.pass("ok"),
                 group.name,
                 plural(units),
                 plural(circuits)
@@ -64,13 +66,22 @@ fn print(base: &Path, found: &Discovery) -> std::io::Result<()> {
             .count();
         lines.push((
             name,
-            format!("  error  {name} ({errors} problem{})", plural(errors)),
+            format!(
+                "  {}  {name} ({errors} problem{})",
+                style.fail("error"),
+                plural(errors)
+            ),
         ));
     }
     for skipped in &found.skipped {
         lines.push((
             &skipped.name,
-            format!("skipped  {}: {}", skipped.name, skipped.reason),
+            format!(
+                "{}  {}: {}",
+                style.warn("skipped"),
+                skipped.name,
+                skipped.reason
+            ),
         ));
     }
     lines.sort_by(|a, b| a.0.cmp(b.0));
