@@ -470,11 +470,8 @@ fn events_span(events: &[Event]) -> Option<f64> {
             .fold((i64::MAX, i64::MIN), |(lo, hi), m| (lo.min(m), hi.max(m)));
         return Some(crate::stats::ns_to_s(i128::from(hi) - i128::from(lo)));
     }
-    let (lo, hi) = events
-        .iter()
-        .map(|e| e.time)
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
-            (lo.min(t), hi.max(t))
-        });
+    // total_cmp, not f64::min/max: the result must not depend on the order (±0, NaN).
+    let lo = events.iter().map(|e| e.time).min_by(f64::total_cmp)?;
+    let hi = events.iter().map(|e| e.time).max_by(f64::total_cmp)?;
     Some(hi - lo)
 }

@@ -246,7 +246,7 @@ impl fmt::Display for UnitFailure {
             }
             UnitFailure::Timeout { after } => write!(
                 f,
-                "unit timeout of {} expired",
+                "exceeded its timeout of {}",
                 crate::render::fmt_seconds(after.as_secs_f64())
             ),
             UnitFailure::SpawnFailed { message } => write!(f, "could not be started: {message}"),

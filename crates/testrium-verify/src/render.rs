@@ -35,6 +35,9 @@ pub(crate) fn clean(s: &str) -> Cow<'_, str> {
 
 /// A duration in seconds as text: `µs` below a millisecond, `ms` below a second, else `s`.
 pub(crate) fn fmt_seconds(s: f64) -> String {
+    if s == 0.0 {
+        return "0s".to_owned();
+    }
     if !s.is_finite() {
         return format!("{s}s");
     }
@@ -173,7 +176,7 @@ pub(crate) fn render(v: &Verdict) -> String {
                 );
             }
             if let Some(f) = &u.failure {
-                let _ = write!(line, " — {}", clean(&f.to_string()));
+                let _ = write!(line, " - {}", clean(&f.to_string()));
             }
             let _ = writeln!(o, "{line}");
             if u.status == crate::input::UnitStatus::Failed {
