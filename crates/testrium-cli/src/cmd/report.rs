@@ -11,7 +11,7 @@ use testrium_events::RunDb;
 
 use crate::cmd::run::{REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, error_chain};
 use crate::report::model::RunReport;
-use crate::report::{self, terminal};
+use crate::report::{self, Format, terminal};
 use crate::style::Style;
 
 /// Runs `testrium report` and returns the exit code.
@@ -47,23 +47,17 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
         TestriumExitCode::GROUP_FAILED
     };
     let targets = [
-        ("HTML", html),
-        ("HTML", args.html.clone()),
-        ("JSON", args.json.clone()),
-        ("JUnit", args.junit.clone()),
+        (Format::Html, html),
+        (Format::Html, args.html.clone()),
+        (Format::Json, args.json.clone()),
+        (Format::Junit, args.junit.clone()),
     ];
-    for (what, path) in targets {
+    for (format, path) in targets {
         let Some(path) = path else { continue };
-        let written = match what {
-            "JSON" => report::write_file(&path, |out| report::json::write(out, &run)),
-            "JUnit" => report::write_file(&path, |out| {
-                report::junit::write(out, &run, &report::junit::FileLogs)
-            }),
-            _ => report::write_file(&path, |out| report::html::write(out, &run)),
-        };
-        if let Err(err) = written {
+        if let Err(err) = format.write(&path, &run) {
             eprintln!(
-                "error: cannot write the {what} report `{}`: {err}",
+                "error: cannot write the {} report `{}`: {err}",
+                format.name(),
                 path.display()
             );
             code = TestriumExitCode::ENVIRONMENT_ERROR;

@@ -14,7 +14,7 @@ use testrium_orchestrator::{AttemptOutcome, CancelToken, Run, RunError, Testrium
 use crate::args::{GlobalArgs, RunArgs};
 use crate::console::Console;
 use crate::report::model::{GroupReport, RunReport, SCHEMA, SkippedGroup};
-use crate::report::{self, build, sanitize, terminal};
+use crate::report::{self, Format, build, sanitize, terminal};
 use crate::select::{Partition, Selection};
 use crate::style::Style;
 
@@ -29,199 +29,32 @@ pub const RUN_DIR_REPORT_HTML: &str = "report.html";
 pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
     let started = Instant::now();
     let started_at = unix_now();
-    let style = Style::for_stdout(global.no_color);
-
-    let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
-        Some(Err(err)) => {
-            eprintln!("error: {err}");
-            return TestriumExitCode::CONFIG_ERROR;
-        }
-        Some(Ok(p)) => Some(p),
-        None => None,
+    let plan = match plan(global, &args) {
+        Ok(plan) => plan,
+        Err(code) => return code,
     };
-    let timeout = match args.timeout {
-        Some(s) if !(s.is_finite() && s > 0.0) => {
-            eprintln!("error: --timeout must be a positive number of seconds, got {s}");
-            return TestriumExitCode::CONFIG_ERROR;
-        }
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
-    let base = match &args.base {
-        Some(base) => base.clone(),
-        None => match std::env::current_dir() {
-            Ok(dir) => dir,
-            Err(err) => {
-                eprintln!("error: cannot read the current directory: {err}");
-                return TestriumExitCode::ENVIRONMENT_ERROR;
-            }
-        },
-    };
-    let base = std::path::absolute(&base).unwrap_or(base);
-
-    // Discover and validate everything before anything starts.
-    let discovery = match discover(&base, &DiscoverOptions::new().exclude(global.less.clone())) {
-        Ok(d) => d,
-        Err(err) => {
-            eprintln!("error: {}", error_chain(&err));
-            return TestriumExitCode::CONFIG_ERROR;
-        }
-    };
-    let mut skipped: Vec<SkippedGroup> = discovery
-        .skipped
-        .iter()
-        .map(|s| SkippedGroup {
-            name: s.name.clone(),
-            reason: s.reason.to_string(),
-        })
-        .collect();
-    let selection = Selection {
-        names: args.groups.clone(),
-        pattern: args.pattern.clone(),
-    };
-    let known: Vec<&str> = discovery
-        .groups
-        .iter()
-        .map(|g| g.name.as_str())
-        .chain(discovery.skipped.iter().map(|s| s.name.as_str()))
-        .collect();
-    let known: Vec<&str> = known
-        .into_iter()
-        .chain(discovery.invalid.iter().map(String::as_str))
-        .collect();
-    let unknown = selection.unknown_names(&known);
-    if !unknown.is_empty() {
-        eprintln!(
-            "error: no test group named {} in {}",
-            unknown
-                .iter()
-                .map(|n| format!("`{}`", sanitize::terminal(n)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            base.display()
-        );
-        return TestriumExitCode::NO_GROUPS;
-    }
-    // Any configuration error in a selected group stops everything before anything starts.
-    let blocking: Vec<&str> = discovery
-        .invalid
-        .iter()
-        .map(String::as_str)
-        .filter(|name| selection.matches(name))
-        .collect();
-    if !blocking.is_empty() {
-        let mut shown = Diagnostics::new();
-        for d in discovery.diagnostics.iter() {
-            let group = d
-                .path
-                .strip_prefix(&base)
-                .unwrap_or(&d.path)
-                .components()
-                .next()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned());
-            let other = group
-                .is_some_and(|g| discovery.invalid.contains(&g) && !blocking.contains(&g.as_str()));
-            if !other {
-                shown.push(d.clone());
-            }
-        }
-        eprintln!("{shown}");
-        eprintln!(
-            "error: configuration errors in {} group{} ({}); nothing was started",
-            blocking.len(),
-            if blocking.len() == 1 { "" } else { "s" },
-            blocking.join(", ")
-        );
-        return TestriumExitCode::CONFIG_ERROR;
-    }
-    for name in &discovery.invalid {
-        skipped.push(SkippedGroup {
-            name: name.clone(),
-            reason: "invalid configuration (not selected)".into(),
-        });
-    }
-    let mut groups = Vec::new();
-    for group in discovery.groups {
-        if selection.matches(&group.name) {
-            groups.push(group);
-        } else {
-            skipped.push(SkippedGroup {
-                name: group.name,
-                reason: "not selected".into(),
-            });
-        }
-    }
-    if let Some(partition) = partition {
-        let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-        groups = partition.apply(groups, |g| g.name.as_str());
-        for name in names {
-            if !groups.iter().any(|g| g.name == name) {
-                skipped.push(SkippedGroup {
-                    name,
-                    reason: format!("another partition than {partition}"),
-                });
-            }
-        }
-    }
-    if groups.is_empty() {
-        if skipped.is_empty() {
-            eprintln!("error: no test group found in {}", base.display());
-            eprintln!(
-                "  (a test group is a folder whose name contains `test`, with config.toml and units/)"
-            );
-        } else {
-            eprintln!(
-                "error: no test group to run in {} ({} left out)",
-                base.display(),
-                skipped.len()
-            );
-        }
-        return TestriumExitCode::NO_GROUPS;
-    }
-
-    let live = std::io::stdout().is_terminal();
-    let jobs = args.jobs.max(1).min(groups.len());
+    let jobs = args.jobs.max(1).min(plan.groups.len());
     let console = Arc::new(Mutex::new(Console::new(
         Box::new(std::io::stdout()),
-        style,
-        live,
+        Style::for_stdout(global.no_color),
+        std::io::stdout().is_terminal(),
         global.verbose,
         jobs > 1,
     )));
-    {
-        let mut c = lock(&console);
-        let mut head = format!(
-            "testrium {}: {} group{} in {}",
-            env!("CARGO_PKG_VERSION"),
-            groups.len(),
-            if groups.len() == 1 { "" } else { "s" },
-            sanitize::terminal(&base.display().to_string())
-        );
-        if !skipped.is_empty() {
-            head.push_str(&format!(" ({} skipped)", skipped.len()));
-        }
-        if let Some(p) = partition {
-            head.push_str(&format!(", partition {p}"));
-        }
-        if jobs > 1 {
-            head.push_str(&format!(", {jobs} at a time"));
-        }
-        c.line(&head);
-    }
+    lock(&console).line(&plan.headline(jobs));
 
     let token = CancelToken::new();
-    let notice_console = Arc::clone(&console);
-    let _signals = match crate::signals::install(
+    let signals = match crate::signals::install(
         token.clone(),
-        Arc::new(move |count| {
-            let text = if count == 1 {
-                "interrupted: stopping the units (press Ctrl-C again to kill them at once)"
+        Arc::new(|count| {
+            // stderr: no lock to take, whatever the worker threads hold.
+            if count == 1 {
+                eprintln!(
+                    "\ninterrupted: stopping the units (press Ctrl-C again to kill them at once)"
+                );
             } else {
-                "interrupted again: killing the units now"
-            };
-            // The console may be busy on another thread: stderr needs no lock.
-            let _ = notice_console;
-            eprintln!("\n{text}");
+                eprintln!("\ninterrupted again: killing the units now");
+            }
         }),
     ) {
         Ok(guard) => Some(guard),
@@ -230,48 +63,32 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
             None
         }
     };
-
     let options = RunOptions {
-        base: base.clone(),
-        timeout,
+        base: plan.base.clone(),
+        timeout: plan.timeout,
         repeat: args.repeat,
         verbose: global.verbose,
+        fail_fast: args.fail_fast,
         exe_dir: std::env::current_exe()
             .ok()
             .and_then(|exe| exe.parent().map(Path::to_path_buf)),
     };
-    let history = Mutex::new(());
-    let outcomes: Vec<Mutex<Option<Finished>>> = groups.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    if stop.load(Ordering::SeqCst) || token.is_cancelled() {
-                        break;
-                    }
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(group) = groups.get(index) else {
-                        break;
-                    };
-                    let finished = run_group(group, &options, &token, &console, &history);
-                    if args.fail_fast && !finished.report.passed {
-                        stop.store(true, Ordering::SeqCst);
-                    }
-                    *lock(&outcomes[index]) = Some(finished);
-                }
-            });
-        }
-    });
-    drop(_signals);
+    let finished = execute(&plan.groups, jobs, &options, &token, &console);
+    drop(signals);
     let interrupted = token.is_cancelled();
 
+    let Plan {
+        base,
+        groups,
+        mut skipped,
+        partition,
+        ..
+    } = plan;
     let mut reports = Vec::new();
     let mut config_error = false;
     let mut environment_error = false;
-    for (group, slot) in groups.iter().zip(outcomes) {
-        match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    for (group, finished) in groups.iter().zip(finished) {
+        match finished {
             Some(finished) => {
                 config_error |= finished.config_error;
                 environment_error |= finished.report.error.is_some() && !finished.config_error;
@@ -315,30 +132,25 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
     c.finish();
     c.print(|out, style| terminal::write_summary(out, &run, style));
     let mut code = exit_code;
-    for (what, path) in [
-        ("JSON", &args.json),
-        ("JUnit", &args.junit),
-        ("HTML", &args.html),
+    for (format, path) in [
+        (Format::Json, &args.json),
+        (Format::Junit, &args.junit),
+        (Format::Html, &args.html),
     ] {
         let Some(path) = path else { continue };
-        let written = match what {
-            "JSON" => report::write_file(path, |out| report::json::write(out, &run)),
-            "JUnit" => report::write_file(path, |out| {
-                report::junit::write(out, &run, &report::junit::FileLogs)
-            }),
-            _ => report::write_file(path, |out| report::html::write(out, &run)),
-        };
-        match written {
+        match format.write(path, &run) {
             Ok(()) => {
                 let text = format!(
-                    "{what} report: {}",
+                    "{} report: {}",
+                    format.name(),
                     sanitize::terminal(&path.display().to_string())
                 );
                 c.print(|out, style| writeln!(out, "{}", style.dim(&text)));
             }
             Err(err) => {
                 eprintln!(
-                    "error: cannot write the {what} report `{}`: {err}",
+                    "error: cannot write the {} report `{}`: {err}",
+                    format.name(),
                     path.display()
                 );
                 if code == TestriumExitCode::SUCCESS || code == TestriumExitCode::GROUP_FAILED {
@@ -351,11 +163,233 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
     code
 }
 
+/// What to run, decided before anything starts.
+struct Plan {
+    base: PathBuf,
+    groups: Vec<Group>,
+    skipped: Vec<SkippedGroup>,
+    partition: Option<Partition>,
+    timeout: Option<Duration>,
+}
+
+impl Plan {
+    fn headline(&self, jobs: usize) -> String {
+        let n = self.groups.len();
+        let mut head = format!(
+            "testrium {}: {n} group{} in {}",
+            env!("CARGO_PKG_VERSION"),
+            if n == 1 { "" } else { "s" },
+            sanitize::terminal(&self.base.display().to_string())
+        );
+        if !self.skipped.is_empty() {
+            head.push_str(&format!(" ({} skipped)", self.skipped.len()));
+        }
+        if let Some(p) = self.partition {
+            head.push_str(&format!(", partition {p}"));
+        }
+        if jobs > 1 {
+            head.push_str(&format!(", {jobs} at a time"));
+        }
+        head
+    }
+}
+
+/// Checks the options, discovers and validates the groups, selects them (names, `-k`,
+/// `--partition`). `Err` is the exit code, after the message was printed.
+fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
+    let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
+        Some(Err(err)) => {
+            eprintln!("error: {err}");
+            return Err(TestriumExitCode::CONFIG_ERROR);
+        }
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    let timeout = match args.timeout {
+        Some(s) if !(s.is_finite() && s > 0.0) => {
+            eprintln!("error: --timeout must be a positive number of seconds, got {s}");
+            return Err(TestriumExitCode::CONFIG_ERROR);
+        }
+        Some(s) => Some(Duration::from_secs_f64(s)),
+        None => None,
+    };
+    let base = match &args.base {
+        Some(base) => base.clone(),
+        None => std::env::current_dir().map_err(|err| {
+            eprintln!("error: cannot read the current directory: {err}");
+            TestriumExitCode::ENVIRONMENT_ERROR
+        })?,
+    };
+    let base = std::path::absolute(&base).unwrap_or(base);
+
+    let discovery =
+        discover(&base, &DiscoverOptions::new().exclude(global.less.clone())).map_err(|err| {
+            eprintln!("error: {}", error_chain(&err));
+            TestriumExitCode::CONFIG_ERROR
+        })?;
+    let mut skipped: Vec<SkippedGroup> = discovery
+        .skipped
+        .iter()
+        .map(|s| SkippedGroup {
+            name: s.name.clone(),
+            reason: s.reason.to_string(),
+        })
+        .collect();
+    let selection = Selection {
+        names: args.groups.clone(),
+        pattern: args.pattern.clone(),
+    };
+    let known: Vec<&str> = discovery
+        .groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .chain(discovery.skipped.iter().map(|s| s.name.as_str()))
+        .chain(discovery.invalid.iter().map(String::as_str))
+        .collect();
+    let unknown = selection.unknown_names(&known);
+    if !unknown.is_empty() {
+        eprintln!(
+            "error: no test group named {} in {}",
+            unknown
+                .iter()
+                .map(|n| format!("`{}`", sanitize::terminal(n)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            base.display()
+        );
+        return Err(TestriumExitCode::NO_GROUPS);
+    }
+
+    // A configuration error in a selected group stops everything before anything starts.
+    let blocking: Vec<&str> = discovery
+        .invalid
+        .iter()
+        .map(String::as_str)
+        .filter(|name| selection.matches(name))
+        .collect();
+    if !blocking.is_empty() {
+        let mut shown = Diagnostics::new();
+        for d in discovery.diagnostics.iter() {
+            let group = d
+                .path
+                .strip_prefix(&base)
+                .unwrap_or(&d.path)
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned());
+            let other = group
+                .is_some_and(|g| discovery.invalid.contains(&g) && !blocking.contains(&g.as_str()));
+            if !other {
+                shown.push(d.clone());
+            }
+        }
+        eprintln!("{shown}");
+        eprintln!(
+            "error: configuration errors in {} group{} ({}); nothing was started",
+            blocking.len(),
+            if blocking.len() == 1 { "" } else { "s" },
+            blocking.join(", ")
+        );
+        return Err(TestriumExitCode::CONFIG_ERROR);
+    }
+    for name in &discovery.invalid {
+        skipped.push(SkippedGroup {
+            name: name.clone(),
+            reason: "invalid configuration (not selected)".into(),
+        });
+    }
+
+    let mut groups = Vec::new();
+    for group in discovery.groups {
+        if selection.matches(&group.name) {
+            groups.push(group);
+        } else {
+            skipped.push(SkippedGroup {
+                name: group.name,
+                reason: "not selected".into(),
+            });
+        }
+    }
+    if let Some(partition) = partition {
+        let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        groups = partition.apply(groups, |g| g.name.as_str());
+        for name in names {
+            if !groups.iter().any(|g| g.name == name) {
+                skipped.push(SkippedGroup {
+                    name,
+                    reason: format!("another partition than {partition}"),
+                });
+            }
+        }
+    }
+    if groups.is_empty() {
+        if skipped.is_empty() {
+            eprintln!("error: no test group found in {}", base.display());
+            eprintln!(
+                "  (a test group is a folder whose name contains `test`, with config.toml and units/)"
+            );
+        } else {
+            eprintln!(
+                "error: no test group to run in {} ({} left out)",
+                base.display(),
+                skipped.len()
+            );
+        }
+        return Err(TestriumExitCode::NO_GROUPS);
+    }
+    Ok(Plan {
+        base,
+        groups,
+        skipped,
+        partition,
+        timeout,
+    })
+}
+
+/// Runs the groups, `jobs` at a time, each isolated in its own `Run`. A slot stays `None` for
+/// a group that never started (`--fail-fast`, interrupted).
+fn execute(
+    groups: &[Group],
+    jobs: usize,
+    options: &RunOptions,
+    token: &CancelToken,
+    console: &Arc<Mutex<Console>>,
+) -> Vec<Option<Finished>> {
+    let history = Mutex::new(());
+    let slots: Vec<Mutex<Option<Finished>>> = groups.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                while !stop.load(Ordering::SeqCst) && !token.is_cancelled() {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(group) = groups.get(index) else {
+                        break;
+                    };
+                    let finished = run_group(group, options, token, console, &history);
+                    if options.fail_fast && !finished.report.passed {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    *lock(&slots[index]) = Some(finished);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| slot.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect()
+}
+
+/// How every group is run.
 struct RunOptions {
     base: PathBuf,
     timeout: Option<Duration>,
     repeat: Option<u8>,
     verbose: bool,
+    fail_fast: bool,
+    /// Put first on the units' PATH: `testrium emit` and sibling binaries resolve there.
     exe_dir: Option<PathBuf>,
 }
 

@@ -14,6 +14,37 @@ pub(crate) mod fixtures;
 use std::io::{self, Write};
 use std::path::Path;
 
+/// A report file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `--json`
+    Json,
+    /// `--junit`
+    Junit,
+    /// `--html`
+    Html,
+}
+
+impl Format {
+    /// The name people know it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "JSON",
+            Format::Junit => "JUnit",
+            Format::Html => "HTML",
+        }
+    }
+
+    /// Writes `run` in this format to `path` (whole or not at all).
+    pub fn write(self, path: &Path, run: &model::RunReport) -> io::Result<()> {
+        match self {
+            Format::Json => write_file(path, |out| json::write(out, run)),
+            Format::Junit => write_file(path, |out| junit::write(out, run, &junit::FileLogs)),
+            Format::Html => write_file(path, |out| html::write(out, run)),
+        }
+    }
+}
+
 /// Writes a file through a temporary sibling and a rename, so readers never see half a report.
 pub fn write_file(
     path: &Path,
