@@ -11,6 +11,49 @@
 //! [`FailureKind`] id. No I/O, no clocks, no global state; the verdict does not depend on the
 //! order of the events.
 //!
+//! # Rules
+//!
+//! - **Required probes.** Each enabled unit must record each probe in its `events`, under its
+//!   own name, with any event type (as the original's `verify_required_events`). Probes of
+//!   disabled units are not required.
+//! - **Correlation.** `Send` and `Receive` events are paired by event key (events without a
+//!   key, or with an empty one, are not correlated). Keys are global: the same key on two
+//!   routes is a duplicate. *Fan-out*: a key is sent once and may be received once **by each
+//!   receiving unit**, each receive making a pair with the send. A duplicate is a key sent more
+//!   than once, or received more than once by the same unit; the earliest send and each unit's
+//!   earliest receive are still paired. A key with sends and no receive gives orphan sends;
+//!   with receives and no send, orphan receives.
+//! - **Latency** of a pair is receive minus send on the monotonic clock when both events have
+//!   a monotonic timestamp, else on the wall clock (`Time`). A negative latency (the receive was
+//!   recorded first, or the wall clock went backwards) counts as 0 and is reported as a
+//!   `negative_latency` warning. Statistics (count, min, mean, nearest-rank p50/p95/p99, max)
+//!   are given over all pairs and per route (sending unit → receiving unit).
+//! - **Circuits.** Each declared circuit is checked per instance: once per key of its first
+//!   hop whose events carry keys (later hops with keys must carry the same key; keys seen only
+//!   at later hops belong to other flows), or once if no hop event has a key. The first hop is
+//!   its earliest event, every next hop the earliest event not before the previous hop (equal
+//!   timestamps are in order). A hop with no event is `circuit_incomplete`; one whose events
+//!   all precede the previous hop is `circuit_out_of_order` (with by how much); a hop later
+//!   than its budget is `hop_over_budget`; first to last hop over the total budget is
+//!   `circuit_over_budget`.
+//! - **Units and direct tests.** A unit whose status is [`UnitStatus::Failed`] fails the run
+//!   with the kind of its [`UnitFailure`]; a reason on a unit that did not fail (a server that
+//!   ignored SIGTERM at teardown) is a `unit_notice` warning. A failed [`DirectTest`] fails
+//!   the run.
+//! - **Evidence.** `Exception` events are `exception` warnings with the `message` from their
+//!   metadata: to stay compatible with the original, they do not fail a run by themselves (a
+//!   unit that raises fails through its exit status). Malformed rows fail the run
+//!   (`malformed_event`): a row that cannot be read may be the missing receive, and a verdict
+//!   must not pass on data it ignored. Events from units not in the group are `unknown_unit`
+//!   warnings (when the expectations declare units) and are still correlated. Events recorded
+//!   after [`GroupTiming::ended`] are kept, counted like any other and reported as
+//!   `late_event` warnings. A group that timed out fails (`group_timeout`).
+//!
+//! Every list in the verdict has a defined order (config order, key order or event order:
+//! wall clock, monotonic clock, id, then the other fields), so the verdict does not depend on
+//! the order of the events; every string from a unit is escaped in
+//! [`Verdict::render_text`] and in failure messages.
+//!
 //! # Example
 //!
 //! ```
