@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
-use crate::clock::unix_time;
 use crate::error::StoreError;
 use crate::schema;
+use crate::sys::unix_time;
 
 /// The history database's schema version (`PRAGMA user_version` of `history.db`).
 const HISTORY_VERSION: i64 = 1;

@@ -44,7 +44,6 @@
 //! ```
 #![warn(missing_docs)]
 
-mod clock;
 mod env;
 mod error;
 mod event;
@@ -54,8 +53,8 @@ mod python;
 mod read;
 mod schema;
 mod store;
+mod sys;
 
-pub use crate::clock::monotonic_ns;
 pub use crate::env::{ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT};
 pub use crate::error::{ProbeError, ProbeErrorKind, StoreError, StoreErrorKind};
 pub use crate::event::{Event, EventType, MalformedEvent, UnknownEventType};
@@ -64,3 +63,4 @@ pub use crate::probe::{Probe, ProbeRecord};
 pub use crate::python::PYTHON_EVENTS_MODULE;
 pub use crate::schema::SCHEMA_VERSION;
 pub use crate::store::{EventLog, RunDb, UnitState, UnitStateRecord, UnknownUnitState};
+pub use crate::sys::monotonic_ns;

@@ -107,14 +107,14 @@ pub(crate) fn open_configured(path: &Path, create: bool) -> Result<Connection, S
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let conn = Connection::open_with_flags(path, flags)
+    let mut conn = Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::sqlite(path, "open the database", e))?;
-    configure(&conn).map_err(|e| StoreError::sqlite(path, "configure the connection", e))?;
+    configure(&mut conn).map_err(|e| StoreError::sqlite(path, "configure the connection", e))?;
     Ok(conn)
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_handler(Some(busy_handler()))?;
     conn.set_prepared_statement_cache_capacity(32);
     let deadline = Instant::now() + BUSY_TIMEOUT;
     loop {
@@ -134,6 +134,26 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(())
+}
+
+/// Waits for a lock with short pauses (50 µs growing to 1 ms) for up to [`BUSY_TIMEOUT`].
+///
+/// In WAL mode the write lock is held for microseconds; SQLite's default busy handler backs
+/// off to 100 ms sleeps, which lets the writers that keep retrying starve the others (a probe
+/// could stall for more than a second behind seven busy writers).
+fn busy_handler() -> impl FnMut(i32) -> bool + Send + 'static {
+    let mut since = Instant::now();
+    move |count| {
+        if count == 0 {
+            since = Instant::now();
+        }
+        if since.elapsed() >= BUSY_TIMEOUT {
+            return false;
+        }
+        let step = u64::from(count.unsigned_abs()).saturating_add(1);
+        thread::sleep(Duration::from_micros(step.saturating_mul(50).min(1_000)));
+        true
+    }
 }
 
 pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {

@@ -7,9 +7,9 @@ use std::str::FromStr;
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
-use crate::clock::{monotonic_ns, unix_time};
 use crate::error::StoreError;
 use crate::event::{Event, MalformedEvent};
+use crate::sys::{monotonic_ns, unix_time};
 use crate::{read, schema};
 
 /// Lifecycle state of a unit, stored in `UnitStatus.Status` (lowercase, as the original).

@@ -316,3 +316,26 @@ fn python_wait_for_event_wakes_on_a_rust_probe_in_another_process() {
     assert!(child.wait().expect("wait").success());
     assert_eq!(lines, ["True", "False"]);
 }
+
+#[test]
+fn python_wait_for_event_polls_where_inotify_is_unavailable() {
+    let dir = TempDir::new("py-poll");
+    let out = run_python(
+        dir.path(),
+        r#"
+import threading
+import testrium.modules.events as ev
+ev._watch_wal = lambda path: None  # as on macOS, or with inotify limits reached
+m = ev.Events_Manager(Unit="a", path=".")
+def later():
+    assert ev.Events_Manager(Unit="b", path=".").wait_for_event("ready", unit="a", timeout=60)
+    ev.Events_Manager(Unit="b", path=".").Set_Event("go")
+t = threading.Thread(target=later)
+t.start()
+m.Set_Event("ready")
+print(m.wait_for_event("go", unit="b", timeout=60), m.wait_for_event("x", unit="b", timeout=0.01))
+t.join()
+"#,
+    );
+    assert_eq!(out, "True False\n");
+}

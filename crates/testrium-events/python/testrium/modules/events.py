@@ -21,7 +21,9 @@ creates must stay identical to the Rust side (``crates/testrium-events/src/schem
 
 import json
 import os
+import select
 import sqlite3
+import sys
 import threading
 import time
 
@@ -44,6 +46,10 @@ VALID_EVENT_TYPES = {"Default", "Exception", "Send", "Receive"}
 SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_S = 30.0
 _WAIT_POLL_S = 0.001
+# With a watch on the -wal file: the longest sleep between two checks anyway, and how many
+# 1 ms polls follow a write that has not changed data_version yet (commit being published).
+_WATCH_CHECK_S = 0.05
+_POLLS_AFTER_WRITE = 20
 
 _CREATE_TABLES = (
     """CREATE TABLE IF NOT EXISTS Events (
@@ -138,18 +144,83 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+_LIBC = []
+
+
+def _watch_wal(database_path):
+    """An inotify descriptor woken by writes to the database's -wal file (every commit
+    appends to it), or None where that is not available: the caller then polls."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        if not _LIBC:
+            import ctypes
+
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        libc = _LIBC[0]
+        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            return None
+        if libc.inotify_add_watch(fd, os.fsencode(database_path + "-wal"), 0x2) < 0:  # IN_MODIFY
+            os.close(fd)
+            return None
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return fd, poller
+    except Exception:  # no ctypes, no inotify, limits reached: poll instead
+        return None
+
+
+def _watch_wait(watch, timeout: float) -> bool:
+    """Blocks until the watched file was written or `timeout` seconds pass."""
+    fd, poller = watch
+    if not poller.poll(max(0, int(timeout * 1000 + 0.999))):
+        return False
+    while True:
+        try:
+            if not os.read(fd, 4096):
+                break
+        except OSError:
+            break
+    return True
+
+
 def _is_busy(error: Exception) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (and extended codes)
     message = str(error).lower()
     return "locked" in message or "busy" in message
 
 
+def _retry(operation):
+    """Runs `operation`, retrying while the database is busy (50 µs pauses growing to 1 ms,
+    for up to 30 s). The connection has no SQLite busy handler: the built-in one backs off to
+    100 ms sleeps, which lets busy writers starve the others."""
+    deadline = None
+    pause = 0.00005
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + _BUSY_TIMEOUT_S
+            elif now >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
+
+
 def _ensure_schema(connection, force: bool = False) -> None:
     """Creates the tables and adds missing columns, once per database (``user_version``)."""
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    version = _retry(lambda: connection.execute("PRAGMA user_version").fetchone()[0])
     if version >= SCHEMA_VERSION and not force:
         return
     # IMMEDIATE: take the write lock before reading so concurrent setups queue.
-    connection.execute("BEGIN IMMEDIATE")
+    _retry(lambda: connection.execute("BEGIN IMMEDIATE"))
     try:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if force or version < SCHEMA_VERSION:
@@ -176,22 +247,21 @@ def _connect(database_path: str):
     """A connection with the settings every Testrium client uses."""
     connection = sqlite3.connect(
         database_path,
-        timeout=_BUSY_TIMEOUT_S,
+        timeout=0,  # busy: see _retry
         isolation_level=None,  # autocommit: one INSERT is one transaction
         check_same_thread=False,
     )
     connection.text_factory = _text
     deadline = time.monotonic() + _BUSY_TIMEOUT_S
     while True:
-        mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+        mode = _retry(lambda: connection.execute("PRAGMA journal_mode").fetchone()[0])
         if str(mode).lower() == "wal":
             break
-        try:
-            connection.execute("PRAGMA journal_mode=WAL").fetchone()
-        except sqlite3.OperationalError as error:
-            if not _is_busy(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.001)
+        # Needs an exclusive lock: another process may be setting up the same database.
+        _retry(lambda: connection.execute("PRAGMA journal_mode=WAL").fetchone())
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("cannot switch %s to WAL" % database_path)
+        time.sleep(0.0005)
     connection.execute("PRAGMA synchronous=NORMAL")
     _ensure_schema(connection)
     return connection
@@ -212,14 +282,17 @@ class _Store:
     def _execute(self, sql, parameters=()):
         """Runs one statement; if a table or column vanished (an older client dropped and
         recreated it), repairs the schema and retries once."""
+        def run():
+            return self.connection.execute(sql, parameters).fetchall()
+
         with self._lock:
             try:
-                return self.connection.execute(sql, parameters).fetchall()
+                return _retry(run)
             except sqlite3.OperationalError as error:
                 if _is_busy(error):
                     raise
                 _ensure_schema(self.connection, force=True)
-                return self.connection.execute(sql, parameters).fetchall()
+                return _retry(run)
 
 
 class Events_Manager(_Store):
@@ -236,7 +309,7 @@ class Events_Manager(_Store):
 
     def drop_events_table(self) -> None:
         with self._lock:
-            self.connection.execute("DROP TABLE IF EXISTS Events")
+            _retry(lambda: self.connection.execute("DROP TABLE IF EXISTS Events"))
             _ensure_schema(self.connection, force=True)
 
     def _rows(self, unit, with_mono: bool = False):
@@ -317,7 +390,7 @@ class Events_Manager(_Store):
 
     def _data_version(self) -> int:
         with self._lock:
-            return self.connection.execute("PRAGMA data_version").fetchone()[0]
+            return _retry(lambda: self.connection.execute("PRAGMA data_version").fetchone()[0])
 
     def wait_for_event(
         self,
@@ -329,30 +402,45 @@ class Events_Manager(_Store):
         """Waits until `unit` (default: this manager's unit; "*": any unit) has recorded
         `step`. Returns False after `timeout` seconds.
 
-        Checks the cheap ``PRAGMA data_version`` every millisecond (or every
-        `poll_interval` if that is shorter) and queries only new rows when another
-        connection committed, so it wakes within about a millisecond of the probe.
+        Wakes within about a millisecond of the probe and costs next to nothing while
+        waiting: on Linux it sleeps until the database's -wal file is written (inotify
+        through ctypes); elsewhere it checks the cheap ``PRAGMA data_version`` every
+        millisecond (or every `poll_interval` if that is shorter). It queries only new rows,
+        and only when another connection committed.
         """
         selected_unit = self.Unit if unit is None else unit
         interval = _WAIT_POLL_S
         if poll_interval is not None and 0 < poll_interval < interval:
             interval = poll_interval
         deadline = time.monotonic() + timeout
-        version = self._data_version()
-        last_id = 0
-        while True:
-            last_id, found = self._execute(_FIND_AFTER, (selected_unit, step, last_id))[0]
-            if found:
-                return True
+        # Watch first, then read the version: a commit in between is seen by both.
+        watch = _watch_wal(self.database_path)
+        try:
+            version = self._data_version()
+            last_id = 0
+            polls = 0
             while True:
-                now = time.monotonic()
-                if now >= deadline:
-                    return False
-                time.sleep(min(interval, deadline - now))
-                current = self._data_version()
-                if current != version:
-                    version = current
-                    break
+                last_id, found = self._execute(_FIND_AFTER, (selected_unit, step, last_id))[0]
+                if found:
+                    return True
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    if watch is not None and polls == 0:
+                        if _watch_wait(watch, min(left, _WATCH_CHECK_S)):
+                            polls = _POLLS_AFTER_WRITE
+                    else:
+                        time.sleep(min(interval, left))
+                        polls = max(0, polls - 1)
+                    current = self._data_version()
+                    if current != version:
+                        version = current
+                        polls = 0
+                        break
+        finally:
+            if watch is not None:
+                os.close(watch[0])
 
     def verify_required_events(self, units: "list[dict]") -> dict:
         completed = []
@@ -465,7 +553,7 @@ class UnitStatus_Manager(_Store):
         now = time.time()
         mono = time.monotonic_ns()
         with self._lock:
-            self.connection.execute("BEGIN IMMEDIATE")
+            _retry(lambda: self.connection.execute("BEGIN IMMEDIATE"))
             try:
                 self.connection.execute(
                     """
