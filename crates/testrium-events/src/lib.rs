@@ -62,5 +62,7 @@ pub use crate::history::{History, HistoryRecord};
 pub use crate::probe::{Probe, ProbeRecord};
 pub use crate::python::PYTHON_EVENTS_MODULE;
 pub use crate::schema::SCHEMA_VERSION;
-pub use crate::store::{EventLog, RunDb, UnitState, UnitStateRecord, UnknownUnitState};
+pub use crate::store::{
+    ChangeWatch, EventLog, RunDb, UnitState, UnitStateRecord, UnknownUnitState,
+};
 pub use crate::sys::monotonic_ns;

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use crate::env::{ENV_EVENT_DB, ENV_UNIT};
 use crate::error::{ProbeError, ProbeErrorKind, StoreError};
 use crate::event::EventType;
+use crate::store::wal_path;
 use crate::sys::{FileWatch, monotonic_ns, unix_time};
 use crate::{schema, store};
 
@@ -303,11 +304,4 @@ impl Probe {
             Ok((r.get::<_, i64>(1)? != 0, r.get::<_, i64>(0)?))
         })
     }
-}
-
-/// The write-ahead log SQLite keeps next to the database: `<db>-wal`.
-fn wal_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
 }

@@ -3,13 +3,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
 use crate::error::StoreError;
 use crate::event::{Event, MalformedEvent};
-use crate::sys::{monotonic_ns, unix_time};
+use crate::sys::{FileWatch, monotonic_ns, unix_time};
 use crate::{read, schema};
 
 /// Lifecycle state of a unit, stored in `UnitStatus.Status` (lowercase, as the original).
@@ -230,6 +231,14 @@ impl RunDb {
         data_version(&self.conn).map_err(|e| StoreError::sqlite(&self.path, "read data_version", e))
     }
 
+    /// A watch woken whenever another process writes to this database, so a supervisor can
+    /// sleep until something happened instead of polling [`RunDb::data_version`] every
+    /// millisecond. `None` where that is not available (not Linux, inotify limits reached):
+    /// poll then.
+    pub fn watch_changes(&self) -> Option<ChangeWatch> {
+        FileWatch::new(&wal_path(&self.path)).map(|inner| ChangeWatch { inner })
+    }
+
     /// Records that `unit` entered `state`: the `UnitStatus` row (as the original) and a row in
     /// `UnitTransitions`, both with wall-clock and monotonic timestamps.
     pub fn set_unit_state(&self, unit: &str, state: UnitState) -> Result<(), StoreError> {
@@ -336,6 +345,48 @@ impl RunDb {
             None => Ok(None),
         }
     }
+}
+
+/// Wakes its owner when another process commits to a run database: returned by
+/// [`RunDb::watch_changes`].
+///
+/// It is woken by writes to the database's `-wal` file (inotify on Linux), which precede the
+/// commit's publication by microseconds: after a wake-up, check [`RunDb::data_version`], and if
+/// it has not changed yet, look again a few times over the next milliseconds.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ChangeWatch {
+    inner: FileWatch,
+}
+
+impl ChangeWatch {
+    /// Blocks until the database was written since the last call, or `timeout` passes.
+    /// Returns whether it was written.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        self.inner.wait(timeout)
+    }
+
+    /// Consumes pending notifications without blocking (after the descriptor polled readable);
+    /// returns whether there were any.
+    pub fn drain(&self) -> bool {
+        self.inner.drain()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl std::os::fd::AsFd for ChangeWatch {
+    /// Readable when the database was written: add it to a `poll`/`ppoll` set, then call
+    /// [`ChangeWatch::drain`].
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+/// The write-ahead log SQLite keeps next to the database: `<db>-wal`.
+pub(crate) fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<i64> {

@@ -107,34 +107,51 @@ impl FileWatch {
     pub(crate) fn wait(&self, timeout: Duration) -> bool {
         use std::os::fd::AsRawFd;
 
-        let raw = self.fd.as_raw_fd();
         let mut pfd = libc::pollfd {
-            fd: raw,
+            fd: self.fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
         let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
         // SAFETY: one valid pollfd for the duration of the call.
         let ready = unsafe { libc::poll(&raw mut pfd, 1, ms) };
-        if ready <= 0 {
-            return false;
-        }
-        // Drain every queued event: one wake-up per batch of writes.
+        ready > 0 && self.drain()
+    }
+
+    /// Consumes the queued notifications without blocking; returns whether there were any.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn drain(&self) -> bool {
+        use std::os::fd::AsRawFd;
+
+        let mut any = false;
         let mut buf = [0_u8; 4096];
         loop {
-            // SAFETY: `buf` is writable for its whole length.
-            let n = unsafe { libc::read(raw, buf.as_mut_ptr().cast(), buf.len()) };
+            // SAFETY: `buf` is writable for its whole length; the descriptor is non-blocking.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n <= 0 {
-                break;
+                return any;
             }
+            any = true;
         }
-        true
+    }
+
+    /// The descriptor that becomes readable on a write (for `poll`-style multiplexing).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
     }
 
     /// Not available on this platform.
     #[cfg(not(target_os = "linux"))]
     pub(crate) fn wait(&self, timeout: Duration) -> bool {
         std::thread::sleep(timeout);
+        false
+    }
+
+    /// Not available on this platform.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn drain(&self) -> bool {
         false
     }
 }

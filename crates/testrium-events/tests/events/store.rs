@@ -106,3 +106,22 @@ fn data_version_changes_on_other_connections_commit() {
         .expect("emit");
     assert_ne!(db.data_version().expect("version"), before);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn watch_changes_wakes_on_another_connections_commit() {
+    use std::time::Duration;
+
+    let dir = TempDir::new("watch");
+    let db = RunDb::create(&dir.db()).expect("create");
+    let probe = Probe::open(dir.db(), "u").expect("probe");
+    probe.emit("first").expect("emit");
+    let watch = db.watch_changes().expect("inotify on Linux");
+    watch.drain();
+    let before = db.data_version().expect("version");
+    assert!(!watch.wait(Duration::ZERO));
+    probe.emit("second").expect("emit");
+    assert!(watch.wait(Duration::from_secs(30)));
+    assert_ne!(db.data_version().expect("version"), before);
+    assert!(!watch.drain(), "drained by wait");
+}
