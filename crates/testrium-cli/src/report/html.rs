@@ -35,6 +35,7 @@ svg .probe.Receive { fill: #8250df; } svg .probe.Exception { fill: var(--fail); 
 svg .probe.failed { stroke: var(--fail); stroke-width: 3; }
 svg .arrow line { stroke: #0969da; stroke-width: 1.2; } svg .arrow text { font-size: 10px; fill: #0969da; }
 svg .missing text { font-size: 11px; fill: var(--fail); font-weight: 600; }
+svg .axis text.break { font-size: 14px; fill: var(--muted); }
 "#;
 
 /// Most arrows that get a text label (beyond, the latency is in each arrow's tooltip).
@@ -345,36 +346,36 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
     const LEFT: f64 = 170.0;
     const RIGHT: f64 = 30.0;
     const TOP: f64 = 34.0;
-    const LANE: f64 = 46.0;
+    const LANE: f64 = 58.0;
     const WIDTH: f64 = 1000.0;
     let height = TOP + LANE * lanes.len() as f64 + 10.0;
-    let span = tl
-        .events
-        .iter()
-        .map(|ev| ev.t_ms)
-        .fold(0.0_f64, f64::max)
-        .max(0.001);
-    let x = |t: f64| LEFT + (t.max(0.0) / span) * (WIDTH - LEFT - RIGHT);
     let lane_y = |unit: &str| {
         let i = lanes.iter().position(|l| *l == unit).unwrap_or(0);
         TOP + LANE * i as f64 + LANE / 2.0
     };
+    let layout = Layout::new(&tl.events, LEFT, WIDTH - RIGHT);
     let _ = writeln!(
         h,
         "<svg class=\"timeline\" id=\"timeline-{id}\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"timeline of probes per unit\">\n\
          <defs><marker id=\"head-{id}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#0969da\"/></marker></defs>"
     );
     h.push_str("<g class=\"axis\">");
-    for i in 0..=5 {
-        let t = span * f64::from(i) / 5.0;
+    for (x, t) in layout.ticks(&tl.events, 6) {
         let _ = write!(
             h,
             "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\"/><text x=\"{x:.1}\" y=\"{ty}\" text-anchor=\"middle\">{label}</text>",
-            x = x(t),
             top = TOP - 6.0,
             bottom = height - 6.0,
             ty = TOP - 12.0,
             label = millis(t),
+        );
+    }
+    for (x, idle) in &layout.breaks {
+        let _ = write!(
+            h,
+            "<text class=\"break\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"middle\"><title>{idle} without probes (shortened)</title>≈</text>",
+            y = height - 8.0,
+            idle = millis(*idle),
         );
     }
     h.push_str("</g>\n");
@@ -389,12 +390,13 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
             x2 = WIDTH - RIGHT,
         );
     }
-    let pos = |id: i64| {
-        tl.events
-            .iter()
-            .find(|ev| ev.id == id)
-            .map(|ev| (x(ev.t_ms), lane_y(&ev.unit)))
-    };
+    let positions: std::collections::HashMap<i64, (f64, f64)> = tl
+        .events
+        .iter()
+        .zip(&layout.xs)
+        .map(|(ev, &x)| (ev.id, (x, lane_y(&ev.unit))))
+        .collect();
+    let pos = |id: i64| positions.get(&id).copied();
     h.push_str("<g class=\"arrows\">\n");
     for (n, arrow) in tl.arrows.iter().enumerate() {
         let (Some((x1, y1)), Some((x2, y2))) = (pos(arrow.from_id), pos(arrow.to_id)) else {
@@ -427,7 +429,7 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
         );
     }
     h.push_str("</g>\n<g class=\"probes\">\n");
-    for ev in &tl.events {
+    for (ev, &cx) in tl.events.iter().zip(&layout.xs) {
         let r = if ev.failed { 6.0 } else { 5.0 };
         let key = ev
             .key
@@ -441,7 +443,6 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
             failed = if ev.failed { " failed" } else { "" },
             unit = e(&ev.unit),
             step = e(&ev.step),
-            cx = x(ev.t_ms),
             cy = lane_y(&ev.unit),
             t = millis(ev.t_ms),
             fail = if ev.failed { " — failed" } else { "" },
@@ -480,6 +481,91 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
             "<p class=\"muted\">{} more probes are in the run database and not drawn.</p>",
             tl.omitted
         );
+    }
+}
+
+/// Where each probe goes on the x axis. Long idle stretches would squeeze the interesting
+/// bursts into a few pixels, so the axis is piecewise: a gap between consecutive probes longer
+/// than a tenth of the whole span is shortened to that (marked `≈` on the axis), and half of
+/// the width is spread by probe order, so probes recorded close together stay apart. Order is
+/// always kept; the real times are on the ticks, the tooltips and the arrows.
+struct Layout {
+    /// x of each event, in the timeline's (time) order.
+    xs: Vec<f64>,
+    /// x and real length (ms) of each shortened gap.
+    breaks: Vec<(f64, f64)>,
+}
+
+impl Layout {
+    fn new(events: &[super::model::TimelineEvent], left: f64, right: f64) -> Layout {
+        let n = events.len();
+        if n == 0 {
+            return Layout {
+                xs: Vec::new(),
+                breaks: Vec::new(),
+            };
+        }
+        let span = events[n - 1].t_ms - events[0].t_ms;
+        let cap = span / 10.0;
+        let mut compressed = Vec::with_capacity(n);
+        let mut gaps = Vec::new();
+        let mut c = 0.0;
+        for (i, ev) in events.iter().enumerate() {
+            if i > 0 {
+                let gap = (ev.t_ms - events[i - 1].t_ms).max(0.0);
+                if gap > cap && cap > 0.0 {
+                    gaps.push((i, gap));
+                    c += cap;
+                } else {
+                    c += gap;
+                }
+            }
+            compressed.push(c);
+        }
+        let total = c;
+        let width = right - left;
+        let xs: Vec<f64> = (0..n)
+            .map(|i| {
+                let by_time = if total > 0.0 {
+                    compressed[i] / total
+                } else {
+                    0.5
+                };
+                let by_order = if n > 1 {
+                    i as f64 / (n - 1) as f64
+                } else {
+                    0.5
+                };
+                left + width * (0.5 * by_time + 0.5 * by_order)
+            })
+            .collect();
+        let breaks = gaps
+            .into_iter()
+            .map(|(i, gap)| ((xs[i - 1] + xs[i]) / 2.0, gap))
+            .collect();
+        Layout { xs, breaks }
+    }
+
+    /// About `count` ticks at probes spread along the axis: (x, real time in ms).
+    fn ticks(&self, events: &[super::model::TimelineEvent], count: usize) -> Vec<(f64, f64)> {
+        let n = self.xs.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut ticks: Vec<(f64, f64)> = Vec::new();
+        for k in 0..count {
+            let i = if count > 1 {
+                k * (n - 1) / (count - 1)
+            } else {
+                0
+            };
+            let tick = (self.xs[i], events[i].t_ms);
+            // Skip ticks that would print on top of the previous one.
+            if ticks.last().is_none_or(|last| tick.0 - last.0 > 60.0) {
+                ticks.push(tick);
+            }
+        }
+        ticks
     }
 }
 
