@@ -48,6 +48,17 @@ pub(crate) const HOP_KEYS: &[&str] = &["hop", "budget-ms"];
 /// Top-level keys of `config.toml`.
 pub(crate) const CONFIG_FILE_KEYS: &[&str] = &["Configs", "circuit"];
 
+/// The current name of a legacy key (`analitics` → `gen-metrics`, …).
+pub(crate) fn legacy_alias_of(key: &str) -> Option<&'static str> {
+    match key {
+        "analitics" => Some("gen-metrics"),
+        "save-analitics" => Some("save-metrics"),
+        "save-performance" => Some("save-scores"),
+        "unity_depencies" => Some("unit_dependencies"),
+        _ => None,
+    }
+}
+
 /// The closest candidate to `given`, if one is close enough to be a likely typo.
 pub(crate) fn suggest<'a>(
     given: &str,

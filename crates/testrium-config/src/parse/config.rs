@@ -9,7 +9,8 @@ use toml::de::{DeTable, DeValue};
 use crate::check::{DraftCircuit, list};
 use crate::model::{Circuit, Hop, LogMode, Settings};
 use crate::names::{
-    CIRCUIT_KEYS, CONFIG_FILE_KEYS, CONFIGS_KEYS, HOP_KEYS, did_you_mean, parse_hop,
+    CIRCUIT_KEYS, CONFIG_FILE_KEYS, CONFIGS_KEYS, HOP_KEYS, did_you_mean, legacy_alias_of,
+    parse_hop,
 };
 use crate::parse::reader::{Reader, Value, describe, entries};
 use crate::source::Site;
@@ -175,12 +176,7 @@ fn parse_configs(reader: &mut Reader<'_>, table: &DeTable<'_>, draft: &mut Confi
                 let Some(b) = reader.bool(name, value) else {
                     continue;
                 };
-                let canonical = match name {
-                    "analitics" => "gen-metrics",
-                    "save-analitics" => "save-metrics",
-                    "save-performance" => "save-scores",
-                    other => other,
-                };
+                let canonical = legacy_alias_of(name).unwrap_or(name);
                 if let Some((earlier, _, earlier_name)) = aliased.get(canonical) {
                     if *earlier != b {
                         reader.error(

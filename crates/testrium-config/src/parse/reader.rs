@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::check::{list, seconds};
 use crate::diagnostic::Diagnostics;
-use crate::names::did_you_mean;
+use crate::names::{did_you_mean, legacy_alias_of};
 use crate::source::{FileId, Site, Sources};
 
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
@@ -74,7 +74,10 @@ impl<'s> Reader<'s> {
             Some(value.span()),
             key,
             format!(
-                "`{key}` must be {expected}, found {}",
+                "`{key}`{} must be {expected}, found {}",
+                legacy_alias_of(key)
+                    .map(|new| format!(" (legacy spelling of `{new}`)"))
+                    .unwrap_or_default(),
                 describe(value.get_ref())
             ),
             Some(format!("e.g. `{key} = {example}`")),

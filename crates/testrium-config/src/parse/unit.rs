@@ -222,21 +222,38 @@ fn parse_unit_table(
                 }
             }
             "unit_dependencies" | "unity_depencies" => {
-                if let Some(other) = dependencies_key {
-                    reader.error(
-                        Some(key.span()),
-                        key_name,
-                        format!("unit `{name}` has both `{other}` and `{key_name}`"),
-                        Some("`unity_depencies` is the legacy spelling of `unit_dependencies`: keep only `unit_dependencies`".into()),
-                    );
+                let Some(items) = reader.strings(key_name, value, "[\"target\"]") else {
                     continue;
+                };
+                if let Some(other) = dependencies_key {
+                    // Both spellings: fine when they agree (the original kept the new one).
+                    let same = items.iter().map(|(d, _)| d).eq(unit.dependencies.iter());
+                    if !same {
+                        reader.error(
+                            Some(key.span()),
+                            key_name,
+                            format!(
+                                "`{key_name}` of unit `{name}` contradicts `{other}`; they are \
+                                 the same setting"
+                            ),
+                            Some(
+                                "`unity_depencies` is the legacy spelling of \
+                                 `unit_dependencies`: keep only `unit_dependencies`"
+                                    .into(),
+                            ),
+                        );
+                    }
+                    if key_name != "unit_dependencies" {
+                        continue;
+                    }
+                    // The current spelling wins, as in the original.
+                    unit.dependencies.clear();
+                    sites.dependencies.clear();
                 }
                 dependencies_key = Some(key_name);
-                if let Some(items) = reader.strings(key_name, value, "[\"target\"]") {
-                    for (dependency, span) in items {
-                        sites.dependencies.push(reader.site(span));
-                        unit.dependencies.push(dependency);
-                    }
+                for (dependency, span) in items {
+                    sites.dependencies.push(reader.site(span));
+                    unit.dependencies.push(dependency);
                 }
             }
             "events" => {

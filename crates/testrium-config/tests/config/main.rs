@@ -1,6 +1,7 @@
 //! Integration tests of testrium-config: loading real folders, every validation rule, rendered
 //! diagnostics, discovery on hostile file systems, templates, and robustness.
 
+mod differential;
 mod discovery;
 mod robustness;
 mod rules;

@@ -393,8 +393,15 @@ const CASES: &[Case] = &[
         "both dependency spellings",
         CONFIG,
         A,
-        "[\"b\"]\ninit = 1\nunit_dependencies = [\"a\"]\nunity_depencies = [\"a\"]\n",
-        &["test_g/units/b.toml:4:1: unit `b` has both `unit_dependencies` and `unity_depencies`"],
+        "[\"b\"]\ninit = 1\nunit_dependencies = [\"a\"]\nunity_depencies = []\n",
+        &["test_g/units/b.toml:4:1: `unity_depencies` of unit `b` contradicts `unit_dependencies`"],
+    ),
+    case(
+        "both dependency spellings agreeing",
+        CONFIG,
+        A,
+        "[\"b\"]\ninit = 1\nunity_depencies = [\"a\"]\nunit_dependencies = [\"a\"]\n",
+        &[],
     ),
     case(
         "events duplicate, blank, wrong type",
