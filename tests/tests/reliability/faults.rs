@@ -1,0 +1,442 @@
+//! Faults and floods of single units, end to end through `testrium run`.
+
+use std::time::Duration;
+
+use testrium_events::RunDb;
+
+use super::support::*;
+
+/// Peak memory allowed to the runner (upper bound from `wait4`) in the flood scenarios.
+pub const FLOOD_RSS_LIMIT_MIB: f64 = 32.0;
+
+#[test]
+fn flood_of_output_without_newlines() {
+    let bytes = size(16 << 20, 50 << 20);
+    let base = Base::new("flood");
+    GroupDir::new("test_flood")
+        .unit(
+            UnitSpec::fixture("flooder", &[&format!("flood:{bytes}"), "emit:flooded"])
+                .events(&["flooded"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    // --verbose: the runner follows the log to stream it, the worst case for its memory.
+    let done = Testrium::new(
+        &base,
+        "run",
+        &[
+            "--verbose",
+            "run",
+            "--json",
+            json.to_str().unwrap_or_default(),
+        ],
+    )
+    .run();
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), "test_flood").clone();
+    let run_dir = attempt["run_dir"].as_str().unwrap_or_default().to_owned();
+    let log = std::path::Path::new(&run_dir)
+        .join("logs")
+        .join("flooder.log");
+    let log_len = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    // Complete: every byte of stdout and stderr (no cap).
+    assert_eq!(log_len, 2 * bytes, "log {log:?} incomplete");
+    // The verbose stream passed the flood on as bounded pieces.
+    let streamed = done.stdout_bytes.iter().filter(|&&b| b == b'x').count() as u64;
+    assert!(
+        done.vmhwm_mib() < FLOOD_RSS_LIMIT_MIB,
+        "runner peak memory {:.1} MiB",
+        done.vmhwm_mib()
+    );
+    base.assert_nothing_left();
+    figures(
+        "flood_of_output_without_newlines",
+        &[
+            format!("bytes written: {bytes} to stdout + {bytes} to stderr, no newline"),
+            format!("log file: {log_len} bytes (complete)"),
+            format!("streamed by --verbose: {streamed} bytes"),
+            done.memory(),
+            format!("wall time: {:.2} s", done.elapsed.as_secs_f64()),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "bug: --verbose stops streaming a unit's log when the units phase ends (at most 256 KiB per 1 ms turn is passed on, the rest is dropped without a marker); reported to orchestrator"]
+fn verbose_stream_passes_a_flood_on_whole() {
+    let bytes: u64 = 4 << 20;
+    let base = Base::new("verbose-flood");
+    GroupDir::new("test_verbose_flood")
+        .unit(UnitSpec::fixture("flooder", &[&format!("flood:{bytes}")]))
+        .write(base.path());
+    let done = Testrium::new(&base, "run", &["--verbose", "run"]).run();
+    done.assert_code(0);
+    let streamed = done.stdout_bytes.iter().filter(|&&b| b == b'x').count() as u64;
+    let marker = done.stdout.contains("not shown");
+    assert!(
+        streamed == 2 * bytes || marker,
+        "--verbose passed on {streamed} of {} bytes, without saying it left some out",
+        2 * bytes
+    );
+    base.assert_nothing_left();
+}
+
+#[test]
+fn unit_ignoring_sigterm_is_killed_after_grace() {
+    let base = Base::new("sigterm");
+    GroupDir::new("test_stubborn")
+        .unit(UnitSpec::fixture("stubborn", &["ignore-term", "emit:up", "hang"]).events(&["up"]))
+        .write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_no_panic();
+    let report = read_json(&json);
+    let attempt = attempt(&report, "test_stubborn");
+    let unit = &units(attempt)["stubborn"];
+    let db = attempt["db_path"].as_str().unwrap_or_default();
+    let outcome = stored_outcome(std::path::Path::new(db));
+    assert_eq!(
+        outcome["ignored_sigterm"],
+        serde_json::json!(["stubborn"]),
+        "{outcome}"
+    );
+    assert_eq!(unit["signal"], 9, "killed by SIGKILL: {unit}");
+    let reason = unit["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("grace"), "the report says why: {unit}");
+    let html =
+        std::path::Path::new(attempt["run_dir"].as_str().unwrap_or_default()).join("report.html");
+    let page = std::fs::read_to_string(&html).unwrap_or_default();
+    assert!(page.contains("grace"), "the HTML report says so");
+    let pid = event_pid(
+        &wait_probe(&base, "stubborn", "up", DEADLINE).unwrap_or_else(|| panic!("no probe")),
+    );
+    assert!(!pid_alive(pid));
+    base.assert_nothing_left();
+    figures(
+        "unit_ignoring_sigterm_is_killed_after_grace",
+        &[
+            format!("exit code: {:?}", done.code),
+            format!("unit reason: {reason}"),
+            format!(
+                "teardown of the run: {:.2} s (default grace 2 s)",
+                done.elapsed.as_secs_f64()
+            ),
+        ],
+    );
+}
+
+#[test]
+fn daemon_and_escaped_child_are_killed_at_teardown() {
+    let base = Base::new("daemons");
+    GroupDir::new("test_daemons")
+        .unit(
+            UnitSpec::fixture("daemonizer", &["daemonize", "emit:up", "hang"])
+                .events(&["up", "daemon-up"]),
+        )
+        .unit(
+            UnitSpec::fixture("escaper", &["escape", "emit:up", "hang"])
+                .events(&["up", "escaped-up"]),
+        )
+        .unit(
+            UnitSpec::fixture("parent", &["grandchild", "emit:up", "hang"])
+                .events(&["up", "grandchild-up"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), "test_daemons").clone();
+    let db = std::path::PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
+    let events = RunDb::open(&db)
+        .and_then(|db| db.read_events())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .events;
+    let pids: Vec<(String, u32)> = events
+        .iter()
+        .map(|e| (format!("{}:{}", e.unit, e.step), event_pid(e)))
+        .collect();
+    assert_eq!(pids.len(), 6, "{pids:?}");
+    for (what, pid) in &pids {
+        assert!(!pid_alive(*pid), "{what} (pid {pid}) survived the run");
+    }
+    let outcome = stored_outcome(&db);
+    let swept = outcome["swept_processes"].as_u64().unwrap_or(0);
+    // The daemon (double fork + setsid) and the escaped child left their process groups.
+    assert!(swept >= 2, "{outcome}");
+    base.assert_nothing_left();
+    figures(
+        "daemon_and_escaped_child_are_killed_at_teardown",
+        &[format!(
+            "processes found outside the units' groups and killed: {swept}"
+        )],
+    );
+}
+
+/// Runner peak memory allowed in the probe flood today: a base plus this much per stored
+/// event (the runner keeps every event, the verdict and the report in memory).
+pub const PROBE_FLOOD_RSS_BASE_MIB: f64 = 32.0;
+/// See [`PROBE_FLOOD_RSS_BASE_MIB`]; measured ~1.9 KiB per event (debug build).
+pub const PROBE_FLOOD_RSS_PER_EVENT_KIB: f64 = 3.0;
+/// The target: what a runner that does not copy the verdict per pair needs.
+pub const PROBE_FLOOD_TARGET_BASE_MIB: f64 = 24.0;
+/// See [`PROBE_FLOOD_TARGET_BASE_MIB`].
+pub const PROBE_FLOOD_TARGET_PER_EVENT_KIB: f64 = 1.0;
+
+/// One unit floods `flood_rows` probes (Send/Receive pairs) while 7 others record
+/// `writer_pairs` pairs each, one of them with one orphan Send first; checks every row was
+/// stored and verified. Returns the run and the number of rows.
+fn probe_flood(label: &str, flood_rows: u64, writer_pairs: u64) -> (Finished, u64) {
+    let base = Base::new(label);
+    let mut group = GroupDir::new("test_probe_flood").timeout_s(600).unit(
+        UnitSpec::hostile(
+            "flooder",
+            &[
+                &format!("pairs:{}:flood", flood_rows / 2),
+                "emit:flood-done",
+            ],
+        )
+        .events(&["flood-done"]),
+    );
+    for w in 1..=7 {
+        let tag = format!("w{w}");
+        let pairs = format!("pairs:{writer_pairs}:{tag}");
+        let done_step = format!("emit:{tag}-done");
+        let unit = if w == 7 {
+            // One deliberate orphan Send among every row: verification must still find it.
+            UnitSpec::command(
+                &tag,
+                &[
+                    "/bin/sh".to_owned(),
+                    "-c".to_owned(),
+                    format!(
+                        "{} send:w7-orphan-sent:orphan-key && exec {} {pairs} {done_step}",
+                        fixture(),
+                        hostile(),
+                    ),
+                ],
+            )
+        } else {
+            UnitSpec::hostile(&tag, &[&pairs, &done_step])
+        };
+        group = group.unit(unit.events(&[&format!("{tag}-done")]));
+    }
+    group.write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(1);
+    let report = read_json(&json);
+    let attempt = attempt(&report, "test_probe_flood");
+    let expected_rows = flood_rows + 1 + 7 * (2 * writer_pairs + 1) + 1;
+    let db = std::path::PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
+    let stored = RunDb::open(&db)
+        .and_then(|db| db.read_events())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.events.len() as u64, expected_rows, "every row lands");
+    assert!(stored.malformed.is_empty());
+    let verdict = &attempt["verdict"];
+    assert_eq!(
+        verdict["summary"]["events"], expected_rows,
+        "verified every row"
+    );
+    let paired = attempt["correlation"]["paired"].as_u64().unwrap_or(0);
+    assert_eq!(
+        paired,
+        flood_rows / 2 + 7 * writer_pairs,
+        "every pair matched"
+    );
+    // Exactly the one planted failure.
+    assert_eq!(
+        failure_kinds(attempt),
+        vec!["orphan_send".to_owned()],
+        "{}",
+        attempt["failures"]
+    );
+    let orphans = &attempt["correlation"]["orphan_sends"];
+    assert_eq!(orphans[0]["key"], "orphan-key", "{orphans}");
+    base.assert_nothing_left();
+    (done, expected_rows)
+}
+
+fn memory_limit_mib(base_mib: f64, per_event_kib: f64, rows: u64) -> f64 {
+    base_mib + per_event_kib * rows as f64 / 1024.0
+}
+
+#[test]
+fn probe_flood_with_seven_concurrent_writers() {
+    let flood_rows = size(20_000, 200_000);
+    let writer_pairs = size(1_000, 5_000);
+    let (done, rows) = probe_flood("probes", flood_rows, writer_pairs);
+    let limit = memory_limit_mib(
+        PROBE_FLOOD_RSS_BASE_MIB,
+        PROBE_FLOOD_RSS_PER_EVENT_KIB,
+        rows,
+    );
+    let rows_per_s = rows as f64 / done.elapsed.as_secs_f64();
+    let per_event = done.vmhwm_kib as f64 / rows as f64;
+    figures(
+        "probe_flood_with_seven_concurrent_writers",
+        &[
+            format!(
+                "rows: {flood_rows} from one unit + 7 x {} from the others + 2 = {rows}, all stored and verified",
+                2 * writer_pairs + 1
+            ),
+            format!(
+                "pairs matched: {}; planted orphan found: yes",
+                flood_rows / 2 + 7 * writer_pairs
+            ),
+            format!("{} (limit {limit:.0} MiB)", done.memory()),
+            format!("runner memory per stored event: {per_event:.2} KiB"),
+            format!(
+                "wall time: {:.2} s ({rows_per_s:.0} rows/s overall)",
+                done.elapsed.as_secs_f64()
+            ),
+        ],
+    );
+    assert!(
+        done.vmhwm_mib() < limit,
+        "runner peak memory {:.1} MiB",
+        done.vmhwm_mib()
+    );
+}
+
+#[test]
+#[ignore = "bug: the CLI keeps the whole verdict as a serde_json::Value (about 1 KiB per Send/Receive pair; 498 MiB at 270,000 rows); reported to cli"]
+fn probe_flood_runner_memory_stays_small() {
+    let (done, rows) = probe_flood("probes-memory", size(20_000, 200_000), size(1_000, 5_000));
+    let limit = memory_limit_mib(
+        PROBE_FLOOD_TARGET_BASE_MIB,
+        PROBE_FLOOD_TARGET_PER_EVENT_KIB,
+        rows,
+    );
+    assert!(
+        done.vmhwm_mib() < limit,
+        "runner peak memory {:.1} MiB for {rows} rows, target {limit:.0} MiB",
+        done.vmhwm_mib()
+    );
+}
+
+#[test]
+fn unit_exiting_before_its_ready_probe() {
+    let base = Base::new("early-exit");
+    GroupDir::new("test_early_exit")
+        .unit(UnitSpec::fixture("quitter", &["exit:0"]).ready("never-ready", 600))
+        .unit(
+            UnitSpec::fixture("dependent", &["emit:up"])
+                .after(&["quitter"])
+                .events(&["up"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(1);
+    // Decided by the exit, not by the 600 s readiness timeout.
+    assert!(
+        done.elapsed < Duration::from_secs(300),
+        "{:?}",
+        done.elapsed
+    );
+    let attempt = attempt(&read_json(&json), "test_early_exit").clone();
+    let kinds = failure_kinds(&attempt);
+    assert!(
+        kinds.contains(&"exited_before_ready".to_owned()),
+        "{kinds:?}"
+    );
+    let units = units(&attempt);
+    assert_eq!(units["quitter"]["status"], "failed");
+    let dependent = &units["dependent"];
+    assert!(
+        dependent["exit_code"].is_null() && dependent["signal"].is_null(),
+        "{dependent}"
+    );
+    let reason = dependent["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("not started") && reason.contains("quitter"),
+        "{dependent}"
+    );
+    base.assert_nothing_left();
+}
+
+#[test]
+fn unit_crashing_after_ready() {
+    let base = Base::new("crash");
+    GroupDir::new("test_crash")
+        .unit(
+            UnitSpec::fixture("crasher", &["emit:ready", "crash"])
+                .ready("ready", 60)
+                .events(&["ready", "served"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(1);
+    let attempt = attempt(&read_json(&json), "test_crash").clone();
+    let kinds = failure_kinds(&attempt);
+    assert!(kinds.contains(&"signaled".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"missing_probe".to_owned()), "{kinds:?}");
+    assert_eq!(units(&attempt)["crasher"]["signal"], 6, "SIGABRT");
+    base.assert_nothing_left();
+}
+
+#[test]
+fn probes_after_the_group_ended_are_kept_and_flagged_late() {
+    let base = Base::new("late");
+    GroupDir::new("test_late")
+        .unit(
+            UnitSpec::hostile("server", &["emit:up", "term-emit-exit:late-goodbye"])
+                .events(&["up"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), "test_late").clone();
+    let verdict = &attempt["verdict"];
+    assert_eq!(
+        verdict["summary"]["late_events"], 1,
+        "{}",
+        verdict["summary"]
+    );
+    assert_eq!(verdict["late_events"][0]["step"], "late-goodbye");
+    let warned = verdict["warnings"]
+        .as_array()
+        .is_some_and(|w| w.iter().any(|w| w["kind"] == "late_event"));
+    assert!(warned, "{}", verdict["warnings"]);
+    // Kept in the database.
+    let db = std::path::PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
+    let events = RunDb::open(&db)
+        .and_then(|db| db.read_events())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .events;
+    assert!(events.iter().any(|e| e.step == "late-goodbye"));
+    base.assert_nothing_left();
+}

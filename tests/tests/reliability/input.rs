@@ -1,0 +1,436 @@
+//! Hostile and broken input: raw rows in `Events`, hostile text in every report, broken
+//! configuration files and base folders.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::support::*;
+
+/// Rows written straight into `Events`, bypassing every client: (what, SQL values).
+const RAW_ROWS: &[(&str, &str)] = &[
+    (
+        "unknown event type",
+        "'raw', 'bad-type', 'Bogus', NULL, 1.0, NULL",
+    ),
+    ("every column NULL", "NULL, NULL, NULL, NULL, NULL, NULL"),
+    (
+        "non-UTF-8 step",
+        "'raw', CAST(X'C328FFFE' AS TEXT), 'Default', NULL, 1.0, NULL",
+    ),
+    (
+        "non-UTF-8 unit",
+        "CAST(X'FF00FF' AS TEXT), 'x', 'Default', NULL, 1.0, NULL",
+    ),
+    (
+        "text in Time",
+        "'raw', 'text-time', 'Default', NULL, 'yesterday', NULL",
+    ),
+    (
+        "blob in Time",
+        "'raw', 'blob-time', 'Default', NULL, X'00FF', NULL",
+    ),
+    (
+        "Send without key",
+        "'raw', 'keyless', 'Send', NULL, 1.0, NULL",
+    ),
+    (
+        "metadata not JSON",
+        "'raw', 'bad-meta', 'Default', NULL, 1.0, 'not json {'",
+    ),
+    (
+        "metadata not UTF-8",
+        "'raw', 'bin-meta', 'Default', NULL, 1.0, CAST(X'80FF' AS TEXT)",
+    ),
+    ("integer type", "'raw', 'int-type', 7, NULL, 1.0, NULL"),
+];
+
+/// Size of the metadata of the one huge (otherwise valid) row.
+const HUGE_METADATA: usize = 8 << 20;
+
+fn raw_rows_script() -> String {
+    let mut script = String::from(
+        "import os, sqlite3, time\n\
+         db = sqlite3.connect(os.environ['TESTRIUM_EVENT_DB'], timeout=60)\n\
+         cols = 'Unit, StepCompleted, EventType, EventKey, Time, Metadata'\n",
+    );
+    for (_, values) in RAW_ROWS {
+        script.push_str(&format!(
+            "db.execute(\"\"\"INSERT INTO Events (\"\"\" + cols + \"\"\") VALUES ({values})\"\"\")\n"
+        ));
+    }
+    script.push_str(&format!(
+        "db.execute('INSERT INTO Events (' + cols + ') VALUES (?, ?, ?, ?, ?, ?)', \
+         ('raw', 'huge-meta', 'Default', None, time.time(), '{{\"blob\": \"' + 'x' * {HUGE_METADATA} + '\"}}'))\n\
+         db.execute('INSERT INTO Events (' + cols + ') VALUES (?, ?, ?, ?, ?, ?)', \
+         ('raw', 'raw-done', 'Default', None, time.time(), None))\n\
+         db.commit()\n"
+    ));
+    script
+}
+
+/// Parses an XML file with Python's expat (a strict, independent parser): the error, if any.
+fn xml_error(path: &Path) -> Option<String> {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])",
+            path.to_str().unwrap_or_default(),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("python: {e}"));
+    (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Control characters no report may pass through to a terminal: ESC, BEL, CSI (C1), CR.
+fn terminal_controls(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut found = Vec::new();
+    for (line_no, line) in text.split('\n').enumerate() {
+        if line
+            .chars()
+            .any(|c| matches!(c, '\u{1b}' | '\u{7}' | '\u{9b}' | '\r' | '\u{0}'))
+        {
+            found.push(format!("line {}: {line:?}", line_no + 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn hostile_rows_written_straight_into_events() {
+    let base = Base::new("raw-rows");
+    GroupDir::new("test_raw_rows")
+        .unit(
+            UnitSpec::command(
+                "raw",
+                // The marker argument lets `pgrep -f testrium-fixture` find a leaked one.
+                &[
+                    python(),
+                    "-c".to_owned(),
+                    raw_rows_script(),
+                    "testrium-fixture-raw-rows".to_owned(),
+                ],
+            )
+            .events(&["raw-done"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let junit = base.file("junit.xml");
+    let html = base.file("report.html");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &[
+            "run",
+            "--json",
+            json.to_str().unwrap_or_default(),
+            "--junit",
+            junit.to_str().unwrap_or_default(),
+            "--html",
+            html.to_str().unwrap_or_default(),
+        ],
+    )
+    .run();
+    done.assert_code(1);
+    let report = read_json(&json);
+    let attempt = attempt(&report, "test_raw_rows");
+    let malformed = attempt["verdict"]["malformed"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(
+        failure_kinds(attempt).contains(&"malformed_event".to_owned()),
+        "{}",
+        attempt["failures"]
+    );
+    // The required probe after the hostile rows still counts.
+    assert_eq!(attempt["probes"][0]["count"], 1, "{}", attempt["probes"]);
+    assert!(malformed >= 4, "{}", attempt["verdict"]["malformed"]);
+    assert_eq!(xml_error(&junit), None, "JUnit XML is not well-formed");
+    assert!(std::fs::metadata(&html).is_ok_and(|m| m.len() > 0));
+    // `testrium report` re-renders the stored run.
+    let run_dir = attempt["run_dir"].as_str().unwrap_or_default().to_owned();
+    let again = Testrium::new(&base, "report", &["report", run_dir.as_str()]).run();
+    again.assert_no_panic();
+    assert!(matches!(again.code, Some(0 | 1)), "{}", again.show());
+    let readable = attempt["verdict"]["summary"]["events"]
+        .as_u64()
+        .unwrap_or(0);
+    base.assert_nothing_left();
+    figures(
+        "hostile_rows_written_straight_into_events",
+        &[
+            format!(
+                "rows written raw: {} hostile + one with {} MiB of metadata + one valid",
+                RAW_ROWS.len(),
+                HUGE_METADATA >> 20
+            ),
+            format!("reported as malformed: {malformed}; readable: {readable}"),
+            format!("exit code {:?}", done.code),
+            done.memory(),
+        ],
+    );
+}
+
+#[test]
+fn hostile_text_through_terminal_html_junit() {
+    let base = Base::new("hostile-text");
+    GroupDir::new("test_hostile_text")
+        .unit(UnitSpec::hostile("hostile", &["hostile-text", "exit:3"]).events(&["hostile-done"]))
+        .write(base.path());
+    let json = base.file("report.json");
+    let junit = base.file("junit.xml");
+    let html = base.file("report.html");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &[
+            "--verbose",
+            "run",
+            "--json",
+            json.to_str().unwrap_or_default(),
+            "--junit",
+            junit.to_str().unwrap_or_default(),
+            "--html",
+            html.to_str().unwrap_or_default(),
+        ],
+    )
+    .run();
+    done.assert_code(1);
+    // Terminal: the unit's escapes are shown, never executed.
+    let mut controls = terminal_controls(&done.stdout_bytes);
+    controls.extend(terminal_controls(&done.stderr_bytes));
+    assert!(
+        controls.is_empty(),
+        "control characters reached the terminal:\n{}",
+        controls.join("\n")
+    );
+    assert!(
+        done.stdout.contains("alert"),
+        "the hostile text is shown (escaped)\n{}",
+        done.show()
+    );
+    // HTML: escaped.
+    let page = std::fs::read_to_string(&html).unwrap_or_default();
+    assert!(
+        !page.to_lowercase().contains("<script>alert"),
+        "HTML report runs unit text"
+    );
+    assert!(page.contains("alert"), "HTML report shows the hostile text");
+    let attempt = attempt(&read_json(&json), "test_hostile_text").clone();
+    let run_dir = PathBuf::from(attempt["run_dir"].as_str().unwrap_or_default());
+    let stored_page = std::fs::read_to_string(run_dir.join("report.html")).unwrap_or_default();
+    assert!(!stored_page.to_lowercase().contains("<script>alert"));
+    // JUnit: well-formed for a strict parser, despite ESC, NUL, `]]>` in the unit's output.
+    assert_eq!(xml_error(&junit), None, "JUnit XML is not well-formed");
+    // JSON: keeps the text exactly.
+    let kept = attempt["verdict"]["correlation"].to_string();
+    assert!(kept.contains("<script>alert('xss')</script>"), "{kept}");
+    // `testrium report` renders the stored run as safely.
+    let again = Testrium::new(
+        &base,
+        "report",
+        &["report", run_dir.to_str().unwrap_or_default()],
+    )
+    .run();
+    again.assert_no_panic();
+    let mut controls = terminal_controls(&again.stdout_bytes);
+    controls.extend(terminal_controls(&again.stderr_bytes));
+    assert!(
+        controls.is_empty(),
+        "testrium report:\n{}",
+        controls.join("\n")
+    );
+    base.assert_nothing_left();
+}
+
+/// One broken group in a fresh base; `testrium run` must exit 3 naming `names` in its output,
+/// without panicking or hanging.
+fn assert_config_error(label: &str, build: impl FnOnce(&Path), names: &str) -> Finished {
+    let base = Base::new(label);
+    build(base.path());
+    let done = Testrium::new(&base, "run", &["run"]).run();
+    done.assert_code(3);
+    assert!(
+        done.stderr.contains(names) || done.stdout.contains(names),
+        "the error does not name `{names}`\n{}",
+        done.show()
+    );
+    done
+}
+
+fn valid_group(base: &Path, name: &str) -> PathBuf {
+    GroupDir::new(name)
+        .unit(UnitSpec::fixture("one", &["emit:up"]).events(&["up"]))
+        .write(base)
+}
+
+#[test]
+fn broken_config_files() {
+    let mut figures_lines = Vec::new();
+    // Binary garbage.
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let done = assert_config_error(
+        "garbage",
+        |base| {
+            let dir = valid_group(base, "test_garbage");
+            write(&dir.join("config.toml"), &garbage);
+        },
+        "config.toml",
+    );
+    figures_lines.push(format!("binary garbage config.toml: exit {:?}", done.code));
+    // 10 MB file.
+    let done = assert_config_error(
+        "huge",
+        |base| {
+            let dir = valid_group(base, "test_huge");
+            let mut text =
+                std::fs::read_to_string(dir.join("units").join("one.toml")).unwrap_or_default();
+            text.push_str("padding = \"");
+            text.push_str(&"y".repeat(10 << 20));
+            text.push_str("\"\n");
+            write(&dir.join("units").join("one.toml"), text.as_bytes());
+        },
+        "one.toml",
+    );
+    figures_lines.push(format!(
+        "10 MiB unit file: exit {:?} in {:.2} s",
+        done.code,
+        done.elapsed.as_secs_f64()
+    ));
+    // Deeply nested arrays and tables.
+    let done = assert_config_error(
+        "nested",
+        |base| {
+            let dir = valid_group(base, "test_nested");
+            let depth = 100_000;
+            let mut text = std::fs::read_to_string(dir.join("config.toml")).unwrap_or_default();
+            text.push_str("deep = ");
+            text.push_str(&"[".repeat(depth));
+            text.push_str(&"]".repeat(depth));
+            text.push_str("\ninline = ");
+            text.push_str(&"{ a = ".repeat(depth));
+            text.push('1');
+            text.push_str(&" }".repeat(depth));
+            text.push('\n');
+            write(&dir.join("config.toml"), text.as_bytes());
+        },
+        "config.toml",
+    );
+    figures_lines.push(format!("100,000-deep nesting: exit {:?}", done.code));
+    // A FIFO as a unit file: opening it would block forever (and root cannot bypass it).
+    let done = assert_config_error(
+        "fifo",
+        |base| {
+            let dir = valid_group(base, "test_fifo");
+            let unit = dir.join("units").join("one.toml");
+            let _ = std::fs::remove_file(&unit);
+            nix::unistd::mkfifo(&unit, nix::sys::stat::Mode::from_bits_truncate(0o644))
+                .unwrap_or_else(|e| panic!("mkfifo: {e}"));
+        },
+        "one.toml",
+    );
+    figures_lines.push(format!("FIFO as unit file: exit {:?}", done.code));
+    // A directory where config.toml should be.
+    let done = assert_config_error(
+        "dir-config",
+        |base| {
+            let dir = valid_group(base, "test_dir_config");
+            let _ = std::fs::remove_file(dir.join("config.toml"));
+            std::fs::create_dir(dir.join("config.toml")).unwrap_or_else(|e| panic!("{e}"));
+        },
+        "config.toml",
+    );
+    figures_lines.push(format!("directory as config.toml: exit {:?}", done.code));
+    // Unreadable file (permission bits do not stop root).
+    if is_root() {
+        eprintln!("note: running as root: the chmod 000 unit file case is skipped");
+        figures_lines.push("chmod 000 unit file: skipped (root reads anything)".to_owned());
+    } else {
+        let done = assert_config_error(
+            "unreadable",
+            |base| {
+                use std::os::unix::fs::PermissionsExt;
+                let dir = valid_group(base, "test_unreadable");
+                let unit = dir.join("units").join("one.toml");
+                std::fs::set_permissions(&unit, std::fs::Permissions::from_mode(0o000))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            },
+            "one.toml",
+        );
+        figures_lines.push(format!("chmod 000 unit file: exit {:?}", done.code));
+    }
+    figures("broken_config_files", &figures_lines);
+}
+
+#[test]
+fn symlink_loops_and_unreadable_folders_in_the_base() {
+    let base = Base::new("loops");
+    valid_group(base.path(), "test_fine");
+    std::os::unix::fs::symlink("test_loop", base.path().join("test_loop"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(
+        ".",
+        base.path().join("test_fine").join("units").join("again"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("elsewhere_a", base.path().join("elsewhere_b"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("elsewhere_b", base.path().join("elsewhere_a"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let done = Testrium::new(&base, "run", &["run"]).run();
+    done.assert_code(3);
+    assert!(
+        done.stderr.contains("test_loop") || done.stdout.contains("test_loop"),
+        "the loop is named\n{}",
+        done.show()
+    );
+    // The other group alone still runs.
+    let fine = Testrium::new(&base, "fine", &["run", ".", "test_fine"]).run();
+    fine.assert_code(0);
+    if is_root() {
+        eprintln!("note: running as root: the chmod 000 folder case is skipped");
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        let closed = Base::new("closed");
+        let dir = valid_group(closed.path(), "test_closed");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let done = Testrium::new(&closed, "run", &["run"]).run();
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+        done.assert_code(3);
+        assert!(done.stderr.contains("test_closed"), "{}", done.show());
+    }
+    base.assert_nothing_left();
+}
+
+#[test]
+fn run_directory_that_cannot_be_created() {
+    // `.testrium` is a file: no run directory can be made under it (root included).
+    let base = Base::new("no-rundir");
+    valid_group(base.path(), "test_blocked");
+    write(&base.path().join(".testrium"), b"not a folder");
+    let done = Testrium::new(&base, "run", &["run"]).run();
+    done.assert_code(4);
+    assert!(
+        done.stderr.contains(".testrium") || done.stdout.contains(".testrium"),
+        "the error names the path\n{}",
+        done.show()
+    );
+    base.assert_nothing_left();
+    // A read-only base, where permission bits apply.
+    if is_root() {
+        eprintln!("note: running as root: the chmod 555 base case is skipped");
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        let base = Base::new("read-only");
+        valid_group(base.path(), "test_read_only");
+        std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o555))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let done = Testrium::new(&base, "run", &["run"]).run();
+        let _ = std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755));
+        done.assert_code(4);
+        assert!(done.stderr.contains(".testrium"), "{}", done.show());
+    }
+}

@@ -1,0 +1,500 @@
+//! The registry of every scenario of the reliability suite, and `docs/RELIABILITY.md`
+//! generated from it (so the document cannot drift from what the tests do).
+//!
+//! A scenario's result is read from the test source itself: a test marked `#[ignore = "…"]`
+//! shows as ignored with that reason; a scenario covered by another engineer's test shows
+//! as not covered while that test does not exist. `reliability_doc_is_current` fails when
+//! `docs/RELIABILITY.md` differs from the generated text (measured figures excepted);
+//! `TESTRIUM_BLESS=1` rewrites it, figures included (from the last run of the suite).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One scenario of issue 8 and the test that proves it.
+#[derive(Debug)]
+pub struct Scenario {
+    /// Heading it belongs to.
+    pub area: &'static str,
+    /// What is thrown at Testrium.
+    pub scenario: &'static str,
+    /// What the test checks.
+    pub checked: &'static str,
+    /// The test function.
+    pub test: &'static str,
+    /// Where the test lives: `None` for this suite, else a path from the workspace root.
+    pub file: Option<&'static str>,
+    /// Sizes: default, and with `TESTRIUM_RELIABILITY_FULL=1`.
+    pub sizes: Option<(&'static str, &'static str)>,
+}
+
+const FAULTS: &str = "Faults and floods";
+const INPUT: &str = "Hostile and broken input";
+
+/// Every scenario, in the order of the issue.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        area: FAULTS,
+        scenario: "a unit writes a flood to stdout and stderr without a newline, run with `--verbose`",
+        checked: "exit 0, no deadlock; `logs/<unit>.log` holds every byte (no cap); runner peak RSS (`VmHWM`) < 32 MiB while it follows the log for `--verbose`",
+        test: "flood_of_output_without_newlines",
+        file: None,
+        sizes: Some(("16 MiB per stream", "50 MiB per stream")),
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "the same flood (4 MiB per stream), shown with `--verbose`",
+        checked: "every byte reaches the terminal, or the terminal says how much was left out",
+        test: "verbose_stream_passes_a_flood_on_whole",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "a unit ignores SIGTERM",
+        checked: "killed with SIGKILL after the grace period; `ignored_sigterm` in the stored outcome, the unit's reason and the terminal report say so; no process left",
+        test: "unit_ignoring_sigterm_is_killed_after_grace",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "a unit daemonizes (double fork + `setsid`), another's child leaves its process group, another leaves a grandchild",
+        checked: "every one of the 6 recording processes is dead after the run; the sweep reports the ones outside the units' groups",
+        test: "daemon_and_escaped_child_are_killed_at_teardown",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "one unit floods Send/Receive probes as fast as it can while 7 others emit pairs too, one planted orphan Send",
+        checked: "every row is stored and verified (exact count), every pair matched, exactly the planted `orphan_send` failure found; runner peak RSS (`VmHWM`) < 32 MiB + 3 KiB per stored event",
+        test: "probe_flood_with_seven_concurrent_writers",
+        file: None,
+        sizes: Some(("20,000 + 7 × 2,001 rows", "200,000 + 7 × 10,001 rows")),
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "the same probe flood, against the memory target",
+        checked: "runner peak RSS (`VmHWM`) < 24 MiB + 1 KiB per stored event",
+        test: "probe_flood_runner_memory_stays_small",
+        file: None,
+        sizes: Some(("20,000 + 7 × 2,001 rows", "200,000 + 7 × 10,001 rows")),
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "a unit exits before its ready probe (600 s readiness timeout)",
+        checked: "`exited_before_ready` decided by the exit, not the timeout; its dependent is never started; exit 1",
+        test: "unit_exiting_before_its_ready_probe",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "a unit records its ready probe, then aborts",
+        checked: "`signaled` (SIGABRT) and `missing_probe` reported; exit 1",
+        test: "unit_crashing_after_ready",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "a unit records a probe after the group ended (in its SIGTERM handler)",
+        checked: "the row is kept in the database, counted in `late_events`, warned as `late_event`; the run still passes",
+        test: "probes_after_the_group_ended_are_kept_and_flagged_late",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "the runner (`testrium run`) is SIGKILLed mid-run, with a grandchild, a daemon and an escaped child alive",
+        checked: "every unit dies with it (parent-death signal); the run database reads back (events and states); the next `testrium run` in the same base passes and kills the dead run's leftovers",
+        test: "runner_sigkilled_mid_run",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "Ctrl-C (SIGINT) while the setup process runs",
+        checked: "exit 130; the setup is killed; the unit waiting for it never starts; the JSON report is written and marked interrupted; every state in the database is terminal",
+        test: "ctrl_c_during_setup",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "Ctrl-C while a unit waits for its readiness probe",
+        checked: "exit 130; the unit is killed, its dependent never starts; the report is written, interrupted; states terminal",
+        test: "ctrl_c_during_readiness_wait",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "Ctrl-C twice during teardown, while a unit ignores SIGTERM",
+        checked: "exit 130; the unit is killed; `ignored_sigterm` recorded; report written; states terminal",
+        test: "ctrl_c_twice_during_teardown",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "200 units in one group",
+        checked: "exit 0; every unit finished; every probe verified; nothing left running",
+        test: "two_hundred_units_in_one_group",
+        file: None,
+        sizes: Some(("200 units", "200 units")),
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "a dependency chain 500 deep (with `init` against the chain)",
+        checked: "`testrium check` and `testrium run` exit 0; every link becomes ready in dependency order",
+        test: "dependency_chain_500_deep",
+        file: None,
+        sizes: Some(("500 links", "500 links")),
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "100 groups in one base folder, run with `--jobs 4`",
+        checked: "`testrium check` and `testrium run` exit 0; one run directory and one history record per group",
+        test: "hundred_groups_in_one_base",
+        file: None,
+        sizes: Some(("100 groups", "100 groups")),
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "two `testrium run --jobs 3` at once in the same base folder (6 groups each)",
+        checked: "both exit 0; 12 distinct run directories, each database holding exactly its own rows; history keeps all 12 runs; `testrium history` works",
+        test: "concurrent_runs_and_jobs_share_a_base",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "rows written straight into `Events`: unknown/integer types, all-NULL, non-UTF-8 unit/step/metadata, text and blob `Time`, keyless Send, non-JSON metadata, 8 MiB metadata",
+        checked: "exit 1 with `malformed_event` evidence (no crash, no panic); the valid rows still count; JUnit well-formed (expat); HTML written; `testrium report` re-renders the run",
+        test: "hostile_rows_written_straight_into_events",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "probe names, keys, metadata, exception messages and unit output with quotes, `<script>`, newlines, CR, ANSI/OSC escapes, BEL, NUL, `]]>` and non-ASCII, run with `--verbose`",
+        checked: "no ESC/BEL/CSI/CR/NUL byte reaches the terminal (`run` and `report`); the HTML reports never contain `<script>alert`; JUnit is well-formed for expat; the JSON keeps the text exactly",
+        test: "hostile_text_through_terminal_html_junit",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "config files: binary garbage, a 10 MiB unit file, 100,000-deep nested arrays and inline tables, a FIFO as unit file, a directory as `config.toml`, a chmod 000 unit file (skipped as root)",
+        checked: "each: exit 3 (configuration error), the message names the file, no panic, no hang",
+        test: "broken_config_files",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "symlink loops in the base folder (a group folder linking to itself, a loop inside `units/`, a two-link loop) and a chmod 000 group folder (skipped as root)",
+        checked: "exit 3 naming the looping group; the valid group alone still runs (exit 0)",
+        test: "symlink_loops_and_unreadable_folders_in_the_base",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "a run directory that cannot be created: `.testrium` is a file; a chmod 555 base (skipped as root)",
+        checked: "exit 4 (`ENVIRONMENT_ERROR`, documented in `TestriumExitCode`) naming `.testrium`; no unit started",
+        test: "run_directory_that_cannot_be_created",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "generated config documents (proptest): arbitrary bytes, arbitrary TOML, arbitrary text lines",
+        checked: "loading and validating never panics (config engineer's suite)",
+        test: "arbitrary_toml_never_panics",
+        file: Some("crates/testrium-config/tests/config/robustness.rs"),
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "generated event lists (proptest)",
+        checked: "verification never panics and its invariants hold (verify engineer's suite)",
+        test: "arbitrary_event_lists",
+        file: Some("crates/testrium-verify/tests/verify/properties.rs"),
+        sizes: None,
+    },
+];
+
+/// The sources of this suite, to read each test's attributes from.
+const SUITE_SOURCES: &[(&str, &str)] = &[
+    (
+        "tests/tests/reliability/faults.rs",
+        include_str!("faults.rs"),
+    ),
+    (
+        "tests/tests/reliability/signals.rs",
+        include_str!("signals.rs"),
+    ),
+    ("tests/tests/reliability/scale.rs", include_str!("scale.rs")),
+    ("tests/tests/reliability/input.rs", include_str!("input.rs")),
+];
+
+/// Where a scenario's test stands.
+#[derive(Debug, PartialEq)]
+enum Status {
+    /// In the default suite: CI runs it and it must pass.
+    Runs { file: String },
+    /// Marked `#[ignore = "reason"]`.
+    Ignored { file: String, reason: String },
+    /// Its test does not exist (yet).
+    Missing,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Finds `fn test(` in `source`; returns its `#[ignore…]` reason, if any.
+fn find_test(source: &str, test: &str) -> Option<Option<String>> {
+    let needle = format!("fn {test}(");
+    let at = source.find(&needle)?;
+    let before = &source[..at];
+    // The attributes just above the function.
+    let mut ignore = None;
+    for line in before.lines().rev().skip(1) {
+        let line = line.trim();
+        if !line.starts_with("#[") && !line.starts_with("//") {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("#[ignore") {
+            let reason = rest
+                .split_once('"')
+                .and_then(|(_, r)| r.rsplit_once('"'))
+                .map_or("ignored", |(r, _)| r);
+            ignore = Some(reason.to_owned());
+        }
+    }
+    Some(ignore)
+}
+
+fn status(scenario: &Scenario) -> Status {
+    let sources: Vec<(String, String)> = match scenario.file {
+        None => SUITE_SOURCES
+            .iter()
+            .map(|(f, s)| ((*f).to_owned(), (*s).to_owned()))
+            .collect(),
+        Some(file) => std::fs::read_to_string(workspace().join(file))
+            .map(|s| vec![(file.to_owned(), s)])
+            .unwrap_or_default(),
+    };
+    for (file, source) in sources {
+        match find_test(&source, scenario.test) {
+            Some(None) => return Status::Runs { file },
+            Some(Some(reason)) => return Status::Ignored { file, reason },
+            None => {}
+        }
+    }
+    Status::Missing
+}
+
+const FIGURES_START: &str = "<!-- figures:start -->";
+const FIGURES_END: &str = "<!-- figures:end -->";
+
+/// The document, with `figures` as the measured-figures block.
+fn render(figures: &str) -> String {
+    let mut doc = String::new();
+    doc.push_str(
+        "# Reliability\n\n\
+         <!-- Generated by tests/tests/reliability.rs (registry.rs): do not edit by hand. -->\n\n\
+         What Testrium survives, proven end to end with real processes by the reliability suite\n\
+         (`tests/tests/reliability.rs`). Every scenario drives the real `testrium` binary as a\n\
+         child process, with fixture units (`testrium-fixture`, `testrium-fixture-hostile`) that\n\
+         misbehave on purpose. Every wait has a deadline; nothing sleeps to synchronise. Every\n\
+         scenario ends by checking that no process it started is still alive, and `.ci/run`\n\
+         checks the same for the whole suite (`pgrep -f 'testrium-fixture|testrium-leak-marker'`).\n\n\
+         This file is generated from the suite's registry of scenarios: the test\n\
+         `reliability_doc_is_current` fails when it differs from what the tests do.\n\n\
+         ## Reproduce\n\n\
+         ```sh\n\
+         # default sizes (what CI runs, as part of `cargo test --workspace`)\n\
+         cargo test -p testrium-tests --test reliability\n\
+         # full sizes (50 MiB floods, 200,000 probes)\n\
+         TESTRIUM_RELIABILITY_FULL=1 cargo test -p testrium-tests --test reliability\n\
+         # rewrite this file, figures from the run above included\n\
+         TESTRIUM_BLESS=1 cargo test -p testrium-tests --test reliability reliability_doc_is_current\n\
+         ```\n\n\
+         Peak memory is the `testrium` process's own `VmHWM` from `/proc/<pid>/status`, sampled\n\
+         every 2 ms while it runs (the figures also give `ru_maxrss` from `wait4`, which is the\n\
+         larger of the runner's peak and that of any single unit it reaped). Results: *pass* means the test runs in the default suite, which CI requires to\n\
+         pass; an ignored test names the bug it waits for.\n",
+    );
+    let mut area = "";
+    for scenario in SCENARIOS {
+        if scenario.area != area {
+            area = scenario.area;
+            let _ = write!(
+                doc,
+                "\n## {area}\n\n| scenario | what is checked | test | sizes (default / full) | result |\n|---|---|---|---|---|\n"
+            );
+        }
+        let sizes = scenario
+            .sizes
+            .map_or_else(|| "—".to_owned(), |(d, f)| format!("{d} / {f}"));
+        let (test, result) = match status(scenario) {
+            Status::Runs { file } => (format!("`{}` ({file})", scenario.test), "pass".to_owned()),
+            Status::Ignored { file, reason } => (
+                format!("`{}` ({file})", scenario.test),
+                format!("ignored: {reason}"),
+            ),
+            Status::Missing => (
+                format!(
+                    "`{}` ({})",
+                    scenario.test,
+                    scenario.file.unwrap_or("this suite")
+                ),
+                "not covered yet".to_owned(),
+            ),
+        };
+        let _ = writeln!(
+            doc,
+            "| {} | {} | {test} | {sizes} | {result} |",
+            cell(scenario.scenario),
+            cell(scenario.checked)
+        );
+    }
+    doc.push_str(
+        "\n## Figures measured\n\n\
+         From the last blessed run (machine-dependent, so not compared by the test).\n\n",
+    );
+    doc.push_str(FIGURES_START);
+    doc.push('\n');
+    doc.push_str(figures);
+    doc.push_str(FIGURES_END);
+    doc.push('\n');
+    doc
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// The figures block of an existing document, per test (`### test` sections).
+fn existing_figures(doc: &str) -> (String, BTreeMap<String, String>) {
+    let mut sections = BTreeMap::new();
+    let block = doc
+        .split_once(FIGURES_START)
+        .and_then(|(_, rest)| rest.split_once(FIGURES_END))
+        .map_or("", |(block, _)| block)
+        .trim_start_matches('\n');
+    let mut current: Option<String> = None;
+    for line in block.lines() {
+        if let Some(test) = line.strip_prefix("### ") {
+            current = Some(test.trim().trim_matches('`').to_owned());
+            sections.insert(current.clone().unwrap_or_default(), String::new());
+        } else if let Some(test) = &current {
+            if let Some(text) = sections.get_mut(test) {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    (block.to_owned(), sections)
+}
+
+/// Figures measured by the tests of this build (see `support::figures`), per test: the
+/// default-size run and the full-size run, when there was one.
+fn measured_figures() -> BTreeMap<String, String> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reliability-figures");
+    let mut found = BTreeMap::new();
+    for scenario in SCENARIOS {
+        let mut section = String::new();
+        for size in ["default", "full"] {
+            let file = dir.join(format!("{}.{size}.txt", scenario.test));
+            if let Ok(text) = std::fs::read_to_string(file) {
+                let _ = writeln!(section, "\n{size} sizes:\n");
+                for line in text.lines() {
+                    let _ = writeln!(section, "- {line}");
+                }
+            }
+        }
+        if !section.is_empty() {
+            section.push('\n');
+            found.insert(scenario.test.to_owned(), section);
+        }
+    }
+    found
+}
+
+fn figures_block(mut sections: BTreeMap<String, String>) -> String {
+    let mut block = String::new();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let _ = writeln!(
+        block,
+        "Machine of the last bless: {cores} cores, Linux {}, debug build.\n",
+        kernel.trim()
+    );
+    for scenario in SCENARIOS {
+        if let Some(text) = sections.remove(scenario.test) {
+            let _ = write!(block, "### `{}`\n{}", scenario.test, text);
+        }
+    }
+    block
+}
+
+#[test]
+fn reliability_doc_is_current() {
+    let path = workspace().join("docs").join("RELIABILITY.md");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    let (current_block, mut sections) = existing_figures(&current);
+    if std::env::var_os("TESTRIUM_BLESS").is_some_and(|v| v == "1") {
+        sections.extend(measured_figures());
+        let doc = render(&figures_block(sections));
+        std::fs::write(&path, doc).unwrap_or_else(|e| panic!("write {path:?}: {e}"));
+        return;
+    }
+    let expected = render(&current_block);
+    assert!(
+        current == expected,
+        "docs/RELIABILITY.md is out of date with the reliability suite; run\n  \
+         TESTRIUM_BLESS=1 cargo test -p testrium-tests --test reliability reliability_doc_is_current\n\
+         --- expected\n{expected}"
+    );
+}
+
+#[test]
+fn every_suite_test_is_registered() {
+    for (file, source) in SUITE_SOURCES {
+        let mut lines = source.lines();
+        while let Some(line) = lines.next() {
+            if line.trim() != "#[test]" {
+                continue;
+            }
+            let name = lines
+                .by_ref()
+                .map(str::trim)
+                .find_map(|l| {
+                    l.strip_prefix("fn ")
+                        .and_then(|r| r.split_once('('))
+                        .map(|(n, _)| n)
+                })
+                .unwrap_or_default();
+            assert!(
+                SCENARIOS.iter().any(|s| s.test == name && s.file.is_none()),
+                "{file}: test `{name}` is not in the registry (tests/tests/reliability/registry.rs)"
+            );
+        }
+    }
+    for scenario in SCENARIOS.iter().filter(|s| s.file.is_none()) {
+        assert_ne!(
+            status(scenario),
+            Status::Missing,
+            "no test `{}`",
+            scenario.test
+        );
+    }
+}

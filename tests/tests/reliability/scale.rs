@@ -1,0 +1,225 @@
+//! Scale and concurrency: many units, a deep dependency chain, many groups, concurrent runs.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use testrium_events::{History, RunDb};
+
+use super::support::*;
+
+#[test]
+fn two_hundred_units_in_one_group() {
+    let count = size(200, 200);
+    let base = Base::new("wide");
+    let mut group = GroupDir::new("test_wide").timeout_s(600);
+    for i in 0..count {
+        group = group.unit(UnitSpec::fixture(&format!("u{i:03}"), &["emit:up"]).events(&["up"]));
+    }
+    group.write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), "test_wide").clone();
+    let units = units(&attempt);
+    assert_eq!(units.len() as u64, count);
+    assert!(
+        units.values().all(|u| u["status"] == "finished"),
+        "{units:?}"
+    );
+    assert_eq!(attempt["verdict"]["summary"]["events"], count);
+    base.assert_nothing_left();
+    figures(
+        "two_hundred_units_in_one_group",
+        &[
+            format!("units: {count}, all finished, {count} probes verified"),
+            done.memory(),
+            format!("wall time: {:.2} s", done.elapsed.as_secs_f64()),
+        ],
+    );
+}
+
+#[test]
+fn dependency_chain_500_deep() {
+    let depth = size(500, 500);
+    let base = Base::new("chain");
+    let name = |i: u64| format!("c{i:03}");
+    let mut group = GroupDir::new("test_chain").timeout_s(600);
+    for i in 0..depth {
+        let mut unit = UnitSpec::fixture(&name(i), &["emit:ready"]).ready("ready", 600);
+        if i > 0 {
+            unit = unit.after(&[&name(i - 1)]);
+        }
+        group = group.unit(unit);
+    }
+    // `init` runs against the chain (last link first): order must come from the dependencies.
+    group.write(base.path());
+    let units_dir = base.path().join("test_chain").join("units");
+    for i in 0..depth {
+        let path = units_dir.join(format!("{}.toml", name(i)));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let text = text.replace(
+            &format!("init = {}\n", i + 1),
+            &format!("init = {}\n", depth - i),
+        );
+        write(&path, text.as_bytes());
+    }
+    let check = Testrium::new(&base, "check", &["check"]).run();
+    check.assert_code(0);
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), "test_chain").clone();
+    let db = PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
+    let events = RunDb::open(&db)
+        .and_then(|db| db.read_events())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .events;
+    let order: Vec<String> = events.iter().map(|e| e.unit.clone()).collect();
+    let expected: Vec<String> = (0..depth).map(name).collect();
+    assert_eq!(
+        order, expected,
+        "links became ready out of dependency order"
+    );
+    base.assert_nothing_left();
+    figures(
+        "dependency_chain_500_deep",
+        &[
+            format!("depth: {depth}, every link ready in dependency order"),
+            format!("testrium check: {:.2} s", check.elapsed.as_secs_f64()),
+            format!(
+                "run: {:.2} s ({:.1} ms per link)",
+                done.elapsed.as_secs_f64(),
+                done.elapsed.as_secs_f64() * 1000.0 / depth as f64
+            ),
+            done.memory(),
+        ],
+    );
+}
+
+#[test]
+fn hundred_groups_in_one_base() {
+    let count = size(100, 100);
+    let base = Base::new("groups");
+    for g in 0..count {
+        GroupDir::new(&format!("test_g{g:03}"))
+            .unit(UnitSpec::fixture("one", &["emit:up"]).events(&["up"]))
+            .write(base.path());
+    }
+    let check = Testrium::new(&base, "check", &["check"]).run();
+    check.assert_code(0);
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &[
+            "run",
+            "--jobs",
+            "4",
+            "--json",
+            json.to_str().unwrap_or_default(),
+        ],
+    )
+    .run();
+    done.assert_code(0);
+    let report = read_json(&json);
+    assert_eq!(
+        report["groups"].as_array().map(Vec::len),
+        Some(count as usize)
+    );
+    let history = History::open(base.path())
+        .and_then(|h| h.recent(None, 10_000))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.len() as u64, count, "history keeps every run");
+    assert_eq!(base.run_dirs().len() as u64, count);
+    base.assert_nothing_left();
+    figures(
+        "hundred_groups_in_one_base",
+        &[
+            format!(
+                "groups: {count}; testrium check {:.2} s",
+                check.elapsed.as_secs_f64()
+            ),
+            format!("testrium run --jobs 4: {:.2} s", done.elapsed.as_secs_f64()),
+            done.memory(),
+        ],
+    );
+}
+
+#[test]
+fn concurrent_runs_and_jobs_share_a_base() {
+    let groups = 6;
+    let base = Base::new("concurrent");
+    for g in 0..groups {
+        GroupDir::new(&format!("test_pair{g}"))
+            .unit(UnitSpec::hostile("server", &["pairs:50:req", "emit:served"]).events(&["served"]))
+            .unit(UnitSpec::fixture("client", &["emit:asked"]).events(&["asked"]))
+            .write(base.path());
+    }
+    let first = base.file("first.json");
+    let second = base.file("second.json");
+    let a = Testrium::new(
+        &base,
+        "first",
+        &[
+            "run",
+            "--jobs",
+            "3",
+            "--json",
+            first.to_str().unwrap_or_default(),
+        ],
+    )
+    .spawn();
+    let b = Testrium::new(
+        &base,
+        "second",
+        &[
+            "run",
+            "--jobs",
+            "3",
+            "--json",
+            second.to_str().unwrap_or_default(),
+        ],
+    )
+    .spawn();
+    let a = a.wait(DEADLINE);
+    let b = b.wait(DEADLINE);
+    a.assert_code(0);
+    b.assert_code(0);
+    let mut run_dirs = BTreeSet::new();
+    for json in [&first, &second] {
+        let report = read_json(json);
+        for group in report["groups"].as_array().into_iter().flatten() {
+            for attempt in group["attempts"].as_array().into_iter().flatten() {
+                let dir = attempt["run_dir"].as_str().unwrap_or_default().to_owned();
+                let db = PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
+                let events = RunDb::open(&db)
+                    .and_then(|db| db.read_events())
+                    .unwrap_or_else(|e| panic!("{db:?}: {e}"));
+                // 50 pairs + served + asked, nothing from the other run.
+                assert_eq!(events.events.len(), 102, "{dir}");
+                assert!(run_dirs.insert(dir), "two runs shared a run directory");
+            }
+        }
+    }
+    assert_eq!(run_dirs.len(), 2 * groups);
+    let history = History::open(base.path())
+        .and_then(|h| h.recent(None, 10_000))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.len(), 2 * groups, "history keeps every run");
+    let ids: BTreeSet<&str> = history.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids.len(), 2 * groups);
+    assert!(history.iter().all(|r| r.passed));
+    let shown = Testrium::new(&base, "history", &["history", "--base", "."]).run();
+    shown.assert_code(0);
+    base.assert_nothing_left();
+}

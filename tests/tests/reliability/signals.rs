@@ -1,0 +1,210 @@
+//! The runner killed or interrupted: SIGKILL mid-run, Ctrl-C (SIGINT) during setup, during the
+//! readiness wait and during teardown.
+
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use testrium_events::{RunDb, UnitState};
+
+use super::support::*;
+
+/// The run database of the only run under `base`.
+fn only_db(base: &Base) -> PathBuf {
+    let dirs = base.run_dirs();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].join("Data.db")
+}
+
+/// Every unit's state is terminal and the database reads back.
+fn assert_db_final(db: &Path) -> Vec<(String, UnitState)> {
+    let db = RunDb::open(db).unwrap_or_else(|e| panic!("open {db:?}: {e}"));
+    db.read_events()
+        .unwrap_or_else(|e| panic!("read events: {e}"));
+    let states: Vec<(String, UnitState)> = db
+        .unit_states()
+        .unwrap_or_else(|e| panic!("unit states: {e}"))
+        .into_iter()
+        .map(|r| (r.unit, r.state))
+        .collect();
+    for (unit, state) in &states {
+        assert!(state.is_terminal(), "{unit} left in state {state:?}");
+    }
+    states
+}
+
+#[test]
+fn runner_sigkilled_mid_run() {
+    let base = Base::new("sigkill");
+    GroupDir::new("test_killed")
+        .unit(UnitSpec::fixture("server", &["emit:up", "hang"]).events(&["up", "never-comes"]))
+        .unit(UnitSpec::fixture("parent", &["grandchild", "emit:up", "hang"]).events(&["up"]))
+        .unit(UnitSpec::fixture("daemonizer", &["daemonize", "emit:up", "hang"]).events(&["up"]))
+        .unit(UnitSpec::fixture("escaper", &["escape", "emit:up", "hang"]).events(&["up"]))
+        .write(base.path());
+    GroupDir::new("test_next")
+        .unit(UnitSpec::fixture("one", &["emit:up"]).events(&["up"]))
+        .write(base.path());
+    let running = Testrium::new(&base, "killed", &["run", ".", "test_killed"]).spawn();
+    let mut units = Vec::new();
+    let mut others = Vec::new();
+    for (unit, step, is_unit) in [
+        ("server", "up", true),
+        ("parent", "up", true),
+        ("daemonizer", "up", true),
+        ("escaper", "up", true),
+        ("parent", "grandchild-up", false),
+        ("daemonizer", "daemon-up", false),
+        ("escaper", "escaped-up", false),
+    ] {
+        let event = wait_probe(&base, unit, step, DEADLINE)
+            .unwrap_or_else(|| panic!("{unit}:{step} never recorded"));
+        if is_unit { &mut units } else { &mut others }.push(event_pid(&event));
+    }
+    running.signal(Signal::SIGKILL);
+    let killed = running.wait(DEADLINE);
+    assert_eq!(killed.signal, Some(9));
+    // The units die with their runner (parent-death signal).
+    let units_gone = wait_until(DEADLINE, || units.iter().all(|&p| !pid_alive(p)));
+    assert!(
+        units_gone,
+        "units alive after the runner died: {}",
+        describe(&units)
+    );
+    // The database is readable (WAL, no torn state).
+    let db = RunDb::open(&only_db(&base)).unwrap_or_else(|e| panic!("{e}"));
+    let events = db.read_events().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(events.events.len(), 7);
+    assert!(db.unit_states().is_ok_and(|s| s.len() == 4));
+    // The next run works normally, and clears what the dead runner's units left behind.
+    let json = base.file("next.json");
+    let next = Testrium::new(
+        &base,
+        "next",
+        &[
+            "run",
+            ".",
+            "test_next",
+            "--json",
+            json.to_str().unwrap_or_default(),
+        ],
+    )
+    .run();
+    next.assert_code(0);
+    assert!(attempt(&read_json(&json), "test_next")["passed"] == true);
+    let others_gone = wait_until(DEADLINE, || others.iter().all(|&p| !pid_alive(p)));
+    assert!(
+        others_gone,
+        "descendants left by the killed run: {}",
+        describe(&others)
+    );
+    base.assert_nothing_left();
+}
+
+#[test]
+fn ctrl_c_during_setup() {
+    let base = Base::new("ctrlc-setup");
+    let setup = toml_list(&[fixture(), "emit:setup-up".to_owned(), "hang".to_owned()]);
+    GroupDir::new("test_setup")
+        .config_line(format!("setup = {setup}"))
+        .unit(
+            UnitSpec::fixture("worker", &["emit:up"])
+                .line("use_setup = true")
+                .events(&["up"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let running = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .spawn();
+    let setup_pid = event_pid(
+        &wait_probe(&base, "setup", "setup-up", DEADLINE).unwrap_or_else(|| panic!("no setup")),
+    );
+    running.signal(Signal::SIGINT);
+    let done = running.wait(DEADLINE);
+    done.assert_code(130);
+    assert!(!pid_alive(setup_pid), "setup survived Ctrl-C");
+    let report = read_json(&json);
+    assert_eq!(report["interrupted"], true);
+    let attempt = attempt(&report, "test_setup");
+    assert_eq!(attempt["interrupted"], true);
+    assert_eq!(units(attempt)["worker"]["status"], "not_started");
+    assert_db_final(&only_db(&base));
+    base.assert_nothing_left();
+}
+
+#[test]
+fn ctrl_c_during_readiness_wait() {
+    let base = Base::new("ctrlc-ready");
+    GroupDir::new("test_ready")
+        .unit(UnitSpec::fixture("slow", &["emit:booting", "hang"]).ready("never-ready", 600))
+        .unit(
+            UnitSpec::fixture("dependent", &["emit:up"])
+                .after(&["slow"])
+                .events(&["up"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let running = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .spawn();
+    let slow = event_pid(
+        &wait_probe(&base, "slow", "booting", DEADLINE).unwrap_or_else(|| panic!("no probe")),
+    );
+    running.signal(Signal::SIGINT);
+    let done = running.wait(DEADLINE);
+    done.assert_code(130);
+    assert!(!pid_alive(slow));
+    let report = read_json(&json);
+    let attempt = attempt(&report, "test_ready");
+    assert_eq!(attempt["interrupted"], true);
+    assert_eq!(units(attempt)["dependent"]["status"], "not_started");
+    assert!(done.stdout.contains("interrupted") || done.stderr.contains("interrupted"));
+    assert_db_final(&only_db(&base));
+    base.assert_nothing_left();
+}
+
+#[test]
+fn ctrl_c_twice_during_teardown() {
+    let base = Base::new("ctrlc-teardown");
+    GroupDir::new("test_teardown")
+        .unit(
+            UnitSpec::hostile("stubborn", &["emit:up", "term-emit-hang:got-term"]).events(&["up"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let running = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .spawn();
+    // The unit records `got-term` when teardown's SIGTERM reaches it, and ignores it.
+    let pid = event_pid(
+        &wait_probe(&base, "stubborn", "got-term", DEADLINE).unwrap_or_else(|| panic!("no probe")),
+    );
+    running.signal(Signal::SIGINT);
+    // Standard signals do not queue: send the second only once the first was handled.
+    let err = base.file("run.stderr");
+    let noticed = wait_until(DEADLINE, || {
+        std::fs::read_to_string(&err).is_ok_and(|t| t.contains("interrupted"))
+    });
+    assert!(noticed, "the first Ctrl-C was not acknowledged");
+    running.signal(Signal::SIGINT);
+    let done = running.wait(DEADLINE);
+    done.assert_code(130);
+    assert!(!pid_alive(pid));
+    let report = read_json(&json);
+    assert_eq!(report["interrupted"], true);
+    let attempt = attempt(&report, "test_teardown");
+    // Killed at once by the second Ctrl-C, or after the grace period if that came first.
+    assert_eq!(units(attempt)["stubborn"]["signal"], 9, "{attempt}");
+    let db = PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
+    assert_db_final(&db);
+    base.assert_nothing_left();
+}
