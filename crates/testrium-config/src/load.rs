@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
-use crate::check::{self, Draft};
+use crate::check::{self, Draft, DraftUnit};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Group, Setup};
 use crate::names::{did_you_mean, unsafe_name_reason};
-use crate::parse::{Reader, parse_config, parse_unit};
+use crate::parse::{ConfigDraft, Reader, parse_config, parse_unit};
 use crate::source::{Site, Sources, read_config_file};
 
 /// Loads and validates the group in folder `dir`, reporting every problem at once.
@@ -47,44 +47,28 @@ pub(crate) enum Loaded {
 
 /// Loads `dir` (absolute) as group `name`, showing paths under `display_dir`.
 pub(crate) fn load(dir: &Path, name: &str, display_dir: &Path, skip_disabled: bool) -> Loaded {
-    let mut sources = Sources::default();
-    let mut diagnostics = Diagnostics::new();
-
-    let config_display = display_dir.join("config.toml");
-    let config_text = match read_config_file(&dir.join("config.toml"), &config_display) {
-        Ok(text) => text,
-        Err(diagnostic) => {
-            let hint = if dir.join("config.toml").exists() {
-                None
-            } else {
-                Some("a test group needs a config.toml with a `[\"Configs\"]` table; `testrium gen config-template DIR` writes one".to_owned())
-            };
-            return Loaded::Invalid((*diagnostic).with_hint_opt(hint).into());
-        }
+    let mut loader = Loader {
+        sources: Sources::default(),
+        diagnostics: Diagnostics::new(),
+        units_display: display_dir.join("units"),
     };
-    let config_file = sources.add(config_display, config_text);
-    let config = {
-        let mut reader = Reader::new(&sources, config_file);
-        let config = parse_config(&mut reader, sources.text(config_file));
-        diagnostics.extend(reader.diagnostics);
-        config
+    let config = match loader.read_config(dir, display_dir) {
+        Ok(config) => config,
+        Err(diagnostic) => return Loaded::Invalid((*diagnostic).into()),
     };
     if skip_disabled && config.enabled == Some(false) {
         return Loaded::Disabled;
     }
-
-    let units_display = display_dir.join("units");
-    let unit_files = match list_unit_files(&dir.join("units"), &units_display) {
+    let unit_files = match list_unit_files(&dir.join("units"), &loader.units_display) {
         Ok((files, problems)) => {
-            diagnostics.extend(problems);
+            loader.diagnostics.extend(problems);
             files
         }
         Err(diagnostic) => {
-            diagnostics.push(*diagnostic);
+            loader.diagnostics.push(*diagnostic);
             BTreeMap::new()
         }
     };
-
     let mut draft = Draft {
         name: name.to_owned(),
         dir: dir.to_path_buf(),
@@ -105,116 +89,151 @@ pub(crate) fn load(dir: &Path, name: &str, display_dir: &Path, skip_disabled: bo
         .filter(|n| !listed.contains(n))
         .collect();
     for (unit_name, site) in &config.units {
-        if let Some(reason) = unsafe_name_reason(unit_name) {
-            diagnostics.push(
-                sources
-                    .error(
-                        site,
-                        format!("unit name `{unit_name}` cannot be used: {reason}"),
-                    )
-                    .with_key("units")
-                    .with_hint(
-                        "a unit name becomes a file name (units/<name>.toml, logs/<name>.log): \
-                         use letters, digits, `-` and `_`",
-                    ),
-            );
-            draft.broken_units.insert(unit_name.clone());
-            continue;
-        }
-        let Some(path) = unit_files.get(unit_name) else {
-            let hint = did_you_mean(unit_name, extra.iter().copied()).or_else(|| {
-                Some(format!(
-                    "create units/{unit_name}.toml with a `[\"{unit_name}\"]` table, or remove \
-                     `{unit_name}` from `units`"
-                ))
-            });
-            diagnostics.push(
-                sources
-                    .error(
-                        site,
-                        format!(
-                            "unit `{unit_name}` is listed in `units` but units/{unit_name}.toml does not exist"
-                        ),
-                    )
-                    .with_key("units")
-                    .with_hint_opt(hint),
-            );
-            draft.broken_units.insert(unit_name.clone());
-            continue;
-        };
-        let display = units_display.join(format!("{unit_name}.toml"));
-        let text = match read_config_file(path, &display) {
-            Ok(text) => text,
-            Err(diagnostic) => {
-                diagnostics.push(*diagnostic);
-                draft.broken_units.insert(unit_name.clone());
-                continue;
-            }
-        };
-        let file = sources.add(display, text);
-        let mut reader = Reader::new(&sources, file);
-        let parsed = parse_unit(&mut reader, sources.text(file), unit_name);
-        diagnostics.extend(reader.diagnostics);
-        match parsed {
+        match loader.load_unit(unit_name, site, &unit_files, &extra) {
             Some(unit) => draft.units.push(unit),
             None => {
                 draft.broken_units.insert(unit_name.clone());
             }
         }
     }
-
-    let extra = if config.units_known {
-        extra
-    } else {
-        Vec::new()
-    };
-    for unit_name in extra {
-        let Some(path) = unit_files.get(unit_name) else {
-            continue;
-        };
-        let display = units_display.join(format!("{unit_name}.toml"));
-        let text = read_config_file(path, &display).unwrap_or_default();
-        let span = header_span(&text, unit_name);
-        let file = sources.add(display, text);
-        let site = Site { file, span };
-        diagnostics.push(
-            sources
-                .error(
-                    &site,
-                    format!("units/{unit_name}.toml is not listed in `units` of config.toml"),
-                )
-                .with_key("units")
-                .with_hint(format!(
-                    "add \"{unit_name}\" to `units` in config.toml, or delete the file"
-                )),
-        );
+    // Unit files `units` does not name are extra — unless `units` itself could not be read.
+    if config.units_known {
+        for unit_name in extra {
+            if let Some(path) = unit_files.get(unit_name) {
+                loader.report_extra(unit_name, path);
+            }
+        }
     }
-
     let setup_py = dir.join("setup.py");
-    let has_setup_py = setup_py.is_file();
     match config.setup {
         Some((argv, site)) => {
-            if has_setup_py {
-                diagnostics.push(
-                    sources
-                        .error(
-                            &site,
-                            "the group has both `setup` in `[\"Configs\"]` and a setup.py",
-                        )
-                        .with_key("setup")
-                        .with_hint("keep one: remove `setup` or rename setup.py"),
-                );
+            if setup_py.is_file() {
+                let diagnostic = loader
+                    .sources
+                    .error(
+                        &site,
+                        "the group has both `setup` in `[\"Configs\"]` and a setup.py",
+                    )
+                    .with_key("setup")
+                    .with_hint("keep one: remove `setup` or rename setup.py");
+                loader.diagnostics.push(diagnostic);
             }
             draft.setup = Some(Setup::Command(argv));
             draft.setup_site = Some(site);
         }
-        None if has_setup_py => draft.setup = Some(Setup::PythonMain(setup_py)),
+        None if setup_py.is_file() => draft.setup = Some(Setup::PythonMain(setup_py)),
         None => {}
     }
 
-    match check::finish(draft, &sources, diagnostics) {
+    match check::finish(draft, &loader.sources, loader.diagnostics) {
         Ok(group) => Loaded::Group(Box::new(group)),
         Err(diagnostics) => Loaded::Invalid(diagnostics),
+    }
+}
+
+/// The files read so far and the problems found in them.
+struct Loader {
+    sources: Sources,
+    diagnostics: Diagnostics,
+    units_display: PathBuf,
+}
+
+impl Loader {
+    /// Reads and parses `config.toml`; a file that cannot be read ends the load.
+    fn read_config(
+        &mut self,
+        dir: &Path,
+        display_dir: &Path,
+    ) -> Result<ConfigDraft, Box<Diagnostic>> {
+        let display = display_dir.join("config.toml");
+        let path = dir.join("config.toml");
+        let text = read_config_file(&path, &display).map_err(|diagnostic| {
+            let hint = (!path.exists()).then(|| {
+                "a test group needs a config.toml with a `[\"Configs\"]` table; \
+                 `testrium gen config-template DIR` writes one"
+                    .to_owned()
+            });
+            Box::new(diagnostic.with_hint_opt(hint))
+        })?;
+        let file = self.sources.add(display, text);
+        let mut reader = Reader::new(&self.sources, file);
+        let config = parse_config(&mut reader, self.sources.text(file));
+        self.diagnostics.extend(reader.diagnostics);
+        Ok(config)
+    }
+
+    /// Reads unit `name` listed in `units` at `site`; `None` (with diagnostics) when it cannot.
+    fn load_unit(
+        &mut self,
+        name: &str,
+        site: &Site,
+        unit_files: &BTreeMap<String, PathBuf>,
+        extra: &[&str],
+    ) -> Option<DraftUnit> {
+        if let Some(reason) = unsafe_name_reason(name) {
+            let diagnostic = self
+                .sources
+                .error(site, format!("unit name `{name}` cannot be used: {reason}"))
+                .with_key("units")
+                .with_hint(
+                    "a unit name becomes a file name (units/<name>.toml, logs/<name>.log): \
+                     use letters, digits, `-` and `_`",
+                );
+            self.diagnostics.push(diagnostic);
+            return None;
+        }
+        let Some(path) = unit_files.get(name) else {
+            let hint = did_you_mean(name, extra.iter().copied()).unwrap_or_else(|| {
+                format!(
+                    "create units/{name}.toml with a `[\"{name}\"]` table, or remove `{name}` \
+                     from `units`"
+                )
+            });
+            let diagnostic = self
+                .sources
+                .error(
+                    site,
+                    format!(
+                        "unit `{name}` is listed in `units` but units/{name}.toml does not exist"
+                    ),
+                )
+                .with_key("units")
+                .with_hint(hint);
+            self.diagnostics.push(diagnostic);
+            return None;
+        };
+        let display = self.units_display.join(format!("{name}.toml"));
+        let text = match read_config_file(path, &display) {
+            Ok(text) => text,
+            Err(diagnostic) => {
+                self.diagnostics.push(*diagnostic);
+                return None;
+            }
+        };
+        let file = self.sources.add(display, text);
+        let mut reader = Reader::new(&self.sources, file);
+        let unit = parse_unit(&mut reader, self.sources.text(file), name);
+        self.diagnostics.extend(reader.diagnostics);
+        unit
+    }
+
+    /// Reports `units/<name>.toml`, which `units` does not name, at its table header.
+    fn report_extra(&mut self, name: &str, path: &Path) {
+        let display = self.units_display.join(format!("{name}.toml"));
+        let text = read_config_file(path, &display).unwrap_or_default();
+        let span = header_span(&text, name);
+        let file = self.sources.add(display, text);
+        let diagnostic = self
+            .sources
+            .error(
+                &Site { file, span },
+                format!("units/{name}.toml is not listed in `units` of config.toml"),
+            )
+            .with_key("units")
+            .with_hint(format!(
+                "add \"{name}\" to `units` in config.toml, or delete the file"
+            ));
+        self.diagnostics.push(diagnostic);
     }
 }
 

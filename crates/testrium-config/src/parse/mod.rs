@@ -6,6 +6,6 @@ mod config;
 mod reader;
 mod unit;
 
-pub(crate) use self::config::parse_config;
+pub(crate) use self::config::{ConfigDraft, parse_config};
 pub(crate) use self::reader::Reader;
 pub(crate) use self::unit::parse_unit;
