@@ -152,7 +152,8 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
                 _ => (0, hop.events.len()),
             };
         }
-        let key_arc: Option<Arc<str>> = key.map(Arc::from);
+        // Only violations hold the key: allocate it only for them.
+        let key_arc = || -> Option<Arc<str>> { key.map(Arc::from) };
         let mut ok = true;
         let mut first: Option<u32> = None;
         let mut prev: Option<u32> = None;
@@ -162,7 +163,7 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
             let Some(&last_cand) = cands.last() else {
                 violations.push(CircuitViolation {
                     kind: ViolationKind::Missing,
-                    key: key_arc.clone(),
+                    key: key_arc(),
                     hop: h,
                     hop_name: hop_name(),
                     actual_s: None,
@@ -181,7 +182,7 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
                         let before = diff(p, last_cand);
                         violations.push(CircuitViolation {
                             kind: ViolationKind::OutOfOrder,
-                            key: key_arc.clone(),
+                            key: key_arc(),
                             hop: h,
                             hop_name: hop_name(),
                             actual_s: Some(before),
@@ -200,7 +201,7 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
                         if d > b {
                             violations.push(CircuitViolation {
                                 kind: ViolationKind::HopOverBudget,
-                                key: key_arc.clone(),
+                                key: key_arc(),
                                 hop: h,
                                 hop_name: hop_name(),
                                 actual_s: Some(d),
@@ -226,7 +227,7 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
                     let h = n.saturating_sub(1);
                     violations.push(CircuitViolation {
                         kind: ViolationKind::TotalOverBudget,
-                        key: key_arc.clone(),
+                        key: key_arc(),
                         hop: h,
                         hop_name: hop_names.last().cloned().unwrap_or_default(),
                         actual_s: Some(total),
