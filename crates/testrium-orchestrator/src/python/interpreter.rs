@@ -52,7 +52,8 @@ pub(crate) fn resolve_interpreter() -> Result<PathBuf, PythonError> {
     resolver.resolve_cached()
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
+/// `$XDG_CACHE_HOME/testrium` or `~/.cache/testrium`.
+pub(super) fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
@@ -212,7 +213,7 @@ fn write_entry(file: &Path, entry: &DiskEntry) {
 }
 
 /// FNV-1a, 64 bits: a stable file name for a key (std's hasher may change between releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -1,19 +1,20 @@
-//! The runner's Python package in a run directory, and the commands that start Python code.
+//! The runner's Python package, and the commands that start Python code.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::error::{PythonError, PythonErrorKind};
-use super::interpreter::resolve_interpreter;
+use super::interpreter::{default_cache_dir, fnv1a, resolve_interpreter};
 
 /// File name of the bootstrap script inside the package directory.
 const BOOTSTRAP: &str = "testrium_bootstrap.py";
 
-/// The files of the runner's Python package, relative to `<run_dir>/python/`.
-const PACKAGE_FILES: [(&str, &str); 6] = [
+/// The files of the runner's Python package, relative to the package directory.
+const PACKAGE_FILES: [(&str, &str); 7] = [
     (BOOTSTRAP, include_str!("bootstrap.py")),
     ("testrium/__init__.py", include_str!("package_init.py")),
+    ("testrium/_runner.py", include_str!("runner.py")),
     (
         "testrium/modules/__init__.py",
         include_str!("modules_init.py"),
@@ -33,8 +34,8 @@ const EVENTS_MODULE: &str = testrium_events::PYTHON_EVENTS_MODULE;
 /// callbacks (`def test_…`, `from x import test_…`, `validate_test`, `tests_results`).
 const DIRECT_TEST_MARKERS: [&str; 3] = ["test_", "validate_test", "tests_results"];
 
-/// The Python side of one run: the resolved interpreter and the package written into the run
-/// directory.
+/// The Python side of one run: the resolved interpreter and the directory holding the
+/// runner's `testrium` package.
 #[derive(Debug, Clone)]
 pub(crate) struct PythonRuntime {
     interpreter: PathBuf,
@@ -43,35 +44,37 @@ pub(crate) struct PythonRuntime {
 
 impl PythonRuntime {
     /// Resolves the interpreter (once per process and cached on disk, see
-    /// [`resolve_interpreter`]) and writes the runner's `testrium` package into
-    /// `<run_dir>/python/`.
+    /// [`resolve_interpreter`]) and installs the runner's `testrium` package: in a folder of
+    /// the user's cache named after the package's content (`~/.cache/testrium/python-package-
+    /// <hash>/`, shared by every run, so Python's bytecode cache of it survives from run to
+    /// run), or in `<run_dir>/python/` when no cache folder can be written.
     pub(crate) fn prepare(run_dir: &Path) -> Result<PythonRuntime, PythonError> {
         let interpreter = resolve_interpreter()?;
+        if let Some(shared) = shared_package_dir() {
+            if install_package(&shared).is_ok() {
+                return Ok(PythonRuntime {
+                    interpreter,
+                    package_dir: shared,
+                });
+            }
+        }
         PythonRuntime::with_interpreter(run_dir, interpreter)
     }
 
-    /// Like [`PythonRuntime::prepare`] with a given interpreter.
+    /// The runner's package written into `<run_dir>/python/`, started with `interpreter`.
     pub(crate) fn with_interpreter(
         run_dir: &Path,
         interpreter: impl Into<PathBuf>,
     ) -> Result<PythonRuntime, PythonError> {
         let package_dir = run_dir.join("python");
-        for (relative, text) in PACKAGE_FILES {
-            let path = package_dir.join(relative);
-            let written = match path.parent() {
-                Some(parent) => std::fs::create_dir_all(parent),
-                None => Ok(()),
-            }
-            .and_then(|()| std::fs::write(&path, text));
-            written.map_err(|e| PythonError::new(&path, PythonErrorKind::WritePackage(e)))?;
-        }
+        install_package(&package_dir)?;
         Ok(PythonRuntime {
             interpreter: interpreter.into(),
             package_dir,
         })
     }
 
-    /// `<run_dir>/python/`: the directory holding the runner's `testrium` package.
+    /// The directory holding the runner's `testrium` package.
     #[cfg(test)]
     pub(crate) fn package_dir(&self) -> &Path {
         &self.package_dir
@@ -136,6 +139,48 @@ impl PythonRuntime {
         }
         std::env::join_paths(paths).unwrap_or_else(|_| self.package_dir.clone().into_os_string())
     }
+}
+
+/// `<cache>/python-package-<hash of the package's files>`.
+fn shared_package_dir() -> Option<PathBuf> {
+    let mut content = Vec::new();
+    for (relative, text) in PACKAGE_FILES {
+        content.extend_from_slice(relative.as_bytes());
+        content.push(0);
+        content.extend_from_slice(text.as_bytes());
+        content.push(0);
+    }
+    let hash = fnv1a(&content);
+    Some(default_cache_dir()?.join(format!("python-package-{hash:016x}")))
+}
+
+/// Writes every package file into `dir` whose content differs (a file already right is left
+/// alone, so its bytecode cache stays valid). Each write is atomic: another run may be reading.
+pub(super) fn install_package(dir: &Path) -> Result<(), PythonError> {
+    for (relative, text) in PACKAGE_FILES {
+        let path = dir.join(relative);
+        if std::fs::read(&path).is_ok_and(|existing| existing == text.as_bytes()) {
+            continue;
+        }
+        write_atomically(&path, text)
+            .map_err(|e| PythonError::new(&path, PythonErrorKind::WritePackage(e)))?;
+    }
+    Ok(())
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let temporary = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// Whether the group's Python files may define direct test functions or callbacks, so that a

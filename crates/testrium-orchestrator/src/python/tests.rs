@@ -126,6 +126,7 @@ fn prepare_writes_the_package_into_the_run_directory() {
     for file in [
         "testrium_bootstrap.py",
         "testrium/__init__.py",
+        "testrium/_runner.py",
         "testrium/modules/__init__.py",
         "testrium/modules/events.py",
         "testrium/common/__init__.py",
@@ -133,6 +134,26 @@ fn prepare_writes_the_package_into_the_run_directory() {
     ] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
+}
+
+#[test]
+fn installing_again_leaves_unchanged_files_alone_and_repairs_changed_ones() {
+    let scratch = Scratch::new("install");
+    let dir = scratch.0.join("package");
+    super::runtime::install_package(&dir).unwrap();
+    let events = dir.join("testrium/modules/events.py");
+    let utils = dir.join("testrium/common/utils.py");
+    let modified = |path: &Path| std::fs::metadata(path).unwrap().modified().unwrap();
+    let before = modified(&events);
+    std::fs::write(&utils, "broken").unwrap();
+    super::runtime::install_package(&dir).unwrap();
+    // Untouched, so Python's bytecode cache of it stays valid from run to run.
+    assert_eq!(modified(&events), before);
+    assert!(
+        std::fs::read_to_string(&utils)
+            .unwrap()
+            .contains("def test_config")
+    );
 }
 
 #[test]

@@ -1,0 +1,353 @@
+"""How the runner starts Python code of a test group (``testrium._runner``), called by the
+``testrium_bootstrap.py`` script next to the package. Standard library only. Modes:
+
+    testrium_bootstrap.py entrypoint GROUP_DIR MODULE FUNCTION
+        run ``MODULE:FUNCTION`` of a unit; when it raises, record the Exception probe
+        ``testrium-unit-exception:<Type>`` with ``{"message": str(exc)}``, print the
+        traceback to stderr and exit 1.
+    testrium_bootstrap.py setup GROUP_DIR SETUP_PY
+        run ``main()`` of the group's setup.py; exit 1 when it raises.
+    testrium_bootstrap.py tests GROUP_DIR INPUT_JSON OUTPUT_JSON
+        run the group's direct test functions and callbacks; write the results.
+"""
+
+import os
+import sys
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _prepare_path(group_dir):
+    # sys.path[0] is this file's directory (the runner's package); the group folder comes
+    # right after it, before site-packages, as the original put it first for entrypoints.
+    group_dir = os.path.abspath(group_dir)
+    while group_dir in sys.path:
+        sys.path.remove(group_dir)
+    sys.path.insert(1, group_dir)
+    _ensure_runner_package()
+    return group_dir
+
+
+def _ensure_runner_package():
+    """Keep the runner's package first on the import path (``PYTHONSAFEPATH`` drops the
+    script's directory)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not sys.path or os.path.abspath(sys.path[0] or ".") != here:
+        sys.path.insert(0, here)
+
+
+def _load_file(module_name, path, register=True):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    registered = register and module_name not in sys.modules
+    if registered:
+        sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        if registered:
+            sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def _load_entrypoint(group_dir, module_name, function_name):
+    module_path = os.path.join(group_dir, *module_name.split(".")) + ".py"
+    if "." not in module_name and os.path.isfile(module_path):
+        # Load the group's file even when a module of that name is already imported.
+        module = _load_file(module_name, module_path)
+    else:
+        import importlib
+
+        module = importlib.import_module(module_name)
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise AttributeError(f"{module_name}:{function_name} does not resolve to a callable")
+    return function
+
+
+def _unit_name(default):
+    return os.environ.get("TESTRIUM_UNIT") or default
+
+
+def run_entrypoint(group_dir, module_name, function_name):
+    group_dir = _prepare_path(group_dir)
+    try:
+        function = _load_entrypoint(group_dir, module_name, function_name)
+        function()
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        _record_exception(group_dir, _unit_name(module_name), exc)
+        return EXIT_FAILED
+    return 0
+
+
+def _record_exception(group_dir, unit, exc):
+    try:
+        from testrium.modules.events import Events_Manager
+
+        Events_Manager(Unit=unit, path=group_dir).Set_Event(
+            f"testrium-unit-exception:{type(exc).__name__}",
+            event_type="Exception",
+            metadata={"message": str(exc)},
+        )
+    except Exception as record_error:  # the unit failed anyway; say why it is not recorded
+        print(
+            f"testrium: cannot record the exception probe: {record_error!r}",
+            file=sys.stderr,
+        )
+
+
+def run_setup(group_dir, setup_path):
+    _prepare_path(group_dir)
+    try:
+        module = _load_file("testrium_setup_module", setup_path)
+        main = getattr(module, "main", None)
+        if not callable(main):
+            raise AttributeError(f"{setup_path} does not define main()")
+        main()
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        print(f"An error occurred in run_setup: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# Direct test functions and callbacks (the original's loaders.py + run_test_functions).
+
+_NOT_TESTS = {"test_config", "tests_results", "test_results"}
+
+
+class _Result:
+    __slots__ = ("name", "kind", "passed", "duration", "message", "traceback", "file",
+                 "priority", "parallelize")
+
+    def __init__(self, name, kind, file=None, priority=0, parallelize=False):
+        self.name = name
+        self.kind = kind
+        self.passed = False
+        self.duration = 0.0
+        self.message = None
+        self.traceback = None
+        self.file = file
+        self.priority = priority
+        self.parallelize = parallelize
+
+    def fail(self, message, with_traceback=False):
+        self.passed = False
+        self.message = message
+        if with_traceback:
+            import traceback
+
+            self.traceback = traceback.format_exc()
+
+    def as_json(self):
+        return {slot: getattr(self, slot) for slot in self.__slots__}
+
+    def as_original(self):
+        """The dict the original put into ``tests_results`` (plus a message)."""
+        result = {"name": self.name, "passed": self.passed, "total_time": self.duration}
+        if self.message is not None:
+            result["message"] = self.message
+        return result
+
+
+def _describe(exc):
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _call(result, function, *args):
+    """Call ``function``; on an exception fail ``result`` and return ``(False, None)``."""
+    try:
+        return True, function(*args)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit from a test fails the test, not the run
+        result.fail(_describe(exc), with_traceback=True)
+        return False, None
+
+
+def _run_one(name, function, result, validate_test):
+    import time
+
+    start = time.perf_counter()
+    ok, _ = _call(result, function)
+    if ok and validate_test is not None:
+        ok, accepted = _call(result, validate_test, name)
+        if ok and not accepted:
+            ok = False
+            result.fail(f"validate_test({name!r}) returned {accepted!r}")
+    result.passed = ok
+    result.duration = time.perf_counter() - start
+
+
+def _collect(group_dir):
+    """Load every eligible file once; return (load results, tests, callbacks)."""
+    load_results = []
+    tests = []  # (name, function, file)
+    callbacks = {"validate_test": None, "tests_results": None}
+    seen_functions = {}
+    files = sorted(
+        name for name in os.listdir(group_dir)
+        if name.endswith(".py") and not name.startswith("_")
+        and os.path.isfile(os.path.join(group_dir, name))
+    )
+    for filename in files:
+        module_name = filename[:-3]
+        load = _Result(f"load {filename}", "load", file=filename)
+        ok, module = _call(load, _load_file, module_name, os.path.join(group_dir, filename))
+        if not ok:
+            load_results.append(load)
+            continue
+        for attr in dir(module):
+            value = getattr(module, attr, None)
+            # The original looks for callbacks in every file, setup.py included.
+            if attr in callbacks and callable(value):
+                callbacks[attr] = value
+            if filename == "setup.py" or not attr.startswith("test_") or attr in _NOT_TESTS:
+                continue
+            if not callable(value) or id(value) in seen_functions:
+                continue
+            seen_functions[id(value)] = attr
+            tests.append((attr, value, filename))
+    # A name defined in two files runs twice (the original silently kept one): qualify it.
+    counts = {}
+    for name, _, _ in tests:
+        counts[name] = counts.get(name, 0) + 1
+    tests = [
+        (name if counts[name] == 1 else f"{filename[:-3]}.{name}", function, filename)
+        for name, function, filename in tests
+    ]
+    return load_results, tests, callbacks
+
+
+def _schedule(tests):
+    """Group tests by priority (ascending); each group is (sequential, parallel)."""
+    groups = {}
+    invalid = []
+    for name, function, filename in tests:
+        priority = getattr(function, "testrium_priority", 0)
+        parallelize = bool(getattr(function, "testrium_parallelize", False))
+        result = _Result(name, "test", file=filename, priority=priority, parallelize=parallelize)
+        if isinstance(priority, bool) or not isinstance(priority, (int, float)):
+            result.priority = None
+            result.fail(f"test_config priority must be a number, not {priority!r}")
+            invalid.append(result)
+            continue
+        sequential, parallel = groups.setdefault(priority, ([], []))
+        (parallel if parallelize else sequential).append((name, function, result))
+    return [groups[p] for p in sorted(groups)], invalid
+
+
+def _run_tests(tests, validate_test):
+    groups, results = _schedule(tests)
+    for sequential, parallel in groups:
+        for name, function, result in sequential:
+            _run_one(name, function, result, validate_test)
+            results.append(result)
+        if parallel:
+            import threading
+
+            threads = [
+                threading.Thread(
+                    target=_run_one, args=(name, function, result, validate_test),
+                    name=name, daemon=True,
+                )
+                for name, function, result in parallel
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            results.extend(result for _, _, result in parallel)
+    return results
+
+
+def _summary_inputs(spec):
+    """The probe report and correlations for ``tests_results``: from the runner when it
+    gave them, otherwise computed from the run database now (after the tests ran)."""
+    required = spec.get("required")
+    correlations = spec.get("correlations")
+    if required is None or correlations is None:
+        from testrium.modules.events import Events_Manager
+
+        database = spec.get("db") or os.environ.get("TESTRIUM_EVENT_DB") or "."
+        manager = Events_Manager(Unit="*", path=database)
+        if required is None:
+            required = manager.verify_required_events(spec.get("units", []))
+        if correlations is None:
+            correlations = manager.correlate_send_receive()
+    return required, correlations
+
+
+def run_tests(group_dir, input_path, output_path):
+    import json
+    import time
+
+    group_dir = _prepare_path(group_dir)
+    with open(input_path, encoding="utf-8") as handle:
+        spec = json.load(handle)
+
+    load_results, tests, callbacks = _collect(group_dir)
+    results = list(load_results)
+    results.extend(_run_tests(tests, callbacks["validate_test"]))
+
+    tail = callbacks["tests_results"]
+    if tail is not None:
+        tail_result = _Result("tests_results", "callback")
+        start = time.perf_counter()
+        tests_completed = list(spec.get("prior_results", []))
+        tests_completed.extend(result.as_original() for result in results)
+        ok, inputs = _call(tail_result, _summary_inputs, spec)
+        if ok:
+            required, correlations = inputs
+            data = {
+                "duration": sum(test.get("total_time", 0.0) for test in tests_completed),
+                "passed": all(test.get("passed", False) for test in tests_completed),
+                "tests_results": tests_completed,
+                "events_completed": required["completed"],
+                "events_missing": required["missing"],
+                "correlations": correlations,
+            }
+            ok, accepted = _call(tail_result, tail, data)
+            if ok and not accepted:
+                ok = False
+                tail_result.fail(f"tests_results(data) returned {accepted!r}")
+        tail_result.passed = ok
+        tail_result.duration = time.perf_counter() - start
+        results.append(tail_result)
+
+    document = {
+        "version": 1,
+        "tests": [result.as_json() for result in results],
+        "callbacks": {name: fn is not None for name, fn in callbacks.items()},
+    }
+    temporary = f"{output_path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=1, default=repr)
+    os.replace(temporary, output_path)
+    return 0 if all(result.passed for result in results) else EXIT_FAILED
+
+
+def main(argv):
+    modes = {"entrypoint": (run_entrypoint, 3), "setup": (run_setup, 2), "tests": (run_tests, 3)}
+    if len(argv) < 2 or argv[1] not in modes or len(argv) - 2 != modes[argv[1]][1]:
+        print(__doc__, file=sys.stderr)
+        return EXIT_USAGE
+    function, _ = modes[argv[1]]
+    return function(*argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
