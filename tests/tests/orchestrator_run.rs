@@ -829,3 +829,77 @@ fn sigkill_of_the_runner_leaves_nothing_alive() {
     assert_eq!(states["server"], UnitState::Running);
     assert!(db_events(&db).iter().any(|e| e.step == "serving"));
 }
+
+#[test]
+fn unit_output_goes_to_its_log_and_to_the_observer_when_streamed() {
+    let base = TempBase::new("output");
+    let group = Group::builder("output-test", base.dir("output-test"))
+        .unit(
+            Unit::command(
+                "talker",
+                ["sh", "-c", "echo one; echo two >&2; printf three"],
+            )
+            .init(1),
+        )
+        .build()
+        .expect("valid group");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    let outcome = Run::new(group)
+        .base_dir(base.path())
+        .stream_output(true)
+        .observer(move |e: &RunEvent| {
+            if let RunEvent::UnitOutput { unit, line } = e {
+                sink.lock().expect("lock").push(format!("{unit}: {line}"));
+            }
+        })
+        .execute()
+        .expect("run executes");
+    assert!(outcome.passed());
+    assert_eq!(
+        *lines.lock().expect("lock"),
+        ["talker: one", "talker: two", "talker: three"]
+    );
+    let log = outcome.attempts[0].run_dir.join("logs").join("talker.log");
+    assert_eq!(
+        std::fs::read_to_string(log).expect("log"),
+        "one\ntwo\nthree"
+    );
+}
+
+#[test]
+fn cancelling_before_anything_is_ready_stops_units_and_marks_the_outcome_interrupted() {
+    let base = TempBase::new("cancel");
+    let token = testrium_orchestrator::CancelToken::new();
+    let trigger = token.clone();
+    let group = Group::builder("cancel-test", base.dir("cancel-test"))
+        .unit(
+            fixture_unit("waiter", 1, &[emit("up"), Action::Hang])
+                .ready_event("never")
+                .ready_timeout(LONG),
+        )
+        .build()
+        .expect("valid group");
+    // Cancel as soon as the unit recorded its first probe: during the readiness wait.
+    let outcome = Run::new(group)
+        .base_dir(base.path())
+        .grace_period(GRACE)
+        .cancel(token)
+        .observer(move |e: &RunEvent| {
+            if matches!(e, RunEvent::ProbeRecorded { event, .. } if event.step == "up") {
+                trigger.cancel();
+            }
+        })
+        .execute()
+        .expect("run executes");
+    assert!(outcome.interrupted);
+    assert_eq!(
+        outcome.exit_code(),
+        testrium_orchestrator::TestriumExitCode::INTERRUPTED
+    );
+    let attempt = &outcome.attempts[0];
+    assert_eq!(attempt.end, EndReason::Interrupted);
+    assert_eq!(statuses(&outcome)["waiter"], UnitStatus::Stopped);
+    assert_eq!(db_states(&db_of(&outcome))["waiter"], UnitState::Stopped);
+    assert_all_dead(&all_probe_pids(&outcome));
+}

@@ -228,6 +228,8 @@ struct Supervisor<'a> {
     all_ready_at: Option<Duration>,
     /// When the last event was seen.
     last_activity: Instant,
+    /// Output lines passed on so far.
+    output_lines: u64,
 }
 
 impl<'a> Supervisor<'a> {
@@ -278,6 +280,7 @@ impl<'a> Supervisor<'a> {
             killed: false,
             all_ready_at: None,
             last_activity: Instant::now(),
+            output_lines: 0,
         }
     }
 
@@ -308,6 +311,9 @@ impl<'a> Supervisor<'a> {
         let teardown_start = Instant::now();
         self.teardown_units(end, observer)?;
         let teardown = teardown_start.elapsed();
+        if self.ctx.options.stream_output {
+            self.flush_output(observer);
+        }
         let direct_start = Instant::now();
         let direct_tests = self.direct_tests(units_phase, observer)?;
         let direct_time = direct_tests.as_ref().map(|_| direct_start.elapsed());
@@ -824,9 +830,7 @@ impl<'a> Supervisor<'a> {
         self.slots[index].phase = Phase::Starting;
         self.set_state(index, UnitState::Starting, observer)?;
         let unit = self.slots[index].unit.clone();
-        let spawned = self
-            .unit_command(&unit)
-            .and_then(|command| Process::spawn(command).map_err(|e| e.to_string()));
+        let spawned = self.unit_command(&unit).and_then(spawn);
         let now = Instant::now();
         let slot = &mut self.slots[index];
         slot.started = Some(now);
@@ -997,7 +1001,7 @@ impl<'a> Supervisor<'a> {
         };
         let spawned = command.and_then(|mut command| {
             self.prepare(&mut command, Some(SETUP_NAME), &group_dir, &log)?;
-            Process::spawn(command).map_err(|e| e.to_string())
+            spawn(command)
         });
         let mut slot = SetupSlot {
             process: None,
@@ -1207,7 +1211,8 @@ impl<'a> Supervisor<'a> {
         units_phase: Duration,
         observer: &mut dyn FnMut(&RunEvent),
     ) -> Result<Option<Vec<DirectTest>>, RunError> {
-        if self.interrupted || !python::needs_direct_tests(&self.group().dir) {
+        let dir = &self.group().dir;
+        if self.interrupted || !dir.is_dir() || !python::needs_direct_tests(dir) {
             return Ok(None);
         }
         observer(&RunEvent::DirectTestsStarted);
@@ -1242,7 +1247,7 @@ impl<'a> Supervisor<'a> {
             .map(|python| python.direct_tests_command(&group_dir, &input_path, &output_path));
         let spawned = spawned.and_then(|mut command| {
             self.prepare(&mut command, None, &group_dir, &log)?;
-            Process::spawn(command).map_err(|e| e.to_string())
+            spawn(command)
         });
         let mut process = match spawned {
             Ok(process) => process,
@@ -1329,6 +1334,7 @@ impl<'a> Supervisor<'a> {
             }
             let tail = slot.tail.get_or_insert_with(|| LogTail::new(&slot.log));
             for line in tail.read_lines() {
+                self.output_lines += 1;
                 observer(&RunEvent::UnitOutput {
                     unit: slot.unit.name.clone(),
                     line,
@@ -1340,6 +1346,26 @@ impl<'a> Supervisor<'a> {
             for line in tail.read_lines() {
                 observer(&RunEvent::UnitOutput {
                     unit: SETUP_NAME.to_owned(),
+                    line,
+                });
+            }
+        }
+    }
+
+    /// Passes on what the units wrote after the last turn, including a last line without a
+    /// newline (bounded: a flood is cut at 64 reads per unit).
+    fn flush_output(&mut self, observer: &mut dyn FnMut(&RunEvent)) {
+        for _ in 0..64 {
+            let before = self.output_lines;
+            self.stream_output(observer);
+            if self.output_lines == before {
+                break;
+            }
+        }
+        for slot in &mut self.slots {
+            if let Some(line) = slot.tail.as_mut().and_then(LogTail::rest) {
+                observer(&RunEvent::UnitOutput {
+                    unit: slot.unit.name.clone(),
                     line,
                 });
             }
@@ -1382,6 +1408,20 @@ impl<'a> Supervisor<'a> {
             })
             .collect()
     }
+}
+
+/// Starts `command`; the error names the program and, when it is missing, the working
+/// directory.
+fn spawn(command: Command) -> Result<Process, String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let cwd = command.get_current_dir().map(Path::to_path_buf);
+    if let Some(cwd) = cwd.as_ref().filter(|cwd| !cwd.is_dir()) {
+        return Err(format!(
+            "working directory `{}` does not exist",
+            cwd.display()
+        ));
+    }
+    Process::spawn(command).map_err(|e| format!("`{program}`: {e}"))
 }
 
 /// SIGTERM to each process group, up to `grace` for them to exit, then SIGKILL; waits until
@@ -1450,6 +1490,16 @@ impl LogTail {
             file: None,
             partial: Vec::new(),
         }
+    }
+
+    /// The last piece of output that did not end with a newline.
+    fn rest(&mut self) -> Option<String> {
+        if self.partial.is_empty() {
+            return None;
+        }
+        let line = String::from_utf8_lossy(&self.partial).into_owned();
+        self.partial.clear();
+        Some(line)
     }
 
     fn read_lines(&mut self) -> Vec<String> {

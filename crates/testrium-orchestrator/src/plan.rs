@@ -117,3 +117,54 @@ fn find_cycle(graph: &DiGraph<usize, ()>) -> Option<Vec<NodeIndex>> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use testrium_config::Unit;
+
+    use super::*;
+
+    fn group() -> Group {
+        Group::builder("plan-test", "/nonexistent/plan-test")
+            .unit(Unit::command("c", ["true"]).init(3).depends_on(["b"]))
+            .unit(Unit::command("b", ["true"]).init(2).depends_on(["a"]))
+            .unit(Unit::command("a", ["true"]).init(1))
+            .unit(Unit::passive("p").init(4))
+            .unit(Unit::command("off", ["true"]).init(5).enabled(false))
+            .build()
+            .expect("valid group")
+    }
+
+    #[test]
+    fn plan_keeps_started_units_in_init_order_with_dependency_indices() {
+        let plan = plan(&group()).expect("no cycle");
+        let names: Vec<&str> = plan.units.iter().map(|u| u.unit.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(plan.units[1].deps, [0]);
+        assert_eq!(plan.units[2].deps, [1]);
+    }
+
+    #[test]
+    fn a_cycle_is_named_along_its_edges() {
+        // The builders reject cycles; a group edited afterwards must still not hang the runner.
+        let mut group = group();
+        if let Some(a) = group.units.get_mut("a") {
+            a.dependencies.push("c".to_owned());
+        }
+        let cycle = plan(&group).expect_err("cycle");
+        assert_eq!(cycle.len(), 4, "{cycle:?}");
+        assert_eq!(cycle.first(), cycle.last());
+        for name in ["a", "b", "c"] {
+            assert!(cycle.iter().any(|n| n == name), "{cycle:?}");
+        }
+    }
+
+    #[test]
+    fn a_self_dependency_is_a_cycle() {
+        let mut group = group();
+        if let Some(a) = group.units.get_mut("a") {
+            a.dependencies.push("a".to_owned());
+        }
+        assert_eq!(plan(&group).expect_err("cycle"), ["a", "a"]);
+    }
+}

@@ -1,0 +1,124 @@
+//! Orchestrator benchmarks (not tests): `cargo bench -p testrium-tests --bench orchestrator`.
+//!
+//! 1. Framework overhead of a 2-unit group whose units do nothing (`true`): the wall time of
+//!    `Run::execute` minus the bare cost of starting and reaping the same two processes
+//!    concurrently with `std::process::Command`.
+//! 2. Start-to-ready of 100 independent units that record their readiness probe
+//!    (`testrium-fixture emit:ready hang`, `ready_event = "ready"`): from the start of the
+//!    attempt until the runner has seen every unit ready.
+//!
+//! Prints medians and p90 over the iterations; figures go to docs/PERFORMANCE.md.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use testrium_config::{Group, Unit};
+use testrium_orchestrator::Run;
+use testrium_tests::TempBase;
+use testrium_tests::fixture::{self, Action, emit};
+
+fn main() {
+    let iterations: usize = std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let base = TempBase::new("bench");
+
+    // Warm-up: page cache, first subreaper call, interpreter-free path.
+    for _ in 0..3 {
+        bare_pair();
+        run_pair(&base);
+    }
+    let mut bare: Vec<Duration> = (0..iterations).map(|_| bare_pair()).collect();
+    let mut run: Vec<Duration> = (0..iterations).map(|_| run_pair(&base)).collect();
+    report("bare start+reap of 2 processes", &mut bare);
+    report("Run::execute of 2 do-nothing units", &mut run);
+    println!(
+        "overhead (median Run - median bare): {:.2} ms",
+        (median(&run) - median(&bare)) * 1e3
+    );
+
+    let rounds = (iterations / 5).max(3);
+    let mut ready: Vec<Duration> = Vec::new();
+    let mut total: Vec<Duration> = Vec::new();
+    for _ in 0..rounds {
+        let (r, t) = hundred_units(&base);
+        ready.push(r);
+        total.push(t);
+    }
+    report("100 independent units: start to all ready", &mut ready);
+    report("100 independent units: whole attempt", &mut total);
+}
+
+fn bare_pair() -> Duration {
+    let start = Instant::now();
+    let mut a = Command::new("true").spawn().expect("spawn");
+    let mut b = Command::new("true").spawn().expect("spawn");
+    a.wait().expect("wait");
+    b.wait().expect("wait");
+    start.elapsed()
+}
+
+fn run_pair(base: &TempBase) -> Duration {
+    let group = Group::builder("bench-pair-test", base.dir("bench-pair-test"))
+        .unit(Unit::command("a", ["true"]).init(1))
+        .unit(Unit::command("b", ["true"]).init(2))
+        .build()
+        .expect("group");
+    let start = Instant::now();
+    let outcome = Run::new(group)
+        .base_dir(base.path())
+        .execute()
+        .expect("run");
+    let elapsed = start.elapsed();
+    let attempt = outcome.last_attempt().expect("attempt");
+    if std::env::var_os("BENCH_DETAIL").is_some() {
+        eprintln!("{:?}", attempt.timings);
+    }
+    assert!(outcome.passed(), "{}", attempt.verdict.render_text());
+    elapsed
+}
+
+fn hundred_units(base: &TempBase) -> (Duration, Duration) {
+    let mut builder = Group::builder("bench-hundred-test", base.dir("bench-hundred-test"));
+    for i in 0..100u32 {
+        builder = builder.unit(
+            Unit::command(
+                format!("u{i}"),
+                fixture::argv(&[emit("ready"), Action::Hang]),
+            )
+            .init(i)
+            .ready_event("ready")
+            .events(["ready"]),
+        );
+    }
+    let group = builder.build().expect("group");
+    let start = Instant::now();
+    let outcome = Run::new(group)
+        .base_dir(base.path())
+        .settle_period(Duration::ZERO)
+        .execute()
+        .expect("run");
+    let total = start.elapsed();
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert!(outcome.passed(), "{}", attempt.verdict.render_text());
+    (attempt.timings.all_ready.expect("all ready"), total)
+}
+
+fn median(samples: &[Duration]) -> f64 {
+    let mut s: Vec<f64> = samples.iter().map(Duration::as_secs_f64).collect();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+fn report(label: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let p = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    println!(
+        "{label}: median {:.2} ms, p90 {:.2} ms, min {:.2} ms (n={})",
+        p(0.5),
+        p(0.9),
+        p(0.0),
+        samples.len()
+    );
+}
