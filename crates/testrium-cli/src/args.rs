@@ -32,6 +32,10 @@ pub struct GlobalArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Discover, validate and run test groups (the default).
+    ///
+    /// Every selected group is validated before anything starts: a configuration error in one
+    /// of them exits 3 and runs nothing. Exit codes: 0 passed, 1 a group failed, 2 no group,
+    /// 3 configuration error, 4 environment error, 130 interrupted.
     Run(RunArgs),
     /// Discover and validate test groups without running them.
     Check(CheckArgs),

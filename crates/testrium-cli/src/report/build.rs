@@ -225,6 +225,17 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
         })
         .collect();
 
+    let warnings = v
+        .warnings
+        .iter()
+        .map(|w| Failure {
+            kind: w.kind.as_str().to_owned(),
+            unit: w.unit.clone(),
+            circuit: None,
+            message: w.message.clone(),
+        })
+        .collect();
+
     let direct_tests = a
         .direct_tests
         .iter()
@@ -250,6 +261,7 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
         circuits,
         direct_tests,
         failures,
+        warnings,
         timeline: timeline(group, a),
         verdict_text: v.render_text(),
         verdict: serde_json::to_value(v).unwrap_or_default(),

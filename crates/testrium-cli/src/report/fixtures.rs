@@ -85,6 +85,13 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
         }],
         direct_tests: vec![],
         failures: vec![],
+        warnings: vec![Failure {
+            kind: "unit_notice".into(),
+            unit: Some("target".into()),
+            circuit: None,
+            message: "unit `target` (stopped) ignored SIGTERM, killed after the 2s grace period"
+                .into(),
+        }],
         timeline: Timeline {
             units: vec!["source".into(), "target".into()],
             events: vec![

@@ -24,7 +24,7 @@ section.group.fail { border-left: 5px solid var(--fail); } section.group.pass { 
 section.attempt { border-top: 1px dashed var(--line); margin-top: .8rem; }
 table { border-collapse: collapse; margin: .3rem 0; } th, td { text-align: left; padding: 2px 10px 2px 0; vertical-align: top; }
 th { color: var(--muted); font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-ul.failures { padding-left: 1.2rem; } ul.failures li { margin: .15rem 0; } .kind { color: var(--fail); font-weight: 600; }
+ul.failures, ul.warnings { padding-left: 1.2rem; } .warn { color: var(--warn); font-weight: 600; } ul.failures li { margin: .15rem 0; } .kind { color: var(--fail); font-weight: 600; }
 .ok { color: var(--pass); } .bad { color: var(--fail); } .muted { color: var(--muted); }
 pre.log { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: .5rem; overflow-x: auto; white-space: pre-wrap; max-height: 20rem; }
 svg.timeline { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
@@ -163,6 +163,18 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
         h.push_str("</ul>\n");
     }
 
+    if !a.warnings.is_empty() {
+        h.push_str("<h3>Warnings</h3>\n<ul class=\"warnings\">\n");
+        for w in &a.warnings {
+            let _ = writeln!(
+                h,
+                "<li><code class=\"warn\">{}</code> {}</li>",
+                e(&w.kind),
+                e(&w.message)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
     h.push_str("<h3>Timeline</h3>\n");
     timeline_svg(h, &format!("{group}-{}", a.attempt), a);
 

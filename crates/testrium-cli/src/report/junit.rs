@@ -134,7 +134,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
         .map(|(f, _)| f)
         .collect();
     let c = &a.correlation;
-    let summary = format!(
+    let mut summary = format!(
         "{} paired, {} orphan sends, {} orphan receives, {} duplicate keys\nrun dir: {}",
         c.paired,
         c.orphan_sends.len(),
@@ -142,6 +142,9 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
         c.duplicate_keys.len(),
         a.run_dir
     );
+    for w in &a.warnings {
+        summary.push_str(&format!("\nwarning: {}: {}", w.kind, w.message));
+    }
     cases.push(Case {
         name: format!("group checks{suffix}"),
         time: a.duration_s,

@@ -125,6 +125,10 @@ pub struct AttemptReport {
     pub direct_tests: Vec<DirectTestReport>,
     /// Every reason this attempt failed, with its evidence.
     pub failures: Vec<Failure>,
+    /// Evidence that does not fail the attempt (a unit killed after ignoring SIGTERM, an
+    /// exception probe, late events…), same shape as failures.
+    #[serde(default)]
+    pub warnings: Vec<Failure>,
     /// Probes on a shared time axis, for the HTML sequence diagram.
     pub timeline: Timeline,
     /// The verifier's own text rendering of its verdict.

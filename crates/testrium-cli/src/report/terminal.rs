@@ -113,6 +113,22 @@ fn write_attempt(
             )?;
         }
     }
+    for w in a.warnings.iter().take(MAX_FAILURES) {
+        writeln!(
+            out,
+            "  {} {}: {}",
+            style.warn("warning:"),
+            w.kind,
+            t(&w.message)
+        )?;
+    }
+    if a.warnings.len() > MAX_FAILURES {
+        writeln!(
+            out,
+            "  … and {} more warnings (see --json)",
+            a.warnings.len() - MAX_FAILURES
+        )?;
+    }
     let bad_units: Vec<_> = a.units.iter().filter(|u| !u.passed).collect();
     if !bad_units.is_empty() || !a.passed {
         writeln!(out, "  {}:", style.bold("units"))?;
