@@ -1,5 +1,5 @@
 //! Terminal colours: on only when stdout is a terminal, `--no-color` is absent and `NO_COLOR`
-//! is unset or empty (https://no-color.org).
+//! is unset or empty (<https://no-color.org>).
 
 use std::io::IsTerminal;
 

@@ -10,7 +10,7 @@ pub fn write(mut out: impl Write, run: &RunReport) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Reads a run written by [`write`] (or stored in a run directory).
+/// Reads a run written by [`write()`] (or stored in a run directory).
 pub fn read(text: &str) -> serde_json::Result<RunReport> {
     serde_json::from_str(text)
 }
