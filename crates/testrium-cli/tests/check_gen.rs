@@ -154,7 +154,7 @@ fn less_excludes_groups_in_the_original_position() {
     let base = Base::new();
     group(&base, "test_good", OK);
     group(&base, "test_bad", "[\"Configs\"]\nunits = 3\n");
-    let out = testrium(&["--less", "test_bad", "check"], &base.0);
+    let out = testrium(&["--less", "test_bad", "test_typo", "check"], &base.0);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
@@ -165,6 +165,12 @@ fn less_excludes_groups_in_the_original_position() {
         stdout.contains("checked 2 groups: 1 valid, 0 invalid, 1 skipped"),
         "{stdout}"
     );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: `--less test_typo`: no test group has that name"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("test_bad"), "{stderr}");
 }
 
 #[test]

@@ -23,6 +23,11 @@ pub fn main(global: &GlobalArgs, args: CheckArgs) -> u8 {
     };
     // Output errors (a closed pipe) are not the user's problem: the exit code still tells.
     let _ = print(&base, &found, Style::for_stdout(global.no_color));
+    for name in &global.less {
+        if !found.skipped.iter().any(|s| &s.name == name) {
+            eprintln!("warning: `--less {name}`: no test group has that name");
+        }
+    }
     exit_code(&found)
 }
 
