@@ -396,6 +396,15 @@ const CASES: &[Case] = &[
         "[\"b\"]\ninit = 1\nunit_dependencies = [\"a\"]\nunity_depencies = []\n",
         &["test_g/units/b.toml:4:1: `unity_depencies` of unit `b` contradicts `unit_dependencies`"],
     ),
+    // Regression (found by the differential test): the legacy spelling written first used to
+    // win, so its dependency on a disabled unit was reported as well.
+    case(
+        "the current dependency spelling wins",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nunity_depencies = [\"b\"]\nunit_dependencies = []\n",
+        "[\"b\"]\ninit = 1\nenabled = false\n",
+        &["test_g/units/a.toml:4:1: `unit_dependencies` of unit `a` contradicts `unity_depencies`"],
+    ),
     case(
         "both dependency spellings agreeing",
         CONFIG,
