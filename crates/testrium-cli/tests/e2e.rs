@@ -534,16 +534,10 @@ fn html_report_renders_in_chromium() {
         );
         return;
     };
-    let base = Base::new("html").with(&["test_api_queue_worker"]);
-    let json_path = base.path.join("r.json");
-    let out = base.run(&["--json", json_path.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    let run_dir = PathBuf::from(
-        json(&json_path)["groups"][0]["attempts"][0]["run_dir"]
-            .as_str()
-            .unwrap(),
-    );
-    let page = run_dir.join("report.html");
+    let base = Base::new("html").with(&["test_api_queue_worker", "test_failing"]);
+    let page = base.path.join("report.html");
+    let out = base.run(&["--html", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     let profile = base.path.join("chromium-profile");
     let dom = Command::new(&chromium)
         .args([
@@ -565,16 +559,19 @@ fn html_report_renders_in_chromium() {
         .unwrap();
     assert!(dom.status.success(), "chromium failed: {:?}", dom.status);
     let dom = text(&dom.stdout);
-    // The DOM Chromium built (not our text): one lane per unit, one arrow per Send→Receive
-    // pair, every probe drawn, the verdict shown.
-    assert_eq!(dom.matches("<g class=\"lane\"").count(), 3, "{dom}");
-    for unit in ["queue", "worker", "api"] {
-        assert!(dom.contains(&format!("<g class=\"lane\" data-unit=\"{unit}\"")));
+    // The DOM Chromium built from the page: one lane per unit, one arrow per Send→Receive
+    // pair (labelled with its latency), every probe drawn, failures marked, the verdict shown.
+    assert!(dom.contains("id=\"verdict\">FAILED</span>"), "{dom}");
+    assert_eq!(dom.matches("<g class=\"lane\"").count(), 5);
+    for unit in ["queue", "worker", "api", "producer", "consumer"] {
+        assert!(dom.contains(&format!("<g class=\"lane\" data-unit=\"{unit}\">")));
     }
-    assert_eq!(dom.matches("<g class=\"arrow\"").count(), 10);
-    assert!(dom.matches("<circle class=\"probe").count() >= 24);
-    assert!(dom.contains("id=\"verdict\">PASSED</span>"));
+    assert_eq!(dom.matches("<g class=\"arrow\"").count(), 10 + 1);
     assert!(dom.contains("marker-end=\"url(#head-0-1)\""));
+    assert!(dom.matches("<circle class=\"probe").count() >= 24 + 4);
+    // The orphan send of job-2 is ringed, the missing probe named on its lane.
+    assert!(dom.contains("<circle class=\"probe Send failed\" data-unit=\"producer\""));
+    assert!(dom.contains("✗ missing: job-done"));
 }
 
 #[test]

@@ -35,7 +35,9 @@ pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
     };
     let path = History::path_for(&base);
     if !path.exists() {
-        println!(
+        // A closed stdout is not an error here either.
+        let _ = writeln!(
+            io::stdout(),
             "no history yet in {} (run `testrium run` first)",
             base.display()
         );
