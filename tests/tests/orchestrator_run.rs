@@ -903,3 +903,20 @@ fn cancelling_before_anything_is_ready_stops_units_and_marks_the_outcome_interru
     assert_eq!(db_states(&db_of(&outcome))["waiter"], UnitState::Stopped);
     assert_all_dead(&all_probe_pids(&outcome));
 }
+
+/// Regression (compat `passive_only_test`): a group where nothing runs passed vacuously; the
+/// original fails it ("no entrypoints or test functions found").
+#[test]
+fn a_group_where_nothing_runs_fails() {
+    let base = TempBase::new("nothing");
+    let group = Group::builder("nothing-test", base.dir("nothing-test"))
+        .unit(Unit::passive("external").init(1))
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    assert!(!outcome.passed());
+    let attempt = &outcome.attempts[0];
+    assert_eq!(attempt.direct_tests.len(), 1);
+    assert_eq!(attempt.direct_tests[0].name, "scenario");
+    assert!(!attempt.direct_tests[0].passed);
+}

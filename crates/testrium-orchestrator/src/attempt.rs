@@ -46,6 +46,9 @@ pub const OUTCOME_META_KEY: &str = "testrium.outcome";
 pub const VERDICT_META_KEY: &str = "testrium.verdict";
 /// How long the final sweep waits for killed processes to disappear.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
+/// How long units wait for a `setup.py` to get going (unless it records a probe or exits 0
+/// sooner), as the original's 0.2 s sleep after starting it.
+const SETUP_HEAD_START: Duration = Duration::from_millis(200);
 /// Name of the setup process in logs, observer events and outcomes.
 const SETUP_NAME: &str = "setup";
 
@@ -199,6 +202,8 @@ impl Slot {
 /// The setup process.
 #[derive(Debug)]
 struct SetupSlot {
+    /// A `setup.py`: units get a head start wait (see [`Supervisor::setup_allows`]).
+    head_start: bool,
     process: Option<Process>,
     log: PathBuf,
     started: Instant,
@@ -330,7 +335,18 @@ impl<'a> Supervisor<'a> {
         if let Some(setup) = setup.as_ref().filter(|s| s.status == UnitStatus::Failed) {
             verified_units.push(setup.clone());
         }
-        let direct_tests = direct_tests.unwrap_or_default();
+        let direct_tests = match direct_tests {
+            Some(tests) => tests,
+            // As the original: a group where nothing ran (every unit passive or disabled, no
+            // direct test) is a failed scenario, not a vacuous pass.
+            None if self.slots.is_empty() && !self.interrupted => vec![DirectTest::failed(
+                "scenario",
+                0.0,
+                "no entrypoints or test functions found: no unit was started and no direct \
+                 test ran",
+            )],
+            None => Vec::new(),
+        };
         let expectations = Expectations::from_group(self.group());
         let input = VerifyInput::new(&expectations, &events.events)
             .malformed(&events.malformed)
@@ -816,14 +832,21 @@ impl<'a> Supervisor<'a> {
     }
 
     /// `use_setup = true` units wait until the setup process exited successfully.
+    ///
+    /// Other units start at once, except after a `setup.py`: as the original (which slept
+    /// 0.2 s after starting it), they get [`SETUP_HEAD_START`] — cut short as soon as the setup
+    /// recorded a probe or exited successfully.
     fn setup_allows(&self, index: usize) -> bool {
-        if !self.slots[index].unit.use_setup {
+        let Some(setup) = self.setup.as_ref() else {
             return true;
+        };
+        if self.slots[index].unit.use_setup {
+            return setup.exit.is_some_and(Exit::success);
         }
-        match self.setup.as_ref() {
-            None => true,
-            Some(setup) => setup.exit.is_some_and(Exit::success),
-        }
+        !setup.head_start
+            || setup.exit.is_some_and(Exit::success)
+            || self.last_event_id > 0
+            || setup.started.elapsed() >= SETUP_HEAD_START
     }
 
     fn start(&mut self, index: usize, observer: &mut dyn FnMut(&RunEvent)) -> Result<(), RunError> {
@@ -1004,6 +1027,7 @@ impl<'a> Supervisor<'a> {
             spawn(command)
         });
         let mut slot = SetupSlot {
+            head_start: matches!(setup, Setup::PythonMain(_)),
             process: None,
             log,
             started: Instant::now(),
@@ -1363,10 +1387,23 @@ impl<'a> Supervisor<'a> {
             }
         }
         for slot in &mut self.slots {
-            if let Some(line) = slot.tail.as_mut().and_then(LogTail::rest) {
+            let Some(tail) = slot.tail.as_mut() else {
+                continue;
+            };
+            if let Some(line) = tail.rest() {
                 observer(&RunEvent::UnitOutput {
                     unit: slot.unit.name.clone(),
                     line,
+                });
+            }
+            let unread = tail.unread();
+            if unread > 0 {
+                observer(&RunEvent::UnitOutput {
+                    unit: slot.unit.name.clone(),
+                    line: format!(
+                        "[{unread} bytes not shown, see logs/{}.log]",
+                        slot.unit.name
+                    ),
                 });
             }
         }
@@ -1490,6 +1527,16 @@ impl LogTail {
             file: None,
             partial: Vec::new(),
         }
+    }
+
+    /// Bytes of the file not read yet.
+    fn unread(&mut self) -> u64 {
+        let Some(file) = self.file.as_mut() else {
+            return 0;
+        };
+        let position = file.stream_position().unwrap_or(0);
+        let len = file.metadata().map_or(0, |m| m.len());
+        len.saturating_sub(position)
     }
 
     /// The last piece of output that did not end with a newline.
