@@ -11,7 +11,7 @@ use petgraph::graphmap::DiGraphMap;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Circuit, Group, Launch, Settings, Setup, Unit};
-use crate::names::{did_you_mean, unsafe_name_reason};
+use crate::names::{did_you_mean, is_module_name, unsafe_name_reason};
 use crate::source::{Site, Sources};
 
 /// A group before the cross-checks.
@@ -279,8 +279,14 @@ fn check_units(checker: &mut Checker<'_>, draft: &Draft) {
                 );
             }
         }
-        if let Launch::Command(argv) = &unit.launch {
-            check_argv(checker, sites.or_header(&sites.launch), "command", argv);
+        match &unit.launch {
+            Launch::Command(argv) => {
+                check_argv(checker, sites.or_header(&sites.launch), "command", argv);
+            }
+            Launch::Entrypoint { module, .. } => {
+                check_module(checker, draft, sites.or_header(&sites.launch), module);
+            }
+            _ => {}
         }
         check_list(
             checker,
@@ -340,6 +346,36 @@ fn check_units(checker: &mut Checker<'_>, draft: &Draft) {
             }
         }
     }
+}
+
+/// An entrypoint module that is not a Python name must be a file of the group folder (the
+/// original loads `<group>/<module>.py` first, whatever the name).
+fn check_module(checker: &mut Checker<'_>, draft: &Draft, site: &Site, module: &str) {
+    // `x.py` is a dotted name too, but it means the file `x.py`: a mistake, unless `x/py.py`.
+    if is_module_name(module) && !module.ends_with(".py") {
+        return;
+    }
+    let mut file = draft.dir.clone();
+    file.extend(module.split('.'));
+    file.set_extension("py");
+    if module.split('.').all(|p| !p.is_empty()) && file.is_file() {
+        return;
+    }
+    let hint = match module.strip_suffix(".py") {
+        Some(stem) => format!("write the module without `.py`: `{stem}`"),
+        None => "write a dotted Python module name relative to the group folder, e.g. \
+                 `entrypoint = \"test_case:run_source\"`"
+            .to_owned(),
+    };
+    checker.error(
+        site,
+        "entrypoint",
+        format!(
+            "entrypoint module `{module}` is not a Python module name, and the group folder has \
+             no such file"
+        ),
+        Some(hint),
+    );
 }
 
 /// Blank and duplicate entries of a list of names.

@@ -16,7 +16,7 @@ const STRICTER: &[&str] = &[
     "depends on itself", // the original waits for the unit itself: it never starts
     "dependency cycle",  // the original never starts any unit of the cycle
     "is not a Python identifier", // the original fails at import time
-    "is not a dotted Python module name",
+    "is not a Python module name, and the group folder has no such file",
     "contradicts", // two spellings of one setting with different values
     // A legacy key of the wrong type next to its current name: the original never looked at it.
     "(legacy spelling of",

@@ -345,7 +345,7 @@ const CASES: &[Case] = &[
         "[\"a\"]\ninit = 0\nentrypoint = \"units/a.py:run\"\n",
         B,
         &[
-            "test_g/units/a.toml:3:14: entrypoint module `units/a.py` is not a dotted Python module name",
+            "test_g/units/a.toml:3:14: entrypoint module `units/a.py` is not a Python module name, and the group folder has no such file",
         ],
     ),
     case(
@@ -865,4 +865,52 @@ fn large_groups_validate() {
         "{message}"
     );
     assert!(message.ends_with("`u499` -> `u0`"), "{message}");
+}
+
+#[test]
+fn entrypoint_modules_may_be_file_names_of_the_group() {
+    // As in the original, `<group>/<module>.py` is loaded whatever the module's name.
+    let scratch = crate::support::Scratch::new();
+    scratch.write(&[
+        (
+            "test_e/config.toml",
+            "[\"Configs\"]\nunits = [\"a\", \"b\"]\n",
+        ),
+        (
+            "test_e/units/a.toml",
+            "[\"a\"]\ninit = 0\nentrypoint = \"my-app:run\"\n",
+        ),
+        (
+            "test_e/units/b.toml",
+            "[\"b\"]\ninit = 1\nentrypoint = \"app.py:run\"\n",
+        ),
+        ("test_e/my-app.py", "def run():\n    pass\n"),
+        ("test_e/app.py", "def run():\n    pass\n"),
+    ]);
+    let diagnostics = testrium_config::load_group(&scratch.path("test_e"))
+        .err()
+        .unwrap_or_default();
+    assert_eq!(
+        lines(&diagnostics),
+        [
+            "test_e/units/b.toml:3:14: entrypoint module `app.py` is not a Python module name, and the group folder has no such file"
+        ]
+    );
+    assert_eq!(
+        diagnostics.as_slice()[0].hint.as_deref(),
+        Some("write the module without `.py`: `app`")
+    );
+    scratch.write(&[(
+        "test_e/units/b.toml",
+        "[\"b\"]\ninit = 1\nentrypoint = \"app:run\"\n",
+    )]);
+    let group =
+        testrium_config::load_group(&scratch.path("test_e")).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        group.units["a"].launch,
+        Launch::Entrypoint {
+            module: "my-app".into(),
+            function: "run".into()
+        }
+    );
 }
