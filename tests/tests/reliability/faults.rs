@@ -182,6 +182,45 @@ fn daemon_and_escaped_child_are_killed_at_teardown() {
     );
 }
 
+#[test]
+fn hundred_daemons_and_hundred_grandchildren() {
+    let count = size(100, 100);
+    let base = Base::new("many-daemons");
+    let script = format!(
+        "for i in $(seq {count}); do {fx} daemonize || exit 1; {fx} hang & done; exec {fx} emit:spawned hang",
+        fx = fixture()
+    );
+    GroupDir::new("test_many_daemons")
+        .unit(
+            UnitSpec::command("spawner", &["/bin/sh".to_owned(), "-c".to_owned(), script])
+                .events(&["spawned"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), "test_many_daemons").clone();
+    let db = std::path::PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
+    let swept = stored_outcome(&db)["swept_processes"].as_u64().unwrap_or(0);
+    assert!(swept >= count, "{swept} daemons swept, {count} started");
+    base.assert_nothing_left();
+    figures(
+        "hundred_daemons_and_hundred_grandchildren",
+        &[
+            format!(
+                "daemons (double fork + setsid): {count}, grandchildren in the unit's group: {count}"
+            ),
+            format!("found outside the units' groups and killed: {swept}"),
+            format!("wall time: {:.2} s", done.elapsed.as_secs_f64()),
+        ],
+    );
+}
+
 /// Runner peak memory allowed in the probe flood today: a base plus this much per stored
 /// event (the runner keeps every event, the verdict and the report in memory).
 pub const PROBE_FLOOD_RSS_BASE_MIB: f64 = 32.0;

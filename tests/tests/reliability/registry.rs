@@ -67,6 +67,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "a unit starts 100 daemons (double fork + `setsid`) and 100 grandchildren in its group",
+        checked: "the sweep finds and kills at least the 100 daemons; no process with the run's paths in its environment survives",
+        test: "hundred_daemons_and_hundred_grandchildren",
+        file: None,
+        sizes: Some(("100 + 100", "100 + 100")),
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "one unit floods Send/Receive probes as fast as it can while 7 others emit pairs too, one planted orphan Send",
         checked: "every row is stored and verified (exact count), every pair matched, exactly the planted `orphan_send` failure found; runner peak RSS (`VmHWM`) < 32 MiB + 3 KiB per stored event",
         test: "probe_flood_with_seven_concurrent_writers",
@@ -187,7 +195,23 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
-        scenario: "config files: binary garbage, a 10 MiB unit file, 100,000-deep nested arrays and inline tables, a FIFO as unit file, a directory as `config.toml`, a chmod 000 unit file (skipped as root)",
+        scenario: "a group folder and a unit named with `<img onerror>`, quotes, `&` and non-ASCII; a required probe named `<svg onload>`; unit output with HTML, run with `--verbose`",
+        checked: "exit 1 (the unit fails on purpose); names shown as they are on the terminal with no control character; no raw tag in the HTML report; JUnit well-formed; JSON keys by the exact names",
+        test: "hostile_group_and_unit_names",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "a group folder whose name holds ESC, OSC (set title), BEL, C1 CSI and CR",
+        checked: "exit 3 (group names cannot hold control characters) and no control character reaches the terminal, from `run` or `check`",
+        test: "control_characters_in_a_group_folder_name",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "config files: binary garbage, a 10 MiB unit file, 100,000-deep nested arrays, inline tables and dotted table names, a FIFO as unit file, a directory as `config.toml`, a chmod 000 unit file (skipped as root)",
         checked: "each: exit 3 (configuration error), the message names the file, no panic, no hang",
         test: "broken_config_files",
         file: None,
@@ -220,9 +244,9 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         area: INPUT,
         scenario: "generated event lists (proptest)",
-        checked: "verification never panics and its invariants hold (verify engineer's suite)",
-        test: "arbitrary_event_lists",
-        file: Some("crates/testrium-verify/tests/verify/properties.rs"),
+        checked: "verification never panics and stays independent of event order on hostile lists; pairing and orphan properties (verify engineer's suite)",
+        test: "never_panics_and_stays_order_independent_on_hostile_lists",
+        file: Some("crates/testrium-verify/tests/verify/props.rs"),
         sizes: None,
     },
 ];
