@@ -115,6 +115,12 @@ impl Expectations {
     }
 }
 
+impl From<&Group> for Expectations {
+    fn from(group: &Group) -> Self {
+        Expectations::from_group(group)
+    }
+}
+
 /// One unit of the group, as far as verification is concerned.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]

@@ -301,3 +301,45 @@ pub(crate) fn render(v: &Verdict) -> String {
     let _ = writeln!(o, "{line}");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_formats() {
+        let cases = [
+            (0.0, "0s"),
+            (-0.0, "0s"),
+            (0.000_000_4, "0.4µs"),
+            (0.000_25, "250.0µs"),
+            (0.001, "1.000ms"),
+            (0.012_345_6, "12.346ms"),
+            (-0.25, "-250.000ms"),
+            (1.0, "1.000s"),
+            (125.5, "125.500s"),
+            (f64::INFINITY, "infs"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(fmt_seconds(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn signal_names() {
+        assert_eq!(signal_name(9), "SIGKILL (9)");
+        assert_eq!(signal_name(15), "SIGTERM (15)");
+        assert_eq!(signal_name(0), "0");
+        assert_eq!(signal_name(64), "64");
+        assert_eq!(signal_name(-3), "-3");
+    }
+
+    #[test]
+    fn clean_escapes_only_what_must_be() {
+        assert!(matches!(clean("plain é ü 中"), Cow::Borrowed(_)));
+        assert_eq!(
+            clean("a\nb\tc\r\u{1b}[0m\u{7f}\u{9b}\u{202e}"),
+            "a\\nb\\tc\\r\\u{1b}[0m\\u{7f}\\u{9b}\\u{202e}"
+        );
+    }
+}

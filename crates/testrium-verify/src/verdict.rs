@@ -574,7 +574,11 @@ impl Verdict {
         self.latency.overall.map_or(0.0, |s| s.mean_s)
     }
 
-    /// A plain-text report (no colours, deterministic, one item per line).
+    /// A plain-text report: no colours, deterministic (snapshot-testable), one item per line,
+    /// at most 20 lines per failure or warning kind (then "… and N more"). Text from units is
+    /// escaped (control characters as `\u{..}`). Durations always print as `0s`,
+    /// `<n>.<1 digit>µs`, `<n>.<3 digits>ms` or `<n>.<3 digits>s`, so a reporter can redact
+    /// them with one pattern such as `-?\d+\.\d+(µs|ms|s)|\b0s\b`.
     pub fn render_text(&self) -> String {
         crate::render::render(self)
     }
