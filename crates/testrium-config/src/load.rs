@@ -56,7 +56,9 @@ pub(crate) fn load(dir: &Path, name: &str, display_dir: &Path, skip_disabled: bo
         Ok(config) => config,
         Err(diagnostic) => return Loaded::Invalid((*diagnostic).into()),
     };
-    if skip_disabled && config.enabled == Some(false) {
+    // A disabled group is skipped without reading its units — but a broken config.toml is
+    // still reported (the original refused it too).
+    if skip_disabled && config.enabled == Some(false) && loader.diagnostics.is_empty() {
         return Loaded::Disabled;
     }
     let unit_files = match list_unit_files(&dir.join("units"), &loader.units_display) {

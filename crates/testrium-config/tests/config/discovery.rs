@@ -51,6 +51,19 @@ fn finds_groups_in_name_order_and_says_what_it_skipped() {
 }
 
 #[test]
+fn a_disabled_group_with_a_broken_config_is_reported() {
+    let scratch = Scratch::new();
+    group(
+        &scratch,
+        "test_off",
+        "[\"Configs\"]\nunits = [\"a\"]\nenabled = false\ntimeout = \"x\"\n",
+    );
+    let found = discover(&scratch.base, &DiscoverOptions::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(found.skipped.is_empty());
+    assert_eq!(found.invalid, ["test_off"]);
+}
+
+#[test]
 fn invalid_groups_are_reported_and_the_others_still_found() {
     let scratch = Scratch::new();
     group(&scratch, "test_good", GROUP_CONFIG);
