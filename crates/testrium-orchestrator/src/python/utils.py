@@ -1,12 +1,22 @@
 """Helpers for direct test functions, compatible with ``testrium.common.utils`` of
 Testrium 0.3.0. Standard library only (no colorama)."""
 
+# No __all__: `from testrium.common.utils import *` exports what the original's did, modules
+# included (time, os, sys, shutil, contextlib), and a colourless `Fore`.
 import contextlib
 import os
+import shutil
 import sys
 import time
 
-__all__ = ["log_test_time", "test_config", "verify_condition", "suppress_output"]
+
+class Fore:
+    """Stand-in for colorama's ``Fore`` (the original's ``from colorama import Fore``): no
+    colours, so that code written against the original's names keeps working."""
+
+    BLACK = RED = GREEN = YELLOW = BLUE = MAGENTA = CYAN = WHITE = RESET = ""
+    LIGHTBLACK_EX = LIGHTRED_EX = LIGHTGREEN_EX = LIGHTYELLOW_EX = ""
+    LIGHTBLUE_EX = LIGHTMAGENTA_EX = LIGHTCYAN_EX = LIGHTWHITE_EX = ""
 
 
 def log_test_time(func):
@@ -62,10 +72,8 @@ def suppress_output():
             sys.stderr = old_stderr
 
 
-def print_banner(message, color=""):
+def print_banner(message, color=Fore.GREEN):
     """Print ``message`` centred in a line of ``=`` as wide as the terminal."""
-    import shutil
-
     term_width = shutil.get_terminal_size().columns
     padding = max(0, (term_width - len(message)) // 2)
     banner = "=" * padding + message + "=" * padding
