@@ -23,8 +23,9 @@ struct HopEvents<'a> {
 /// satisfied by its events with that key, a hop whose events carry no key by any of its
 /// events. Otherwise the circuit has one instance. In an instance, the first hop is its
 /// earliest event and every next hop the earliest event not before the previous hop (equal
-/// timestamps are in order). Times are monotonic when every event of the circuit has a
-/// monotonic timestamp, else wall clock.
+/// timestamps are in order). Order is decided on the monotonic clock when every event of the
+/// circuit's hops has a monotonic timestamp, else on the wall clock; durations are measured
+/// per pair of events on the monotonic clock when both have it, else the wall clock.
 pub(crate) fn check_circuits(
     ctx: &Context<'_>,
     circuits: &[ExpectedCircuit],
@@ -104,6 +105,14 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
             (Clock::Monotonic, Some(x), Some(y)) => ns_to_s(i128::from(y) - i128::from(x)),
             _ => eb.time - ea.time,
         }
+    };
+
+    // Order is decided on the circuit's clock; durations are measured pairwise on the best
+    // clock both events have (monotonic when both have it), never negative.
+    let measure = |a: u32, b: u32| -> f64 {
+        crate::stats::delta(&events[a as usize], &events[b as usize])
+            .0
+            .max(0.0)
     };
 
     let n = circuit.hops.len();
@@ -194,7 +203,7 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
                         break;
                     }
                     let c = cands[at];
-                    let d = diff(p, c);
+                    let d = measure(p, c);
                     hop_values[h].push(d);
                     if let Some(b) = hop.budget {
                         let b = b.as_secs_f64();
@@ -219,7 +228,7 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
             prev = Some(chosen);
         }
         if let (Some(f), Some(l)) = (first, prev) {
-            let total = diff(f, l);
+            let total = measure(f, l);
             totals.push(total);
             if let Some(b) = circuit.total_budget {
                 let b = b.as_secs_f64();

@@ -276,3 +276,28 @@ fn warnings_and_evidence() {
     assert!(v.passed(), "{}", v.render_text());
     insta::assert_snapshot!("warnings_and_evidence", v.render_text());
 }
+
+/// Pins the JSON shape of a verdict (field names, snake_case ids, seconds as numbers), which
+/// reports and the history read.
+#[test]
+fn verdict_json_shape() {
+    let exp = expectations();
+    let mut events = events_at([0, 14, 19, 25]);
+    events.push(send(5, "source", "command-sent", "cmd-2", 1_700_000_000.02));
+    let outcomes = [
+        UnitOutcome::finished("source"),
+        UnitOutcome::failed("target", UnitFailure::NonZeroExit { code: 1 })
+            .with_exit_code(1)
+            .with_log_tail(["boom"]),
+    ];
+    let malformed = [MalformedEvent::new(9, None, None, "`Unit` is NULL")];
+    let tests = [DirectTest::passed("test_shape", 0.5)];
+    let v = verify(
+        &VerifyInput::new(&exp, &events)
+            .unit_outcomes(&outcomes)
+            .malformed(&malformed)
+            .direct_tests(&tests)
+            .timing(timing()),
+    );
+    insta::assert_json_snapshot!("verdict_json", v);
+}
