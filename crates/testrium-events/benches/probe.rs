@@ -135,6 +135,49 @@ fn main() {
         rate,
     );
 
+    // --- reading for the verifier ---
+    let rows = 1_000_000 / scale;
+    let db = fresh(&dir, "read");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        let mut stmt = conn
+            .prepare(
+                "INSERT INTO Events (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, 1)",
+            )
+            .unwrap();
+        for i in 0..rows {
+            let send = i % 2 == 0;
+            stmt.execute(rusqlite::params![
+                format!("unit-{}", i % 10),
+                if send { "sent" } else { "received" },
+                if send { "Send" } else { "Receive" },
+                format!("k{}", i / 2),
+                1.7e9 + i as f64 * 1e-4,
+                i as i64 * 1_000,
+            ])
+            .unwrap();
+        }
+        drop(stmt);
+        conn.execute_batch("COMMIT").unwrap();
+    }
+    let reader = RunDb::open(&db).unwrap();
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let log = reader.read_events().unwrap();
+        times.push(t.elapsed());
+        assert_eq!(log.events.len(), rows);
+    }
+    let best = times.iter().min().unwrap();
+    table.read = format!(
+        "| `RunDb::read_events`, {rows} rows | {:.0} ms | {:.0} rows/s |",
+        best.as_secs_f64() * 1e3,
+        rows as f64 / best.as_secs_f64()
+    );
+    eprintln!("{}", table.read);
+
     // --- cross-process wake-up ---
     let rounds = 500 / scale;
     let wake = wake_up(&dir, "wake-rust", self_child("waiter"), rounds);
@@ -560,6 +603,7 @@ fn self_cpu() -> f64 {
 
 #[derive(Default)]
 struct Table {
+    read: String,
     latency: Vec<String>,
     wake: Vec<String>,
     cpu: Vec<String>,
@@ -621,6 +665,10 @@ impl Table {
         for l in &self.latency {
             println!("{l}");
         }
+        println!();
+        println!("| reading | best of 3 | throughput |");
+        println!("|---|---|---|");
+        println!("{}", self.read);
         println!();
         println!("| cross-process wake-up | rounds | p50 ms | p99 ms | max ms |");
         println!("|---|---|---|---|---|");
