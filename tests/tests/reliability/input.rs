@@ -134,9 +134,8 @@ fn hostile_rows_written_straight_into_events() {
     done.assert_code(1);
     let report = read_json(&json);
     let attempt = attempt(&report, "test_raw_rows");
-    let malformed = attempt["verdict"]["malformed"]
-        .as_array()
-        .map_or(0, Vec::len);
+    let verdict = stored_verdict(&attempt_db(attempt));
+    let malformed = verdict["malformed"].as_array().map_or(0, Vec::len);
     assert!(
         failure_kinds(attempt).contains(&"malformed_event".to_owned()),
         "{}",
@@ -144,7 +143,7 @@ fn hostile_rows_written_straight_into_events() {
     );
     // The required probe after the hostile rows still counts.
     assert_eq!(attempt["probes"][0]["count"], 1, "{}", attempt["probes"]);
-    assert!(malformed >= 4, "{}", attempt["verdict"]["malformed"]);
+    assert!(malformed >= 4, "{}", verdict["malformed"]);
     assert_eq!(xml_error(&junit), None, "JUnit XML is not well-formed");
     assert!(std::fs::metadata(&html).is_ok_and(|m| m.len() > 0));
     // `testrium report` re-renders the stored run.
@@ -152,9 +151,7 @@ fn hostile_rows_written_straight_into_events() {
     let again = Testrium::new(&base, "report", &["report", run_dir.as_str()]).run();
     again.assert_no_panic();
     assert!(matches!(again.code, Some(0 | 1)), "{}", again.show());
-    let readable = attempt["verdict"]["summary"]["events"]
-        .as_u64()
-        .unwrap_or(0);
+    let readable = verdict["summary"]["events"].as_u64().unwrap_or(0);
     base.assert_nothing_left();
     figures(
         "hostile_rows_written_straight_into_events",
@@ -223,7 +220,7 @@ fn hostile_text_through_terminal_html_junit() {
     // JUnit: well-formed for a strict parser, despite ESC, NUL, `]]>` in the unit's output.
     assert_eq!(xml_error(&junit), None, "JUnit XML is not well-formed");
     // JSON: keeps the text exactly.
-    let kept = attempt["verdict"]["correlation"].to_string();
+    let kept = attempt.to_string();
     assert!(kept.contains("<script>alert('xss')</script>"), "{kept}");
     // `testrium report` renders the stored run as safely.
     let again = Testrium::new(

@@ -31,7 +31,10 @@ fn two_hundred_units_in_one_group() {
         units.values().all(|u| u["status"] == "finished"),
         "{units:?}"
     );
-    assert_eq!(attempt["verdict"]["summary"]["events"], count);
+    assert_eq!(
+        stored_verdict(&attempt_db(&attempt))["summary"]["events"],
+        count
+    );
     base.assert_nothing_left();
     figures(
         "two_hundred_units_in_one_group",

@@ -696,6 +696,21 @@ pub fn stored_outcome(db: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("stored outcome: {e}"))
 }
 
+/// The verdict the orchestrator stored in a run database (the whole of it: the `--json` report
+/// bounds its lists).
+pub fn stored_verdict(db: &Path) -> serde_json::Value {
+    let db = RunDb::open(db).unwrap_or_else(|e| panic!("open {db:?}: {e}"));
+    let text = db
+        .read_meta(testrium_orchestrator::VERDICT_META_KEY)
+        .unwrap_or_else(|| panic!("no verdict stored in {:?}", db.path()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("stored verdict: {e}"))
+}
+
+/// The run database of an attempt of a `--json` report.
+pub fn attempt_db(attempt: &serde_json::Value) -> PathBuf {
+    PathBuf::from(attempt["db_path"].as_str().unwrap_or_default())
+}
+
 /// Measured figures of a scenario, kept for `docs/RELIABILITY.md` (see `registry`).
 pub fn figures(test: &str, lines: &[String]) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reliability-figures");
