@@ -79,9 +79,6 @@ fn measure(label: &str, expectations: &Expectations, events: &[Event], runs: usi
             cpu.push(b.saturating_sub(a));
         }
         passed = verdict.passed();
-        if let Some(f) = verdict.failures().first() {
-            eprintln!("first failure: {}", f.message);
-        }
         black_box(&verdict);
         drop(verdict);
     }
@@ -119,6 +116,14 @@ fn main() {
             .hop_within("receiver-0", "received", Duration::from_millis(5)),
     );
     measure("with a keyed circuit", &circuit, &events, 7);
+
+    // A broken run: every Receive lost, so 500,000 orphan sends (each a failure with a message).
+    let sends_only: Vec<Event> = events
+        .iter()
+        .filter(|e| e.event_type == EventType::Send)
+        .cloned()
+        .collect();
+    measure("500k orphan sends (failing run)", &plain, &sends_only, 5);
 
     // The original's figure: 100,000 events.
     let small = self::events(50_000);
