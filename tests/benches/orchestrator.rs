@@ -48,6 +48,44 @@ fn main() {
     }
     report("100 independent units: start to all ready", &mut ready);
     report("100 independent units: whole attempt", &mut total);
+
+    let (wall, cpu) = idle_runner(&base);
+    println!(
+        "idle supervisor (1 hanging unit, 2 s group timeout): {:.1} ms CPU over {:.2} s = {:.2} % of a core",
+        cpu.as_secs_f64() * 1e3,
+        wall.as_secs_f64(),
+        cpu.as_secs_f64() / wall.as_secs_f64() * 100.0
+    );
+}
+
+/// CPU time the runner itself uses while a unit hangs until the group timeout.
+fn idle_runner(base: &TempBase) -> (Duration, Duration) {
+    let group = Group::builder("bench-idle-test", base.dir("bench-idle-test"))
+        .timeout(Duration::from_secs(2))
+        .unit(Unit::command("sleeper", fixture::argv(&[Action::Hang])).init(1))
+        .build()
+        .expect("group");
+    let cpu_before = own_cpu();
+    let start = Instant::now();
+    Run::new(group)
+        .base_dir(base.path())
+        .execute()
+        .expect("run");
+    (start.elapsed(), own_cpu().saturating_sub(cpu_before))
+}
+
+/// User + system CPU time of this process (clock ticks of 10 ms, from /proc/self/stat).
+fn own_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 fn bare_pair() -> Duration {

@@ -5,8 +5,9 @@
 //! (`waitpid` on their own pids), reads the events recorded since the last turn when the
 //! database changed (`PRAGMA data_version`), applies readiness, exits and deadlines, starts
 //! the units whose dependencies are ready, and checks whether the group is over. Between turns
-//! it sleeps in `ppoll` on the units' pidfds for at most [`TICK`], so an exit wakes it at once
-//! and a probe is seen within a millisecond. Unit output goes straight to log files, never
+//! it sleeps in `ppoll` on the units' pidfds and on the database's change watch (inotify on
+//! the WAL), so an exit or a commit wakes it at once: for [`TICK`] while things happen, up to
+//! [`IDLE_TICK`] when nothing did for a while (never past a unit's deadline). Unit output goes straight to log files, never
 //! through a pipe the runner must drain, so a flood or a grandchild holding the output open
 //! cannot block anything.
 
@@ -14,14 +15,15 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use testrium_config::{Group, InExcept, Launch, Setup, Unit};
 use testrium_events::{
-    ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT, Event, EventLog, RunDb, StoreError, UnitState,
-    monotonic_ns,
+    ChangeWatch, ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT, Event, EventLog, RunDb,
+    StoreError, UnitState, monotonic_ns,
 };
 use testrium_verify::{
     DirectTest, Expectations, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, VerifyInput,
@@ -36,8 +38,14 @@ use crate::process::{self, ENV_RUN_ID, Exit, Process, Signal};
 use crate::python::{self, PythonRuntime};
 use crate::rundir::{self, RunDir};
 
-/// The longest the supervisor sleeps between two looks at the database and the cancel token.
+/// The longest the supervisor sleeps between two looks at the database and the cancel token
+/// while things happen (or always, where the database cannot be watched).
 const TICK: Duration = Duration::from_millis(1);
+/// The longest it sleeps when nothing happened for [`BUSY_SPELL`] and commits wake it anyway
+/// (the cancel token is seen within this time).
+const IDLE_TICK: Duration = Duration::from_millis(10);
+/// How long after an event, an exit or a wake-up the supervisor keeps its short tick.
+const BUSY_SPELL: Duration = Duration::from_millis(20);
 /// Lines of a failed unit's log kept in its outcome.
 const LOG_TAIL_LINES: usize = 20;
 /// Meta key of the serialized [`AttemptOutcome`] in the run database.
@@ -419,13 +427,19 @@ impl<'a> Supervisor<'a> {
     fn supervise(&mut self, observer: &mut dyn FnMut(&RunEvent)) -> Result<EndReason, RunError> {
         let deadline = self.t0 + self.group_timeout();
         let mut settling: Option<Instant> = None;
+        // Woken by commits of other processes (inotify on the WAL): the loop can then sleep
+        // longer than a tick when nothing happens. Without it, it polls every tick.
+        let watch = self.db.watch_changes();
+        let mut busy_until = Instant::now() + BUSY_SPELL;
         loop {
             if self.ctx.cancel.is_cancelled() {
                 self.interrupted = true;
                 return Ok(EndReason::Interrupted);
             }
             let exited = self.reap();
-            self.poll_events(!exited.is_empty(), observer)?;
+            if self.poll_events(!exited.is_empty(), observer)? || !exited.is_empty() {
+                busy_until = Instant::now() + BUSY_SPELL;
+            }
             for index in exited {
                 self.handle_exit(index, observer)?;
             }
@@ -462,26 +476,59 @@ impl<'a> Supervisor<'a> {
             if now >= deadline {
                 return Ok(EndReason::GroupTimeout);
             }
-            let wait = self.next_wake(now, deadline);
+            let tick = if watch.is_some() && now >= busy_until {
+                IDLE_TICK
+            } else {
+                TICK
+            };
+            let mut wake = self.next_deadline(now + tick, deadline);
+            if let Some(since) = settling {
+                wake = wake.min(self.last_activity.max(since) + self.ctx.options.settle);
+            }
             let processes = self
                 .slots
                 .iter()
                 .filter_map(|s| s.process.as_ref())
                 .chain(self.setup.iter().filter_map(|s| s.process.as_ref()));
             // An error here (never expected) only shortens the sleep.
-            let _ = process::wait_any(processes, wait);
+            let _ = process::wait_any_or(
+                processes,
+                watch.as_ref().map(AsFd::as_fd),
+                wake.saturating_duration_since(now),
+            );
+            if watch.as_ref().is_some_and(ChangeWatch::drain) {
+                busy_until = Instant::now() + BUSY_SPELL;
+            }
         }
     }
 
-    /// The longest sleep before something is due.
-    fn next_wake(&self, now: Instant, deadline: Instant) -> Duration {
-        let mut wake = deadline.min(now + TICK);
+    /// The earliest of `wake`, the group deadline and every unit's pending deadline
+    /// (readiness, unit timeout, SIGKILL after grace, the setup head start).
+    fn next_deadline(&self, mut wake: Instant, deadline: Instant) -> Instant {
+        wake = wake.min(deadline);
         for slot in &self.slots {
             if let Some(at) = slot.kill_at {
                 wake = wake.min(at);
             }
+            let Some(started) = slot.started else {
+                continue;
+            };
+            if slot.phase == Phase::Starting {
+                wake = wake.min(started + slot.unit.ready_timeout);
+            }
+            if let Some(timeout) = slot.unit.timeout {
+                if matches!(slot.phase, Phase::Starting | Phase::Running) {
+                    wake = wake.min(started + timeout);
+                }
+            }
         }
-        wake.saturating_duration_since(now)
+        if let Some(setup) = self.setup.as_ref().filter(|s| s.head_start) {
+            let end = setup.started + SETUP_HEAD_START;
+            if Instant::now() < end {
+                wake = wake.min(end);
+            }
+        }
+        wake
     }
 
     /// Reaps exited unit processes; returns their indices.
@@ -517,10 +564,10 @@ impl<'a> Supervisor<'a> {
         &mut self,
         force: bool,
         observer: &mut dyn FnMut(&RunEvent),
-    ) -> Result<(), RunError> {
+    ) -> Result<bool, RunError> {
         let version = self.db.data_version().map_err(|e| self.store(e))?;
         if !force && self.data_version == Some(version) {
-            return Ok(());
+            return Ok(false);
         }
         self.data_version = Some(version);
         let log = self
@@ -539,7 +586,7 @@ impl<'a> Supervisor<'a> {
             self.apply_event(event, observer)?;
         }
         self.last_event_id = newest;
-        Ok(())
+        Ok(true)
     }
 
     fn report_new_events(&mut self, log: &EventLog, observer: &mut dyn FnMut(&RunEvent)) {

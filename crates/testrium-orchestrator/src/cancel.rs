@@ -14,7 +14,7 @@ const KILL_NOW: u8 = 2;
 /// [`kill_now`](CancelToken::kill_now) on a second Ctrl-C); a test flips it from another
 /// thread. The run then tears every unit down (SIGTERM, grace period, SIGKILL — or SIGKILL at
 /// once after `kill_now`), records the statuses, and returns an outcome marked interrupted.
-/// The supervisor looks at the token every millisecond.
+/// The supervisor looks at the token at least every 10 ms.
 ///
 /// ```
 /// let token = testrium_orchestrator::CancelToken::new();

@@ -4,6 +4,7 @@
 mod unix;
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
@@ -92,12 +93,21 @@ pub(crate) fn wait_any<'a>(
     processes: impl IntoIterator<Item = &'a Process>,
     timeout: Duration,
 ) -> io::Result<()> {
+    wait_any_or(processes, None, timeout)
+}
+
+/// Like [`wait_any`], also waking when `extra` becomes readable.
+pub(crate) fn wait_any_or<'a>(
+    processes: impl IntoIterator<Item = &'a Process>,
+    extra: Option<BorrowedFd<'_>>,
+    timeout: Duration,
+) -> io::Result<()> {
     let fds: Vec<&unix::PidFd> = processes
         .into_iter()
         .filter(|p| p.exit.is_none())
         .filter_map(|p| p.pidfd.as_ref())
         .collect();
-    unix::wait_readable(&fds, timeout)
+    unix::wait_readable(&fds, extra, timeout)
 }
 
 /// Identifies this runner in markers: `<pid>.<start time>`.

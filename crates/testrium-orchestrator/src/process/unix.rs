@@ -15,7 +15,7 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
@@ -75,12 +75,17 @@ impl PidFd {
     }
 }
 
-/// Waits until one of `fds` becomes readable (a process exited) or `timeout` passes.
-/// Returns early on EINTR.
-pub(crate) fn wait_readable(fds: &[&PidFd], timeout: Duration) -> io::Result<()> {
+/// Waits until one of `fds` becomes readable (a process exited) or `extra` does, or `timeout`
+/// passes. Returns early on EINTR.
+pub(crate) fn wait_readable(
+    fds: &[&PidFd],
+    extra: Option<BorrowedFd<'_>>,
+    timeout: Duration,
+) -> io::Result<()> {
     let mut poll_fds: Vec<PollFd<'_>> = fds
         .iter()
         .map(|fd| PollFd::new(fd.0.as_fd(), PollFlags::POLLIN))
+        .chain(extra.map(|fd| PollFd::new(fd, PollFlags::POLLIN)))
         .collect();
     let ts = TimeSpec::from_duration(timeout);
     match nix::poll::ppoll(&mut poll_fds, Some(ts), None) {
@@ -201,7 +206,7 @@ mod tests {
     fn pidfd_wakes_on_exit() {
         let mut child = Command::new("true").spawn().expect("spawn true");
         let fd = PidFd::open(child.id()).expect("pidfd");
-        wait_readable(&[&fd], Duration::from_secs(10)).expect("poll");
+        wait_readable(&[&fd], None, Duration::from_secs(10)).expect("poll");
         assert!(child.wait().expect("wait").success());
     }
 }
