@@ -147,6 +147,22 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "SIGTERM to the runner while a unit waits for its readiness probe",
+        checked: "handled as Ctrl-C: exit 130, the unit killed, the report written and marked interrupted, states terminal",
+        test: "sigterm_to_the_runner_during_readiness_wait",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "Ctrl-C while `--jobs 3` runs 3 of 6 groups",
+        checked: "exit 130; every unit of the 3 running groups killed; the other 3 never started and reported as skipped (interrupted); every run database final",
+        test: "ctrl_c_while_parallel_jobs_run",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "200 units in one group",
         checked: "exit 0; every unit finished; every probe verified; nothing left running",
         test: "two_hundred_units_in_one_group",
@@ -344,8 +360,9 @@ fn render(figures: &str) -> String {
          `reliability_doc_is_current` fails when it differs from what the tests do.\n\n\
          ## Reproduce\n\n\
          ```sh\n\
-         # default sizes (what CI runs, as part of `cargo test --workspace`)\n\
-         cargo test -p testrium-tests --test reliability\n\
+         # default sizes (CI runs them as part of `cargo test --workspace`); the suite drives the\n\
+         # `testrium` binary of the target dir, so build it first when testing one package\n\
+         cargo build -p testrium-cli && cargo test -p testrium-tests --test reliability\n\
          # full sizes (50 MiB floods, 200,000 probes)\n\
          TESTRIUM_RELIABILITY_FULL=1 cargo test -p testrium-tests --test reliability\n\
          # rewrite this file, figures from the run above included\n\

@@ -208,3 +208,94 @@ fn ctrl_c_twice_during_teardown() {
     assert_db_final(&db);
     base.assert_nothing_left();
 }
+
+#[test]
+fn sigterm_to_the_runner_during_readiness_wait() {
+    let base = Base::new("sigterm-runner");
+    GroupDir::new("test_sigterm")
+        .unit(UnitSpec::fixture("slow", &["emit:booting", "hang"]).ready("never-ready", 600))
+        .write(base.path());
+    let json = base.file("report.json");
+    let running = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .spawn();
+    let slow = event_pid(
+        &wait_probe(&base, "slow", "booting", DEADLINE).unwrap_or_else(|| panic!("no probe")),
+    );
+    // What a service manager or `timeout` sends.
+    running.signal(Signal::SIGTERM);
+    let done = running.wait(DEADLINE);
+    done.assert_code(130);
+    assert!(!pid_alive(slow));
+    assert_eq!(read_json(&json)["interrupted"], true);
+    assert_db_final(&only_db(&base));
+    base.assert_nothing_left();
+}
+
+#[test]
+fn ctrl_c_while_parallel_jobs_run() {
+    let base = Base::new("ctrlc-jobs");
+    let groups = 6;
+    for g in 0..groups {
+        GroupDir::new(&format!("test_job{g}"))
+            .unit(UnitSpec::fixture("server", &["emit:up", "hang"]).events(&["up", "never-comes"]))
+            .write(base.path());
+    }
+    let json = base.file("report.json");
+    let running = Testrium::new(
+        &base,
+        "run",
+        &[
+            "run",
+            "--jobs",
+            "3",
+            "--json",
+            json.to_str().unwrap_or_default(),
+        ],
+    )
+    .spawn();
+    // The first three groups run at once (name order).
+    let mut pids = Vec::new();
+    let all_up = wait_until(DEADLINE, || {
+        pids = base
+            .run_dirs()
+            .iter()
+            .filter_map(|dir| {
+                let db = RunDb::open(&dir.join("Data.db")).ok()?;
+                let events = db.read_events().ok()?.events;
+                events.first().map(event_pid)
+            })
+            .collect();
+        pids.len() == 3
+    });
+    assert!(all_up, "three groups did not start together: {pids:?}");
+    running.signal(Signal::SIGINT);
+    let done = running.wait(DEADLINE);
+    done.assert_code(130);
+    for pid in &pids {
+        assert!(!pid_alive(*pid), "unit {pid} survived Ctrl-C");
+    }
+    let report = read_json(&json);
+    assert_eq!(report["interrupted"], true);
+    let ran = report["groups"].as_array().map_or(0, Vec::len);
+    let skipped: Vec<String> = report["skipped"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| format!("{} ({})", s["name"], s["reason"]))
+        .collect();
+    assert_eq!(ran, 3, "{report}");
+    assert_eq!(skipped.len(), groups - 3, "{skipped:?}");
+    assert!(
+        skipped.iter().all(|s| s.contains("interrupted")),
+        "{skipped:?}"
+    );
+    assert_eq!(base.run_dirs().len(), 3, "no group started after Ctrl-C");
+    for dir in base.run_dirs() {
+        assert_db_final(&dir.join("Data.db"));
+    }
+    base.assert_nothing_left();
+}
