@@ -157,6 +157,31 @@ fn installing_again_leaves_unchanged_files_alone_and_repairs_changed_ones() {
 }
 
 #[test]
+fn the_package_is_byte_compiled_once() {
+    let scratch = Scratch::new("compile");
+    let dir = scratch.0.join("package");
+    super::runtime::install_package(&dir).unwrap();
+    super::runtime::compile_once(&python(), &dir);
+    let cache = dir.join("testrium/modules/__pycache__");
+    let compiled: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        compiled.iter().any(|name| name.starts_with("events.")),
+        "{compiled:?}"
+    );
+    let markers = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            let e = e.as_ref().unwrap();
+            e.file_name().to_string_lossy().starts_with(".compiled-")
+        })
+        .count();
+    assert_eq!(markers, 1);
+}
+
+#[test]
 fn entrypoint_runs_the_function_in_the_group_folder() {
     let fixture = Fixture::new("entry");
     fixture.file(
