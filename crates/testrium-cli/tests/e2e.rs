@@ -606,3 +606,43 @@ fn verbose_streams_unit_output_prefixed_and_inert() {
     );
     assert!(!stdout.contains('\u{1b}'));
 }
+
+#[test]
+fn a_flood_of_orphans_gives_bounded_reports() {
+    let base = Base::new("flood").with(&["test_orphan_flood"]);
+    let json_path = base.path.join("r.json");
+    let html_path = base.path.join("r.html");
+    let out = base.run(&[
+        "--json",
+        json_path.to_str().unwrap(),
+        "--html",
+        html_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("failures (5000):"), "{stdout}");
+    assert!(stdout.contains("… and 4970 more (see --json and the run database)"));
+    assert!(stdout.contains("0 paired, 5000 orphan sends"));
+    let attempt = &json(&json_path)["groups"][0]["attempts"][0];
+    assert_eq!(attempt["failures"].as_array().unwrap().len(), 1000);
+    assert_eq!(attempt["omitted"]["failures"], 4000);
+    assert_eq!(
+        attempt["correlation"]["orphan_sends"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1000
+    );
+    assert_eq!(attempt["omitted"]["orphan_sends"], 4000);
+    assert_eq!(
+        attempt["timeline"]["events"].as_array().unwrap().len(),
+        5000
+    );
+    assert_eq!(attempt["timeline"]["omitted"], 1);
+    assert!(std::fs::metadata(&json_path).unwrap().len() < 3_000_000);
+    assert!(
+        std::fs::read_to_string(&html_path)
+            .unwrap()
+            .contains("5000 orphan sends")
+    );
+}

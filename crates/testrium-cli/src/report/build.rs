@@ -10,9 +10,14 @@ use testrium_verify::{FailureKind, LatencyStats, UnitStatus};
 
 use super::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
-    KeyedProbe, Latency, ProbeCheck, RouteLatency, TIMELINE_LIMIT, Timeline, TimelineEvent,
-    UnitReport,
+    KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, TIMELINE_LIMIT, Timeline,
+    TimelineEvent, UnitReport,
 };
+
+/// How many entries of a list of `len` are beyond [`LIST_LIMIT`].
+fn extra(len: usize) -> u64 {
+    len.saturating_sub(LIST_LIMIT) as u64
+}
 
 fn latency(s: &LatencyStats) -> Latency {
     Latency {
@@ -130,6 +135,13 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
     };
     probes.sort_by_key(|p| order(p));
 
+    let omitted = Omitted {
+        failures: extra(v.failures.len()),
+        warnings: extra(v.warnings.len()),
+        orphan_sends: extra(v.correlation.orphan_sends.len()),
+        orphan_receives: extra(v.correlation.orphan_receives.len()),
+        duplicate_keys: extra(v.correlation.duplicate_keys.len()),
+    };
     let c = &v.correlation;
     let keyed = |e: &testrium_verify::EventRef| KeyedProbe {
         unit: e.unit.to_string(),
@@ -138,11 +150,17 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
     };
     let correlation = Correlation {
         paired: c.pairs.len() as u64,
-        orphan_sends: c.orphan_sends.iter().map(keyed).collect(),
-        orphan_receives: c.orphan_receives.iter().map(keyed).collect(),
+        orphan_sends: c.orphan_sends.iter().take(LIST_LIMIT).map(keyed).collect(),
+        orphan_receives: c
+            .orphan_receives
+            .iter()
+            .take(LIST_LIMIT)
+            .map(keyed)
+            .collect(),
         duplicate_keys: c
             .duplicate_keys
             .iter()
+            .take(LIST_LIMIT)
             .map(|d| KeyedProbe {
                 unit: d.send_units.join(","),
                 step: format!("{} sends, {} receives", d.send_count, d.receive_count),
@@ -199,6 +217,7 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
     let failures = v
         .failures
         .iter()
+        .take(LIST_LIMIT)
         .map(|f| {
             let circuit = is_circuit_kind(f.kind)
                 .then(|| {
@@ -228,6 +247,7 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
     let warnings = v
         .warnings
         .iter()
+        .take(LIST_LIMIT)
         .map(|w| Failure {
             kind: w.kind.as_str().to_owned(),
             unit: w.unit.clone(),
@@ -263,8 +283,7 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
         failures,
         warnings,
         timeline: timeline(group, a),
-        verdict_text: v.render_text(),
-        verdict: serde_json::to_value(v).unwrap_or_default(),
+        omitted,
     }
 }
 

@@ -107,8 +107,7 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
                 latency_ms: 0.4,
             }],
         },
-        verdict_text: String::new(),
-        verdict: serde_json::Value::Null,
+        omitted: Omitted::default(),
     }
 }
 

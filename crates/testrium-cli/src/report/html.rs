@@ -222,13 +222,11 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
     }
 
     let c = &a.correlation;
+    let (orphan_sends, orphan_receives, duplicate_keys) = a.correlation_counts();
     let _ = writeln!(
         h,
         "<h3>Correlation</h3>\n<p>{} paired, {} orphan sends, {} orphan receives, {} duplicate keys</p>",
-        c.paired,
-        c.orphan_sends.len(),
-        c.orphan_receives.len(),
-        c.duplicate_keys.len()
+        c.paired, orphan_sends, orphan_receives, duplicate_keys,
     );
     for (what, list) in [
         ("Orphan sends", &c.orphan_sends),

@@ -134,13 +134,10 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
         .map(|(f, _)| f)
         .collect();
     let c = &a.correlation;
+    let (orphan_sends, orphan_receives, duplicate_keys) = a.correlation_counts();
     let mut summary = format!(
         "{} paired, {} orphan sends, {} orphan receives, {} duplicate keys\nrun dir: {}",
-        c.paired,
-        c.orphan_sends.len(),
-        c.orphan_receives.len(),
-        c.duplicate_keys.len(),
-        a.run_dir
+        c.paired, orphan_sends, orphan_receives, duplicate_keys, a.run_dir
     );
     for w in &a.warnings {
         summary.push_str(&format!("\nwarning: {}: {}", w.kind, w.message));

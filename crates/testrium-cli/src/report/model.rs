@@ -12,6 +12,10 @@ pub const SCHEMA: u32 = 1;
 /// Most timeline events kept per attempt (the run database keeps them all).
 pub const TIMELINE_LIMIT: usize = 5_000;
 
+/// Most entries kept per list (failures, warnings, orphans, duplicates) per attempt, so a flood
+/// of 100,000 orphans gives a report of a few hundred kilobytes, not of hundreds of megabytes.
+pub const LIST_LIMIT: usize = 1_000;
+
 /// A whole `testrium run` (or the re-rendering of stored runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -131,12 +135,37 @@ pub struct AttemptReport {
     pub warnings: Vec<Failure>,
     /// Probes on a shared time axis, for the HTML sequence diagram.
     pub timeline: Timeline,
-    /// The verifier's own text rendering of its verdict.
+    /// How many entries of the bounded lists were left out (the run database has them all).
     #[serde(default)]
-    pub verdict_text: String,
-    /// The verifier's verdict as it serializes itself (not covered by [`SCHEMA`]).
-    #[serde(default)]
-    pub verdict: serde_json::Value,
+    pub omitted: Omitted,
+}
+
+/// Entries left out of an attempt's lists beyond [`LIST_LIMIT`] each. The full verdict is in
+/// the run database's meta table (`testrium.verdict`), the events in its `Events` table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Omitted {
+    /// Failures beyond the limit.
+    pub failures: u64,
+    /// Warnings beyond the limit.
+    pub warnings: u64,
+    /// Orphan sends beyond the limit.
+    pub orphan_sends: u64,
+    /// Orphan receives beyond the limit.
+    pub orphan_receives: u64,
+    /// Duplicate keys beyond the limit.
+    pub duplicate_keys: u64,
+}
+
+impl AttemptReport {
+    /// Orphan sends, orphan receives and duplicate keys, counting those left out of the lists.
+    pub fn correlation_counts(&self) -> (u64, u64, u64) {
+        let c = &self.correlation;
+        (
+            c.orphan_sends.len() as u64 + self.omitted.orphan_sends,
+            c.orphan_receives.len() as u64 + self.omitted.orphan_receives,
+            c.duplicate_keys.len() as u64 + self.omitted.duplicate_keys,
+        )
+    }
 }
 
 /// One unit of an attempt.

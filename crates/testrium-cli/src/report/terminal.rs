@@ -87,8 +87,10 @@ fn write_attempt(
     if a.interrupted {
         writeln!(out, "  {}", style.warn("interrupted: units torn down"))?;
     }
+    let failures = a.failures.len() + a.omitted.failures as usize;
+    let warnings = a.warnings.len() + a.omitted.warnings as usize;
     if !a.failures.is_empty() {
-        writeln!(out, "  {} ({}):", style.bold("failures"), a.failures.len())?;
+        writeln!(out, "  {} ({failures}):", style.bold("failures"))?;
         let width = a
             .failures
             .iter()
@@ -105,11 +107,11 @@ fn write_attempt(
                 width = width + style_overhead(style)
             )?;
         }
-        if a.failures.len() > MAX_FAILURES {
+        if failures > MAX_FAILURES {
             writeln!(
                 out,
-                "    … and {} more (see --json)",
-                a.failures.len() - MAX_FAILURES
+                "    … and {} more (see --json and the run database)",
+                failures - MAX_FAILURES
             )?;
         }
     }
@@ -122,11 +124,11 @@ fn write_attempt(
             t(&w.message)
         )?;
     }
-    if a.warnings.len() > MAX_FAILURES {
+    if warnings > MAX_FAILURES {
         writeln!(
             out,
-            "  … and {} more warnings (see --json)",
-            a.warnings.len() - MAX_FAILURES
+            "  … and {} more warnings (see --json and the run database)",
+            warnings - MAX_FAILURES
         )?;
     }
     let bad_units: Vec<_> = a.units.iter().filter(|u| !u.passed).collect();
@@ -181,13 +183,11 @@ fn write_attempt(
         || !c.orphan_receives.is_empty()
         || !c.duplicate_keys.is_empty()
     {
+        let (orphan_sends, orphan_receives, duplicate_keys) = a.correlation_counts();
         writeln!(
             out,
             "  correlation: {} paired, {} orphan sends, {} orphan receives, {} duplicate keys",
-            c.paired,
-            c.orphan_sends.len(),
-            c.orphan_receives.len(),
-            c.duplicate_keys.len()
+            c.paired, orphan_sends, orphan_receives, duplicate_keys,
         )?;
         for (what, list) in [
             ("orphan sends", &c.orphan_sends),
