@@ -5,6 +5,14 @@
     expect(clippy::unwrap_used, reason = "a test fails loudly on any setup error")
 )]
 
+/// `eprintln!` for messages that carry outside text (file names, group names, error chains):
+/// control characters and escape sequences are shown escaped, never executed.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::report::sanitize::lines(&format!($($arg)*)))
+    };
+}
+
 mod args;
 mod cmd;
 mod console;

@@ -20,7 +20,7 @@ const MIN_BASELINE: usize = 3;
 /// Runs `testrium history` and returns the exit code.
 pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
     if !(args.regression_factor.is_finite() && args.regression_factor > 0.0) {
-        eprintln!("error: --regression-factor must be a positive number");
+        say!("error: --regression-factor must be a positive number");
         return TestriumExitCode::CONFIG_ERROR;
     }
     let base = match &args.base {
@@ -28,7 +28,7 @@ pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
         None => match std::env::current_dir() {
             Ok(dir) => dir,
             Err(err) => {
-                eprintln!("error: cannot read the current directory: {err}");
+                say!("error: cannot read the current directory: {err}");
                 return TestriumExitCode::ENVIRONMENT_ERROR;
             }
         },
@@ -46,7 +46,7 @@ pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
     let history = match History::open(&base) {
         Ok(h) => h,
         Err(err) => {
-            eprintln!("error: {}", crate::cmd::run::error_chain(&err));
+            say!("error: {}", crate::cmd::run::error_chain(&err));
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     };
@@ -55,7 +55,7 @@ pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
     let records = match history.recent(args.group.as_deref(), wanted) {
         Ok(r) => r,
         Err(err) => {
-            eprintln!("error: {}", crate::cmd::run::error_chain(&err));
+            say!("error: {}", crate::cmd::run::error_chain(&err));
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     };
@@ -65,7 +65,7 @@ pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
         Ok(()) => TestriumExitCode::SUCCESS,
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => TestriumExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: cannot write to stdout: {err}");
+            say!("error: cannot write to stdout: {err}");
             TestriumExitCode::ENVIRONMENT_ERROR
         }
     }

@@ -19,7 +19,7 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
     let run = match load(&args.run_dir) {
         Ok(run) => run,
         Err(message) => {
-            eprintln!("error: {message}");
+            say!("error: {message}");
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     };
@@ -32,7 +32,7 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
         .and_then(|()| terminal::write_summary(&mut out, &run, style));
     if let Err(err) = printed {
         if err.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write to stdout: {err}");
+            say!("error: cannot write to stdout: {err}");
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     }
@@ -55,7 +55,7 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
     for (format, path) in targets {
         let Some(path) = path else { continue };
         if let Err(err) = format.write(&path, &run) {
-            eprintln!(
+            say!(
                 "error: cannot write the {} report `{}`: {err}",
                 format.name(),
                 path.display()

@@ -49,17 +49,15 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
         Arc::new(|count| {
             // stderr: no lock to take, whatever the worker threads hold.
             if count == 1 {
-                eprintln!(
-                    "\ninterrupted: stopping the units (press Ctrl-C again to kill them at once)"
-                );
+                say!("\ninterrupted: stopping the units (press Ctrl-C again to kill them at once)");
             } else {
-                eprintln!("\ninterrupted again: killing the units now");
+                say!("\ninterrupted again: killing the units now");
             }
         }),
     ) {
         Ok(guard) => Some(guard),
         Err(err) => {
-            eprintln!("warning: cannot handle Ctrl-C: {err}");
+            say!("warning: cannot handle Ctrl-C: {err}");
             None
         }
     };
@@ -148,7 +146,7 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
                 c.print(|out, style| writeln!(out, "{}", style.dim(&text)));
             }
             Err(err) => {
-                eprintln!(
+                say!(
                     "error: cannot write the {} report `{}`: {err}",
                     format.name(),
                     path.display()
@@ -199,7 +197,7 @@ impl Plan {
 fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
     let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
         Some(Err(err)) => {
-            eprintln!("error: {err}");
+            say!("error: {err}");
             return Err(TestriumExitCode::CONFIG_ERROR);
         }
         Some(Ok(p)) => Some(p),
@@ -207,7 +205,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
     };
     let timeout = match args.timeout {
         Some(s) if !(s.is_finite() && s > 0.0) => {
-            eprintln!("error: --timeout must be a positive number of seconds, got {s}");
+            say!("error: --timeout must be a positive number of seconds, got {s}");
             return Err(TestriumExitCode::CONFIG_ERROR);
         }
         Some(s) => Some(Duration::from_secs_f64(s)),
@@ -216,7 +214,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
     let base = match &args.base {
         Some(base) => base.clone(),
         None => std::env::current_dir().map_err(|err| {
-            eprintln!("error: cannot read the current directory: {err}");
+            say!("error: cannot read the current directory: {err}");
             TestriumExitCode::ENVIRONMENT_ERROR
         })?,
     };
@@ -224,7 +222,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
 
     let discovery =
         discover(&base, &DiscoverOptions::new().exclude(global.less.clone())).map_err(|err| {
-            eprintln!("error: {}", error_chain(&err));
+            say!("error: {}", error_chain(&err));
             TestriumExitCode::CONFIG_ERROR
         })?;
     let mut skipped: Vec<SkippedGroup> = discovery
@@ -248,7 +246,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         .collect();
     let unknown = selection.unknown_names(&known);
     if !unknown.is_empty() {
-        eprintln!(
+        say!(
             "error: no test group named {} in {}",
             unknown
                 .iter()
@@ -283,8 +281,8 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
                 shown.push(d.clone());
             }
         }
-        eprintln!("{shown}");
-        eprintln!(
+        say!("{shown}");
+        say!(
             "error: configuration errors in {} group{} ({}); nothing was started",
             blocking.len(),
             if blocking.len() == 1 { "" } else { "s" },
@@ -324,12 +322,12 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
     }
     if groups.is_empty() {
         if skipped.is_empty() {
-            eprintln!("error: no test group found in {}", base.display());
-            eprintln!(
+            say!("error: no test group found in {}", base.display());
+            say!(
                 "  (a test group is a folder whose name contains `test`, with config.toml and units/)"
             );
         } else {
-            eprintln!(
+            say!(
                 "error: no test group to run in {} ({} left out)",
                 base.display(),
                 skipped.len()

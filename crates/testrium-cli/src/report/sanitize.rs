@@ -35,6 +35,15 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Several lines for the terminal (a diagnostic, an error chain): each line as [`terminal`],
+/// the line breaks kept.
+pub fn lines(text: &str) -> String {
+    text.split('\n')
+        .map(terminal)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A log line for the terminal: like [`terminal`], but a tab stays a tab-width of spaces and a
 /// trailing `\r` (CRLF logs) is dropped.
 pub fn terminal_log_line(line: &str) -> Cow<'_, str> {
@@ -117,6 +126,11 @@ mod tests {
         assert_eq!(terminal("\u{9b}31m"), "\\u{9b}31m");
         assert_eq!(terminal("abc\u{202e}def"), "abc\\u{202e}def");
         assert!(!terminal("\u{1b}]0;title\u{7}").contains('\u{1b}'));
+    }
+
+    #[test]
+    fn lines_keeps_line_breaks_only() {
+        assert_eq!(lines("a\u{1b}[1m\nb\rc\n"), "a\\u{1b}[1m\nb\\rc\n");
     }
 
     #[test]
