@@ -48,7 +48,8 @@ const IDLE_TICK: Duration = Duration::from_millis(10);
 const BUSY_SPELL: Duration = Duration::from_millis(20);
 /// Lines of a failed unit's log kept in its outcome.
 const LOG_TAIL_LINES: usize = 20;
-/// Meta key of the serialized [`AttemptOutcome`] in the run database.
+/// Meta key of the serialized [`AttemptOutcome`] (without its events and verdict, with
+/// `"passed"`) in the run database.
 pub const OUTCOME_META_KEY: &str = "testrium.outcome";
 /// Meta key of the serialized verdict in the run database.
 pub const VERDICT_META_KEY: &str = "testrium.verdict";
@@ -396,7 +397,7 @@ impl<'a> Supervisor<'a> {
             verdict,
             interrupted: self.interrupted,
         };
-        if let Ok(json) = serde_json::to_string(&outcome) {
+        if let Ok(json) = serde_json::to_string(&StoredOutcome::of(&outcome)) {
             self.db
                 .write_meta(OUTCOME_META_KEY, &json)
                 .map_err(|e| self.store(e))?;
@@ -1491,6 +1492,48 @@ impl<'a> Supervisor<'a> {
                 outcome
             })
             .collect()
+    }
+}
+
+/// What is stored under [`OUTCOME_META_KEY`]: the attempt without its events (in the
+/// `Events` table) and without its verdict (stored whole under [`VERDICT_META_KEY`]), so the
+/// verdict is serialized once.
+#[derive(serde::Serialize)]
+struct StoredOutcome<'a> {
+    group: &'a str,
+    attempt: u32,
+    run_id: &'a str,
+    run_dir: &'a Path,
+    db_path: &'a Path,
+    passed: bool,
+    interrupted: bool,
+    end: EndReason,
+    units: &'a [UnitOutcome],
+    setup: Option<&'a UnitOutcome>,
+    direct_tests: &'a [DirectTest],
+    timings: &'a AttemptTimings,
+    ignored_sigterm: &'a [String],
+    swept_processes: usize,
+}
+
+impl<'a> StoredOutcome<'a> {
+    fn of(outcome: &'a AttemptOutcome) -> Self {
+        StoredOutcome {
+            group: &outcome.group,
+            attempt: outcome.attempt,
+            run_id: &outcome.run_id,
+            run_dir: &outcome.run_dir,
+            db_path: &outcome.db_path,
+            passed: outcome.passed(),
+            interrupted: outcome.interrupted,
+            end: outcome.end,
+            units: &outcome.units,
+            setup: outcome.setup.as_ref(),
+            direct_tests: &outcome.direct_tests,
+            timings: &outcome.timings,
+            ignored_sigterm: &outcome.ignored_sigterm,
+            swept_processes: outcome.swept_processes,
+        }
     }
 }
 

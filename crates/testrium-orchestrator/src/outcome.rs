@@ -48,9 +48,10 @@ impl GroupOutcome {
 
 /// One execution of the group in its own run directory.
 ///
-/// Serialized (without `events`, which live in the database) into the run database's meta
-/// table under [`OUTCOME_META_KEY`](crate::OUTCOME_META_KEY), so `testrium report RUN_DIR` can
-/// re-render it.
+/// Stored in the run database's meta table so `testrium report RUN_DIR` can re-render it: the
+/// verdict as JSON under [`VERDICT_META_KEY`](crate::VERDICT_META_KEY), the rest (without the
+/// events, which are the `Events` table, plus `"passed"`) under
+/// [`OUTCOME_META_KEY`](crate::OUTCOME_META_KEY).
 #[derive(Debug, Clone, serde::Serialize)]
 #[non_exhaustive]
 pub struct AttemptOutcome {
