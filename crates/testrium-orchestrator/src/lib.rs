@@ -11,8 +11,11 @@
 //!    `entrypoint`) and disabled units are not started;
 //! 2. starts the **setup** (`setup.py`'s `main()` or `setup = [...]`) in the background; it
 //!    runs until the end of the attempt unless it exits by itself. If it fails (non-zero exit),
-//!    the group ends at once. Units with `use_setup = true` start only after the setup exited
-//!    successfully (a one-shot preparation); other units do not wait for it;
+//!    the group ends at once and the setup's outcome (with its log tail) fails the verdict.
+//!    Units with `use_setup = true` start only after the setup exited successfully (a one-shot
+//!    preparation). Other units do not wait for a `setup = [...]` command; after a `setup.py`
+//!    they get the original's head start: they start once the setup recorded a probe, exited
+//!    0, or ran for 0.2 s, whichever comes first;
 //! 3. **starts each unit** as soon as every unit it depends on is *ready*, in `init` order
 //!    among those free to start, independent units concurrently. A unit runs in its own process
 //!    group with the caller's environment plus `TESTRIUM_EVENT_DB`, `TESTRIUM_UNIT`,
@@ -34,7 +37,9 @@
 //!    attempt's marker in its environment (daemons that double-forked or left their group) is
 //!    killed;
 //! 6. **verifies** with `testrium_verify::verify` and stores the outcome as JSON in the run
-//!    database's meta table ([`OUTCOME_META_KEY`], [`VERDICT_META_KEY`]).
+//!    database's meta table ([`OUTCOME_META_KEY`], [`VERDICT_META_KEY`]). A group where
+//!    nothing ran (no unit started, no direct test) fails, as in the original ("no
+//!    entrypoints or test functions found").
 //!
 //! Lifecycle states (`created → starting → ready → running → finished | stopped | failed`)
 //! are written to the run database with timestamps as they happen.
