@@ -9,7 +9,8 @@
 //!   recorded after the group ended);
 //! - `term-emit-hang:STEP` blocks until SIGTERM, records STEP, and keeps ignoring SIGTERM;
 //! - `hostile-text` records probes whose names and metadata hold quotes, `<script>`, newlines,
-//!   ANSI/OSC escapes and non-ASCII text, and prints the same text on stdout and stderr;
+//!   ANSI/OSC escapes and non-ASCII text, and prints the same text on stdout and stderr (and
+//!   bytes that are not UTF-8);
 //! - `hang` sleeps forever; `exit:N` exits N.
 //!
 //! Probes go to `TESTRIUM_EVENT_DB` as the unit `TESTRIUM_UNIT`. Exit status: 0 after the last
@@ -120,6 +121,9 @@ fn hostile_text(probe: &Probe) -> Result<(), String> {
             .meta(*text, *text);
         probe.record(record).map_err(|e| e.to_string())?;
     }
+    // Bytes that are not UTF-8 at all.
+    let _ = out.write_all(b"raw bytes: \xff\xfe\xc3\x28 \xed\xa0\x80 end\n");
+    let _ = err.write_all(b"raw bytes: \xff\xfe\xc3\x28 \xed\xa0\x80 end\n");
     let _ = out.flush();
     // An exception probe whose message is hostile too: it goes into every report.
     probe

@@ -163,6 +163,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "the runner's stdout is a pipe nobody reads (`testrium --verbose run | head -0`)",
+        checked: "no panic, no death by SIGPIPE; the run completes: JSON report, history record, final states, nothing left running",
+        test: "stdout_closed_under_the_runner",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "200 units in one group",
         checked: "exit 0; every unit finished; every probe verified; nothing left running",
         test: "two_hundred_units_in_one_group",
@@ -203,7 +211,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
-        scenario: "probe names, keys, metadata, exception messages and unit output with quotes, `<script>`, newlines, CR, ANSI/OSC escapes, BEL, NUL, `]]>` and non-ASCII, run with `--verbose`",
+        scenario: "probe names, keys, metadata, exception messages and unit output with quotes, `<script>`, newlines, CR, ANSI/OSC escapes, BEL, NUL, `]]>`, non-ASCII and bytes that are not UTF-8, run with `--verbose`",
         checked: "no ESC/BEL/CSI/CR/NUL byte reaches the terminal (`run` and `report`); the HTML reports never contain `<script>alert`; JUnit is well-formed for expat; the JSON keeps the text exactly",
         test: "hostile_text_through_terminal_html_junit",
         file: None,
@@ -360,9 +368,9 @@ fn render(figures: &str) -> String {
          `reliability_doc_is_current` fails when it differs from what the tests do.\n\n\
          ## Reproduce\n\n\
          ```sh\n\
-         # default sizes (CI runs them as part of `cargo test --workspace`); the suite drives the\n\
-         # `testrium` binary of the target dir, so build it first when testing one package\n\
-         cargo build -p testrium-cli && cargo test -p testrium-tests --test reliability\n\
+         # default sizes (CI runs them as part of `cargo test --workspace`); the suite builds the\n\
+         # `testrium` binary it drives (`cargo build -p testrium-cli`) first\n\
+         cargo test -p testrium-tests --test reliability\n\
          # full sizes (50 MiB floods, 200,000 probes)\n\
          TESTRIUM_RELIABILITY_FULL=1 cargo test -p testrium-tests --test reliability\n\
          # rewrite this file, figures from the run above included\n\

@@ -299,3 +299,40 @@ fn ctrl_c_while_parallel_jobs_run() {
     }
     base.assert_nothing_left();
 }
+
+#[test]
+fn stdout_closed_under_the_runner() {
+    let base = Base::new("closed-stdout");
+    GroupDir::new("test_closed_stdout")
+        .unit(UnitSpec::fixture("server", &["emit:up", "print:hello", "hang"]).events(&["up"]))
+        .write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &[
+            "--verbose",
+            "run",
+            "--json",
+            json.to_str().unwrap_or_default(),
+        ],
+    )
+    .closed_stdout()
+    .run();
+    done.assert_no_panic();
+    assert!(done.signal.is_none(), "killed by a signal\n{}", done.show());
+    // The run itself completed: report, history, final states, nothing left running.
+    let report = read_json(&json);
+    let attempt = attempt(&report, "test_closed_stdout");
+    assert_eq!(attempt["passed"], true, "{attempt}");
+    assert_db_final(&attempt_db(attempt));
+    let history = testrium_events::History::open(base.path())
+        .and_then(|h| h.recent(None, 10))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.len(), 1);
+    base.assert_nothing_left();
+    figures(
+        "stdout_closed_under_the_runner",
+        &[format!("exit code with stdout closed: {:?}", done.code)],
+    );
+}

@@ -55,8 +55,9 @@ pub fn python() -> String {
         .clone()
 }
 
-/// The `testrium` binary of this build; built with the cargo running this test when
-/// `cargo test -p testrium-tests` did not build it.
+/// The `testrium` binary of this build, next to the test executable's `deps/` folder, (re)built
+/// once per test process with the cargo running the tests (a no-op when `cargo test
+/// --workspace` just built it; never stale when only this package is tested).
 pub fn testrium() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
@@ -66,16 +67,20 @@ pub fn testrium() -> PathBuf {
                 .parent()
                 .and_then(Path::parent)
                 .unwrap_or(Path::new("."));
-            let binary = dir.join("testrium");
-            if !binary.is_file() {
-                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-                let status = Command::new(cargo)
-                    .args(["build", "-p", "testrium-cli", "--bin", "testrium"])
-                    .current_dir(env!("CARGO_MANIFEST_DIR"))
-                    .status()
-                    .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
-                assert!(status.success(), "cannot build the testrium binary");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = Command::new(cargo);
+            build
+                .args(["build", "-q", "-p", "testrium-cli", "--bin", "testrium"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if dir.file_name().is_some_and(|name| name == "release") {
+                build.arg("--release");
             }
+            let status = build
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+            assert!(status.success(), "cannot build the testrium binary");
+            let binary = dir.join("testrium");
+            assert!(binary.is_file(), "{} not found", binary.display());
             binary
         })
         .clone()
@@ -381,6 +386,7 @@ pub struct Testrium {
     command: Command,
     out: PathBuf,
     err: PathBuf,
+    closed_stdout: bool,
 }
 
 impl Testrium {
@@ -399,7 +405,16 @@ impl Testrium {
             command,
             out: base.file(&format!("{label}.stdout")),
             err: base.file(&format!("{label}.stderr")),
+            closed_stdout: false,
         }
+    }
+
+    /// Gives it a stdout whose reader is already gone (`testrium run | head -0`): every write
+    /// fails with EPIPE (SIGPIPE is ignored by Rust programs).
+    #[must_use]
+    pub fn closed_stdout(mut self) -> Testrium {
+        self.closed_stdout = true;
+        self
     }
 
     /// Starts it, in its own process group (so a runaway run can be killed whole).
@@ -407,8 +422,15 @@ impl Testrium {
         use std::os::unix::process::CommandExt;
         let out = std::fs::File::create(&self.out).unwrap_or_else(|e| panic!("{e}"));
         let err = std::fs::File::create(&self.err).unwrap_or_else(|e| panic!("{e}"));
+        let out = if self.closed_stdout {
+            let (reader, writer) = nix::unistd::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+            drop(reader);
+            Stdio::from(writer)
+        } else {
+            Stdio::from(out)
+        };
         self.command
-            .stdout(Stdio::from(out))
+            .stdout(out)
             .stderr(Stdio::from(err))
             .process_group(0);
         #[expect(
