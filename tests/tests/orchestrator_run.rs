@@ -920,3 +920,49 @@ fn a_group_where_nothing_runs_fails() {
     assert_eq!(attempt.direct_tests[0].name, "scenario");
     assert!(!attempt.direct_tests[0].passed);
 }
+
+#[test]
+fn a_panicking_observer_leaves_nothing_alive() {
+    let base = TempBase::new("panic");
+    let group = Group::builder("panic-test", base.dir("panic-test"))
+        .unit(
+            fixture_unit(
+                "server",
+                1,
+                &[
+                    Action::Grandchild,
+                    wait("server", "grandchild-up"),
+                    emit("up"),
+                    Action::Hang,
+                ],
+            )
+            .events(["up", "never"]),
+        )
+        .build()
+        .expect("valid group");
+    let db = Arc::new(Mutex::new(None));
+    let seen_db = Arc::clone(&db);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Run::new(group)
+            .base_dir(base.path())
+            .grace_period(GRACE)
+            .observer(move |e: &RunEvent| match e {
+                RunEvent::AttemptStarted { run_dir, .. } => {
+                    *seen_db.lock().expect("lock") = Some(run_dir.join("Data.db"));
+                }
+                RunEvent::ProbeRecorded { event, .. } if event.step == "up" => {
+                    panic!("observer bug")
+                }
+                _ => {}
+            })
+            .execute()
+    }));
+    assert!(result.is_err(), "the panic reaches the caller");
+    let db = db.lock().expect("lock").clone().expect("run dir announced");
+    let pids: Vec<u32> = [("server", "up"), ("server", "grandchild-up")]
+        .iter()
+        .filter_map(|(u, s)| probe_pid(&db, u, s))
+        .collect();
+    assert_eq!(pids.len(), 2, "unit and grandchild were up");
+    assert_all_dead(&pids);
+}

@@ -102,8 +102,8 @@ pub(crate) fn run(
         run_dir: dir.path.clone(),
     });
     let mut sup = Supervisor::new(ctx, dir, db);
+    // Whatever happens (an error, or a panic through `Drop`), nothing may stay alive.
     let result = sup.run_all(observer);
-    // Whatever happened, nothing may stay alive.
     sup.kill_everything();
     result
 }
@@ -244,6 +244,13 @@ struct Supervisor<'a> {
     last_activity: Instant,
     /// Output lines passed on so far.
     output_lines: u64,
+}
+
+impl Drop for Supervisor<'_> {
+    /// A panic (in the observer, say) unwinds through here: nothing may stay alive.
+    fn drop(&mut self) {
+        self.kill_everything();
+    }
 }
 
 impl<'a> Supervisor<'a> {
