@@ -906,31 +906,32 @@ impl<'a> Supervisor<'a> {
 
     fn start(&mut self, index: usize, observer: &mut dyn FnMut(&RunEvent)) -> Result<(), RunError> {
         self.slots[index].phase = Phase::Starting;
-        self.set_state(index, UnitState::Starting, observer)?;
+        // Recorded before the spawn (its timestamp is the start); reported with the pid.
+        self.db
+            .set_unit_state(&self.slots[index].unit.name, UnitState::Starting)
+            .map_err(|e| self.store(e))?;
         let unit = self.slots[index].unit.clone();
         let spawned = self.unit_command(&unit).and_then(spawn);
         let now = Instant::now();
         let slot = &mut self.slots[index];
         slot.started = Some(now);
         slot.first_started.get_or_insert(now);
+        observer(&RunEvent::UnitStateChanged {
+            unit: unit.name.clone(),
+            state: UnitState::Starting,
+            pid: spawned.as_ref().ok().map(Process::pid),
+            at: self.since(),
+        });
         match spawned {
             Ok(process) => {
-                slot.process = Some(process);
+                self.slots[index].process = Some(process);
                 if unit.ready_event.is_none() {
                     self.mark_ready(index, observer)?;
-                } else {
-                    // Report the pid now that there is one.
-                    observer(&RunEvent::UnitStateChanged {
-                        unit: unit.name.clone(),
-                        state: UnitState::Starting,
-                        pid: self.slots[index].process.as_ref().map(Process::pid),
-                        at: self.since(),
-                    });
                 }
                 Ok(())
             }
             Err(message) => {
-                slot.phase = Phase::Done;
+                self.slots[index].phase = Phase::Done;
                 self.fail(index, UnitFailure::SpawnFailed { message }, observer)
             }
         }
