@@ -240,6 +240,79 @@ fn hostile_text_through_terminal_html_junit() {
     base.assert_nothing_left();
 }
 
+#[test]
+fn unit_destroying_the_run_database() {
+    let mut lines = Vec::new();
+    for (label, script) in [
+        (
+            "drop",
+            "import os, sqlite3\n\
+             db = sqlite3.connect(os.environ['TESTRIUM_EVENT_DB'], timeout=60)\n\
+             db.execute('DROP TABLE Events')\n\
+             db.execute('DROP TABLE UnitStatus')\n\
+             db.commit()\n",
+        ),
+        (
+            "garbage",
+            "import os\n\
+             p = os.environ['TESTRIUM_EVENT_DB']\n\
+             open(p, 'r+b').write(b'garbage!' * 8192)\n\
+             [os.remove(p + s) for s in ('-wal', '-shm') if os.path.exists(p + s)]\n",
+        ),
+    ] {
+        let base = Base::new(&format!("vandal-{label}"));
+        GroupDir::new("test_vandal")
+            .timeout_s(5)
+            .unit(
+                UnitSpec::fixture("victim", &["emit:up", "hang"])
+                    .ready("up", 60)
+                    .events(&["up", "never-comes"]),
+            )
+            .unit(
+                UnitSpec::command(
+                    "vandal",
+                    &[
+                        python(),
+                        "-c".to_owned(),
+                        script.to_owned(),
+                        "testrium-fixture-vandal".to_owned(),
+                    ],
+                )
+                .after(&["victim"]),
+            )
+            .write(base.path());
+        let json = base.file("report.json");
+        let done = Testrium::new(
+            &base,
+            "run",
+            &["run", "--json", json.to_str().unwrap_or_default()],
+        )
+        .run();
+        done.assert_no_panic();
+        assert!(
+            matches!(done.code, Some(1 | 4)),
+            "a destroyed database is a failure or an environment error\n{}",
+            done.show()
+        );
+        if done.code == Some(1) {
+            assert_eq!(read_json(&json)["groups"][0]["passed"], false);
+        } else {
+            assert!(
+                done.stdout.contains("Data.db") || done.stderr.contains("Data.db"),
+                "the error names the database\n{}",
+                done.show()
+            );
+        }
+        base.assert_nothing_left();
+        lines.push(format!(
+            "{label}: exit {:?} after {:.1} s",
+            done.code,
+            done.elapsed.as_secs_f64()
+        ));
+    }
+    figures("unit_destroying_the_run_database", &lines);
+}
+
 /// A unit name may hold anything but control characters, `/`, `\\` and `..`; a group name is
 /// its folder's name.
 const HOSTILE_UNIT: &str = "<img src=x onerror=alert(3)> \"q\" 'a' & 日本";

@@ -211,6 +211,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
+        scenario: "a unit destroys the run database mid-run: drops `Events` and `UnitStatus`; overwrites `Data.db` with garbage and deletes its WAL",
+        checked: "no panic, no hang (5 s group timeout); exit 1 (group failed, report written) or 4 (environment error naming `Data.db`); nothing left running",
+        test: "unit_destroying_the_run_database",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
         scenario: "probe names, keys, metadata, exception messages and unit output with quotes, `<script>`, newlines, CR, ANSI/OSC escapes, BEL, NUL, `]]>`, non-ASCII and bytes that are not UTF-8, run with `--verbose`",
         checked: "no ESC/BEL/CSI/CR/NUL byte reaches the terminal (`run` and `report`); the HTML reports never contain `<script>alert`; JUnit is well-formed for expat; the JSON keeps the text exactly",
         test: "hostile_text_through_terminal_html_junit",
