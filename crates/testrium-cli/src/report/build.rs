@@ -83,27 +83,32 @@ pub fn group_error(group: &Group, error: &dyn std::error::Error) -> GroupReport 
 pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
     let v = &a.verdict;
     let logs = a.run_dir.join("logs");
-    let units = a
+    // The setup process (when the group has one) first, as the orchestrator logs it.
+    let setup = a
+        .setup
+        .iter()
+        .map(|u| (u, logs.join(format!("_{}.log", u.name))));
+    let started = a
         .units
         .iter()
         .filter(|u| {
             u.status != UnitStatus::NotStarted
                 || group.units.get(&u.name).is_none_or(|unit| unit.enabled)
         })
-        .map(|u| {
-            let log = logs.join(format!("{}.log", u.name));
-            UnitReport {
-                name: u.name.clone(),
-                status: u.status.as_str().to_owned(),
-                passed: u.status != UnitStatus::Failed,
-                exit_code: u.exit_code,
-                signal: u.signal,
-                reason: u.failure.as_ref().map(ToString::to_string),
-                duration_s: u.duration_s,
-                restarts: u.restarts,
-                log_path: log.exists().then(|| log.display().to_string()),
-                log_tail: u.log_tail.clone(),
-            }
+        .map(|u| (u, logs.join(format!("{}.log", u.name))));
+    let units = setup
+        .chain(started)
+        .map(|(u, log)| UnitReport {
+            name: u.name.clone(),
+            status: u.status.as_str().to_owned(),
+            passed: u.status != UnitStatus::Failed,
+            exit_code: u.exit_code,
+            signal: u.signal,
+            reason: u.failure.as_ref().map(ToString::to_string),
+            duration_s: u.duration_s,
+            restarts: u.restarts,
+            log_path: log.exists().then(|| log.display().to_string()),
+            log_tail: u.log_tail.clone(),
         })
         .collect();
 
