@@ -236,8 +236,16 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         area: INPUT,
         scenario: "a group folder whose name holds ESC, OSC (set title), BEL, C1 CSI and CR",
-        checked: "exit 3 (group names cannot hold control characters) and no control character reaches the terminal, from `run` or `check`",
+        checked: "`testrium run`: exit 3 (group names cannot hold control characters) and no control character reaches the terminal",
         test: "control_characters_in_a_group_folder_name",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
+        scenario: "the same folder, through `testrium check`",
+        checked: "exit 3 and no control character reaches the terminal",
+        test: "control_characters_in_a_group_folder_name_through_check",
         file: None,
         sizes: None,
     },
