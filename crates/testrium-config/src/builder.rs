@@ -197,7 +197,7 @@ impl GroupBuilder {
             setup: self.setup,
             setup_site: None,
         };
-        check::finish(draft, &sources, diagnostics)
+        check::finish(draft, &sources, diagnostics, Diagnostics::new())
     }
 }
 

@@ -121,6 +121,7 @@ pub(crate) fn finish(
     draft: Draft,
     sources: &Sources,
     earlier: Diagnostics,
+    warnings: Diagnostics,
 ) -> Result<Group, Diagnostics> {
     let mut checker = Checker {
         sources,
@@ -132,6 +133,7 @@ pub(crate) fn finish(
     check_circuits(&mut checker, &draft);
     if !checker.diagnostics.is_empty() {
         let mut diagnostics = checker.diagnostics;
+        diagnostics.extend(warnings);
         diagnostics.sort();
         return Err(diagnostics);
     }
@@ -146,6 +148,7 @@ pub(crate) fn finish(
         units,
         circuits: draft.circuits.into_iter().map(|c| c.circuit).collect(),
         setup: draft.setup,
+        warnings,
     })
 }
 

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Diagnostic {
+    /// Whether the problem stops the group from running.
+    pub severity: Severity,
     /// The file the problem is in (or the group, for groups built in code).
     pub path: PathBuf,
     /// 1-based line, 0 when unknown.
@@ -41,6 +43,7 @@ impl Diagnostic {
     /// A diagnostic about `path` with no position.
     pub fn new(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Diagnostic {
+            severity: Severity::Error,
             path: path.into(),
             line: 0,
             column: 0,
@@ -49,6 +52,13 @@ impl Diagnostic {
             hint: None,
             snippet: None,
         }
+    }
+
+    /// Makes this a warning: reported, but the group still loads and runs.
+    #[must_use]
+    pub fn as_warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
     }
 
     /// Sets the offending key.
@@ -137,7 +147,7 @@ fn sanitize_line(text: &str) -> String {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", sanitize(&self.message))?;
+        writeln!(f, "{}: {}", self.severity.as_str(), sanitize(&self.message))?;
         let path = sanitize(&display_path(&self.path));
         let digits = if self.has_position() {
             self.line.to_string().len()
@@ -160,6 +170,27 @@ impl fmt::Display for Diagnostic {
             write!(f, "\n{pad} = help: {}", sanitize(hint))?;
         }
         Ok(())
+    }
+}
+
+/// How serious a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Severity {
+    /// The group cannot run: loading fails.
+    Error,
+    /// Worth fixing, but the group loads and runs as the original Testrium would run it
+    /// (e.g. a unit file that `units` does not list, which the original ignored).
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`, as rendered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
     }
 }
 
@@ -209,6 +240,14 @@ impl Diagnostics {
     /// The problems, in order.
     pub fn as_slice(&self) -> &[Diagnostic] {
         &self.items
+    }
+
+    /// How many of the problems are errors (not warnings).
+    pub fn error_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     /// The problems, by value.

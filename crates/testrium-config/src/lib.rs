@@ -39,7 +39,7 @@ mod source;
 mod template;
 
 pub use crate::builder::{GroupBuilder, UnitBuilder};
-pub use crate::diagnostic::{Diagnostic, Diagnostics};
+pub use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use crate::discover::{
     DiscoverError, DiscoverErrorKind, DiscoverOptions, Discovery, SkipReason, Skipped, discover,
 };

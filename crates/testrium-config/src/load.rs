@@ -50,6 +50,7 @@ pub(crate) fn load(dir: &Path, name: &str, display_dir: &Path, skip_disabled: bo
     let mut loader = Loader {
         sources: Sources::default(),
         diagnostics: Diagnostics::new(),
+        warnings: Diagnostics::new(),
         units_display: display_dir.join("units"),
     };
     let config = match loader.read_config(dir, display_dir) {
@@ -127,7 +128,7 @@ pub(crate) fn load(dir: &Path, name: &str, display_dir: &Path, skip_disabled: bo
         None => {}
     }
 
-    match check::finish(draft, &loader.sources, loader.diagnostics) {
+    match check::finish(draft, &loader.sources, loader.diagnostics, loader.warnings) {
         Ok(group) => Loaded::Group(Box::new(group)),
         Err(diagnostics) => Loaded::Invalid(diagnostics),
     }
@@ -137,6 +138,7 @@ pub(crate) fn load(dir: &Path, name: &str, display_dir: &Path, skip_disabled: bo
 struct Loader {
     sources: Sources,
     diagnostics: Diagnostics,
+    warnings: Diagnostics,
     units_display: PathBuf,
 }
 
@@ -219,7 +221,9 @@ impl Loader {
         unit
     }
 
-    /// Reports `units/<name>.toml`, which `units` does not name, at its table header.
+    /// Reports `units/<name>.toml`, which `units` does not name, at its table header. A warning,
+    /// not an error: the original ignored such files, and groups written for it must run
+    /// unchanged.
     fn report_extra(&mut self, name: &str, path: &Path) {
         let display = self.units_display.join(format!("{name}.toml"));
         let text = read_config_file(path, &display).unwrap_or_default();
@@ -233,9 +237,10 @@ impl Loader {
             )
             .with_key("units")
             .with_hint(format!(
-                "add \"{name}\" to `units` in config.toml, or delete the file"
-            ));
-        self.diagnostics.push(diagnostic);
+                "add \"{name}\" to `units` in config.toml, or delete the file; it is ignored"
+            ))
+            .as_warning();
+        self.warnings.push(diagnostic);
     }
 }
 

@@ -22,6 +22,11 @@ pub struct Group {
     pub circuits: Vec<Circuit>,
     /// What runs before the units: `setup = [...]` in `["Configs"]`, or `setup.py` with `main()`.
     pub setup: Option<Setup>,
+    /// Problems that do not stop the group from running (each with [`Severity::Warning`]),
+    /// e.g. a unit file that `units` does not list. Reporters show them.
+    ///
+    /// [`Severity::Warning`]: crate::Severity::Warning
+    pub warnings: crate::Diagnostics,
 }
 
 impl Group {

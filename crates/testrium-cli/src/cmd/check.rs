@@ -3,10 +3,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use testrium_config::{DiscoverOptions, Discovery, discover};
+use testrium_config::{DiscoverOptions, Discovery, Severity, discover};
 use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{CheckArgs, GlobalArgs};
+use crate::report::sanitize;
 use crate::style::Style;
 
 /// Runs `testrium check` and returns the exit code: 3 on any configuration error, 2 when no
@@ -17,7 +18,7 @@ pub fn main(global: &GlobalArgs, args: CheckArgs) -> u8 {
     let found = match discover(&base, &options) {
         Ok(found) => found,
         Err(error) => {
-            eprintln!("error: {}", chain(&error));
+            eprintln!("error: {}", sanitize::terminal(&chain(&error)));
             return TestriumExitCode::CONFIG_ERROR;
         }
     };
@@ -25,7 +26,10 @@ pub fn main(global: &GlobalArgs, args: CheckArgs) -> u8 {
     let _ = print(&base, &found, Style::for_stdout(global.no_color));
     for name in &global.less {
         if !found.skipped.iter().any(|s| &s.name == name) {
-            eprintln!("warning: `--less {name}`: no test group has that name");
+            eprintln!(
+                "warning: `--less {}`: no test group has that name",
+                sanitize::terminal(name)
+            );
         }
     }
     exit_code(&found)
@@ -33,7 +37,7 @@ pub fn main(global: &GlobalArgs, args: CheckArgs) -> u8 {
 
 /// The exit code for a discovery.
 fn exit_code(found: &Discovery) -> u8 {
-    if !found.invalid.is_empty() || !found.diagnostics.is_empty() {
+    if !found.invalid.is_empty() || found.diagnostics.error_count() > 0 {
         TestriumExitCode::CONFIG_ERROR
     } else if found.groups.is_empty() {
         TestriumExitCode::NO_GROUPS
@@ -43,21 +47,31 @@ fn exit_code(found: &Discovery) -> u8 {
 }
 
 fn print(base: &Path, found: &Discovery, style: Style) -> std::io::Result<()> {
-    if !found.diagnostics.is_empty() {
+    {
+        // Diagnostics render their unit-provided text escaped already.
         let mut err = std::io::stderr().lock();
-        writeln!(err, "{}\n", found.diagnostics)?;
+        if !found.diagnostics.is_empty() {
+            writeln!(err, "{}\n", found.diagnostics)?;
+        }
+        for group in found.groups.iter().filter(|g| !g.warnings.is_empty()) {
+            writeln!(err, "{}\n", group.warnings)?;
+        }
     }
     let mut out = std::io::stdout().lock();
     let mut lines: Vec<(&str, String)> = Vec::new();
     for group in &found.groups {
         let units = group.units.len();
         let circuits = group.circuits.len();
+        let warnings = match group.warnings.len() {
+            0 => String::new(),
+            n => format!(", {n} warning{}", plural(n)),
+        };
         lines.push((
             &group.name,
             format!(
-                "     {}  {} ({units} unit{}, {circuits} circuit{})",
+                "     {}  {} ({units} unit{}, {circuits} circuit{}{warnings})",
                 style.pass("ok"),
-                group.name,
+                sanitize::terminal(&group.name),
                 plural(units),
                 plural(circuits)
             ),
@@ -67,13 +81,14 @@ fn print(base: &Path, found: &Discovery, style: Style) -> std::io::Result<()> {
         let errors = found
             .diagnostics
             .iter()
-            .filter(|d| d.path.starts_with(name))
+            .filter(|d| d.path.starts_with(name) && d.severity == Severity::Error)
             .count();
         lines.push((
             name,
             format!(
-                "  {}  {name} ({errors} problem{})",
+                "  {}  {} ({errors} problem{})",
                 style.fail("error"),
+                sanitize::terminal(name),
                 plural(errors)
             ),
         ));
@@ -84,7 +99,7 @@ fn print(base: &Path, found: &Discovery, style: Style) -> std::io::Result<()> {
             format!(
                 "{}  {}: {}",
                 style.warn("skipped"),
-                skipped.name,
+                sanitize::terminal(&skipped.name),
                 skipped.reason
             ),
         ));
@@ -93,13 +108,13 @@ fn print(base: &Path, found: &Discovery, style: Style) -> std::io::Result<()> {
     for (_, line) in &lines {
         writeln!(out, "{line}")?;
     }
-    let problems = found.diagnostics.len();
+    let problems = found.diagnostics.error_count();
     if found.groups.is_empty() && found.invalid.is_empty() && found.skipped.is_empty() {
         writeln!(
             out,
             "no test group found in `{}` (a group is a folder whose name contains `test`, with \
              a config.toml and a units/ folder)",
-            base.display()
+            sanitize::terminal(&base.display().to_string())
         )?;
         return Ok(());
     }

@@ -10,7 +10,8 @@ fn render(files: &[(&str, &str)]) -> String {
         scratch.write(&[(&format!("test_broken/{path}") as &str, *content)]);
     }
     match testrium_config::load_group(&scratch.path("test_broken")) {
-        Ok(_) => "(valid)".to_owned(),
+        Ok(group) if group.warnings.is_empty() => "(valid)".to_owned(),
+        Ok(group) => format!("(valid)\n{}", group.warnings),
         Err(diagnostics) => diagnostics.to_string(),
     }
 }
