@@ -110,7 +110,10 @@ fn symlink_loops_are_named_not_followed_forever() {
     assert!(shown.contains("cannot read `test_loop`"), "{shown}");
     assert!(shown.contains("cannot read `test_dangling`"), "{shown}");
     let warned = found.groups[1].warnings.to_string();
-    assert!(warned.contains("warning:") && warned.contains("test_inner/units/b.toml"), "{warned}");
+    assert!(
+        warned.contains("warning:") && warned.contains("test_inner/units/b.toml"),
+        "{warned}"
+    );
 }
 
 #[test]
