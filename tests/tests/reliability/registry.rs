@@ -75,6 +75,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "a unit starts a daemon that clears its environment (`setsid env -i …`) and a child that does (`env -i …`, same process group)",
+        checked: "both are dead after the run, although neither carries the run's marker",
+        test: "daemon_with_a_cleared_environment_is_killed_at_teardown",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "one unit floods Send/Receive probes as fast as it can while 7 others emit pairs too, one planted orphan Send",
         checked: "every row is stored and verified (exact count), every pair matched, exactly the planted `orphan_send` failure found; runner peak RSS (`VmHWM`) < 32 MiB + 3 KiB per stored event",
         test: "probe_flood_with_seven_concurrent_writers",
