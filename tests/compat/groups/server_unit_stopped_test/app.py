@@ -1,0 +1,12 @@
+import threading
+
+from testrium.modules.events import Events_Manager
+
+
+def serve():
+    Events_Manager(Unit="server", path=".").Set_Event("listening")
+    threading.Event().wait()  # serve forever
+
+
+def call():
+    Events_Manager(Unit="client", path=".").Set_Event("called")
