@@ -6,6 +6,7 @@
 //! ```text
 //! CARGO_TARGET_DIR=/tmp/tgt-events cargo bench -p testrium-events --bench probe
 //! CARGO_TARGET_DIR=/tmp/tgt-events cargo bench -p testrium-events --bench probe -- --quick
+//! chrt -f 10 /tmp/tgt-events/release/deps/probe-<hash> --wake-only
 //! ```
 //!
 //! Writers, waiters and idle waiters run as child processes: this binary re-executes itself
@@ -28,6 +29,8 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
+    // Only wake-up and idle CPU (e.g. under `chrt -f 10` to take CPU contention out).
+    let wake_only = std::env::args().any(|a| a == "--wake-only");
     let scale = if quick { 5 } else { 1 };
     let n = 5_000 / scale;
     let dir = std::env::temp_dir().join(format!("testrium-bench-{}", std::process::id()));
@@ -38,145 +41,147 @@ fn main() {
 
     println!("# testrium-events probe benchmark ({n} probes per writer)\n");
 
-    // --- emission latency, one writer ---
-    let db = fresh(&dir, "single-rust");
-    let probe = Probe::open(&db, "w").unwrap();
-    for i in 0..200 {
-        probe.emit(&format!("warmup{i}")).unwrap();
-    }
-    let mut lat = Vec::with_capacity(n);
-    let start = Instant::now();
-    for i in 0..n {
-        let t = Instant::now();
-        probe.emit(&format!("s{i}")).unwrap();
-        lat.push(t.elapsed().as_nanos() as u64);
-    }
-    let wall = start.elapsed();
-    table.latency("Rust probe, 1 writer", &lat, n as f64 / wall.as_secs_f64());
-
-    let db = fresh(&dir, "single-py");
-    let out = py.run(
-        "writer",
-        &[&db, Path::new(&n.to_string())],
-        &[("TESTRIUM_UNIT", "w")],
-    );
-    let (lat, rate) = writer_result(&[out]);
-    table.latency("Python probe (Set_Event), 1 writer", &lat, rate);
-
-    let db = fresh(&dir, "single-orig");
-    let n_orig = 1_000 / scale;
-    let out = py.run(
-        "original_writer",
-        &[&db, Path::new(&n_orig.to_string())],
-        &[("TESTRIUM_UNIT", "w")],
-    );
-    let (lat, rate) = writer_result(&[out]);
-    table.latency(
-        "original approach (rollback journal, fsync per probe), 1 Python writer",
-        &lat,
-        rate,
-    );
-
-    // --- 8 concurrent writer processes ---
-    let db = fresh(&dir, "multi-rust");
-    let children: Vec<Child> = (0..WRITERS)
-        .map(|w| {
-            self_child("writer")
-                .env("BENCH_DB", &db)
-                .env("BENCH_N", n.to_string())
-                .env("TESTRIUM_UNIT", format!("w{w}"))
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    go(&db);
-    let outs = children.into_iter().map(output).collect::<Vec<_>>();
-    let (lat, rate) = writer_result(&outs);
-    check_rows(&db, WRITERS * n);
-    table.latency("Rust probe, 8 writer processes", &lat, rate);
-
-    let db = fresh(&dir, "multi-py");
-    let children: Vec<Child> = (0..WRITERS)
-        .map(|w| {
-            py.spawn(
-                "writer",
-                &[&db, Path::new(&n.to_string())],
-                &[("TESTRIUM_UNIT", &format!("w{w}"))],
-            )
-        })
-        .collect();
-    go(&db);
-    let outs = children.into_iter().map(output).collect::<Vec<_>>();
-    let (lat, rate) = writer_result(&outs);
-    check_rows(&db, WRITERS * n);
-    table.latency("Python probe, 8 writer processes", &lat, rate);
-
-    let db = fresh(&dir, "multi-orig");
-    let n_orig_multi = 500 / scale;
-    let children: Vec<Child> = (0..WRITERS)
-        .map(|w| {
-            py.spawn(
-                "original_writer",
-                &[&db, Path::new(&n_orig_multi.to_string())],
-                &[("TESTRIUM_UNIT", &format!("w{w}"))],
-            )
-        })
-        .collect();
-    go_original(&db, &py);
-    let outs = children.into_iter().map(output).collect::<Vec<_>>();
-    let (lat, rate) = writer_result(&outs);
-    let stored = count_rows(&db);
-    table.latency(
-        &format!(
-            "original approach, 8 Python writers: {stored} of {} rows stored",
-            WRITERS * n_orig_multi
-        ),
-        &lat,
-        rate,
-    );
-
-    // --- reading for the verifier ---
-    let rows = 1_000_000 / scale;
-    let db = fresh(&dir, "read");
-    {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("BEGIN").unwrap();
-        let mut stmt = conn
-            .prepare(
-                "INSERT INTO Events (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid)
-                 VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, 1)",
-            )
-            .unwrap();
-        for i in 0..rows {
-            let send = i % 2 == 0;
-            stmt.execute(rusqlite::params![
-                format!("unit-{}", i % 10),
-                if send { "sent" } else { "received" },
-                if send { "Send" } else { "Receive" },
-                format!("k{}", i / 2),
-                1.7e9 + i as f64 * 1e-4,
-                i as i64 * 1_000,
-            ])
-            .unwrap();
+    if !wake_only {
+        // --- emission latency, one writer ---
+        let db = fresh(&dir, "single-rust");
+        let probe = Probe::open(&db, "w").unwrap();
+        for i in 0..200 {
+            probe.emit(&format!("warmup{i}")).unwrap();
         }
-        drop(stmt);
-        conn.execute_batch("COMMIT").unwrap();
+        let mut lat = Vec::with_capacity(n);
+        let start = Instant::now();
+        for i in 0..n {
+            let t = Instant::now();
+            probe.emit(&format!("s{i}")).unwrap();
+            lat.push(t.elapsed().as_nanos() as u64);
+        }
+        let wall = start.elapsed();
+        table.latency("Rust probe, 1 writer", &lat, n as f64 / wall.as_secs_f64());
+
+        let db = fresh(&dir, "single-py");
+        let out = py.run(
+            "writer",
+            &[&db, Path::new(&n.to_string())],
+            &[("TESTRIUM_UNIT", "w")],
+        );
+        let (lat, rate) = writer_result(&[out]);
+        table.latency("Python probe (Set_Event), 1 writer", &lat, rate);
+
+        let db = fresh(&dir, "single-orig");
+        let n_orig = 1_000 / scale;
+        let out = py.run(
+            "original_writer",
+            &[&db, Path::new(&n_orig.to_string())],
+            &[("TESTRIUM_UNIT", "w")],
+        );
+        let (lat, rate) = writer_result(&[out]);
+        table.latency(
+            "original approach (rollback journal, fsync per probe), 1 Python writer",
+            &lat,
+            rate,
+        );
+
+        // --- 8 concurrent writer processes ---
+        let db = fresh(&dir, "multi-rust");
+        let children: Vec<Child> = (0..WRITERS)
+            .map(|w| {
+                self_child("writer")
+                    .env("BENCH_DB", &db)
+                    .env("BENCH_N", n.to_string())
+                    .env("TESTRIUM_UNIT", format!("w{w}"))
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        go(&db);
+        let outs = children.into_iter().map(output).collect::<Vec<_>>();
+        let (lat, rate) = writer_result(&outs);
+        check_rows(&db, WRITERS * n);
+        table.latency("Rust probe, 8 writer processes", &lat, rate);
+
+        let db = fresh(&dir, "multi-py");
+        let children: Vec<Child> = (0..WRITERS)
+            .map(|w| {
+                py.spawn(
+                    "writer",
+                    &[&db, Path::new(&n.to_string())],
+                    &[("TESTRIUM_UNIT", &format!("w{w}"))],
+                )
+            })
+            .collect();
+        go(&db);
+        let outs = children.into_iter().map(output).collect::<Vec<_>>();
+        let (lat, rate) = writer_result(&outs);
+        check_rows(&db, WRITERS * n);
+        table.latency("Python probe, 8 writer processes", &lat, rate);
+
+        let db = fresh(&dir, "multi-orig");
+        let n_orig_multi = 500 / scale;
+        let children: Vec<Child> = (0..WRITERS)
+            .map(|w| {
+                py.spawn(
+                    "original_writer",
+                    &[&db, Path::new(&n_orig_multi.to_string())],
+                    &[("TESTRIUM_UNIT", &format!("w{w}"))],
+                )
+            })
+            .collect();
+        go_original(&db, &py);
+        let outs = children.into_iter().map(output).collect::<Vec<_>>();
+        let (lat, rate) = writer_result(&outs);
+        let stored = count_rows(&db);
+        table.latency(
+            &format!(
+                "original approach, 8 Python writers: {stored} of {} rows stored",
+                WRITERS * n_orig_multi
+            ),
+            &lat,
+            rate,
+        );
+
+        // --- reading for the verifier ---
+        let rows = 1_000_000 / scale;
+        let db = fresh(&dir, "read");
+        {
+            let conn = rusqlite::Connection::open(&db).unwrap();
+            conn.execute_batch("BEGIN").unwrap();
+            let mut stmt = conn
+                .prepare(
+                    "INSERT INTO Events (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid)
+                     VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, 1)",
+                )
+                .unwrap();
+            for i in 0..rows {
+                let send = i % 2 == 0;
+                stmt.execute(rusqlite::params![
+                    format!("unit-{}", i % 10),
+                    if send { "sent" } else { "received" },
+                    if send { "Send" } else { "Receive" },
+                    format!("k{}", i / 2),
+                    1.7e9 + i as f64 * 1e-4,
+                    i as i64 * 1_000,
+                ])
+                .unwrap();
+            }
+            drop(stmt);
+            conn.execute_batch("COMMIT").unwrap();
+        }
+        let reader = RunDb::open(&db).unwrap();
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let log = reader.read_events().unwrap();
+            times.push(t.elapsed());
+            assert_eq!(log.events.len(), rows);
+        }
+        let best = times.iter().min().unwrap();
+        table.read = format!(
+            "| `RunDb::read_events`, {rows} rows | {:.0} ms | {:.0} rows/s |",
+            best.as_secs_f64() * 1e3,
+            rows as f64 / best.as_secs_f64()
+        );
+        eprintln!("{}", table.read);
     }
-    let reader = RunDb::open(&db).unwrap();
-    let mut times = Vec::new();
-    for _ in 0..3 {
-        let t = Instant::now();
-        let log = reader.read_events().unwrap();
-        times.push(t.elapsed());
-        assert_eq!(log.events.len(), rows);
-    }
-    let best = times.iter().min().unwrap();
-    table.read = format!(
-        "| `RunDb::read_events`, {rows} rows | {:.0} ms | {:.0} rows/s |",
-        best.as_secs_f64() * 1e3,
-        rows as f64 / best.as_secs_f64()
-    );
-    eprintln!("{}", table.read);
 
     // --- cross-process wake-up ---
     let rounds = 500 / scale;
@@ -520,8 +525,10 @@ fn check_rows(db: &Path, expected: usize) {
 }
 
 /// Cross-process wake-up: this process records `w{k}`, the waiter child wakes and records
-/// `ack{k}`; latency = the waiter's wake time − the probe's MonoNs.
-fn wake_up(dir: &Path, name: &str, mut waiter: Command, rounds: usize) -> Vec<u64> {
+/// `ack{k}`. Returns, per round, the waiter's wake time − the moment `emit` returned (the
+/// commit), and − the probe's MonoNs (taken before the INSERT, so it also counts the writer's
+/// own insert, including a stall behind a WAL checkpoint's fsync).
+fn wake_up(dir: &Path, name: &str, mut waiter: Command, rounds: usize) -> (Vec<u64>, Vec<u64>) {
     let db = fresh(dir, name);
     let original = name.ends_with("orig");
     if original {
@@ -547,7 +554,8 @@ fn wake_up(dir: &Path, name: &str, mut waiter: Command, rounds: usize) -> Vec<u6
         // A pseudo-random pause de-phases the probe from the waiter's poll period.
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         std::thread::sleep(Duration::from_micros((seed >> 33) % 3_000));
-        ids.push(probe.emit(&format!("w{k}")).unwrap());
+        let id = probe.emit(&format!("w{k}")).unwrap();
+        ids.push((id, monotonic_ns()));
         assert!(
             probe
                 .wait_for("waiter", &format!("ack{k}"), Duration::from_secs(30))
@@ -564,11 +572,14 @@ fn wake_up(dir: &Path, name: &str, mut waiter: Command, rounds: usize) -> Vec<u6
     let log = RunDb::open(&db).unwrap().read_events().unwrap();
     ids.iter()
         .zip(&woke)
-        .map(|(id, woke)| {
+        .map(|((id, committed), woke)| {
             let event = log.events.iter().find(|e| e.id == *id).unwrap();
-            (woke - event.mono_ns.unwrap()).max(0) as u64
+            (
+                (woke - committed).max(0) as u64,
+                (woke - event.mono_ns.unwrap()).max(0) as u64,
+            )
         })
-        .collect()
+        .unzip()
 }
 
 /// CPU share of one core used by an idle waiter while it waits (measured by the child itself,
@@ -640,15 +651,19 @@ impl Table {
         eprintln!("{}", self.latency.last().unwrap());
     }
 
-    fn wake(&mut self, name: &str, lat: &[u64]) {
-        let mut s = lat.to_vec();
+    fn wake(&mut self, name: &str, (commit, probe): &(Vec<u64>, Vec<u64>)) {
+        let mut s = commit.clone();
         s.sort_unstable();
+        let mut p = probe.clone();
+        p.sort_unstable();
         self.wake.push(format!(
-            "| {name} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} |",
             s.len(),
             ms(pct(&s, 0.5)),
             ms(pct(&s, 0.99)),
-            ms(pct(&s, 1.0))
+            ms(pct(&s, 1.0)),
+            ms(pct(&p, 0.5)),
+            ms(pct(&p, 0.99)),
         ));
         eprintln!("{}", self.wake.last().unwrap());
     }
@@ -660,18 +675,24 @@ impl Table {
     }
 
     fn print(&self) {
-        println!("| probe emission | probes | p50 µs | p99 µs | max µs | probes/s (all writers) |");
-        println!("|---|---|---|---|---|---|");
-        for l in &self.latency {
-            println!("{l}");
+        if !self.latency.is_empty() {
+            println!(
+                "| probe emission | probes | p50 µs | p99 µs | max µs | probes/s (all writers) |"
+            );
+            println!("|---|---|---|---|---|---|");
+            for l in &self.latency {
+                println!("{l}");
+            }
+            println!();
+            println!("| reading | best of 3 | throughput |");
+            println!("|---|---|---|");
+            println!("{}", self.read);
+            println!();
         }
-        println!();
-        println!("| reading | best of 3 | throughput |");
-        println!("|---|---|---|");
-        println!("{}", self.read);
-        println!();
-        println!("| cross-process wake-up | rounds | p50 ms | p99 ms | max ms |");
-        println!("|---|---|---|---|---|");
+        println!(
+            "| cross-process wake-up | rounds | from commit: p50 ms | p99 ms | max ms | from probe time (MonoNs): p50 ms | p99 ms |"
+        );
+        println!("|---|---|---|---|---|---|---|");
         for l in &self.wake {
             println!("{l}");
         }

@@ -6,9 +6,17 @@
 //! [`RunDb`] the runner's handle (schema, readers for the verifier, unit states, metadata),
 //! [`History`] the per-base-folder history of results, and [`PYTHON_EVENTS_MODULE`] the
 //! source of the standard-library Python client with the original Testrium API. Every client
-//! opens the database in WAL mode with `synchronous=NORMAL` and a 30 s busy timeout, so
-//! concurrent writers queue instead of losing probes; [`Probe::wait_for`] wakes within about a
-//! millisecond of the awaited probe's commit by polling `PRAGMA data_version`.
+//! opens the database in WAL mode with `synchronous=NORMAL` and waits up to 30 s for the write
+//! lock (in short pauses), so concurrent writers queue instead of losing probes.
+//! [`Probe::wait_for`] sleeps until the database's `-wal` file is written (inotify on Linux;
+//! elsewhere it polls `PRAGMA data_version` every millisecond) and wakes within a fraction of
+//! a millisecond of the awaited probe's commit; [`RunDb::watch_changes`] gives a supervisor
+//! the same wake-up as a pollable descriptor ([`ChangeWatch`]).
+//!
+//! Reading never fails on what units wrote: rows with a NULL unit or step, an unknown type, a
+//! non-numeric time or text that is not UTF-8 come back as [`MalformedEvent`]s next to the
+//! [`Event`]s of an [`EventLog`]; oversized metadata (over 1 MiB) is replaced by a note of its
+//! size.
 //!
 //! # Schema
 //!

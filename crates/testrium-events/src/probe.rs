@@ -123,7 +123,9 @@ impl ProbeRecord {
 /// probes.
 ///
 /// Each probe is one autocommit `INSERT` in WAL mode with `synchronous=NORMAL` (no fsync per
-/// probe) and a 30 s busy timeout, so concurrent writers queue instead of failing.
+/// probe), waiting up to 30 s for the write lock, so concurrent writers queue instead of
+/// failing. One SQLite connection: `Send`, not `Sync` — open one probe per thread, or share
+/// it behind a `Mutex`.
 pub struct Probe {
     path: PathBuf,
     unit: String,
