@@ -966,3 +966,25 @@ fn a_panicking_observer_leaves_nothing_alive() {
     assert_eq!(pids.len(), 2, "unit and grandchild were up");
     assert_all_dead(&pids);
 }
+
+/// The issue's own scenario: a shell unit whose `sleep 300` outlives it (and holds its output).
+#[test]
+fn shell_grandchild_sleep_300_is_killed_at_teardown() {
+    let base = TempBase::new("sleep300");
+    let script = "sleep 300 & echo $! > \"$TESTRIUM_RUN_DIR/sleep.pid\"; echo started; exit 0";
+    let group = Group::builder("sleep-test", base.dir("sleep-test"))
+        .unit(Unit::command("parent", ["sh", "-c", script]).init(1))
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    let attempt = &outcome.attempts[0];
+    let pid: u32 = std::fs::read_to_string(attempt.run_dir.join("sleep.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(outcome.passed(), "{}", attempt.verdict.render_text());
+    assert_eq!(statuses(&outcome)["parent"], UnitStatus::Finished);
+    assert!(!pid_alive(pid), "sleep 300 ({pid}) still alive");
+    assert_eq!(db_states(&attempt.db_path)["parent"], UnitState::Finished);
+}
