@@ -313,6 +313,53 @@ fn unit_destroying_the_run_database() {
     figures("unit_destroying_the_run_database", &lines);
 }
 
+#[test]
+#[ignore = "bug: a unit holding the run database's write lock blocks the runner in SQLite's 30 s busy wait on every state write: the group timeout and Ctrl-C go unheard that long, then the run ends as an environment error (exit 4) with no report; reported to orchestrator"]
+fn unit_holding_the_database_write_lock() {
+    // A unit that opens a write transaction and never commits (Python's sqlite3 does this
+    // implicitly when a unit forgets `commit()`).
+    let script = "import os, sqlite3, time\n\
+                  db = sqlite3.connect(os.environ['TESTRIUM_EVENT_DB'], isolation_level=None, timeout=60)\n\
+                  db.execute(\"INSERT INTO Events (Unit, StepCompleted, EventType, Time) VALUES ('locker', 'locked', 'Default', 1.0)\")\n\
+                  db.execute('BEGIN IMMEDIATE')\n\
+                  time.sleep(100000)\n";
+    let base = Base::new("write-lock");
+    GroupDir::new("test_write_lock")
+        .timeout_s(3)
+        .unit(
+            UnitSpec::command(
+                "locker",
+                &[
+                    python(),
+                    "-c".to_owned(),
+                    script.to_owned(),
+                    "testrium-fixture-locker".to_owned(),
+                ],
+            )
+            .ready("locked", 60),
+        )
+        // Its exit makes the runner record a state while the lock is held.
+        .unit(
+            UnitSpec::fixture("other", &["exit:0"])
+                .after(&["locker"])
+                .events(&["never-comes"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    // The group fails by its own timeout, with a report, like any other hung group.
+    done.assert_code(1);
+    let report = read_json(&json);
+    let kinds = failure_kinds(attempt(&report, "test_write_lock"));
+    assert!(kinds.contains(&"group_timeout".to_owned()), "{kinds:?}");
+    base.assert_nothing_left();
+}
+
 /// A unit name may hold anything but control characters, `/`, `\\` and `..`; a group name is
 /// its folder's name.
 const HOSTILE_UNIT: &str = "<img src=x onerror=alert(3)> \"q\" 'a' & 日本";

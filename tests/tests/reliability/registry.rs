@@ -227,6 +227,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
+        scenario: "a unit holds the run database's write lock (a write transaction it never commits), with a 3 s group timeout",
+        checked: "the group ends by its timeout as a failure with a report (exit 1, `group_timeout`), not by a 30 s busy wait and an environment error; nothing left running",
+        test: "unit_holding_the_database_write_lock",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
         scenario: "probe names, keys, metadata, exception messages and unit output with quotes, `<script>`, newlines, CR, ANSI/OSC escapes, BEL, NUL, `]]>`, non-ASCII and bytes that are not UTF-8, run with `--verbose`",
         checked: "no ESC/BEL/CSI/CR/NUL byte reaches the terminal (`run` and `report`); the HTML reports never contain `<script>alert`; JUnit is well-formed for expat; the JSON keeps the text exactly",
         test: "hostile_text_through_terminal_html_junit",
