@@ -360,6 +360,49 @@ fn unit_holding_the_database_write_lock() {
     base.assert_nothing_left();
 }
 
+#[test]
+fn unit_deleting_its_run_directory() {
+    let base = Base::new("rm-rundir");
+    let script = format!("{} emit:up && rm -rf \"$TESTRIUM_RUN_DIR\"", fixture());
+    GroupDir::new("test_rm_rundir")
+        .unit(
+            UnitSpec::command("wiper", &["/bin/sh".to_owned(), "-c".to_owned(), script])
+                .events(&["up"]),
+        )
+        .write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_no_panic();
+    assert!(matches!(done.code, Some(0 | 1 | 4)), "{}", done.show());
+    if done.code != Some(0) {
+        assert!(
+            done.stderr.contains(".testrium"),
+            "the problem names the run directory\n{}",
+            done.show()
+        );
+    }
+    // The report outside the run directory and the history are still written.
+    assert_eq!(read_json(&json)["groups"].as_array().map(Vec::len), Some(1));
+    let history = testrium_events::History::open(base.path())
+        .and_then(|h| h.recent(None, 10))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.len(), 1);
+    base.assert_nothing_left();
+    figures(
+        "unit_deleting_its_run_directory",
+        &[format!(
+            "exit code: {:?}; stderr: {}",
+            done.code,
+            done.stderr.trim().replace('\n', " / ")
+        )],
+    );
+}
+
 /// A unit name may hold anything but control characters, `/`, `\\` and `..`; a group name is
 /// its folder's name.
 const HOSTILE_UNIT: &str = "<img src=x onerror=alert(3)> \"q\" 'a' & 日本";

@@ -235,6 +235,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
+        scenario: "a unit deletes its own run directory (`rm -rf $TESTRIUM_RUN_DIR`)",
+        checked: "no panic; exit 0, or 1/4 naming the run directory; the `--json` report and the history record are still written; nothing left running",
+        test: "unit_deleting_its_run_directory",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
         scenario: "probe names, keys, metadata, exception messages and unit output with quotes, `<script>`, newlines, CR, ANSI/OSC escapes, BEL, NUL, `]]>`, non-ASCII and bytes that are not UTF-8, run with `--verbose`",
         checked: "no ESC/BEL/CSI/CR/NUL byte reaches the terminal (`run` and `report`); the HTML reports never contain `<script>alert`; JUnit is well-formed for expat; the JSON keeps the text exactly",
         test: "hostile_text_through_terminal_html_junit",
