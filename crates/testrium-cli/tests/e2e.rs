@@ -646,3 +646,18 @@ fn a_flood_of_orphans_gives_bounded_reports() {
             .contains("5000 orphan sends")
     );
 }
+
+#[test]
+fn configuration_warnings_are_shown_and_the_group_runs() {
+    let base = Base::new("warnings").with(&["test_shell_circuit"]);
+    std::fs::write(
+        base.path.join("test_shell_circuit/units/spare.toml"),
+        "[\"spare\"]\ninit = 5\ncommand = [\"true\"]\n",
+    )
+    .unwrap();
+    let out = base.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("warning"), "{stderr}");
+    assert!(stderr.contains("spare"), "{stderr}");
+}

@@ -335,6 +335,10 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         }
         return Err(TestriumExitCode::NO_GROUPS);
     }
+    // Problems that do not stop a group (a unit file not listed in `units`…) are shown, once.
+    for group in groups.iter().filter(|g| !g.warnings.is_empty()) {
+        say!("{}", group.warnings);
+    }
     Ok(Plan {
         base,
         groups,
