@@ -1,20 +1,15 @@
-//! `verify`: every rule, combined into one verdict.
-
-use testrium_events::{Event, EventType};
+//! `verify`: every rule, combined into one verdict with its failures and warnings.
 
 use crate::circuits::check_circuits;
 use crate::context::Context;
 use crate::correlate::correlate;
-use crate::index::{FxMap, canonical_cmp};
+use crate::evidence::{events_span, exceptions, late_events, unknown_units};
 use crate::input::{UnitFailure, UnitStatus, VerifyInput};
+use crate::probes::required_probes;
 use crate::render::{clean, fmt_seconds};
 use crate::verdict::{
-    Clock, ExceptionEvidence, Failure, FailureKind, ProbeCheck, ProbeReport, RunSummary,
-    UnknownUnit, Verdict, ViolationKind, Warning, WarningKind,
+    Clock, Failure, FailureKind, RunSummary, Verdict, ViolationKind, Warning, WarningKind,
 };
-
-/// The longest exception message kept as evidence, in characters.
-const MAX_MESSAGE_CHARS: usize = 2000;
 
 /// Verifies one run: required probes, Send/Receive correlation, latency, declared circuits,
 /// unit outcomes, direct tests, malformed rows and the group timeout, combined into a
@@ -35,7 +30,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     let mut warnings: Vec<Warning> = Vec::new();
 
     // Required probes of the enabled units.
-    let probes = required_probes(&ctx, input);
+    let probes = required_probes(&ctx, exp);
     for m in &probes.missing {
         failures.push(Failure {
             kind: FailureKind::MissingProbe,
@@ -239,17 +234,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     }
 
     // Evidence: exceptions, unknown units, late events.
-    let mut exception_idx: Vec<usize> = (0..events.len())
-        .filter(|&i| events[i].event_type == EventType::Exception)
-        .collect();
-    exception_idx.sort_unstable_by(|&a, &b| canonical_cmp(&events[a], &events[b]));
-    let exceptions: Vec<ExceptionEvidence> = exception_idx
-        .iter()
-        .map(|&i| ExceptionEvidence {
-            event: ctx.event_ref(i),
-            message: exception_message(&events[i]),
-        })
-        .collect();
+    let exceptions = exceptions(&mut ctx);
     for x in &exceptions {
         warnings.push(Warning {
             kind: WarningKind::Exception,
@@ -270,47 +255,20 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
         });
     }
 
-    let mut unknown_units: Vec<UnknownUnit> = Vec::new();
-    if !exp.units.is_empty() {
-        let known: FxMap<&str, ()> = exp.units.iter().map(|u| (u.name.as_str(), ())).collect();
-        for id in 0..ctx.units.len() as u32 {
-            let name = ctx.units.name(id);
-            if !known.contains_key(name) {
-                unknown_units.push(UnknownUnit {
-                    unit: name.to_owned(),
-                    events: ctx.unit_counts[id as usize],
-                });
-            }
-        }
-        unknown_units.sort_by(|a, b| a.unit.cmp(&b.unit));
-        for u in &unknown_units {
-            warnings.push(Warning {
-                kind: WarningKind::UnknownUnit,
-                unit: Some(u.unit.clone()),
-                message: format!(
-                    "{} event(s) from unit `{}`, which is not in the group",
-                    u.events,
-                    clean(&u.unit)
-                ),
-            });
-        }
+    let unknown_units = unknown_units(&ctx, exp);
+    for u in &unknown_units {
+        warnings.push(Warning {
+            kind: WarningKind::UnknownUnit,
+            unit: Some(u.unit.clone()),
+            message: format!(
+                "{} event(s) from unit `{}`, which is not in the group",
+                u.events,
+                clean(&u.unit)
+            ),
+        });
     }
 
-    let mut late_idx: Vec<usize> = Vec::new();
-    let t = input.timing;
-    if t.ended.is_some() || t.ended_mono_ns.is_some() {
-        for (i, e) in events.iter().enumerate() {
-            let late = match (e.mono_ns, t.ended_mono_ns) {
-                (Some(m), Some(end)) => m > end,
-                _ => t.ended.is_some_and(|end| e.time > end),
-            };
-            if late {
-                late_idx.push(i);
-            }
-        }
-    }
-    late_idx.sort_unstable_by(|&a, &b| canonical_cmp(&events[a], &events[b]));
-    let late_events: Vec<_> = late_idx.iter().map(|&i| ctx.event_ref(i)).collect();
+    let late_events = late_events(&mut ctx, &input.timing);
     if !late_events.is_empty() {
         let mut per_unit: Vec<(&str, u64)> = Vec::new();
         let mut names: Vec<&str> = late_events.iter().map(|e| &*e.unit).collect();
@@ -386,92 +344,4 @@ fn unit_list(units: &[String]) -> String {
         .map(|u| format!("`{}`", clean(u)))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Which required probes of the enabled units were recorded, with counts and first times.
-fn required_probes(ctx: &Context<'_>, input: &VerifyInput<'_>) -> ProbeReport {
-    let exp = input.expectations;
-    // One slot per distinct required (unit, probe); per interned unit, its (probe, slot) list.
-    let mut slot_of: FxMap<(&str, &str), usize> = FxMap::default();
-    let mut slots: Vec<(u64, Option<f64>)> = Vec::new();
-    let mut watch: Vec<Vec<(&str, usize)>> = vec![Vec::new(); ctx.units.len()];
-    for u in exp.units.iter().filter(|u| u.enabled) {
-        for p in &u.probes {
-            let next = slots.len();
-            let slot = *slot_of.entry((u.name.as_str(), p.as_str())).or_insert(next);
-            if slot == next {
-                slots.push((0, None));
-                if let Some(id) = ctx.units.get(&u.name) {
-                    watch[id as usize].push((p.as_str(), slot));
-                }
-            }
-        }
-    }
-    for (i, e) in ctx.events.iter().enumerate() {
-        for &(probe, slot) in &watch[ctx.unit_of[i] as usize] {
-            if probe == e.step {
-                let (count, first) = &mut slots[slot];
-                *count += 1;
-                *first = Some(match *first {
-                    Some(t) if t.total_cmp(&e.time).is_le() => t,
-                    _ => e.time,
-                });
-            }
-        }
-    }
-    let mut report = ProbeReport::default();
-    for u in exp.units.iter().filter(|u| u.enabled) {
-        for p in &u.probes {
-            let (count, first_time) = slot_of
-                .get(&(u.name.as_str(), p.as_str()))
-                .map_or((0, None), |&slot| slots[slot]);
-            let check = ProbeCheck {
-                unit: u.name.clone(),
-                probe: p.clone(),
-                count,
-                first_time,
-            };
-            if count > 0 {
-                report.completed.push(check);
-            } else {
-                report.missing.push(check);
-            }
-        }
-    }
-    report
-}
-
-/// `message` from an Exception event's metadata (a JSON object), bounded in length.
-fn exception_message(e: &Event) -> Option<String> {
-    let meta = e.metadata.as_deref()?;
-    let value: serde_json::Value = serde_json::from_str(meta).ok()?;
-    let message = match value.get("message")? {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if message.chars().count() > MAX_MESSAGE_CHARS {
-        let mut cut: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
-        cut.push_str("… (truncated)");
-        Some(cut)
-    } else {
-        Some(message)
-    }
-}
-
-/// First to last event, seconds: monotonic when every event has it, else wall clock.
-fn events_span(events: &[Event]) -> Option<f64> {
-    if events.is_empty() {
-        return None;
-    }
-    if events.iter().all(|e| e.mono_ns.is_some()) {
-        let (lo, hi) = events
-            .iter()
-            .filter_map(|e| e.mono_ns)
-            .fold((i64::MAX, i64::MIN), |(lo, hi), m| (lo.min(m), hi.max(m)));
-        return Some(crate::stats::ns_to_s(i128::from(hi) - i128::from(lo)));
-    }
-    // total_cmp, not f64::min/max: the result must not depend on the order (±0, NaN).
-    let lo = events.iter().map(|e| e.time).min_by(f64::total_cmp)?;
-    let hi = events.iter().map(|e| e.time).max_by(f64::total_cmp)?;
-    Some(hi - lo)
 }
