@@ -988,3 +988,77 @@ fn shell_grandchild_sleep_300_is_killed_at_teardown() {
     assert!(!pid_alive(pid), "sleep 300 ({pid}) still alive");
     assert_eq!(db_states(&attempt.db_path)["parent"], UnitState::Finished);
 }
+
+#[test]
+fn a_crashed_server_stops_its_waiting_client_at_once_under_resume() {
+    let base = TempBase::new("resume");
+    let group = Group::builder("resume-test", base.dir("resume-test"))
+        .timeout(Duration::from_secs(60))
+        .unit(
+            fixture_unit(
+                "server",
+                1,
+                &[emit("up"), wait("client", "asked"), Action::Exit(2)],
+            )
+            .ready_event("up")
+            .events(["up", "answered"]),
+        )
+        .unit(
+            fixture_unit("client", 2, &[emit("asked"), wait("server", "answered")])
+                .depends_on(["server"])
+                .events(["asked", "got-answer"]),
+        )
+        .unit(fixture_unit("bystander", 3, &[emit("did-my-part")]).events(["did-my-part"]))
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    let attempt = &outcome.attempts[0];
+    // Not the 60 s group timeout: the client was stopped when its server failed.
+    assert_eq!(attempt.end, EndReason::AllExited);
+    assert_eq!(
+        failure(&outcome, "server"),
+        Some(UnitFailure::NonZeroExit { code: 2 })
+    );
+    assert_eq!(
+        failure(&outcome, "client"),
+        Some(UnitFailure::DependencyFailed {
+            dependency: "server".to_owned()
+        })
+    );
+    let st = statuses(&outcome);
+    assert_eq!(st["client"], UnitStatus::Stopped);
+    assert_eq!(st["bystander"], UnitStatus::Finished);
+    let db = db_states(&db_of(&outcome));
+    assert_eq!(db["server"], UnitState::Failed);
+    assert_eq!(db["client"], UnitState::Stopped);
+    assert_all_dead(&all_probe_pids(&outcome));
+}
+
+#[test]
+fn resume_all_lets_dependents_run_to_their_end() {
+    let base = TempBase::new("resume-all");
+    let group = Group::builder("resume-all-test", base.dir("resume-all-test"))
+        .unit(
+            fixture_unit("server", 1, &[emit("up"), Action::Exit(2)])
+                .ready_event("never")
+                .in_except(InExcept::ResumeAll),
+        )
+        .unit(
+            fixture_unit("client", 2, &[emit("ran-anyway")])
+                .depends_on(["server"])
+                .events(["ran-anyway"]),
+        )
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    assert_eq!(
+        failure(&outcome, "server"),
+        Some(UnitFailure::NonZeroExit { code: 2 })
+    );
+    assert_eq!(statuses(&outcome)["client"], UnitStatus::Finished);
+    assert!(
+        db_events(&db_of(&outcome))
+            .iter()
+            .any(|e| e.step == "ran-anyway")
+    );
+}

@@ -142,6 +142,8 @@ enum StopReason {
     Failed(UnitFailure),
     /// It failed and will be restarted (`Reload`).
     Restart(UnitFailure),
+    /// A unit it depends on failed (`Resume`): it counts as stopped.
+    DependencyFailed(String),
     /// The group timed out while the unit still had work to do.
     GroupTimeout,
 }
@@ -191,20 +193,22 @@ impl Slot {
         ) || matches!(self.stop, Some(StopReason::Restart(_)))
     }
 
-    /// Failed for good before ever being ready: dependents cannot rely on it.
+    /// Failed for good (not `Resume-ALL`), or stopped because a unit it needs did: units that
+    /// depend on it are stopped, or never started.
     fn blocks_dependents(&self) -> bool {
         self.phase == Phase::Done
-            && self.status == Some(UnitStatus::Failed)
-            && !self.been_ready
-            && self.unit.in_except != InExcept::ResumeAll
+            && ((self.status == Some(UnitStatus::Failed)
+                && self.unit.in_except != InExcept::ResumeAll)
+                || matches!(self.failure, Some(UnitFailure::DependencyFailed { .. })))
     }
 
     /// Dependents may start.
     fn satisfies_dependents(&self) -> bool {
-        self.been_ready
-            || (self.phase == Phase::Done
-                && self.status == Some(UnitStatus::Failed)
-                && self.unit.in_except == InExcept::ResumeAll)
+        !self.blocks_dependents()
+            && (self.been_ready
+                || (self.phase == Phase::Done
+                    && self.status == Some(UnitStatus::Failed)
+                    && self.unit.in_except == InExcept::ResumeAll))
     }
 }
 
@@ -456,6 +460,7 @@ impl<'a> Supervisor<'a> {
             }
             let now = Instant::now();
             self.check_deadlines(now, observer)?;
+            self.stop_dependents();
             self.start_eligible(observer)?;
             if self.all_ready_at.is_none()
                 && self.slots.iter().all(|s| s.been_ready)
@@ -705,6 +710,12 @@ impl<'a> Supervisor<'a> {
                 slot.phase = Phase::Done;
                 self.restart(index, failure, observer)
             }
+            Some(StopReason::DependencyFailed(dependency)) => {
+                slot.phase = Phase::Done;
+                slot.status = Some(UnitStatus::Stopped);
+                slot.failure = Some(UnitFailure::DependencyFailed { dependency });
+                self.set_state(index, UnitState::Stopped, observer)
+            }
             None => {
                 let failure = match exit {
                     Exit::Code(0) => match slot.unit.ready_event.as_ref() {
@@ -846,6 +857,24 @@ impl<'a> Supervisor<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Stops the running units that depend on a unit that failed for good (`Resume`): their
+    /// circuit is broken, waiting for it would only run into the timeout.
+    fn stop_dependents(&mut self) {
+        for index in 0..self.slots.len() {
+            if !matches!(self.slots[index].phase, Phase::Starting | Phase::Running) {
+                continue;
+            }
+            let blocker = self.slots[index]
+                .deps
+                .iter()
+                .find(|&&d| self.slots[d].blocks_dependents())
+                .map(|&d| self.slots[d].unit.name.clone());
+            if let Some(dependency) = blocker {
+                self.terminate(index, StopReason::DependencyFailed(dependency));
+            }
+        }
     }
 
     /// Starts every waiting unit whose dependencies are ready, in `init` order; marks those

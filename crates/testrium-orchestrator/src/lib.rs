@@ -46,17 +46,19 @@
 //!
 //! # Failure policy (`in-except`)
 //!
-//! - `Resume` (default): the failure is recorded and the rest of the circuit continues. Units
-//!   that depend on the failed unit and have not started are not started (failed:
-//!   dependency failed) when it failed before it was ever ready. Probes that can no longer be
-//!   recorded (of exited or never-started units) no longer hold the group open, so a failure
-//!   that leaves nothing to wait for ends the group at once.
+//! - `Resume` (default): the failure is recorded and the rest of the circuit continues: units
+//!   that do not depend on the failed unit run on. Units that depend on it, directly or
+//!   through others, are stopped if running (status `stopped`, reason "dependency failed": a
+//!   client waiting for a crashed server would only run into the timeout) and never started
+//!   otherwise (`failed`, same reason). Probes that can no longer be recorded (of exited or
+//!   never-started units) no longer hold the group open, so a failure that leaves nothing to
+//!   wait for ends the group at once, as the original did.
 //! - `Reload`: the failed unit (crash, non-zero exit, readiness or unit timeout) is restarted,
 //!   at most [`Run::max_restarts`] times (default [`DEFAULT_MAX_RESTARTS`]); a unit that
 //!   recovers does not fail the group (its outcome counts the restarts). Past the budget it
 //!   behaves as `Resume`.
-//! - `Resume-ALL`: like `Resume`, but the failure blocks nobody: units that depend on it start
-//!   anyway, and everything runs to its end.
+//! - `Resume-ALL`: the failure blocks nobody: units that depend on it keep running or start
+//!   anyway, and everything runs to its end (the most evidence, the slowest failure).
 //!
 //! # Nothing left behind
 //!
