@@ -33,6 +33,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     let probes = required_probes(&ctx, exp);
     for m in &probes.missing {
         failures.push(Failure {
+            circuit: None,
+            key: None,
             kind: FailureKind::MissingProbe,
             unit: Some(m.unit.clone()),
             message: format!(
@@ -47,6 +49,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     let correlation = correlate(&mut ctx);
     for e in &correlation.report.orphan_sends {
         failures.push(Failure {
+            circuit: None,
+            key: e.key.as_deref().map(str::to_owned),
             kind: FailureKind::OrphanSend,
             unit: Some(e.unit.to_string()),
             message: format!(
@@ -59,6 +63,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     }
     for e in &correlation.report.orphan_receives {
         failures.push(Failure {
+            circuit: None,
+            key: e.key.as_deref().map(str::to_owned),
             kind: FailureKind::OrphanReceive,
             unit: Some(e.unit.to_string()),
             message: format!(
@@ -84,6 +90,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
             ));
         }
         failures.push(Failure {
+            circuit: None,
+            key: Some(d.key.to_string()),
             kind: FailureKind::DuplicateKey,
             unit: None,
             message,
@@ -151,6 +159,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
                 ),
             };
             failures.push(Failure {
+                circuit: Some(c.name.clone()),
+                key: v.key.as_deref().map(str::to_owned),
                 kind,
                 unit: None,
                 message,
@@ -181,6 +191,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
                 },
             };
             failures.push(Failure {
+                circuit: None,
+                key: None,
                 kind,
                 unit: Some(u.name.clone()),
                 message: format!("unit `{name}` {reason}"),
@@ -197,6 +209,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     // Direct tests.
     for t in input.direct_tests.iter().filter(|t| !t.passed) {
         failures.push(Failure {
+            circuit: None,
+            key: None,
             kind: FailureKind::DirectTestFailed,
             unit: None,
             message: match &t.message {
@@ -216,6 +230,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     });
     for m in &malformed {
         failures.push(Failure {
+            circuit: None,
+            key: None,
             kind: FailureKind::MalformedEvent,
             unit: m.unit.clone(),
             message: format!("row {} could not be read: {}", m.id, clean(&m.reason)),
@@ -224,6 +240,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
 
     if input.timed_out {
         failures.push(Failure {
+            circuit: None,
+            key: None,
             kind: FailureKind::GroupTimeout,
             unit: None,
             message: match input.timing.duration_s() {

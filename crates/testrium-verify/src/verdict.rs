@@ -202,6 +202,10 @@ pub struct Failure {
     pub kind: FailureKind,
     /// The unit concerned, when there is one.
     pub unit: Option<String>,
+    /// The declared circuit concerned (circuit kinds).
+    pub circuit: Option<String>,
+    /// The event key concerned (orphans, duplicates, keyed circuit instances).
+    pub key: Option<String>,
     /// One plain-text line explaining it (deterministic; no colours).
     pub message: String,
 }

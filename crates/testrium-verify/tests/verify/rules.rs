@@ -899,3 +899,28 @@ fn expectations_from_a_built_group() {
     let v = verify(&VerifyInput::new(&exp, &events));
     assert!(v.passed(), "{}", v.render_text());
 }
+
+#[test]
+fn failures_name_their_circuit_and_key() {
+    let exp = Expectations::new("g").circuit(command_circuit());
+    let mut events = circuit_events([0.0, 12.0, 15.0, 30.0]);
+    events.push(send(9, "source", "command-sent", "lost", 100.5));
+    let v = verify(&VerifyInput::new(&exp, &events));
+    let got: Vec<_> = v
+        .failures()
+        .iter()
+        .map(|f| (f.kind, f.circuit.as_deref(), f.key.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (FailureKind::OrphanSend, None, Some("lost")),
+            (
+                FailureKind::CircuitIncomplete,
+                Some("command"),
+                Some("lost")
+            ),
+            (FailureKind::HopOverBudget, Some("command"), Some("c1")),
+        ]
+    );
+}
