@@ -469,12 +469,19 @@ fn store_attempts(
             started_at: attempt.started_at,
             duration_s: attempt.duration_s,
             interrupted: attempt.interrupted,
-            exit_code: if attempt.passed { 0 } else { 1 },
+            exit_code: if attempt.passed {
+                TestriumExitCode::SUCCESS
+            } else if attempt.interrupted {
+                TestriumExitCode::INTERRUPTED
+            } else {
+                TestriumExitCode::GROUP_FAILED
+            },
             partition: None,
             groups: vec![GroupReport {
                 name: report.name.clone(),
                 passed: attempt.passed,
                 flaky: false,
+                interrupted: attempt.interrupted,
                 duration_s: attempt.duration_s,
                 attempts: vec![attempt.clone()],
                 error: None,

@@ -54,9 +54,11 @@ pub fn group_report(group: &Group, outcome: &GroupOutcome) -> GroupReport {
         name: group.name.clone(),
         passed,
         flaky: any_passed && any_failed,
+        interrupted: outcome.interrupted,
         duration_s: attempts.iter().map(|a| a.duration_s).sum(),
+        error: (outcome.interrupted && attempts.is_empty())
+            .then(|| "interrupted before its first attempt started".to_owned()),
         attempts,
-        error: None,
     }
 }
 
@@ -73,6 +75,7 @@ pub fn group_error(group: &Group, error: &dyn std::error::Error) -> GroupReport 
         name: group.name.clone(),
         passed: false,
         flaky: false,
+        interrupted: false,
         duration_s: 0.0,
         attempts: Vec::new(),
         error: Some(message),

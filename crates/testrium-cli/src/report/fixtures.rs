@@ -174,6 +174,7 @@ pub fn group(name: &str, attempts: Vec<AttemptReport>) -> GroupReport {
         name: name.into(),
         passed,
         flaky,
+        interrupted: false,
         duration_s: attempts.iter().map(|a| a.duration_s).sum(),
         attempts,
         error: None,

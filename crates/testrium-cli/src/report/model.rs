@@ -78,6 +78,9 @@ pub struct GroupReport {
     pub passed: bool,
     /// Some attempts passed and some failed.
     pub flaky: bool,
+    /// SIGINT/SIGTERM cut it short.
+    #[serde(default)]
+    pub interrupted: bool,
     /// Sum of the attempts' durations.
     pub duration_s: f64,
     /// The attempts, in order.

@@ -40,7 +40,7 @@ fn latency_line(l: &Latency) -> String {
 
 /// Writes the block of one finished group.
 pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io::Result<()> {
-    let interrupted = group.attempts.last().is_some_and(|a| a.interrupted);
+    let interrupted = group.interrupted;
     let label = if group.passed {
         style.pass("PASS")
     } else if interrupted {
@@ -316,7 +316,7 @@ pub fn write_summary(out: &mut dyn Write, run: &RunReport, style: Style) -> io::
         )?;
     }
     for g in run.groups.iter().filter(|g| !g.passed) {
-        let label = if g.attempts.last().is_some_and(|a| a.interrupted) {
+        let label = if g.interrupted {
             style.warn("INTR")
         } else {
             style.fail("FAIL")
