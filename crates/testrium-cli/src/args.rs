@@ -62,7 +62,8 @@ impl Default for Command {
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
-    /// Base folder holding the test groups (default: the current directory).
+    /// Base folder holding the test groups (default: the current directory), or one group's
+    /// folder to run just that group.
     #[arg(value_name = "BASE")]
     pub base: Option<PathBuf>,
     /// Only these groups (folder names).

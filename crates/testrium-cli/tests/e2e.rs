@@ -320,6 +320,22 @@ fn no_group_exits_2() {
 }
 
 #[test]
+fn a_group_folder_as_base_runs_that_group() {
+    let base = Base::new("one-group").with(&["test_shell_circuit", "test_failing"]);
+    let out = testrium()
+        .arg("run")
+        .arg(base.path.join("test_shell_circuit"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("PASS test_shell_circuit"));
+    assert!(!stdout.contains("test_failing"));
+    // Its run directory is in the base folder, as for any run.
+    assert!(base.path.join(".testrium/runs").is_dir());
+}
+
+#[test]
 fn repeat_reports_flaky_groups() {
     let base = Base::new("flaky").with(&["test_flaky"]);
     let json_path = base.path.join("r.json");

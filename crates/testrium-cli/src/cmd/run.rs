@@ -219,6 +219,19 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         })?,
     };
     let base = std::path::absolute(&base).unwrap_or(base);
+    let mut names = args.groups.clone();
+    // `testrium run path/to/test_group`: that group, in its base folder.
+    let base = match (base.parent(), base.file_name()) {
+        (Some(parent), Some(name))
+            if args.base.is_some()
+                && base.join("config.toml").is_file()
+                && base.join("units").is_dir() =>
+        {
+            names.push(name.to_string_lossy().into_owned());
+            parent.to_path_buf()
+        }
+        _ => base,
+    };
 
     let discovery =
         discover(&base, &DiscoverOptions::new().exclude(global.less.clone())).map_err(|err| {
@@ -234,7 +247,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         })
         .collect();
     let selection = Selection {
-        names: args.groups.clone(),
+        names,
         pattern: args.pattern.clone(),
     };
     let known: Vec<&str> = discovery

@@ -435,13 +435,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    #[ignore = "writes /tmp/testrium-fixture-report.html for a look in a browser"]
-    fn write_fixture_page() {
-        let page = super::super::html::render(&fixtures::run());
-        std::fs::write("/tmp/testrium-fixture-report.html", page).unwrap();
-    }
-
-    #[test]
     fn snapshot() {
         insta::assert_snapshot!(render(&fixtures::run()));
     }
