@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use testrium_config::Group;
 use testrium_events::EventType;
 use testrium_orchestrator::{AttemptOutcome, GroupOutcome};
-use testrium_verify::{FailureKind, LatencyStats, UnitStatus};
+use testrium_verify::{LatencyStats, UnitStatus};
 
 use super::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
@@ -28,16 +28,6 @@ fn latency(s: &LatencyStats) -> Latency {
         p99_ms: s.p99_s * 1e3,
         max_ms: s.max_s * 1e3,
     }
-}
-
-fn is_circuit_kind(kind: FailureKind) -> bool {
-    matches!(
-        kind,
-        FailureKind::CircuitIncomplete
-            | FailureKind::CircuitOutOfOrder
-            | FailureKind::HopOverBudget
-            | FailureKind::CircuitOverBudget
-    )
 }
 
 /// The group's report from its outcome.
@@ -226,29 +216,12 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
         .failures
         .iter()
         .take(LIST_LIMIT)
-        .map(|f| {
-            let circuit = is_circuit_kind(f.kind)
-                .then(|| {
-                    v.circuits
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .filter(|name| {
-                            f.message.starts_with(&format!("circuit `{name}`"))
-                                || f.message.starts_with(&format!(
-                                    "circuit `{}`",
-                                    super::sanitize::terminal(name)
-                                ))
-                        })
-                        .max_by_key(|name| name.len())
-                        .map(str::to_owned)
-                })
-                .flatten();
-            Failure {
-                kind: f.kind.as_str().to_owned(),
-                unit: f.unit.clone(),
-                circuit,
-                message: f.message.clone(),
-            }
+        .map(|f| Failure {
+            kind: f.kind.as_str().to_owned(),
+            unit: f.unit.clone(),
+            circuit: f.circuit.clone(),
+            key: f.key.clone(),
+            message: f.message.clone(),
         })
         .collect();
 
@@ -260,6 +233,7 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
             kind: w.kind.as_str().to_owned(),
             unit: w.unit.clone(),
             circuit: None,
+            key: None,
             message: w.message.clone(),
         })
         .collect();

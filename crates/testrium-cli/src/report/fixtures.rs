@@ -89,6 +89,7 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
             kind: "unit_notice".into(),
             unit: Some("target".into()),
             circuit: None,
+            key: None,
             message: "unit `target` (stopped) ignored SIGTERM, killed after the 2s grace period"
                 .into(),
         }],
@@ -140,24 +141,28 @@ pub fn failing_attempt(attempt: u32) -> AttemptReport {
             kind: "missing_probe".into(),
             unit: Some("target".into()),
             circuit: None,
+            key: None,
             message: "target: `command-received` was never recorded".into(),
         },
         Failure {
             kind: "orphan_send".into(),
             unit: Some("source".into()),
             circuit: None,
+            key: None,
             message: "source:command-sent key \"k1\" was never received".into(),
         },
         Failure {
             kind: "non_zero_exit".into(),
             unit: Some("target".into()),
             circuit: None,
+            key: None,
             message: "target exited with code 1".into(),
         },
         Failure {
             kind: "circuit_incomplete".into(),
             unit: None,
             circuit: Some("request".into()),
+            key: None,
             message: "circuit request: hop target:command-received never recorded".into(),
         },
     ];

@@ -317,6 +317,9 @@ pub struct Failure {
     /// The circuit it concerns, if one.
     #[serde(default)]
     pub circuit: Option<String>,
+    /// The event key it concerns (orphans, duplicates, a keyed circuit's instance), if one.
+    #[serde(default)]
+    pub key: Option<String>,
     /// The evidence, one line.
     pub message: String,
 }
