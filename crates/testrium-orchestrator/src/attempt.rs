@@ -248,6 +248,8 @@ struct Supervisor<'a> {
     last_activity: Instant,
     /// Output lines passed on so far.
     output_lines: u64,
+    /// This attempt, counted among those in flight in the process.
+    in_flight: Option<process::AttemptGuard>,
 }
 
 impl Drop for Supervisor<'_> {
@@ -306,6 +308,7 @@ impl<'a> Supervisor<'a> {
             all_ready_at: None,
             last_activity: Instant::now(),
             output_lines: 0,
+            in_flight: Some(process::enter_attempt()),
         }
     }
 
@@ -343,7 +346,10 @@ impl<'a> Supervisor<'a> {
         let direct_tests = self.direct_tests(units_phase, observer)?;
         let direct_time = direct_tests.as_ref().map(|_| direct_start.elapsed());
         self.teardown_setup();
-        let swept = self.sweep();
+        let mut swept = self.sweep();
+        if let Some(guard) = self.in_flight.take() {
+            swept += guard.finish();
+        }
         self.killed = true;
 
         let events = self.db.read_events().map_err(|e| self.store(e))?;

@@ -81,7 +81,9 @@ pub struct AttemptOutcome {
     /// Units that ignored SIGTERM and were killed after the grace period.
     pub ignored_sigterm: Vec<String>,
     /// Processes outside the units' process groups (daemons, `setsid` children) that were
-    /// still alive at teardown and were killed by the sweep.
+    /// still alive at teardown and were killed by the sweep: those carrying the attempt's
+    /// marker, and orphans adopted by the runner (as a subreaper) that left its session, even
+    /// with a cleared environment (killed when the process's last attempt in flight ends).
     pub swept_processes: usize,
     /// The verification of this attempt.
     pub verdict: Verdict,

@@ -172,7 +172,10 @@ impl Run {
     /// descendants of units (double-forked daemons) are re-parented to it and can be reaped.
     /// This is a process-wide setting that stays on after the run; turn it off when the
     /// embedding program must not adopt orphans. Daemons are found and killed at teardown
-    /// either way (they carry the attempt's marker in their environment).
+    /// either way when they carry the attempt's marker in their environment; with the
+    /// subreaper, adopted orphans that left the runner's session are killed too (even with a
+    /// cleared environment) when the process's last attempt in flight ends — so an embedding
+    /// program that itself starts `setsid` daemons during a run should turn this off.
     #[must_use]
     pub fn subreaper(mut self, enabled: bool) -> Self {
         self.subreaper = enabled;

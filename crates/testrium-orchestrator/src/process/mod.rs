@@ -7,6 +7,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 pub(crate) use nix::sys::signal::Signal;
@@ -184,4 +185,96 @@ pub(crate) fn kill_marked(marker: &str, deadline: Instant) -> Vec<u32> {
         }
     }
     all
+}
+
+/// Attempts of this process in flight, and the start (clock ticks since boot) of the oldest
+/// one since the count was last zero. The subreaper flag is process-wide, so orphans adopted
+/// while attempts overlap cannot be told apart: they are killed when the last one ends.
+static IN_FLIGHT: Mutex<(usize, u64)> = Mutex::new((0, 0));
+
+/// Registers an attempt in flight; [`AttemptGuard::finish`] (or dropping it) ends it.
+pub(crate) fn enter_attempt() -> AttemptGuard {
+    let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner);
+    if in_flight.0 == 0 {
+        // One tick of margin: start times are whole ticks.
+        in_flight.1 = unix::now_ticks().saturating_sub(1);
+    }
+    in_flight.0 += 1;
+    AttemptGuard { done: false }
+}
+
+/// An attempt in flight (see [`enter_attempt`]).
+#[derive(Debug)]
+pub(crate) struct AttemptGuard {
+    done: bool,
+}
+
+impl AttemptGuard {
+    /// Ends the attempt. When it was the last one in flight, kills the orphans this process
+    /// adopted as a subreaper since the oldest overlapping attempt started and that left the
+    /// runner's session (`setsid` daemons, even with a cleared environment), with their whole
+    /// sessions, and reaps them. Returns how many processes were killed.
+    pub(crate) fn finish(mut self) -> usize {
+        self.done = true;
+        leave_attempt()
+    }
+}
+
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            leave_attempt();
+        }
+    }
+}
+
+fn leave_attempt() -> usize {
+    let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner);
+    in_flight.0 = in_flight.0.saturating_sub(1);
+    if in_flight.0 > 0 {
+        return 0;
+    }
+    kill_adopted_orphans(in_flight.1)
+}
+
+/// See [`AttemptGuard::finish`].
+fn kill_adopted_orphans(since_ticks: u64) -> usize {
+    let own = std::process::id();
+    let Some(own_session) = unix::own_session() else {
+        return 0;
+    };
+    let processes = unix::all_processes();
+    // Children of ours in a session of their own, born during the attempts: adopted daemons.
+    // (Children the embedding program starts itself stay in its session.)
+    let orphans: Vec<(u32, unix::ProcStat)> = processes
+        .iter()
+        .filter(|(_, s)| s.ppid == own && s.session != own_session && s.start_time >= since_ticks)
+        .copied()
+        .collect();
+    let mut killed = 0;
+    for (pid, stat) in &orphans {
+        if !stat.is_running() {
+            unix::reap_child(*pid);
+            continue;
+        }
+        // The daemon and everything in its session.
+        for (other, other_stat) in &processes {
+            if other_stat.session == *pid && other_stat.is_running() && other != pid {
+                unix::signal_process(*other, Signal::SIGKILL);
+                killed += 1;
+            }
+        }
+        if unix::signal_process(*pid, Signal::SIGKILL) {
+            killed += 1;
+        }
+    }
+    // Reap the ones we killed (they are our children); bounded wait.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    for (pid, _) in orphans {
+        while !unix::reap_child(pid) && unix::proc_stat(pid).is_some() && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    killed
 }

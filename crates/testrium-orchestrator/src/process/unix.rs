@@ -128,6 +128,8 @@ pub(crate) struct ProcStat {
     pub(crate) state: u8,
     /// The parent's pid.
     pub(crate) ppid: u32,
+    /// The session id.
+    pub(crate) session: u32,
     /// Start time in clock ticks after boot: with the pid, identifies a process.
     pub(crate) start_time: u64,
 }
@@ -150,12 +152,47 @@ pub(crate) fn proc_stat(pid: u32) -> Option<ProcStat> {
     // fields[0] is field 3 (state); ppid is field 4; starttime is field 22.
     let state = *fields.first()?.as_bytes().first()?;
     let ppid = fields.get(1)?.parse().ok()?;
+    let session = fields.get(3)?.parse().ok()?;
     let start_time = fields.get(19)?.parse().ok()?;
     Some(ProcStat {
         state,
         ppid,
+        session,
         start_time,
     })
+}
+
+/// Every pid in `/proc` with its stat, this process excluded.
+pub(crate) fn all_processes() -> Vec<(u32, ProcStat)> {
+    let own = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != own)
+        .filter_map(|pid| proc_stat(pid).map(|stat| (pid, stat)))
+        .collect()
+}
+
+/// Now, in the unit of [`ProcStat::start_time`]: clock ticks since boot.
+pub(crate) fn now_ticks() -> u64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let per_second = u64::try_from(per_second).unwrap_or(100).max(1);
+    let uptime = fs::read_to_string("/proc/uptime").unwrap_or_default();
+    let seconds: f64 = uptime
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
+    (seconds * per_second as f64) as u64
+}
+
+/// The session of this process.
+pub(crate) fn own_session() -> Option<u32> {
+    proc_stat(std::process::id()).map(|s| s.session)
 }
 
 /// Every process (other than this one) whose initial environment holds `ENV_RUN_ID`, with
@@ -199,6 +236,8 @@ mod tests {
     fn proc_stat_reads_own_process() {
         let stat = proc_stat(std::process::id()).expect("own stat");
         assert!(stat.is_running());
+        assert!(stat.session > 0);
+        assert!(now_ticks() >= stat.start_time);
         assert!(stat.start_time > 0);
     }
 
