@@ -37,6 +37,8 @@ pub struct Console {
     status_len: usize,
     last_draw: Option<Instant>,
     running: Vec<Progress>,
+    /// Terminal columns (`COLUMNS`, else 80).
+    width: usize,
 }
 
 impl std::fmt::Debug for Console {
@@ -70,6 +72,11 @@ impl Console {
             status_len: 0,
             last_draw: None,
             running: Vec::new(),
+            width: std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse::<usize>().ok())
+                .filter(|&c| c >= 20)
+                .unwrap_or(80),
         }
     }
 
@@ -118,10 +125,11 @@ impl Console {
                 )
             })
             .collect();
-        let line = sanitize::one_line(&format!("RUNNING {}", parts.join(" | ")), 150);
+        // One terminal row at most: a wrapped status line could not be erased.
+        let line = sanitize::one_line(&format!("RUNNING {}", parts.join(" | ")), self.width - 1);
         let result = write!(self.out, "\r\u{1b}[2K{}", self.style.dim(&line))
             .and_then(|()| self.out.flush());
-        self.status_len = line.len();
+        self.status_len = line.chars().count();
         self.io(result);
     }
 
@@ -286,6 +294,7 @@ mod tests {
     fn live_status_line_counts_units_up_and_probes_seen() {
         let shared = Shared::default();
         let mut console = Console::new(Box::new(shared.clone()), Style::PLAIN, true, false, false);
+        console.width = 80;
         let group = Group::builder("test_g", "/tmp")
             .unit(testrium_config::Unit::passive("u").events(["p", "q"]))
             .build()
