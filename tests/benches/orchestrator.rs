@@ -37,6 +37,7 @@ fn main() {
         "overhead (median Run - median bare): {:.2} ms",
         (median(&run) - median(&bare)) * 1e3
     );
+    whole_cli(&base, iterations);
 
     let rounds = (iterations / 5).max(3);
     let mut ready: Vec<Duration> = Vec::new();
@@ -86,6 +87,45 @@ fn own_cpu() -> Duration {
         .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
     Duration::from_millis(ticks * 10)
+}
+
+/// The whole `testrium run` (when the CLI was built into the same target directory:
+/// `cargo build --release -p testrium-cli`) of a base folder holding one group of two
+/// `command = ["true"]` units, against `sh -c 'true & true & wait'`.
+fn whole_cli(base: &TempBase, iterations: usize) {
+    let cli = testrium_tests::bin("testrium");
+    if !cli.is_file() {
+        println!("testrium run: skipped ({} not built)", cli.display());
+        return;
+    }
+    let folder = base.dir("cli-base");
+    testrium_tests::GroupFiles::new(folder.join("test_noop"))
+        .unit("a", "init = 1\ncommand = [\"true\"]")
+        .unit("b", "init = 2\ncommand = [\"true\"]")
+        .write();
+    let time = |command: &mut Command| {
+        let start = Instant::now();
+        let status = command
+            .current_dir(&folder)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run");
+        assert!(status.success());
+        start.elapsed()
+    };
+    let mut sh: Vec<Duration> = (0..iterations)
+        .map(|_| time(Command::new("sh").args(["-c", "true & true & wait"])))
+        .collect();
+    let mut cli_runs: Vec<Duration> = (0..iterations)
+        .map(|_| time(Command::new(&cli).arg("run")))
+        .collect();
+    report("sh -c 'true & true & wait'", &mut sh);
+    report("testrium run (2 do-nothing units)", &mut cli_runs);
+    println!(
+        "testrium run overhead (median - median sh): {:.2} ms",
+        (median(&cli_runs) - median(&sh)) * 1e3
+    );
 }
 
 fn bare_pair() -> Duration {
