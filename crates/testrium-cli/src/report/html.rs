@@ -36,6 +36,9 @@ svg .probe.failed { stroke: var(--fail); stroke-width: 3; }
 svg .arrow line { stroke: #0969da; stroke-width: 1.2; } svg .arrow text { font-size: 10px; fill: #0969da; }
 svg .missing text { font-size: 11px; fill: var(--fail); font-weight: 600; }
 svg .axis text.break { font-size: 14px; fill: var(--muted); }
+.legend { font-size: 12px; } .dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin: 0 4px 0 10px; }
+.dot.Send { background: #0969da; } .dot.Receive { background: #8250df; } .dot.Default { background: #6e7781; }
+.dot.Exception { background: var(--fail); } .dot.failed { border: 2px solid var(--fail); }
 "#;
 
 /// Most arrows that get a text label (beyond, the latency is in each arrow's tooltip).
@@ -63,11 +66,12 @@ pub fn render(run: &RunReport) -> String {
     let _ = write!(
         h,
         "<header>\n<h1>Testrium report <span class=\"badge {cls}\" id=\"verdict\">{label}</span></h1>\n\
-         <p class=\"summary\">{n} groups: {p} passed, {f} failed{flaky}{skipped} in {d} · \
+         <p class=\"summary\">{n} group{plural}: {p} passed, {f} failed{flaky}{skipped} in {d} · \
          base <code>{base}</code> · started {at} · testrium {v}{interrupted}</p>\n</header>\n",
         cls = if verdict == "passed" { "pass" } else { "fail" },
         label = verdict.to_uppercase(),
         n = run.groups.len(),
+        plural = if run.groups.len() == 1 { "" } else { "s" },
         p = run.passed(),
         f = run.failed(),
         flaky = match run.flaky().count() {
@@ -485,6 +489,12 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
         h.push_str("</g>\n");
     }
     h.push_str("</svg>\n");
+    h.push_str(
+        "<p class=\"legend muted\"><span class=\"dot Send\"></span>Send \
+         <span class=\"dot Receive\"></span>Receive <span class=\"dot Default\"></span>probe \
+         <span class=\"dot Exception\"></span>exception <span class=\"dot failed\"></span>named by a failure \
+         · arrows: Send→Receive with its latency · ≈ idle time shortened</p>\n",
+    );
     if tl.omitted > 0 {
         let _ = writeln!(
             h,
@@ -496,7 +506,8 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
 
 /// Where each probe goes on the x axis. Long idle stretches would squeeze the interesting
 /// bursts into a few pixels, so the axis is piecewise: a gap between consecutive probes longer
-/// than a tenth of the whole span is shortened to that (marked `≈` on the axis), and half of
+/// than a tenth of the whole span and four typical gaps is shortened to that (marked `≈` on
+/// the axis), and half of
 /// the width is spread by probe order, so probes recorded close together stay apart. Order is
 /// always kept; the real times are on the ticks, the tooltips and the arrows.
 struct Layout {
@@ -516,7 +527,15 @@ impl Layout {
             };
         }
         let span = events[n - 1].t_ms - events[0].t_ms;
-        let cap = span / 10.0;
+        // A gap is shortened when it is long both against the whole span and against the
+        // typical gap (few probes spread evenly are drawn as they are).
+        let mut gaps_ms: Vec<f64> = events
+            .windows(2)
+            .map(|w| (w[1].t_ms - w[0].t_ms).max(0.0))
+            .collect();
+        gaps_ms.sort_by(f64::total_cmp);
+        let median_gap = gaps_ms.get(gaps_ms.len() / 2).copied().unwrap_or(0.0);
+        let cap = (span / 10.0).max(median_gap * 4.0);
         let mut compressed = Vec::with_capacity(n);
         let mut gaps = Vec::new();
         let mut c = 0.0;
