@@ -30,6 +30,15 @@ mod tests {
         assert_eq!(read(&text).unwrap(), run);
     }
 
+    /// Pins the documented shape of schema 1 (docs/REPORTS.md): a change here is a change of
+    /// the JSON people parse — add fields, never rename or remove them without a new schema.
+    #[test]
+    fn schema_1_shape() {
+        let mut run = fixtures::run();
+        run.groups.truncate(2);
+        insta::assert_json_snapshot!(run);
+    }
+
     #[test]
     fn hostile_text_round_trips() {
         let run = fixtures::hostile();
