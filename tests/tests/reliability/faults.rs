@@ -6,7 +6,7 @@ use testrium_events::RunDb;
 
 use super::support::*;
 
-/// Peak memory allowed to the runner (upper bound from `wait4`) in the flood scenarios.
+/// Peak memory (`VmHWM`) allowed to the runner in the output flood scenario.
 pub const FLOOD_RSS_LIMIT_MIB: f64 = 32.0;
 
 #[test]
@@ -471,7 +471,7 @@ fn unit_exiting_before_its_ready_probe() {
     );
     let reason = dependent["reason"].as_str().unwrap_or_default();
     assert!(
-        reason.contains("not started") && reason.contains("quitter"),
+        reason.contains("dependency") && reason.contains("quitter"),
         "{dependent}"
     );
     base.assert_nothing_left();

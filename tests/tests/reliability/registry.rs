@@ -353,8 +353,12 @@ fn find_test(source: &str, test: &str) -> Option<Option<String>> {
     let before = &source[..at];
     // The attributes just above the function.
     let mut ignore = None;
-    for line in before.lines().rev().skip(1) {
+    for (i, line) in before.lines().rev().enumerate() {
         let line = line.trim();
+        if i == 0 && line.is_empty() {
+            // The indentation before `fn`.
+            continue;
+        }
         if !line.starts_with("#[") && !line.starts_with("//") {
             break;
         }
@@ -417,9 +421,10 @@ fn render(figures: &str) -> String {
          TESTRIUM_BLESS=1 cargo test -p testrium-tests --test reliability reliability_doc_is_current\n\
          ```\n\n\
          Peak memory is the `testrium` process's own `VmHWM` from `/proc/<pid>/status`, sampled\n\
-         every 2 ms while it runs (the figures also give `ru_maxrss` from `wait4`, which is the\n\
-         larger of the runner's peak and that of any single unit it reaped). Results: *pass* means the test runs in the default suite, which CI requires to\n\
-         pass; an ignored test names the bug it waits for.\n",
+         every 2 ms while it runs (not `ru_maxrss`, which Linux carries over `exec` from the\n\
+         forked test process).\n\n\
+         Results: *pass* means the test runs in the default suite, which CI requires to pass;\n\
+         *ignored* names the bug the test waits for (it runs with `-- --include-ignored`).\n",
     );
     let mut area = "";
     for scenario in SCENARIOS {
@@ -586,4 +591,18 @@ fn every_suite_test_is_registered() {
             scenario.test
         );
     }
+}
+
+#[test]
+fn ignore_reasons_are_read_from_the_source() {
+    let source = "#[test]\n#[ignore = \"bug: `x` leaks; reported\"]\nfn leaky() {}\n\n\
+                  #[test]\n// Regression: fixed.\nfn fixed() {}\n\
+                  proptest! {\n    #[test]\n    fn inner(x in 0..1) {}\n}\n";
+    assert_eq!(
+        find_test(source, "leaky"),
+        Some(Some("bug: `x` leaks; reported".to_owned()))
+    );
+    assert_eq!(find_test(source, "fixed"), Some(None));
+    assert_eq!(find_test(source, "inner"), Some(None));
+    assert_eq!(find_test(source, "absent"), None);
 }

@@ -435,7 +435,7 @@ impl Testrium {
             .process_group(0);
         #[expect(
             clippy::zombie_processes,
-            reason = "reaped by `Running::wait` (or its drop) with wait4, to read its rusage"
+            reason = "reaped by `Running::wait` (or its drop) with waitpid, so the pid stays ours while its /proc entry is sampled"
         )]
         let child = self
             .command
@@ -456,8 +456,8 @@ impl Testrium {
     }
 }
 
-/// A started `testrium`. Never reaped by `std`: [`Running::wait`] reaps it with `wait4` to
-/// read its peak memory.
+/// A started `testrium`. Never reaped by `std`: [`Running::wait`] polls it with `waitpid`
+/// while it samples its peak memory.
 #[derive(Debug)]
 pub struct Running {
     /// Its pid (also its process group).
@@ -483,9 +483,6 @@ pub struct Finished {
     pub stdout_bytes: Vec<u8>,
     /// The raw stderr bytes.
     pub stderr_bytes: Vec<u8>,
-    /// Peak resident memory (`ru_maxrss` from `wait4`, KiB): the largest of the runner's own
-    /// peak and that of any single child it reaped — an upper bound of the runner's.
-    pub maxrss_kib: i64,
     /// The runner's own `VmHWM` (peak RSS, KiB) as last read from `/proc/<pid>/status` while
     /// it ran (sampled every few ms, so a lower bound of its true peak).
     pub vmhwm_kib: u64,
@@ -529,23 +526,17 @@ impl Finished {
         )
     }
 
-    /// Peak memory in MiB (`ru_maxrss`, an upper bound).
-    pub fn maxrss_mib(&self) -> f64 {
-        self.maxrss_kib as f64 / 1024.0
-    }
-
     /// The runner's own sampled peak in MiB (`VmHWM`, a lower bound).
     pub fn vmhwm_mib(&self) -> f64 {
         self.vmhwm_kib as f64 / 1024.0
     }
 
-    /// Both memory figures, for the figures of a scenario.
+    /// The memory figure of a scenario.
+    ///
+    /// (Not `ru_maxrss` from `wait4`: Linux carries the forked test process's peak over the
+    /// `exec`, so it measures the test, not the runner.)
     pub fn memory(&self) -> String {
-        format!(
-            "runner peak RSS: {:.1} MiB sampled VmHWM, {:.1} MiB ru_maxrss bound",
-            self.vmhwm_mib(),
-            self.maxrss_mib()
-        )
+        format!("runner peak RSS (VmHWM): {:.1} MiB", self.vmhwm_mib())
     }
 }
 
@@ -563,11 +554,9 @@ impl Running {
         loop {
             vmhwm_kib = vmhwm_kib.max(vmhwm(self.pid));
             let mut status: libc::c_int = 0;
-            // SAFETY: an all-zero rusage is a valid value for this plain C struct.
-            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
             let pid = i32::try_from(self.pid).unwrap_or(i32::MAX);
-            // SAFETY: wait4 writes only into the two out-parameters we own.
-            let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            // SAFETY: waitpid only writes the status we own.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
             if r == pid {
                 self.reaped = true;
                 let (code, signal) = if libc::WIFEXITED(status) {
@@ -586,12 +575,15 @@ impl Running {
                     stderr: String::from_utf8_lossy(&stderr_bytes).into_owned(),
                     stdout_bytes,
                     stderr_bytes,
-                    maxrss_kib: usage.ru_maxrss,
                     vmhwm_kib,
                     elapsed: self.started.elapsed(),
                 };
             }
-            assert!(r == 0, "wait4 failed: {}", std::io::Error::last_os_error());
+            assert!(
+                r == 0,
+                "waitpid failed: {}",
+                std::io::Error::last_os_error()
+            );
             if Instant::now() >= deadline {
                 let _ = nix::sys::signal::killpg(pid_of(self.pid), Signal::SIGKILL);
                 let out = std::fs::read_to_string(&self.out).unwrap_or_default();
