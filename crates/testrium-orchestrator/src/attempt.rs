@@ -11,7 +11,8 @@
 //! through a pipe the runner must drain, so a flood or a grandchild holding the output open
 //! cannot block anything.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
@@ -250,6 +251,8 @@ struct Supervisor<'a> {
     output_lines: u64,
     /// This attempt, counted among those in flight in the process.
     in_flight: Option<process::AttemptGuard>,
+    /// State writes waiting for a unit to release the database's write lock.
+    pending_states: RefCell<VecDeque<(String, UnitState)>>,
 }
 
 impl Drop for Supervisor<'_> {
@@ -309,6 +312,7 @@ impl<'a> Supervisor<'a> {
             last_activity: Instant::now(),
             output_lines: 0,
             in_flight: Some(process::enter_attempt()),
+            pending_states: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -326,9 +330,7 @@ impl<'a> Supervisor<'a> {
 
     fn run_all(&mut self, observer: &mut dyn FnMut(&RunEvent)) -> Result<AttemptOutcome, RunError> {
         for slot in &self.slots {
-            self.db
-                .set_unit_state(&slot.unit.name, UnitState::Created)
-                .map_err(|e| self.store(e))?;
+            self.record_state(&slot.unit.name, UnitState::Created)?;
         }
         self.start_setup(observer);
         let end = self.supervise(observer)?;
@@ -351,6 +353,8 @@ impl<'a> Supervisor<'a> {
             swept += guard.finish();
         }
         self.killed = true;
+        // Every unit is gone, so is any lock one of them held.
+        let locked = self.flush_states()?;
 
         let events = self.db.read_events().map_err(|e| self.store(e))?;
         // Report what the final read found, so the observer saw every probe.
@@ -365,14 +369,28 @@ impl<'a> Supervisor<'a> {
             Some(tests) => tests,
             // As the original: a group where nothing ran (every unit passive or disabled, no
             // direct test) is a failed scenario, not a vacuous pass.
-            None if self.slots.is_empty() && !self.interrupted => vec![DirectTest::failed(
-                "scenario",
-                0.0,
-                "no entrypoints or test functions found: no unit was started and no direct \
+            None if self.slots.is_empty() && !self.interrupted && !locked => {
+                vec![DirectTest::failed(
+                    "scenario",
+                    0.0,
+                    "no entrypoints or test functions found: no unit was started and no direct \
                  test ran",
-            )],
+                )]
+            }
             None => Vec::new(),
         };
+        let mut direct_tests = direct_tests;
+        if locked {
+            direct_tests.push(DirectTest::failed(
+                "run database",
+                0.0,
+                format!(
+                    "the run database stayed locked after teardown: {} lifecycle state \
+                     writes could not be recorded",
+                    self.pending_states.borrow().len()
+                ),
+            ));
+        }
         let expectations = Expectations::from_group(self.group());
         let input = VerifyInput::new(&expectations, &events.events)
             .malformed(&events.malformed)
@@ -414,15 +432,19 @@ impl<'a> Supervisor<'a> {
             verdict,
             interrupted: self.interrupted,
         };
-        if let Ok(json) = serde_json::to_string(&StoredOutcome::of(&outcome)) {
-            self.db
-                .write_meta(OUTCOME_META_KEY, &json)
-                .map_err(|e| self.store(e))?;
-        }
-        if let Ok(json) = serde_json::to_string(&outcome.verdict) {
-            self.db
-                .write_meta(VERDICT_META_KEY, &json)
-                .map_err(|e| self.store(e))?;
+        for (key, json) in [
+            (
+                OUTCOME_META_KEY,
+                serde_json::to_string(&StoredOutcome::of(&outcome)),
+            ),
+            (VERDICT_META_KEY, serde_json::to_string(&outcome.verdict)),
+        ] {
+            let Ok(json) = json else { continue };
+            match self.db.write_meta(key, &json) {
+                // Still locked: the outcome is returned, only `testrium report` will miss it.
+                Err(e) if is_busy(&e) => {}
+                result => result.map_err(|e| self.store(e))?,
+            }
         }
         observer(&RunEvent::AttemptFinished {
             attempt: self.ctx.attempt,
@@ -454,6 +476,7 @@ impl<'a> Supervisor<'a> {
                 self.interrupted = true;
                 return Ok(EndReason::Interrupted);
             }
+            self.flush_states()?;
             let exited = self.reap();
             if self.poll_events(!exited.is_empty(), observer)? || !exited.is_empty() {
                 busy_until = Instant::now() + BUSY_SPELL;
@@ -656,6 +679,37 @@ impl<'a> Supervisor<'a> {
         self.set_state(index, UnitState::Running, observer)
     }
 
+    /// Writes a lifecycle state to the run database. A unit holding the database's write lock
+    /// must not stall the runner (states are evidence, not control flow): when the database
+    /// is busy the write is queued, in order, and retried every turn.
+    fn record_state(&self, unit: &str, state: UnitState) -> Result<(), RunError> {
+        let mut pending = self.pending_states.borrow_mut();
+        if pending.is_empty() {
+            match self.db.set_unit_state(unit, state) {
+                Ok(()) => return Ok(()),
+                Err(e) if is_busy(&e) => {}
+                Err(e) => return Err(self.store(e)),
+            }
+        }
+        pending.push_back((unit.to_owned(), state));
+        Ok(())
+    }
+
+    /// Retries queued state writes; returns whether some are still queued.
+    fn flush_states(&self) -> Result<bool, RunError> {
+        let mut pending = self.pending_states.borrow_mut();
+        while let Some((unit, state)) = pending.front() {
+            match self.db.set_unit_state(unit, *state) {
+                Ok(()) => {
+                    pending.pop_front();
+                }
+                Err(e) if is_busy(&e) => return Ok(true),
+                Err(e) => return Err(self.store(e)),
+            }
+        }
+        Ok(false)
+    }
+
     fn set_state(
         &self,
         index: usize,
@@ -663,9 +717,7 @@ impl<'a> Supervisor<'a> {
         observer: &mut dyn FnMut(&RunEvent),
     ) -> Result<(), RunError> {
         let slot = &self.slots[index];
-        self.db
-            .set_unit_state(&slot.unit.name, state)
-            .map_err(|e| self.store(e))?;
+        self.record_state(&slot.unit.name, state)?;
         observer(&RunEvent::UnitStateChanged {
             unit: slot.unit.name.clone(),
             state,
@@ -942,9 +994,7 @@ impl<'a> Supervisor<'a> {
     fn start(&mut self, index: usize, observer: &mut dyn FnMut(&RunEvent)) -> Result<(), RunError> {
         self.slots[index].phase = Phase::Starting;
         // Recorded before the spawn (its timestamp is the start); reported with the pid.
-        self.db
-            .set_unit_state(&self.slots[index].unit.name, UnitState::Starting)
-            .map_err(|e| self.store(e))?;
+        self.record_state(&self.slots[index].unit.name, UnitState::Starting)?;
         let unit = self.slots[index].unit.clone();
         let spawned = self.unit_command(&unit).and_then(spawn);
         let now = Instant::now();
@@ -1258,6 +1308,7 @@ impl<'a> Supervisor<'a> {
         // Wait for every unit to exit, SIGKILL after its grace period.
         loop {
             let now = Instant::now();
+            self.flush_states()?;
             let exited = self.reap();
             for index in exited {
                 self.handle_exit(index, observer)?;
@@ -1742,6 +1793,22 @@ fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Whether a store error is SQLite's "database is locked/busy" (a unit holds the write lock).
+fn is_busy(error: &StoreError) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if text.contains("database is locked")
+            || text.contains("database is busy")
+            || text.contains("database table is locked")
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// An error and its sources, joined with ": ".
