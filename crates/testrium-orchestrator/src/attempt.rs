@@ -14,8 +14,7 @@
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::fs::OpenOptions;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,9 +32,10 @@ use testrium_verify::{
 use crate::cancel::CancelToken;
 use crate::error::{RunError, RunErrorKind};
 use crate::event::RunEvent;
-use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason};
+use crate::logs::{LogTail, read_tail};
+use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, StoredOutcome};
 use crate::plan::Plan;
-use crate::process::{self, ENV_RUN_ID, Exit, Process, Signal};
+use crate::process::{self, ENV_RUN_ID, Exit, Process, Signal, spawn, stop_processes};
 use crate::python::{self, PythonRuntime};
 use crate::rundir::{self, RunDir};
 
@@ -1587,206 +1587,6 @@ impl<'a> Supervisor<'a> {
             })
             .collect()
     }
-}
-
-/// What is stored under [`OUTCOME_META_KEY`]: the attempt without its events (in the
-/// `Events` table) and without its verdict (stored whole under [`VERDICT_META_KEY`]), so the
-/// verdict is serialized once.
-#[derive(serde::Serialize)]
-struct StoredOutcome<'a> {
-    group: &'a str,
-    attempt: u32,
-    run_id: &'a str,
-    run_dir: &'a Path,
-    db_path: &'a Path,
-    passed: bool,
-    interrupted: bool,
-    end: EndReason,
-    units: &'a [UnitOutcome],
-    setup: Option<&'a UnitOutcome>,
-    direct_tests: &'a [DirectTest],
-    timings: &'a AttemptTimings,
-    ignored_sigterm: &'a [String],
-    swept_processes: usize,
-}
-
-impl<'a> StoredOutcome<'a> {
-    fn of(outcome: &'a AttemptOutcome) -> Self {
-        StoredOutcome {
-            group: &outcome.group,
-            attempt: outcome.attempt,
-            run_id: &outcome.run_id,
-            run_dir: &outcome.run_dir,
-            db_path: &outcome.db_path,
-            passed: outcome.passed(),
-            interrupted: outcome.interrupted,
-            end: outcome.end,
-            units: &outcome.units,
-            setup: outcome.setup.as_ref(),
-            direct_tests: &outcome.direct_tests,
-            timings: &outcome.timings,
-            ignored_sigterm: &outcome.ignored_sigterm,
-            swept_processes: outcome.swept_processes,
-        }
-    }
-}
-
-/// Starts `command`; the error names the program and, when it is missing, the working
-/// directory.
-fn spawn(command: Command) -> Result<Process, String> {
-    let program = command.get_program().to_string_lossy().into_owned();
-    let cwd = command.get_current_dir().map(Path::to_path_buf);
-    if let Some(cwd) = cwd.as_ref().filter(|cwd| !cwd.is_dir()) {
-        return Err(format!(
-            "working directory `{}` does not exist",
-            cwd.display()
-        ));
-    }
-    Process::spawn(command).map_err(|e| format!("`{program}`: {e}"))
-}
-
-/// SIGTERM to each process group, up to `grace` for them to exit, then SIGKILL; waits until
-/// every leader is reaped. Returns, per process, whether it had to be killed.
-fn stop_processes(processes: &mut [&mut Process], grace: Duration) -> Vec<bool> {
-    let mut killed = vec![false; processes.len()];
-    let first = if grace.is_zero() {
-        Signal::SIGKILL
-    } else {
-        Signal::SIGTERM
-    };
-    for (i, process) in processes.iter_mut().enumerate() {
-        if matches!(process.try_wait(), Ok(None)) {
-            process.signal_group(first);
-            killed[i] = grace.is_zero();
-        }
-    }
-    let kill_at = Instant::now() + grace;
-    let mut sent_kill = grace.is_zero();
-    loop {
-        let mut alive = Vec::new();
-        for (i, process) in processes.iter_mut().enumerate() {
-            if matches!(process.try_wait(), Ok(None)) {
-                alive.push(i);
-            }
-        }
-        if alive.is_empty() {
-            break;
-        }
-        let now = Instant::now();
-        if now >= kill_at && !sent_kill {
-            for &i in &alive {
-                processes[i].signal_group(Signal::SIGKILL);
-                killed[i] = true;
-            }
-            sent_kill = true;
-        }
-        let wait = if sent_kill {
-            TICK * 10
-        } else {
-            kill_at.saturating_duration_since(now)
-        };
-        let _ = process::wait_any(alive.iter().map(|&i| &*processes[i]), wait);
-    }
-    for process in processes.iter() {
-        process.signal_group(Signal::SIGKILL);
-    }
-    killed
-}
-
-/// Follows a log file for `--verbose`.
-#[derive(Debug)]
-struct LogTail {
-    path: PathBuf,
-    file: Option<File>,
-    partial: Vec<u8>,
-}
-
-/// Longest piece of a line without newline passed on at once.
-const MAX_LINE: usize = 16 * 1024;
-
-impl LogTail {
-    fn new(path: &Path) -> Self {
-        LogTail {
-            path: path.to_path_buf(),
-            file: None,
-            partial: Vec::new(),
-        }
-    }
-
-    /// Bytes of the file not read yet.
-    fn unread(&mut self) -> u64 {
-        let Some(file) = self.file.as_mut() else {
-            return 0;
-        };
-        let position = file.stream_position().unwrap_or(0);
-        let len = file.metadata().map_or(0, |m| m.len());
-        len.saturating_sub(position)
-    }
-
-    /// The last piece of output that did not end with a newline.
-    fn rest(&mut self) -> Option<String> {
-        if self.partial.is_empty() {
-            return None;
-        }
-        let line = String::from_utf8_lossy(&self.partial).into_owned();
-        self.partial.clear();
-        Some(line)
-    }
-
-    fn read_lines(&mut self) -> Vec<String> {
-        if self.file.is_none() {
-            self.file = File::open(&self.path).ok();
-        }
-        let Some(file) = self.file.as_mut() else {
-            return Vec::new();
-        };
-        let mut buf = [0u8; 64 * 1024];
-        let mut lines = Vec::new();
-        // Bounded work per turn: a flood is passed on over several turns.
-        for _ in 0..4 {
-            let n = match file.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            for &byte in &buf[..n] {
-                if byte == b'\n' {
-                    lines.push(String::from_utf8_lossy(&self.partial).into_owned());
-                    self.partial.clear();
-                } else {
-                    self.partial.push(byte);
-                    if self.partial.len() >= MAX_LINE {
-                        lines.push(String::from_utf8_lossy(&self.partial).into_owned());
-                        self.partial.clear();
-                    }
-                }
-            }
-        }
-        lines
-    }
-}
-
-/// The last `lines` lines of a log file (reads at most its last 16 KiB), lossy UTF-8.
-fn read_tail(path: &Path, lines: usize) -> Vec<String> {
-    let Ok(mut file) = File::open(path) else {
-        return Vec::new();
-    };
-    let len = file.metadata().map_or(0, |m| m.len());
-    let start = len.saturating_sub(16 * 1024);
-    if file.seek(SeekFrom::Start(start)).is_err() {
-        return Vec::new();
-    }
-    let mut bytes = Vec::new();
-    if file.read_to_end(&mut bytes).is_err() {
-        return Vec::new();
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let mut all: Vec<&str> = text.lines().collect();
-    if start > 0 && !all.is_empty() {
-        // The first line is probably cut.
-        all.remove(0);
-    }
-    let skip = all.len().saturating_sub(lines);
-    all[skip..].iter().map(|s| (*s).to_owned()).collect()
 }
 
 fn unix_now() -> f64 {

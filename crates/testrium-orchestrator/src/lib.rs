@@ -113,6 +113,7 @@ mod cancel;
 mod error;
 mod event;
 mod exit_code;
+mod logs;
 mod outcome;
 mod plan;
 mod process;

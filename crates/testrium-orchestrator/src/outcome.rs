@@ -1,6 +1,6 @@
 //! What a run returns.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use testrium_events::EventLog;
@@ -167,5 +167,47 @@ fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S
     match d {
         Some(d) => s.serialize_some(&d.as_secs_f64()),
         None => s.serialize_none(),
+    }
+}
+
+/// What is stored under [`OUTCOME_META_KEY`]: the attempt without its events (in the
+/// `Events` table) and without its verdict (stored whole under [`VERDICT_META_KEY`]), so the
+/// verdict is serialized once.
+#[derive(serde::Serialize)]
+pub(crate) struct StoredOutcome<'a> {
+    group: &'a str,
+    attempt: u32,
+    run_id: &'a str,
+    run_dir: &'a Path,
+    db_path: &'a Path,
+    passed: bool,
+    interrupted: bool,
+    end: EndReason,
+    units: &'a [UnitOutcome],
+    setup: Option<&'a UnitOutcome>,
+    direct_tests: &'a [DirectTest],
+    timings: &'a AttemptTimings,
+    ignored_sigterm: &'a [String],
+    swept_processes: usize,
+}
+
+impl<'a> StoredOutcome<'a> {
+    pub(crate) fn of(outcome: &'a AttemptOutcome) -> Self {
+        StoredOutcome {
+            group: &outcome.group,
+            attempt: outcome.attempt,
+            run_id: &outcome.run_id,
+            run_dir: &outcome.run_dir,
+            db_path: &outcome.db_path,
+            passed: outcome.passed(),
+            interrupted: outcome.interrupted,
+            end: outcome.end,
+            units: &outcome.units,
+            setup: outcome.setup.as_ref(),
+            direct_tests: &outcome.direct_tests,
+            timings: &outcome.timings,
+            ignored_sigterm: &outcome.ignored_sigterm,
+            swept_processes: outcome.swept_processes,
+        }
     }
 }

@@ -6,6 +6,7 @@ mod unix;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -275,6 +276,68 @@ fn kill_adopted_orphans(since_ticks: u64) -> usize {
         {
             std::thread::sleep(Duration::from_micros(200));
         }
+    }
+    killed
+}
+
+/// Starts `command`; the error names the program and, when it is missing, the working
+/// directory.
+pub(crate) fn spawn(command: Command) -> Result<Process, String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let cwd = command.get_current_dir().map(Path::to_path_buf);
+    if let Some(cwd) = cwd.as_ref().filter(|cwd| !cwd.is_dir()) {
+        return Err(format!(
+            "working directory `{}` does not exist",
+            cwd.display()
+        ));
+    }
+    Process::spawn(command).map_err(|e| format!("`{program}`: {e}"))
+}
+
+/// SIGTERM to each process group, up to `grace` for them to exit, then SIGKILL; waits until
+/// every leader is reaped. Returns, per process, whether it had to be killed.
+pub(crate) fn stop_processes(processes: &mut [&mut Process], grace: Duration) -> Vec<bool> {
+    let mut killed = vec![false; processes.len()];
+    let first = if grace.is_zero() {
+        Signal::SIGKILL
+    } else {
+        Signal::SIGTERM
+    };
+    for (i, process) in processes.iter_mut().enumerate() {
+        if matches!(process.try_wait(), Ok(None)) {
+            process.signal_group(first);
+            killed[i] = grace.is_zero();
+        }
+    }
+    let kill_at = Instant::now() + grace;
+    let mut sent_kill = grace.is_zero();
+    loop {
+        let mut alive = Vec::new();
+        for (i, process) in processes.iter_mut().enumerate() {
+            if matches!(process.try_wait(), Ok(None)) {
+                alive.push(i);
+            }
+        }
+        if alive.is_empty() {
+            break;
+        }
+        let now = Instant::now();
+        if now >= kill_at && !sent_kill {
+            for &i in &alive {
+                processes[i].signal_group(Signal::SIGKILL);
+                killed[i] = true;
+            }
+            sent_kill = true;
+        }
+        let wait = if sent_kill {
+            Duration::from_millis(10)
+        } else {
+            kill_at.saturating_duration_since(now)
+        };
+        let _ = wait_any(alive.iter().map(|&i| &*processes[i]), wait);
+    }
+    for process in processes.iter() {
+        process.signal_group(Signal::SIGKILL);
     }
     killed
 }
