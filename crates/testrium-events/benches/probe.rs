@@ -139,6 +139,31 @@ fn main() {
             rate,
         );
 
+        // --- the runner's database: create + drop ---
+        let mut create = Vec::new();
+        let mut close = Vec::new();
+        for i in 0..20 {
+            let path = dir.join(format!("create-{i}")).join("Data.db");
+            let t = Instant::now();
+            let db = RunDb::create(&path).unwrap();
+            db.set_unit_state("u", testrium_events::UnitState::Starting)
+                .unwrap();
+            create.push(t.elapsed().as_nanos() as u64);
+            let t = Instant::now();
+            drop(db);
+            close.push(t.elapsed().as_nanos() as u64);
+        }
+        create.sort_unstable();
+        close.sort_unstable();
+        table.create = format!(
+            "| `RunDb::create` of a new run database + first state, then drop | {} ms | {} ms | {} ms | {} ms |",
+            ms(pct(&create, 0.5)),
+            ms(pct(&create, 1.0)),
+            ms(pct(&close, 0.5)),
+            ms(pct(&close, 1.0)),
+        );
+        eprintln!("{}", table.create);
+
         // --- reading for the verifier ---
         let rows = 1_000_000 / scale;
         let db = fresh(&dir, "read");
@@ -614,6 +639,7 @@ fn self_cpu() -> f64 {
 
 #[derive(Default)]
 struct Table {
+    create: String,
     read: String,
     latency: Vec<String>,
     wake: Vec<String>,
@@ -683,6 +709,12 @@ impl Table {
             for l in &self.latency {
                 println!("{l}");
             }
+            println!();
+            println!(
+                "| runner database (20 runs) | create p50 | create max | drop p50 | drop max |"
+            );
+            println!("|---|---|---|---|---|");
+            println!("{}", self.create);
             println!();
             println!("| reading | best of 3 | throughput |");
             println!("|---|---|---|");

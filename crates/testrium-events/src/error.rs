@@ -33,6 +33,15 @@ impl StoreError {
     pub fn kind(&self) -> &StoreErrorKind {
         &self.kind
     }
+
+    /// Whether another connection held a lock for longer than the busy timeout
+    /// (`SQLITE_BUSY` or `SQLITE_LOCKED`): the operation may succeed if retried later.
+    pub fn is_busy(&self) -> bool {
+        match &self.kind {
+            StoreErrorKind::Sqlite { source, .. } => crate::schema::is_busy(source),
+            _ => false,
+        }
+    }
 }
 
 /// What went wrong with a database.

@@ -115,7 +115,7 @@ impl History {
 
     /// Opens (creating it if needed) a history database at an explicit path.
     pub fn open_file(path: &Path) -> Result<History, StoreError> {
-        let conn = schema::open_configured(path, true)?;
+        let conn = schema::open_configured(path, true, schema::Durability::Normal)?;
         let err = |e| StoreError::sqlite(path, "set up the history schema", e);
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))

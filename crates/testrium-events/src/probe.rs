@@ -165,7 +165,7 @@ impl Probe {
             .into());
         }
         let path = db.as_ref().to_path_buf();
-        let conn = schema::connect(&path, true)?;
+        let conn = schema::connect(&path, true, schema::Durability::Normal)?;
         Ok(Probe {
             path,
             unit: unit.to_owned(),

@@ -76,16 +76,45 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("UnitStatus", "MonoNs", "INTEGER DEFAULT NULL"),
 ];
 
+/// How much a connection's own commits and checkpoints wait for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// `synchronous=NORMAL`: probe clients and the history; in WAL mode no fsync per commit,
+    /// and a crash of the OS loses at most the last commits, never the database.
+    Normal,
+    /// `synchronous=OFF`: the runner's connection to a run database (disposable evidence):
+    /// safe against process crashes, no fsync even when switching to WAL, checkpointing or
+    /// closing.
+    Off,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Durability::Normal => "NORMAL",
+            Durability::Off => "OFF",
+        }
+    }
+}
+
 /// Opens (creating it when `create`) a database with the settings every client uses: WAL,
-/// synchronous=NORMAL, a generous busy timeout, then brings the schema up to date.
-pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
-    let conn = open_configured(path, create)?;
+/// a generous busy timeout, then brings the schema up to date.
+pub(crate) fn connect(
+    path: &Path,
+    create: bool,
+    sync: Durability,
+) -> Result<Connection, StoreError> {
+    let conn = open_configured(path, create, sync)?;
     ensure_schema(&conn, path)?;
     Ok(conn)
 }
 
 /// Opens a database with the shared settings, without touching its tables.
-pub(crate) fn open_configured(path: &Path, create: bool) -> Result<Connection, StoreError> {
+pub(crate) fn open_configured(
+    path: &Path,
+    create: bool,
+    sync: Durability,
+) -> Result<Connection, StoreError> {
     if create {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| {
@@ -109,13 +138,16 @@ pub(crate) fn open_configured(path: &Path, create: bool) -> Result<Connection, S
     }
     let mut conn = Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::sqlite(path, "open the database", e))?;
-    configure(&mut conn).map_err(|e| StoreError::sqlite(path, "configure the connection", e))?;
+    configure(&mut conn, sync)
+        .map_err(|e| StoreError::sqlite(path, "configure the connection", e))?;
     Ok(conn)
 }
 
-fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
-    conn.busy_handler(Some(busy_handler()))?;
+fn configure(conn: &mut Connection, sync: Durability) -> rusqlite::Result<()> {
+    conn.busy_handler(Some(busy_handler(BUSY_TIMEOUT)))?;
     conn.set_prepared_statement_cache_capacity(32);
+    // Before the switch to WAL: with the default (FULL) the switch itself fsyncs.
+    conn.pragma_update(None, "synchronous", sync.pragma())?;
     let deadline = Instant::now() + BUSY_TIMEOUT;
     loop {
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
@@ -132,22 +164,23 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
             Err(e) => return Err(e),
         }
     }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Switching the journal mode can reset it; set it again.
+    conn.pragma_update(None, "synchronous", sync.pragma())?;
     Ok(())
 }
 
-/// Waits for a lock with short pauses (50 µs growing to 1 ms) for up to [`BUSY_TIMEOUT`].
+/// Waits for a lock with short pauses (50 µs growing to 1 ms) for up to `timeout`.
 ///
 /// In WAL mode the write lock is held for microseconds; SQLite's default busy handler backs
 /// off to 100 ms sleeps, which lets the writers that keep retrying starve the others (a probe
 /// could stall for more than a second behind seven busy writers).
-fn busy_handler() -> impl FnMut(i32) -> bool + Send + 'static {
+pub(crate) fn busy_handler(timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static {
     let mut since = Instant::now();
     move |count| {
         if count == 0 {
             since = Instant::now();
         }
-        if since.elapsed() >= BUSY_TIMEOUT {
+        if since.elapsed() >= timeout {
             return false;
         }
         let step = u64::from(count.unsigned_abs()).saturating_add(1);

@@ -173,8 +173,13 @@ impl fmt::Debug for RunDb {
 impl RunDb {
     /// Creates (or opens) the database at `path`, creating its folder, in WAL mode with a busy
     /// timeout, and brings the schema up to date.
+    ///
+    /// This connection runs with `synchronous=OFF`: a run database is disposable evidence, so
+    /// the runner never waits for the disk (creating, checkpointing and closing cost no fsync);
+    /// it is still safe against any process crash, only an OS crash could lose the last
+    /// commits. Units' probes keep `synchronous=NORMAL`.
     pub fn create(path: &Path) -> Result<RunDb, StoreError> {
-        let conn = schema::connect(path, true)?;
+        let conn = schema::connect(path, true, schema::Durability::Off)?;
         Ok(RunDb {
             path: path.to_path_buf(),
             conn,
@@ -183,8 +188,10 @@ impl RunDb {
 
     /// Opens an existing database (e.g. a stored run for `testrium report`); a database
     /// written by the original Python Testrium is migrated by adding columns.
+    ///
+    /// Same connection settings as [`RunDb::create`].
     pub fn open(path: &Path) -> Result<RunDb, StoreError> {
-        let conn = schema::connect(path, false)?;
+        let conn = schema::connect(path, false, schema::Durability::Off)?;
         Ok(RunDb {
             path: path.to_path_buf(),
             conn,
@@ -194,6 +201,16 @@ impl RunDb {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How long this connection waits for a lock another process holds (30 s by default)
+    /// before an operation fails with an error whose [`StoreError::is_busy`] is true. A
+    /// supervisor can set it short (e.g. 20 ms) and retry later instead of blocking behind a
+    /// unit that holds the write lock.
+    pub fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), StoreError> {
+        self.conn
+            .busy_handler(Some(schema::busy_handler(timeout)))
+            .map_err(|e| StoreError::sqlite(&self.path, "set the busy timeout", e))
     }
 
     /// Every row of `Events`, in `ID` order.

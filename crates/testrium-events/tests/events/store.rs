@@ -125,3 +125,29 @@ fn watch_changes_wakes_on_another_connections_commit() {
     assert_ne!(db.data_version().expect("version"), before);
     assert!(!watch.drain(), "drained by wait");
 }
+
+/// Regression (reliability's `unit_holding_the_database_write_lock`): a unit holding the write
+/// lock blocked the runner for the whole 30 s busy timeout in `set_unit_state`.
+#[test]
+fn short_busy_timeout_fails_fast_with_is_busy_and_recovers() {
+    use std::time::Duration;
+
+    let dir = TempDir::new("busy");
+    let mut db = RunDb::create(&dir.db()).expect("create");
+    db.set_busy_timeout(Duration::from_millis(20))
+        .expect("busy timeout");
+    let unit = rusqlite::Connection::open(dir.db()).expect("open");
+    unit.execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let err = db
+        .set_unit_state("a", UnitState::Running)
+        .expect_err("the write lock is held");
+    assert!(err.is_busy(), "{err:?}");
+    // Reading is never blocked by a writer in WAL mode.
+    assert!(db.read_events().expect("read").is_empty());
+    unit.execute_batch("COMMIT").expect("release");
+    db.set_unit_state("a", UnitState::Running).expect("retry");
+    assert_eq!(db.unit_states().expect("states").len(), 1);
+    let not_busy = RunDb::open(&dir.path().join("missing.db")).expect_err("missing");
+    assert!(!not_busy.is_busy());
+}
