@@ -5,6 +5,10 @@
         run ``MODULE:FUNCTION`` of a unit; when it raises, record the Exception probe
         ``testrium-unit-exception:<Type>`` with ``{"message": str(exc)}``, print the
         traceback to stderr and exit 1.
+    testrium_bootstrap.py entrypoint-gated GROUP_DIR MODULE FUNCTION
+        the same, pre-warmed: import what every unit needs (no user code), then wait until the
+        run database's UnitStatus of TESTRIUM_UNIT says ``starting`` (or later) before running;
+        ``failed`` or ``stopped`` first: exit 0 without running anything.
     testrium_bootstrap.py setup GROUP_DIR SETUP_PY
         run ``main()`` of the group's setup.py; exit 1 when it raises.
     testrium_bootstrap.py tests GROUP_DIR INPUT_JSON OUTPUT_JSON
@@ -87,6 +91,60 @@ def run_entrypoint(group_dir, module_name, function_name):
         _record_exception(group_dir, _unit_name(module_name), exc)
         return EXIT_FAILED
     return 0
+
+
+# Statuses that release a gated unit, and those that mean it will never be released.
+_RELEASED = {"starting", "ready", "running", "finished"}
+_ABANDONED = {"failed", "stopped"}
+_GATE_POLL_MIN = 0.001
+_GATE_POLL_MAX = 0.01
+
+
+def run_entrypoint_gated(group_dir, module_name, function_name):
+    import importlib.util  # noqa: F401 - what loading the entrypoint needs
+    import sqlite3
+
+    import testrium.modules.events  # noqa: F401 - the probe client every unit imports
+
+    unit = os.environ.get("TESTRIUM_UNIT")
+    database = os.environ.get("TESTRIUM_EVENT_DB")
+    if unit and database and not _wait_for_release(sqlite3, database, unit):
+        return 0
+    return run_entrypoint(group_dir, module_name, function_name)
+
+
+def _wait_for_release(sqlite3, database, unit):
+    """Wait until the unit's status releases it (True) or abandons it (False). Reads the
+    status only when another connection committed (``PRAGMA data_version``); polls every
+    millisecond while the database changes, backing off to 10 ms while it is quiet."""
+    import time
+
+    connection = sqlite3.connect(database, timeout=30, isolation_level=None)
+    try:
+        seen = None
+        delay = _GATE_POLL_MIN
+        while True:
+            version = connection.execute("PRAGMA data_version").fetchone()[0]
+            if version != seen:
+                seen = version
+                delay = _GATE_POLL_MIN
+                try:
+                    row = connection.execute(
+                        "SELECT Status FROM UnitStatus WHERE Unit = ?", (unit,)
+                    ).fetchone()
+                except sqlite3.OperationalError:  # not created yet, or busy: look again
+                    row = None
+                    seen = None
+                status = row[0] if row else None
+                if status in _RELEASED:
+                    return True
+                if status in _ABANDONED:
+                    return False
+            else:
+                delay = min(delay * 2, _GATE_POLL_MAX)
+            time.sleep(delay)
+    finally:
+        connection.close()
 
 
 def _record_exception(group_dir, unit, exc):
@@ -341,7 +399,12 @@ def run_tests(group_dir, input_path, output_path):
 
 
 def main(argv):
-    modes = {"entrypoint": (run_entrypoint, 3), "setup": (run_setup, 2), "tests": (run_tests, 3)}
+    modes = {
+        "entrypoint": (run_entrypoint, 3),
+        "entrypoint-gated": (run_entrypoint_gated, 3),
+        "setup": (run_setup, 2),
+        "tests": (run_tests, 3),
+    }
     if len(argv) < 2 or argv[1] not in modes or len(argv) - 2 != modes[argv[1]][1]:
         print(__doc__, file=sys.stderr)
         return EXIT_USAGE

@@ -114,6 +114,45 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// Sets a unit's UnitStatus through the package's `UnitStatus_Manager`.
+    fn set_status(&self, unit: &str, status: &str) {
+        let output = std::process::Command::new(python())
+            .arg("-c")
+            .arg(
+                "import sys\n\
+                 from testrium.modules.events import UnitStatus_Manager\n\
+                 UnitStatus_Manager(path=sys.argv[1]).set_status(sys.argv[2], sys.argv[3])",
+            )
+            .args([self.db().as_os_str(), unit.as_ref(), status.as_ref()])
+            .env("PYTHONPATH", self.runtime.package_dir())
+            .env_remove("TESTRIUM_EVENT_DB")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+    }
+}
+
+/// Waits for `child` to exit; kills it and fails after `deadline`.
+fn wait_with_deadline(
+    child: &mut std::process::Child,
+    deadline: std::time::Duration,
+) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not exit within {deadline:?}");
+        }
+        // Polling the child's exit: std has no wait with a timeout.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -243,6 +282,55 @@ fn a_missing_entrypoint_function_is_an_exception_too() {
     assert_eq!(output.status.code(), Some(1));
     let events = fixture.events();
     assert_eq!(events[0].1, "testrium-unit-exception:AttributeError");
+}
+
+const GATED_UNIT: &str = "import os, sqlite3\n\
+    from testrium.modules.events import Events_Manager\n\
+    def run():\n\
+    \x20   db = sqlite3.connect(os.environ['TESTRIUM_EVENT_DB'])\n\
+    \x20   (status,) = db.execute(\"SELECT Status FROM UnitStatus WHERE Unit = 'u'\").fetchone()\n\
+    \x20   Events_Manager(Unit='u', path='.').Set_Event('ran', status=status)\n";
+
+#[test]
+fn a_gated_entrypoint_runs_once_its_status_says_starting() {
+    let fixture = Fixture::new("gated");
+    fixture.file("code.py", GATED_UNIT);
+    fixture.set_status("u", "created");
+    let mut command = fixture
+        .runtime
+        .entrypoint_command_gated(&fixture.group(), "code", "run");
+    let mut child = command
+        .env("TESTRIUM_EVENT_DB", fixture.db())
+        .env("TESTRIUM_UNIT", "u")
+        .spawn()
+        .unwrap();
+    fixture.set_status("u", "starting");
+    let status = wait_with_deadline(&mut child, std::time::Duration::from_secs(30));
+    assert!(status.success());
+    let events = fixture.events();
+    assert_eq!(events.len(), 1);
+    // It ran after the release: the status it saw is the one that released it.
+    assert_eq!(events[0].1, "ran");
+    assert_eq!(events[0].4, serde_json::json!({"status": "starting"}));
+}
+
+#[test]
+fn a_gated_entrypoint_abandoned_before_release_runs_nothing() {
+    let fixture = Fixture::new("abandoned");
+    fixture.file("code.py", "def run():\n    raise SystemExit(7)\n");
+    fixture.set_status("u", "created");
+    let mut command = fixture
+        .runtime
+        .entrypoint_command_gated(&fixture.group(), "code", "run");
+    let mut child = command
+        .env("TESTRIUM_EVENT_DB", fixture.db())
+        .env("TESTRIUM_UNIT", "u")
+        .spawn()
+        .unwrap();
+    fixture.set_status("u", "failed");
+    let status = wait_with_deadline(&mut child, std::time::Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "the unit's code ran");
+    assert!(fixture.events().is_empty());
 }
 
 #[test]
