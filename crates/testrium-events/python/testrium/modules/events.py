@@ -252,6 +252,8 @@ def _connect(database_path: str):
         check_same_thread=False,
     )
     connection.text_factory = _text
+    # Before the switch to WAL: with the default (FULL) the switch itself fsyncs.
+    connection.execute("PRAGMA synchronous=NORMAL")
     deadline = time.monotonic() + _BUSY_TIMEOUT_S
     while True:
         mode = _retry(lambda: connection.execute("PRAGMA journal_mode").fetchone()[0])
