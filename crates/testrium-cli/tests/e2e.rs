@@ -677,3 +677,40 @@ fn configuration_warnings_are_shown_and_the_group_runs() {
     assert!(stderr.contains("warning"), "{stderr}");
     assert!(stderr.contains("spare"), "{stderr}");
 }
+
+/// A run made by a harness embedding `Run` (no `testrium run`, so no stored report): `testrium
+/// report` rebuilds the report from what the orchestrator stored in the run database.
+#[test]
+fn report_rebuilds_a_run_made_by_the_library() {
+    let base = Base::new("library").with(&["test_failing"]);
+    let group = testrium_config::load_group(&base.path.join("test_failing")).unwrap();
+    let outcome = testrium_orchestrator::Run::new(group)
+        .base_dir(&base.path)
+        .prepend_path(Path::new(TESTRIUM).parent().unwrap())
+        .execute()
+        .unwrap();
+    let run_dir = outcome.last_attempt().unwrap().run_dir.clone();
+    assert!(!run_dir.join("report.json").exists());
+    let junit = base.path.join("junit.xml");
+    let out = testrium()
+        .arg("report")
+        .arg(&run_dir)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("FAIL test_failing"), "{stdout}");
+    assert!(stdout.contains("orphan_send"), "{stdout}");
+    assert!(stdout.contains("consumer  failed    exit 3"), "{stdout}");
+    assert!(stdout.contains("RuntimeError: job-2 was lost"), "{stdout}");
+    assert!(run_dir.join("report.html").is_file());
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert_eq!(html.matches("<g class=\"arrow\"").count(), 1);
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("name=\"circuit job\"")
+    );
+}

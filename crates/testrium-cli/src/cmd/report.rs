@@ -11,7 +11,7 @@ use testrium_events::RunDb;
 
 use crate::cmd::run::{REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, error_chain};
 use crate::report::model::RunReport;
-use crate::report::{self, Format, terminal};
+use crate::report::{self, Format, stored, terminal};
 use crate::style::Style;
 
 /// Runs `testrium report` and returns the exit code.
@@ -86,13 +86,21 @@ fn load(run_dir: &Path) -> Result<RunReport, String> {
             }
             let db = RunDb::open(&db_path)
                 .map_err(|e| format!("cannot open `{}`: {}", db_path.display(), error_chain(&e)))?;
-            let text = db.read_meta(REPORT_META_KEY).ok_or_else(|| {
-                format!(
-                    "`{}` holds no stored report (runs record one when `testrium run` finishes them)",
-                    db_path.display()
-                )
-            })?;
-            (text, db_path.display().to_string())
+            match db.read_meta(REPORT_META_KEY) {
+                Some(text) => (text, db_path.display().to_string()),
+                // Not reported by `testrium run` (a harness embedding `Run`): rebuild the
+                // report from what the orchestrator stored.
+                None => {
+                    return stored::rebuild(&db)
+                        .map_err(|e| format!("`{}`: {e}", db_path.display()))?
+                        .ok_or_else(|| {
+                            format!(
+                                "`{}` holds no finished attempt (no stored outcome)",
+                                db_path.display()
+                            )
+                        });
+                }
+            }
         }
         Err(err) => return Err(format!("cannot read `{}`: {err}", path.display())),
     };
