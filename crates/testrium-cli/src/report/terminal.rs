@@ -99,11 +99,16 @@ fn write_attempt(
             .max()
             .unwrap_or(0);
         for f in a.failures.iter().take(MAX_FAILURES) {
+            // A failing direct test carries its traceback: its first line here, the rest
+            // under the test's own line below.
+            let message = match f.kind.as_str() {
+                "direct_test_failed" => first_line(&f.message),
+                _ => t(&f.message).into_owned(),
+            };
             writeln!(
                 out,
-                "    {:width$}  {}",
+                "    {:width$}  {message}",
                 style.fail(&f.kind),
-                t(&f.message),
                 width = width + style_overhead(style)
             )?;
         }
@@ -271,13 +276,36 @@ fn write_attempt(
             t(&test.name),
             seconds(test.duration_s)
         );
+        let mut more: Vec<&str> = Vec::new();
         if let Some(message) = &test.message {
-            line.push_str(&format!(": {}", t(message)));
+            let mut lines = message.trim_end().lines();
+            line.push_str(&format!(": {}", t(lines.next().unwrap_or_default())));
+            more = lines.collect();
         }
         writeln!(out, "{line}")?;
+        let from = more.len().saturating_sub(LOG_TAIL_LINES);
+        for extra in &more[from..] {
+            writeln!(
+                out,
+                "    {} {}",
+                style.dim("|"),
+                sanitize::terminal_log_line(extra)
+            )?;
+        }
     }
     writeln!(out, "  run dir: {}", style.dim(&t(&a.run_dir)))?;
     Ok(())
+}
+
+/// The first line of a message (real or already escaped line breaks), with `…` when cut.
+fn first_line(message: &str) -> String {
+    let clean = t(message);
+    let cut = clean.find("\\n").map_or(&*clean, |i| &clean[..i]);
+    if cut.len() < clean.trim_end_matches("\\n").len() {
+        format!("{cut} …")
+    } else {
+        cut.to_owned()
+    }
 }
 
 /// Colour codes add invisible characters that `{:width$}` would count.
