@@ -449,3 +449,24 @@ fn a_config_error_in_one_group_runs_nothing() {
     let started = std::fs::read_dir(&runs).map(|d| d.count()).unwrap_or(0);
     assert_eq!(started, 0, "a group ran despite the configuration error");
 }
+
+/// Every group folder has its measured verdict in the manifest, and the table in
+/// `EXPECTED.md` (rendered by `render_expected.py`) lists every group of the manifest.
+#[test]
+fn every_group_is_in_the_manifest_and_the_table() {
+    let mut folders: Vec<String> = std::fs::read_dir(compat_dir().join("groups"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    let mut listed: Vec<String> = manifest().groups.into_iter().map(|g| g.group).collect();
+    listed.sort();
+    assert_eq!(folders, listed);
+    let table = std::fs::read_to_string(compat_dir().join("EXPECTED.md")).unwrap();
+    for group in &listed {
+        assert!(
+            table.contains(&format!("| `{group}` |")),
+            "{group} missing from EXPECTED.md: run tests/compat/render_expected.py"
+        );
+    }
+}
