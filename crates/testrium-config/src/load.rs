@@ -163,6 +163,7 @@ impl Loader {
         let mut reader = Reader::new(&self.sources, file);
         let config = parse_config(&mut reader, self.sources.text(file));
         self.diagnostics.extend(reader.diagnostics);
+        self.warnings.extend(reader.warnings);
         Ok(config)
     }
 
@@ -218,6 +219,7 @@ impl Loader {
         let mut reader = Reader::new(&self.sources, file);
         let unit = parse_unit(&mut reader, self.sources.text(file), name);
         self.diagnostics.extend(reader.diagnostics);
+        self.warnings.extend(reader.warnings);
         unit
     }
 

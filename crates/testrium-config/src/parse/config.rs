@@ -74,19 +74,26 @@ pub(crate) fn parse_config(reader: &mut Reader<'_>, text: &str) -> ConfigDraft {
                         "`{other}` is a setting: move it below the `[\"Configs\"]` header"
                     ))
                 } else {
-                    did_you_mean(other, CONFIG_FILE_KEYS.iter().copied()).or_else(|| {
+                    did_you_mean(other, CONFIG_FILE_KEYS.iter().copied())
+                };
+                match hint {
+                    Some(hint) => reader.error(
+                        Some(key.span()),
+                        other,
+                        format!("unknown key `{other}` in config.toml"),
+                        Some(hint),
+                    ),
+                    // The original ignored what it did not know; so does Testrium, and says so.
+                    None => reader.warning(
+                        Some(key.span()),
+                        other,
+                        format!("unknown key `{other}` in config.toml is ignored"),
                         Some(
                             "config.toml holds a `[\"Configs\"]` table and `[[circuit]]` tables"
                                 .into(),
-                        )
-                    })
-                };
-                reader.error(
-                    Some(key.span()),
-                    other,
-                    format!("unknown key `{other}` in config.toml"),
-                    hint,
-                );
+                        ),
+                    ),
+                }
             }
         }
     }
@@ -351,7 +358,7 @@ fn parse_circuits(reader: &mut Reader<'_>, value: &Value<'_>, draft: &mut Config
                         }
                     }
                 }
-                _ => reader.unknown_key(key, CIRCUIT_KEYS, "`[[circuit]]`"),
+                _ => reader.unknown_new_key(key, CIRCUIT_KEYS, "`[[circuit]]`"),
             }
         }
         if !has_hops {
@@ -464,7 +471,7 @@ fn parse_hop_value(reader: &mut Reader<'_>, item: &Value<'_>) -> Option<Hop> {
                         ok &= budget.is_some();
                     }
                     _ => {
-                        reader.unknown_key(key, HOP_KEYS, "a hop");
+                        reader.unknown_new_key(key, HOP_KEYS, "a hop");
                         ok = false;
                     }
                 }

@@ -20,6 +20,8 @@ pub(crate) struct Reader<'s> {
     sources: &'s Sources,
     file: FileId,
     pub(crate) diagnostics: Diagnostics,
+    /// Problems that do not stop the group (see [`crate::Severity::Warning`]).
+    pub(crate) warnings: Diagnostics,
 }
 
 impl<'s> Reader<'s> {
@@ -28,6 +30,7 @@ impl<'s> Reader<'s> {
             sources,
             file,
             diagnostics: Diagnostics::new(),
+            warnings: Diagnostics::new(),
         }
     }
 
@@ -61,6 +64,29 @@ impl<'s> Reader<'s> {
             diagnostic = diagnostic.with_key(key);
         }
         self.diagnostics.push(diagnostic);
+    }
+
+    /// Like [`Reader::error`], for a problem that does not stop the group from running.
+    pub(crate) fn warning(
+        &mut self,
+        span: Option<Range<usize>>,
+        key: &str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        let site = Site {
+            file: self.file,
+            span,
+        };
+        let mut diagnostic = self
+            .sources
+            .error(&site, message)
+            .with_hint_opt(hint)
+            .as_warning();
+        if !key.is_empty() {
+            diagnostic = diagnostic.with_key(key);
+        }
+        self.warnings.push(diagnostic);
     }
 
     pub(crate) fn wrong_type(
@@ -253,7 +279,33 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// An unknown key in a table of the original format (`["Configs"]`, a unit): an error when
+    /// it is close to a known key (a typo would silently change the test), otherwise a warning
+    /// (the original ignored unknown keys, and a group written for it must run unchanged).
     pub(crate) fn unknown_key(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'_, str>>,
+        known: &[&str],
+        place: &str,
+    ) {
+        match did_you_mean(key.get_ref(), known.iter().copied()) {
+            Some(hint) => self.error(
+                Some(key.span()),
+                key.get_ref(),
+                format!("unknown key `{}` in {place}", key.get_ref()),
+                Some(hint),
+            ),
+            None => self.warning(
+                Some(key.span()),
+                key.get_ref(),
+                format!("unknown key `{}` in {place} is ignored", key.get_ref()),
+                Some(format!("known keys: {}", list(known.iter().copied()))),
+            ),
+        }
+    }
+
+    /// An unknown key in a table Testrium added (`[[circuit]]`): always an error.
+    pub(crate) fn unknown_new_key(
         &mut self,
         key: &Spanned<std::borrow::Cow<'_, str>>,
         known: &[&str],

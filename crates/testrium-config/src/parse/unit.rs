@@ -32,15 +32,23 @@ pub(crate) fn parse_unit(reader: &mut Reader<'_>, text: &str, name: &str) -> Opt
         } else if matches!(value.get_ref(), DeValue::Table(_)) {
             stray_tables.push(key);
         } else {
-            let hint = suggest(key_name, UNIT_KEYS.iter().copied()).map(|k| {
-                format!("did you mean `{k}`? unit keys go below the `[\"{name}\"]` header")
-            });
-            reader.error(
-                Some(key.span()),
-                key_name,
-                format!("unknown key `{key_name}` in units/{name}.toml"),
-                hint,
-            );
+            match suggest(key_name, UNIT_KEYS.iter().copied()) {
+                Some(k) => reader.error(
+                    Some(key.span()),
+                    key_name,
+                    format!("unknown key `{key_name}` in units/{name}.toml"),
+                    Some(format!(
+                        "did you mean `{k}`? unit keys go below the `[\"{name}\"]` header"
+                    )),
+                ),
+                // Ignored, as the original ignored it, but said.
+                None => reader.warning(
+                    Some(key.span()),
+                    key_name,
+                    format!("unknown key `{key_name}` in units/{name}.toml is ignored"),
+                    Some(format!("unit keys go below the `[\"{name}\"]` header")),
+                ),
+            }
         }
     }
     let Some((header, value)) = found else {
@@ -68,12 +76,13 @@ pub(crate) fn parse_unit(reader: &mut Reader<'_>, text: &str, name: &str) -> Opt
         reader.error(span, name, message, hint);
         return None;
     };
+    // Other tables next to the unit's: the original read only the unit's table.
     for key in stray_tables {
         let other = key.get_ref().to_string();
-        reader.error(
+        reader.warning(
             Some(key.span()),
             &other,
-            format!("unexpected table `[\"{other}\"]` in units/{name}.toml"),
+            format!("table `[\"{other}\"]` in units/{name}.toml is ignored"),
             Some(format!("a unit file holds only the `[\"{name}\"]` table")),
         );
     }

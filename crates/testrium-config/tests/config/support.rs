@@ -64,8 +64,12 @@ pub fn lines(diagnostics: &Diagnostics) -> Vec<String> {
     diagnostics
         .iter()
         .map(|d| {
+            let severity = match d.severity {
+                testrium_config::Severity::Warning => "warning: ",
+                _ => "",
+            };
             format!(
-                "{}:{}:{}: {}",
+                "{severity}{}:{}:{}: {}",
                 d.path.display(),
                 d.line,
                 d.column,
