@@ -244,12 +244,21 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
             .iter()
             .take(50)
             .map(|k| {
-                format!(
-                    "<code>{}:{}</code> key <code>{}</code>",
-                    e(&k.unit),
-                    e(&k.step),
-                    e(&k.key)
-                )
+                if what == "Duplicate keys" {
+                    format!(
+                        "key <code>{}</code> ({} by <code>{}</code>)",
+                        e(&k.key),
+                        e(&k.step),
+                        e(&k.unit)
+                    )
+                } else {
+                    format!(
+                        "<code>{}:{}</code> key <code>{}</code>",
+                        e(&k.unit),
+                        e(&k.step),
+                        e(&k.key)
+                    )
+                }
             })
             .collect();
         let _ = writeln!(

@@ -206,12 +206,13 @@ fn write_attempt(
                 .iter()
                 .take(MAX_KEYS)
                 .map(|k| {
-                    format!(
-                        "{}:{} key {}",
-                        t(&k.unit),
-                        t(&k.step),
-                        t(&format!("{:?}", k.key))
-                    )
+                    let key = t(&format!("{:?}", k.key)).into_owned();
+                    if what == "duplicate keys" {
+                        // unit = the senders, step = "N sends, M receives"
+                        format!("key {key} ({} by {})", t(&k.step), t(&k.unit))
+                    } else {
+                        format!("{}:{} key {key}", t(&k.unit), t(&k.step))
+                    }
                 })
                 .collect();
             let more = if list.len() > MAX_KEYS {
