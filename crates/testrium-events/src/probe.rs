@@ -23,8 +23,10 @@ pub(crate) const WAIT_POLL: Duration = Duration::from_millis(1);
 pub(crate) const WATCH_CHECK: Duration = Duration::from_millis(50);
 
 /// With a file watch: after a write that did not (yet) change `data_version` — the commit is
-/// published in shared memory just after its frames were written — poll this many times.
-const POLLS_AFTER_WRITE: u32 = 20;
+/// published in shared memory microseconds after its frames were written — poll this often,
+/// this many times (20 ms in all).
+const POLL_AFTER_WRITE: Duration = Duration::from_micros(100);
+const POLLS_AFTER_WRITE: u32 = 200;
 
 const INSERT: &str = "INSERT INTO Events
     (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid)
@@ -279,10 +281,11 @@ impl Probe {
                             polls = POLLS_AFTER_WRITE;
                         }
                     }
-                    _ => {
-                        thread::sleep(left.min(WAIT_POLL));
+                    Some(_) => {
+                        thread::sleep(left.min(POLL_AFTER_WRITE));
                         polls = polls.saturating_sub(1);
                     }
+                    None => thread::sleep(left.min(WAIT_POLL)),
                 }
                 let v = store::data_version(&self.conn).map_err(err)?;
                 if v != version {

@@ -46,10 +46,12 @@ VALID_EVENT_TYPES = {"Default", "Exception", "Send", "Receive"}
 SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_S = 30.0
 _WAIT_POLL_S = 0.001
-# With a watch on the -wal file: the longest sleep between two checks anyway, and how many
-# 1 ms polls follow a write that has not changed data_version yet (commit being published).
+# With a watch on the -wal file: the longest sleep between two checks anyway, and the polls
+# (100 µs apart, 20 ms in all) that follow a write that has not changed data_version yet (the
+# commit is published microseconds after its frames are written).
 _WATCH_CHECK_S = 0.05
-_POLLS_AFTER_WRITE = 20
+_POLL_AFTER_WRITE_S = 0.0001
+_POLLS_AFTER_WRITE = 200
 
 _CREATE_TABLES = (
     """CREATE TABLE IF NOT EXISTS Events (
@@ -432,9 +434,11 @@ class Events_Manager(_Store):
                     if watch is not None and polls == 0:
                         if _watch_wait(watch, min(left, _WATCH_CHECK_S)):
                             polls = _POLLS_AFTER_WRITE
+                    elif watch is not None:
+                        time.sleep(min(_POLL_AFTER_WRITE_S, left))
+                        polls -= 1
                     else:
                         time.sleep(min(interval, left))
-                        polls = max(0, polls - 1)
                     current = self._data_version()
                     if current != version:
                         version = current
