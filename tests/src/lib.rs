@@ -96,6 +96,24 @@ pub fn pid_alive(pid: u32) -> bool {
     !matches!(state, "Z" | "X" | "x")
 }
 
+/// Running processes (not zombies) whose initial environment holds `name=value`: e.g. every
+/// process of a run directory with `TESTRIUM_RUN_DIR`.
+pub fn pids_with_env(name: &str, value: &str) -> Vec<u32> {
+    let needle = format!("{name}={value}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == needle.as_bytes()))
+        })
+        .filter(|&pid| pid_alive(pid))
+        .collect()
+}
+
 /// Latest lifecycle state of every unit in the run database at `db`.
 pub fn db_states(db: &Path) -> BTreeMap<String, UnitState> {
     let db = RunDb::open(db).unwrap_or_else(|e| panic!("open {db:?}: {e}"));

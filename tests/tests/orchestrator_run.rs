@@ -1062,3 +1062,84 @@ fn resume_all_lets_dependents_run_to_their_end() {
             .any(|e| e.step == "ran-anyway")
     );
 }
+
+fn python_pair_group(base: &TempBase, name: &str, server_body: &str) -> Group {
+    let dir = base.dir(name);
+    std::fs::write(
+        dir.join("pair.py"),
+        format!(
+            "import time\n\
+             from testrium.modules.events import Events_Manager\n\
+             \n\
+             def server():\n{server_body}\n\
+             \n\
+             def client():\n    Events_Manager(Unit=\"client\", path=\".\").Set_Event(\"asked\")\n"
+        ),
+    )
+    .expect("write module");
+    Group::builder(name, &dir)
+        .unit(
+            Unit::entrypoint("server", "pair:server")
+                .init(1)
+                .ready_event("ready")
+                .events(["ready"]),
+        )
+        .unit(
+            Unit::entrypoint("client", "pair:client")
+                .init(2)
+                .depends_on(["server"])
+                .events(["asked"]),
+        )
+        .build()
+        .expect("valid group")
+}
+
+/// The client's interpreter is started ahead and released by its `starting` state.
+#[test]
+fn python_dependent_unit_runs_after_its_dependency_is_ready() {
+    let base = TempBase::new("py-pair");
+    let group = python_pair_group(
+        &base,
+        "py-pair-test",
+        "    Events_Manager(Unit=\"server\", path=\".\").Set_Event(\"ready\")\n    time.sleep(30)",
+    );
+    let outcome = run(group, base.path());
+    let attempt = &outcome.attempts[0];
+    assert!(outcome.passed(), "{}", attempt.verdict.render_text());
+    let events = db_events(&attempt.db_path);
+    let at = |unit: &str, step: &str| {
+        events
+            .iter()
+            .position(|e| e.unit == unit && e.step == step)
+            .unwrap_or_else(|| panic!("{unit}:{step}"))
+    };
+    assert!(at("server", "ready") < at("client", "asked"));
+    let st = statuses(&outcome);
+    assert_eq!(st["client"], UnitStatus::Finished);
+    assert_eq!(st["server"], UnitStatus::Stopped);
+    let run_dir = attempt.run_dir.display().to_string();
+    assert!(testrium_tests::pids_with_env("TESTRIUM_RUN_DIR", &run_dir).is_empty());
+}
+
+/// The pre-started interpreter of a unit that never starts does not outlive the run.
+#[test]
+fn python_dependent_of_a_failed_unit_never_runs_and_leaves_nothing() {
+    let base = TempBase::new("py-pair-fail");
+    let group = python_pair_group(&base, "py-pair-fail-test", "    raise RuntimeError(\"no\")");
+    let outcome = run(group, base.path());
+    let attempt = &outcome.attempts[0];
+    assert!(!outcome.passed());
+    assert_eq!(
+        failure(&outcome, "client"),
+        Some(UnitFailure::DependencyFailed {
+            dependency: "server".to_owned()
+        })
+    );
+    assert!(
+        !db_events(&attempt.db_path)
+            .iter()
+            .any(|e| e.step == "asked")
+    );
+    let run_dir = attempt.run_dir.display().to_string();
+    assert!(testrium_tests::pids_with_env("TESTRIUM_RUN_DIR", &run_dir).is_empty());
+}

@@ -54,6 +54,8 @@ const LOG_TAIL_LINES: usize = 20;
 pub const OUTCOME_META_KEY: &str = "testrium.outcome";
 /// Meta key of the serialized verdict in the run database.
 pub const VERDICT_META_KEY: &str = "testrium.verdict";
+/// How long a write of the runner waits for the database's write lock before it is queued.
+const RUNNER_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 /// How long the final sweep waits for killed processes to disappear.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
 /// How long units wait for a `setup.py` to get going (unless it records a probe or exits 0
@@ -95,7 +97,11 @@ pub(crate) fn run(
     let dir = rundir::create(ctx.base, &group.name).map_err(|(path, source)| {
         RunError::new(&group.name, RunErrorKind::RunDir { path, source })
     })?;
-    let db = RunDb::create(&dir.db).map_err(|source| store_error(group, &dir.db, source))?;
+    let mut db = RunDb::create(&dir.db).map_err(|source| store_error(group, &dir.db, source))?;
+    // The runner never waits long for a unit holding the write lock: its state writes are
+    // queued and retried (see `Supervisor::record_state`).
+    db.set_busy_timeout(RUNNER_BUSY_TIMEOUT)
+        .map_err(|source| store_error(group, &dir.db, source))?;
     observer(&RunEvent::AttemptStarted {
         group: group.name.clone(),
         attempt: ctx.attempt,
@@ -157,6 +163,9 @@ struct Slot {
     log: PathBuf,
     phase: Phase,
     process: Option<Process>,
+    /// A Python interpreter started ahead, waiting for its release (`starting` in the run
+    /// database) to import the unit's module: saves an interpreter start per dependency level.
+    prewarmed: Option<Process>,
     /// When the current incarnation started.
     started: Option<Instant>,
     /// When the first incarnation started.
@@ -276,6 +285,7 @@ impl<'a> Supervisor<'a> {
                 deps: p.deps.clone(),
                 phase: Phase::Waiting,
                 process: None,
+                prewarmed: None,
                 started: None,
                 first_started: None,
                 exited: None,
@@ -333,6 +343,7 @@ impl<'a> Supervisor<'a> {
             self.record_state(&slot.unit.name, UnitState::Created)?;
         }
         self.start_setup(observer);
+        self.prewarm();
         let end = self.supervise(observer)?;
         let units_phase = self.since();
         let ended_unix_s = unix_now();
@@ -996,7 +1007,17 @@ impl<'a> Supervisor<'a> {
         // Recorded before the spawn (its timestamp is the start); reported with the pid.
         self.record_state(&self.slots[index].unit.name, UnitState::Starting)?;
         let unit = self.slots[index].unit.clone();
-        let spawned = self.unit_command(&unit).and_then(spawn);
+        // A pre-warmed interpreter that died waiting is reaped here; the unit then starts the
+        // usual way.
+        let prewarmed = self.slots[index]
+            .prewarmed
+            .take()
+            .and_then(|mut process| matches!(process.try_wait(), Ok(None)).then_some(process));
+        let spawned = match prewarmed {
+            // Released by the `starting` state just written.
+            Some(process) => Ok(process),
+            None => self.unit_command(&unit, false).and_then(spawn),
+        };
         let now = Instant::now();
         let slot = &mut self.slots[index];
         slot.started = Some(now);
@@ -1022,7 +1043,7 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    fn unit_command(&mut self, unit: &Unit) -> Result<Command, String> {
+    fn unit_command(&mut self, unit: &Unit, gated: bool) -> Result<Command, String> {
         let group = self.group();
         let cwd = match unit.cwd.as_ref() {
             Some(cwd) => group.dir.join(cwd),
@@ -1042,6 +1063,9 @@ impl<'a> Supervisor<'a> {
                 command.args(&argv[1..]);
                 command
             }
+            Launch::Entrypoint { module, function } if gated => self
+                .python()?
+                .entrypoint_command_gated(&group.dir, module, function),
             Launch::Entrypoint { module, function } => self
                 .python()?
                 .entrypoint_command(&group.dir, module, function),
@@ -1113,6 +1137,24 @@ impl<'a> Supervisor<'a> {
             Some(Ok(runtime)) => Ok(runtime),
             Some(Err(message)) => Err(message.clone()),
             None => Err("python runtime unavailable".to_owned()),
+        }
+    }
+
+    /// Starts, ahead of time, the interpreters of the entrypoint units that cannot start at
+    /// once (they wait for dependencies or the setup); each waits for its `starting` state.
+    fn prewarm(&mut self) {
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            let waits =
+                !slot.deps.is_empty() || (self.setup.is_some() && !self.setup_allows(index));
+            if !waits || !matches!(slot.unit.launch, Launch::Entrypoint { .. }) {
+                continue;
+            }
+            let unit = slot.unit.clone();
+            // On any error the unit is simply started the usual way.
+            if let Ok(process) = self.unit_command(&unit, true).and_then(spawn) {
+                self.slots[index].prewarmed = Some(process);
+            }
         }
     }
 
@@ -1296,6 +1338,13 @@ impl<'a> Supervisor<'a> {
                 Phase::Done => {}
             }
         }
+        // Interpreters started ahead for units that never started.
+        let mut unreleased: Vec<&mut Process> = self
+            .slots
+            .iter_mut()
+            .filter_map(|s| s.prewarmed.as_mut())
+            .collect();
+        stop_processes(&mut unreleased, Duration::ZERO);
         // Members of a unit's group whose leader already exited (a grandchild holding the
         // log open, say) go too.
         for slot in &self.slots {
@@ -1363,7 +1412,7 @@ impl<'a> Supervisor<'a> {
         let mut processes: Vec<&mut Process> = self
             .slots
             .iter_mut()
-            .filter_map(|s| s.process.as_mut())
+            .flat_map(|s| s.process.as_mut().into_iter().chain(s.prewarmed.as_mut()))
             .chain(self.setup.iter_mut().filter_map(|s| s.process.as_mut()))
             .collect();
         stop_processes(&mut processes, Duration::ZERO);
@@ -1597,18 +1646,7 @@ fn unix_now() -> f64 {
 
 /// Whether a store error is SQLite's "database is locked/busy" (a unit holds the write lock).
 fn is_busy(error: &StoreError) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(error);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if text.contains("database is locked")
-            || text.contains("database is busy")
-            || text.contains("database table is locked")
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    false
+    error.is_busy()
 }
 
 /// An error and its sources, joined with ": ".
