@@ -218,7 +218,8 @@ pub enum UnitFailure {
         #[serde(serialize_with = "crate::ser::duration_s")]
         grace: Duration,
     },
-    /// Not started because a unit it depends on failed.
+    /// A unit it depends on failed: the unit was not started (status failed) or was stopped
+    /// (status stopped; then it is a warning, the dependency's own failure fails the run).
     DependencyFailed {
         /// The dependency that failed.
         dependency: String,
@@ -256,7 +257,7 @@ impl fmt::Display for UnitFailure {
                 crate::render::fmt_seconds(grace.as_secs_f64())
             ),
             UnitFailure::DependencyFailed { dependency } => {
-                write!(f, "not started: dependency `{dependency}` failed")
+                write!(f, "depends on `{dependency}`, which failed")
             }
         }
     }

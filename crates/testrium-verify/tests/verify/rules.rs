@@ -924,3 +924,33 @@ fn failures_name_their_circuit_and_key() {
         ]
     );
 }
+
+#[test]
+fn dependency_failed_on_a_stopped_unit_is_a_warning_worded_neutrally() {
+    let exp = Expectations::new("g");
+    let outcomes = [
+        UnitOutcome::failed("api", UnitFailure::NonZeroExit { code: 1 }).with_exit_code(1),
+        UnitOutcome::stopped("client").with_failure(UnitFailure::DependencyFailed {
+            dependency: "api".into(),
+        }),
+        UnitOutcome::failed(
+            "worker",
+            UnitFailure::DependencyFailed {
+                dependency: "api".into(),
+            },
+        ),
+    ];
+    let v = verify(&VerifyInput::new(&exp, &[]).unit_outcomes(&outcomes));
+    assert_eq!(
+        kinds(&v),
+        [FailureKind::NonZeroExit, FailureKind::DependencyFailed]
+    );
+    assert_eq!(
+        v.failures()[1].message,
+        "unit `worker` depends on `api`, which failed"
+    );
+    assert_eq!(
+        v.warnings()[0].message,
+        "unit `client` (stopped) depends on `api`, which failed"
+    );
+}
