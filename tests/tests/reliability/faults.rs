@@ -244,7 +244,8 @@ impl Drop for KillOnDrop {
 }
 
 #[test]
-#[ignore = "bug: a daemon that clears its environment (setsid + env -i) carries no TESTRIUM_RUN_ID marker and survives the run, although the runner (a child subreaper) adopted it; reported to orchestrator"]
+// Regression: a daemon that cleared its environment (setsid + env -i) carried no marker and
+// survived the run (fixed in 73990aa: adopted orphans in another session are killed).
 fn daemon_with_a_cleared_environment_is_killed_at_teardown() {
     let base = Base::new("env-cleared");
     let daemon_pid = base.file("daemon.pid");

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use super::support::*;
 
@@ -314,7 +315,9 @@ fn unit_destroying_the_run_database() {
 }
 
 #[test]
-#[ignore = "bug: a unit holding the run database's write lock blocks the runner in SQLite's 30 s busy wait on every state write: the group timeout and Ctrl-C go unheard that long, then the run ends as an environment error (exit 4) with no report; reported to orchestrator"]
+// Regression: the runner waited in SQLite's 30 s busy handler on every state write while a
+// unit held the write lock, deaf to the group timeout and Ctrl-C, then failed the run with exit
+// 4 (fixed in 33b3c33 + 56de6d9: state writes are queued and retried).
 fn unit_holding_the_database_write_lock() {
     // A unit that opens a write transaction and never commits (Python's sqlite3 does this
     // implicitly when a unit forgets `commit()`).
@@ -338,9 +341,10 @@ fn unit_holding_the_database_write_lock() {
             )
             .ready("locked", 60),
         )
-        // Its exit makes the runner record a state while the lock is held.
+        // Starting it makes the runner record states while the lock is held; it hangs, so only
+        // the group timeout can end the group.
         .unit(
-            UnitSpec::fixture("other", &["exit:0"])
+            UnitSpec::fixture("other", &["hang"])
                 .after(&["locker"])
                 .events(&["never-comes"]),
         )
@@ -352,8 +356,14 @@ fn unit_holding_the_database_write_lock() {
         &["run", "--json", json.to_str().unwrap_or_default()],
     )
     .run();
-    // The group fails by its own timeout, with a report, like any other hung group.
+    // The group fails by its own timeout, with a report, like any other hung group — not after
+    // SQLite's 30 s busy wait (a deadline, not a speed figure: 3 s timeout, 20 s allowed).
     done.assert_code(1);
+    assert!(
+        done.elapsed < Duration::from_secs(20),
+        "the runner waited {:?} on the lock",
+        done.elapsed
+    );
     let report = read_json(&json);
     let kinds = failure_kinds(attempt(&report, "test_write_lock"));
     assert!(kinds.contains(&"group_timeout".to_owned()), "{kinds:?}");
@@ -499,7 +509,8 @@ fn control_characters_in_a_group_folder_name() {
 }
 
 #[test]
-#[ignore = "bug: `testrium check` prints the raw group name in its per-group `error` line (cmd/check.rs), so a folder name's ESC/OSC/BEL reach the terminal; reported to config"]
+// Regression: `testrium check` printed the raw group name in its per-group `error` line
+// (fixed in 3176754).
 fn control_characters_in_a_group_folder_name_through_check() {
     let base = Base::new("control-name-check");
     valid_group(

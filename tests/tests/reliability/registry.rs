@@ -131,7 +131,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
-        scenario: "Ctrl-C (SIGINT) while the setup process runs",
+        scenario: "Ctrl-C (SIGINT) while the setup process runs: a `setup = [...]` command, and the original's `setup.py` `main()` (Python)",
         checked: "exit 130; the setup is killed; the unit waiting for it never starts; the JSON report is written and marked interrupted; every state in the database is terminal",
         test: "ctrl_c_during_setup",
         file: None,

@@ -100,12 +100,11 @@ fn runner_sigkilled_mid_run() {
     base.assert_nothing_left();
 }
 
-#[test]
-fn ctrl_c_during_setup() {
-    let base = Base::new("ctrlc-setup");
-    let setup = toml_list(&[fixture(), "emit:setup-up".to_owned(), "hang".to_owned()]);
-    GroupDir::new("test_setup")
-        .config_line(format!("setup = {setup}"))
+/// Ctrl-C once the setup recorded `setup-up`; `write_setup` makes the group's setup.
+fn ctrl_c_during(label: &str, write_setup: impl FnOnce(&Path) -> GroupDir) {
+    let base = Base::new(label);
+    let group = write_setup(base.path().join("test_setup").as_path());
+    group
         .unit(
             UnitSpec::fixture("worker", &["emit:up"])
                 .line("use_setup = true")
@@ -133,6 +132,28 @@ fn ctrl_c_during_setup() {
     assert_eq!(units(attempt)["worker"]["status"], "not_started");
     assert_db_final(&only_db(&base));
     base.assert_nothing_left();
+}
+
+#[test]
+fn ctrl_c_during_setup() {
+    // `setup = [...]` in config.toml.
+    ctrl_c_during("ctrlc-setup", |_| {
+        let setup = toml_list(&[fixture(), "emit:setup-up".to_owned(), "hang".to_owned()]);
+        GroupDir::new("test_setup").config_line(format!("setup = {setup}"))
+    });
+    // The original's `setup.py` with a `main()`, run by the Python bridge.
+    ctrl_c_during("ctrlc-setup-py", |dir| {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        write(
+            &dir.join("setup.py"),
+            b"import time\n\
+              from testrium.modules.events import Events_Manager\n\n\
+              def main():\n    \
+                  Events_Manager(Unit='setup', path='.').Set_Event('setup-up')\n    \
+                  time.sleep(100000)\n",
+        );
+        GroupDir::new("test_setup")
+    });
 }
 
 #[test]
