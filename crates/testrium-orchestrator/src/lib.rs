@@ -24,10 +24,11 @@
 //!    program; `entrypoint = "module:function"` runs the Python function with the runner's
 //!    standard-library `testrium` package importable; if it raises, the exception probe
 //!    `testrium-unit-exception:<Type>` is recorded and the unit fails. The interpreters of
-//!    entrypoint units that must wait (for dependencies or the setup) are started at the
-//!    beginning of the attempt and wait, without importing the unit's module, until the
-//!    runner writes their `starting` state: a dependency level costs a module import, not an
-//!    interpreter start; their readiness and unit timeouts count from that release;
+//!    entrypoint units that must wait (for dependencies, or for the setup with `use_setup`)
+//!    are started at the beginning of the attempt and wait, without importing the unit's
+//!    module, until the runner writes their `starting` state: a dependency level costs a
+//!    module import, not an interpreter start; their readiness and unit timeouts count from
+//!    that release;
 //! 4. **supervises**: a unit is ready when its `ready_event` is recorded (at once without
 //!    one); not ready within `ready_timeout`, it fails then (not at the group timeout). The
 //!    units phase ends when every unit exited, or every required probe that can still be
