@@ -471,10 +471,7 @@ fn unit_exiting_before_its_ready_probe() {
         "{dependent}"
     );
     let reason = dependent["reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("dependency") && reason.contains("quitter"),
-        "{dependent}"
-    );
+    assert!(reason.contains("`quitter`"), "{dependent}");
     base.assert_nothing_left();
 }
 
