@@ -88,6 +88,23 @@ fn assert_all_dead(pids: &[u32]) {
     }
 }
 
+/// A unit whose last action records its last required probe may be stopped (the group is
+/// decided, the settle period is short) before it exits by itself: either is a success.
+fn assert_done(status: UnitStatus) {
+    assert!(
+        matches!(status, UnitStatus::Finished | UnitStatus::Stopped),
+        "{status:?}"
+    );
+}
+
+/// [`assert_done`] for a state in the run database.
+fn assert_done_state(state: UnitState) {
+    assert!(
+        matches!(state, UnitState::Finished | UnitState::Stopped),
+        "{state:?}"
+    );
+}
+
 fn state_order(events: &[RunEvent], state: UnitState) -> Vec<String> {
     let mut order = Vec::new();
     for event in events {
@@ -206,8 +223,8 @@ fn independent_units_start_concurrently() {
         outcome.attempts[0].verdict.render_text()
     );
     let db = db_states(&db_of(&outcome));
-    assert_eq!(db["left"], UnitState::Finished);
-    assert_eq!(db["right"], UnitState::Finished);
+    assert_done_state(db["left"]);
+    assert_done_state(db["right"]);
     assert_all_dead(&all_probe_pids(&outcome));
 }
 
@@ -352,7 +369,7 @@ fn python_entrypoint_exception_is_recorded_and_fails_the_unit() {
     );
     assert!(events.iter().any(|e| e.unit == "good" && e.step == "hello"));
     let st = statuses(&outcome);
-    assert_eq!(st["good"], UnitStatus::Finished);
+    assert_done(st["good"]);
     assert_eq!(st["bad"], UnitStatus::Failed);
     assert!(!outcome.passed());
     let db = db_states(&db_of(&outcome));
@@ -672,7 +689,7 @@ fn rust_request_response_circuit_passes() {
         "3 requests + 3 responses paired"
     );
     let st = statuses(&outcome);
-    assert_eq!(st["client"], UnitStatus::Finished);
+    assert_done(st["client"]);
     assert_eq!(st["server"], UnitStatus::Stopped);
     let stored = RunDbMeta::outcome(&attempt.db_path);
     assert!(
@@ -1027,7 +1044,7 @@ fn a_crashed_server_stops_its_waiting_client_at_once_under_resume() {
     );
     let st = statuses(&outcome);
     assert_eq!(st["client"], UnitStatus::Stopped);
-    assert_eq!(st["bystander"], UnitStatus::Finished);
+    assert_done(st["bystander"]);
     let db = db_states(&db_of(&outcome));
     assert_eq!(db["server"], UnitState::Failed);
     assert_eq!(db["client"], UnitState::Stopped);
@@ -1055,7 +1072,7 @@ fn resume_all_lets_dependents_run_to_their_end() {
         failure(&outcome, "server"),
         Some(UnitFailure::NonZeroExit { code: 2 })
     );
-    assert_eq!(statuses(&outcome)["client"], UnitStatus::Finished);
+    assert_done(statuses(&outcome)["client"]);
     assert!(
         db_events(&db_of(&outcome))
             .iter()
@@ -1115,7 +1132,11 @@ fn python_dependent_unit_runs_after_its_dependency_is_ready() {
     };
     assert!(at("server", "ready") < at("client", "asked"));
     let st = statuses(&outcome);
-    assert_eq!(st["client"], UnitStatus::Finished);
+    // Done with its probes, it may still be shutting its interpreter down when stopped.
+    assert!(
+        matches!(st["client"], UnitStatus::Finished | UnitStatus::Stopped),
+        "{st:?}"
+    );
     assert_eq!(st["server"], UnitStatus::Stopped);
     let run_dir = attempt.run_dir.display().to_string();
     assert!(testrium_tests::pids_with_env("TESTRIUM_RUN_DIR", &run_dir).is_empty());
