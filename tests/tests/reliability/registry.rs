@@ -163,6 +163,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "SIGHUP to the runner (its terminal closed), with a unit's grandchild alive",
+        checked: "handled like Ctrl-C: torn down, not killed by the signal; exit 129 or 130; the report written and marked interrupted; the unit and its grandchild dead; states terminal",
+        test: "sighup_to_the_runner",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "Ctrl-C while `--jobs 3` runs 3 of 6 groups",
         checked: "exit 130; every unit of the 3 running groups killed; the other 3 never started and reported as skipped (interrupted); every run database final",
         test: "ctrl_c_while_parallel_jobs_run",
