@@ -714,3 +714,21 @@ fn report_rebuilds_a_run_made_by_the_library() {
             .contains("name=\"circuit job\"")
     );
 }
+
+#[test]
+fn timeout_override_ends_a_group_that_would_run_a_minute() {
+    let base = Base::new("timeout").with(&["test_interrupt"]);
+    let json_path = base.path.join("r.json");
+    let out = base.run(&["--timeout", "0.5", "--json", json_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let attempt = &json(&json_path)["groups"][0]["attempts"][0];
+    let kinds: Vec<&str> = attempt["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"group_timeout"), "{kinds:?}");
+    let bad = base.run(&["--timeout", "0"]);
+    assert_eq!(bad.status.code(), Some(3));
+}
