@@ -49,21 +49,12 @@ pub enum RunErrorKind {
         source: std::io::Error,
     },
     /// The run database could not be created, read or written.
-    #[error("run database `{path}`")]
+    #[error("run database error")]
     Store {
         /// The database file.
         path: PathBuf,
         /// The cause.
         #[source]
         source: Box<testrium_events::StoreError>,
-    },
-    /// A file the runner writes itself (a log, the direct tests' input) failed.
-    #[error("cannot write `{path}`")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
     },
 }
