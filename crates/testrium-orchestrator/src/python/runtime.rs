@@ -104,10 +104,6 @@ impl PythonRuntime {
     /// `failed` or `stopped` first, it exits 0 without running anything. It reads the status
     /// only when the database changed, polling every millisecond while it changes and every
     /// 10 ms at most while it is quiet, so a release is seen within about a millisecond.
-    #[allow(
-        dead_code,
-        reason = "the orchestrator starts calling it in its next commit; removed then"
-    )]
     pub(crate) fn entrypoint_command_gated(
         &self,
         group_dir: &Path,
