@@ -732,3 +732,26 @@ fn timeout_override_ends_a_group_that_would_run_a_minute() {
     let bad = base.run(&["--timeout", "0"]);
     assert_eq!(bad.status.code(), Some(3));
 }
+
+#[test]
+fn budget_overruns_are_evidence() {
+    let base = Base::new("budget").with(&["test_over_budget"]);
+    let junit_path = base.path.join("junit.xml");
+    let out = base.run(&["--junit", junit_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout
+            .contains("hop_over_budget      circuit `slow-hop` key `k1`: hop 2 `b:received` took"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("over its 1.000ms budget by"));
+    assert!(stdout.contains("circuit_over_budget  circuit `slow-hop` key `k1`: took"));
+    assert!(stdout.contains("circuit slow-hop: broken"));
+    let xml = std::fs::read_to_string(&junit_path).unwrap();
+    assert!(
+        xml.contains("<testcase classname=\"test_over_budget\" name=\"circuit slow-hop\""),
+        "{xml}"
+    );
+    assert!(xml.contains("type=\"hop_over_budget\""));
+}
