@@ -52,7 +52,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         area: FAULTS,
         scenario: "a unit ignores SIGTERM",
-        checked: "killed with SIGKILL after the grace period; `ignored_sigterm` in the stored outcome, the unit's reason and the terminal report say so; no process left",
+        checked: "killed with SIGKILL after the grace period; `ignored_sigterm` in the stored outcome, the unit's reason, the HTML report and a terminal warning say so; no process left",
         test: "unit_ignoring_sigterm_is_killed_after_grace",
         file: None,
         sizes: None,
@@ -140,7 +140,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         area: FAULTS,
         scenario: "Ctrl-C twice during teardown, while a unit ignores SIGTERM",
-        checked: "exit 130; the unit is killed; `ignored_sigterm` recorded; report written; states terminal",
+        checked: "exit 130; the unit is killed by SIGKILL (at once, or after the grace period if that came first); report written, marked interrupted; states terminal",
         test: "ctrl_c_twice_during_teardown",
         file: None,
         sizes: None,
@@ -260,7 +260,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         area: INPUT,
         scenario: "a group folder whose name holds ESC, OSC (set title), BEL, C1 CSI and CR",
-        checked: "`testrium run`: exit 3 (group names cannot hold control characters) and no control character reaches the terminal",
+        checked: "`testrium run`: exit 3 (group names cannot hold control characters) and no control character reaches the terminal; neither from `testrium report` given a path with escapes",
         test: "control_characters_in_a_group_folder_name",
         file: None,
         sizes: None,
@@ -292,7 +292,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         area: INPUT,
         scenario: "a run directory that cannot be created: `.testrium` is a file; a chmod 555 base (skipped as root)",
-        checked: "exit 4 (`ENVIRONMENT_ERROR`, documented in `TestriumExitCode`) naming `.testrium`; no unit started",
+        checked: "exit 4 (`ENVIRONMENT_ERROR`, documented in `TestriumExitCode`) naming `.testrium`; no panic; nothing left running",
         test: "run_directory_that_cannot_be_created",
         file: None,
         sizes: None,
