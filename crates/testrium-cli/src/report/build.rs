@@ -10,8 +10,8 @@ use testrium_verify::{LatencyStats, UnitStatus};
 
 use super::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
-    KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, TIMELINE_LIMIT, Timeline,
-    TimelineEvent, UnitReport,
+    HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, TIMELINE_LIMIT,
+    Timeline, TimelineEvent, UnitReport,
 };
 
 /// How many entries of a list of `len` are beyond [`LIST_LIMIT`].
@@ -208,6 +208,16 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
                 total: circuit.total.as_ref().map(latency),
                 budget_ms: circuit.total_budget_s.map(|s| s * 1e3),
                 message,
+                hop_stats: circuit
+                    .hops
+                    .iter()
+                    .map(|h| HopStat {
+                        hop: format!("{}:{}", h.unit, h.probe),
+                        reached: h.reached,
+                        budget_ms: h.budget_s.map(|s| s * 1e3),
+                        latency: h.from_previous.as_ref().map(latency),
+                    })
+                    .collect(),
             }
         })
         .collect();

@@ -82,6 +82,20 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
             total: Some(lat(1, 0.4)),
             budget_ms: Some(100.0),
             message: None,
+            hop_stats: vec![
+                HopStat {
+                    hop: "source:command-sent".into(),
+                    reached: 1,
+                    budget_ms: None,
+                    latency: None,
+                },
+                HopStat {
+                    hop: "target:command-received".into(),
+                    reached: 1,
+                    budget_ms: Some(10.0),
+                    latency: Some(lat(1, 0.4)),
+                },
+            ],
         }],
         direct_tests: vec![],
         failures: vec![],

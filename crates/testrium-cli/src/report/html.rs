@@ -290,11 +290,36 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
     if !a.circuits.is_empty() {
         h.push_str("<h3>Circuits</h3>\n<table class=\"circuits\">\n<tr><th>circuit</th><th>verdict</th><th>hops</th><th>complete</th><th>p95</th><th>budget</th></tr>\n");
         for circuit in &a.circuits {
-            let hops: Vec<String> = circuit
-                .hops
-                .iter()
-                .map(|hop| format!("<code>{}</code>", e(hop)))
-                .collect();
+            let hops: Vec<String> = if circuit.hop_stats.is_empty() {
+                circuit
+                    .hops
+                    .iter()
+                    .map(|hop| format!("<code>{}</code>", e(hop)))
+                    .collect()
+            } else {
+                circuit
+                    .hop_stats
+                    .iter()
+                    .map(|h| {
+                        let mut cell = format!("<code>{}</code>", e(&h.hop));
+                        let mut notes = Vec::new();
+                        if let Some(l) = &h.latency {
+                            notes.push(format!("p95 {}", millis(l.p95_ms)));
+                        }
+                        if let Some(b) = h.budget_ms {
+                            notes.push(format!("budget {}", millis(b)));
+                        }
+                        if !notes.is_empty() {
+                            cell.push_str(&format!(
+                                " <span class=\"muted\">({}, reached {})</span>",
+                                notes.join(", "),
+                                h.reached
+                            ));
+                        }
+                        cell
+                    })
+                    .collect()
+            };
             let _ = writeln!(
                 h,
                 "<tr class=\"{cls}\"><td><code>{}</code></td><td class=\"{cls}\">{}{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",

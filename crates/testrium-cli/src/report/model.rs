@@ -290,6 +290,24 @@ pub struct CircuitReport {
     /// What went wrong, when it did.
     #[serde(default)]
     pub message: Option<String>,
+    /// Per hop: how many instances reached it, and the time from the previous hop.
+    #[serde(default)]
+    pub hop_stats: Vec<HopStat>,
+}
+
+/// One hop of a declared circuit, over its instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HopStat {
+    /// `unit:probe`.
+    pub hop: String,
+    /// Instances in which it happened in order.
+    pub reached: u64,
+    /// Its budget from the previous hop, when declared.
+    #[serde(default)]
+    pub budget_ms: Option<f64>,
+    /// Time from the previous hop (`None` for the first hop).
+    #[serde(default)]
+    pub latency: Option<Latency>,
 }
 
 /// A Python direct test function or callback check.

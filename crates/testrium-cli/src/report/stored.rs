@@ -13,7 +13,7 @@ use testrium_orchestrator::{OUTCOME_META_KEY, VERDICT_META_KEY};
 
 use super::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
-    KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, RunReport, SCHEMA,
+    HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, RunReport, SCHEMA,
     TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport,
 };
 
@@ -188,6 +188,9 @@ struct Circuit {
 struct Hop {
     unit: String,
     probe: String,
+    budget_s: Option<f64>,
+    reached: u64,
+    from_previous: Option<Stats>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -383,6 +386,16 @@ fn attempt(o: &Outcome, v: &Verdict, events: &[testrium_events::Event]) -> Attem
                 }
                 m
             }),
+            hop_stats: circuit
+                .hops
+                .iter()
+                .map(|h| HopStat {
+                    hop: format!("{}:{}", h.unit, h.probe),
+                    reached: h.reached,
+                    budget_ms: h.budget_s.map(|s| s * 1e3),
+                    latency: h.from_previous.map(Stats::latency),
+                })
+                .collect(),
         })
         .collect();
 
