@@ -7,10 +7,16 @@
 
 /// `eprintln!` for messages that carry outside text (file names, group names, error chains):
 /// control characters and escape sequences are shown escaped, never executed.
+/// A closed stderr (terminal gone after SIGHUP) is ignored rather than a panic.
 macro_rules! say {
-    ($($arg:tt)*) => {
-        eprintln!("{}", $crate::report::sanitize::lines(&format!($($arg)*)))
-    };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}",
+            $crate::report::sanitize::lines(&format!($($arg)*))
+        );
+    }};
 }
 
 mod args;

@@ -1,12 +1,13 @@
-//! SIGINT/SIGTERM for `testrium run`: the first one cancels the run (units torn down with the
-//! grace period, statuses and reports still written, exit 130), the second kills the units at
-//! once. Only the binary installs handlers; the libraries never do.
+//! SIGINT, SIGTERM and SIGHUP (terminal closed, ssh connection dropped) for `testrium run`: the
+//! first one cancels the run (units torn down with the grace period, statuses, reports and
+//! history still written, exit 130), the second kills the units at once. Only the binary
+//! installs handlers; the libraries never do.
 
 use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 use testrium_orchestrator::CancelToken;
 
@@ -17,13 +18,13 @@ pub struct SignalGuard {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Wires SIGINT and SIGTERM to `token`; `notice` is called (on the signal thread) with the
+/// Wires SIGINT, SIGTERM and SIGHUP to `token`; `notice` is called (on the signal thread) with the
 /// number of signals received so far, to tell the user what happens.
 pub fn install(
     token: CancelToken,
     notice: Arc<dyn Fn(u32) + Send + Sync>,
 ) -> io::Result<SignalGuard> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let handle = signals.handle();
     let thread = std::thread::Builder::new()
         .name("testrium-signals".into())

@@ -455,7 +455,17 @@ fn partitions_cover_every_group_once() {
 
 #[test]
 fn interrupt_tears_down_and_still_reports() {
-    let base = Base::new("interrupt").with(&["test_interrupt"]);
+    interrupted_by("INT");
+}
+
+/// The terminal closed (or the ssh connection dropped): the same as Ctrl-C.
+#[test]
+fn hangup_tears_down_and_still_reports() {
+    interrupted_by("HUP");
+}
+
+fn interrupted_by(signal: &str) {
+    let base = Base::new(&format!("interrupt-{signal}")).with(&["test_interrupt"]);
     let json_path = base.path.join("r.json");
     let mut child = testrium()
         .arg("run")
@@ -473,7 +483,7 @@ fn interrupt_tears_down_and_still_reports() {
     let pid = i32::try_from(child.id()).unwrap();
     assert!(
         Command::new("kill")
-            .args(["-INT", &pid.to_string()])
+            .args([&format!("-{signal}"), &pid.to_string()])
             .status()
             .unwrap()
             .success()
