@@ -352,7 +352,7 @@ fn the_installed_original_does_not_shadow_the_runner_package() {
 }
 
 /// Direct test functions and the `tests_results` callback are checks like any other: each
-/// appears in the terminal summary, the JSON report and the JUnit report, failures with why.
+/// appears in the terminal summary, the JSON, JUnit and HTML reports, failures with why.
 #[test]
 fn direct_tests_and_callbacks_appear_in_every_report() {
     if !run_is_implemented() {
@@ -371,16 +371,24 @@ fn direct_tests_and_callbacks_appear_in_every_report() {
     }
     let json_path = base.0.join("out.json");
     let junit_path = base.0.join("out.xml");
-    let (json_arg, junit_arg) = (
+    let html_path = base.0.join("out.html");
+    let (json_arg, junit_arg, html_arg) = (
         json_path.to_string_lossy().into_owned(),
         junit_path.to_string_lossy().into_owned(),
+        html_path.to_string_lossy().into_owned(),
     );
-    let result = testrium_run_with(&base.0, &["--json", &json_arg, "--junit", &junit_arg]);
+    let result = testrium_run_with(
+        &base.0,
+        &[
+            "--json", &json_arg, "--junit", &junit_arg, "--html", &html_arg,
+        ],
+    );
     assert_eq!(result.code, Some(1), "{}", result.output);
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     let junit = std::fs::read_to_string(&junit_path).unwrap();
+    let html = std::fs::read_to_string(&html_path).unwrap();
     let expected = [
         ("direct_tests_test", "test_units_ran_first", true),
         ("direct_tests_test", "test_parallel_left", true),
@@ -410,6 +418,7 @@ fn direct_tests_and_callbacks_appear_in_every_report() {
             "{test} missing from the terminal:\n{}",
             result.output
         );
+        assert!(html.contains(test), "{test} missing from the HTML report");
     }
     assert!(
         result
