@@ -155,6 +155,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "Python entrypoint units wait for a dependency that never becomes ready: Ctrl-C while they wait; the dependency failing its readiness",
+        checked: "exit 130, resp. exit 1 with the waiting units never run; no interpreter (pre-warmed or not) left running",
+        test: "python_units_waiting_on_a_dependency_leave_nothing",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "SIGHUP to the runner (its terminal closed), with a unit's grandchild alive",
         checked: "handled like Ctrl-C: torn down, not killed by the signal; exit 129 or 130; the report written and marked interrupted; the unit and its grandchild dead; states terminal",
         test: "sighup_to_the_runner",

@@ -399,3 +399,83 @@ fn sighup_to_the_runner() {
     assert_db_final(&only_db(&base));
     base.assert_nothing_left();
 }
+
+/// A group whose Python entrypoint units wait for `gate`, which never becomes ready (it fails
+/// readiness after `ready_timeout_s`).
+fn python_waiters_group(base: &Base, ready_timeout_s: u32) {
+    let dir = base.path().join("test_py_waiters");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    write(
+        &dir.join("waiters.py"),
+        b"from testrium.modules.events import Events_Manager\n\n\
+          def run():\n    \
+              Events_Manager(Unit='py1', path='.').Set_Event('py-ran')\n",
+    );
+    let mut group = GroupDir::new("test_py_waiters").unit(
+        UnitSpec::fixture("gate", &["emit:booting", "hang"]).ready("never-ready", ready_timeout_s),
+    );
+    for name in ["py1", "py2"] {
+        group = group.unit(
+            UnitSpec::entrypoint(name, "waiters:run")
+                .after(&["gate"])
+                .events(&["py-ran"]),
+        );
+    }
+    group.write(base.path());
+}
+
+/// Live processes for `base` that are Python interpreters.
+fn pythons(base: &Base) -> Vec<u32> {
+    base.live_processes()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("python"))
+        })
+        .collect()
+}
+
+#[test]
+fn python_units_waiting_on_a_dependency_leave_nothing() {
+    // Ctrl-C while they wait.
+    let base = Base::new("py-waiters-ctrlc");
+    python_waiters_group(&base, 600);
+    let running = Testrium::new(&base, "run", &["run"]).spawn();
+    wait_probe(&base, "gate", "booting", DEADLINE).unwrap_or_else(|| panic!("no probe"));
+    // Pre-warmed interpreters (when the runner starts them early) are up by now or soon.
+    let prewarmed = wait_until(std::time::Duration::from_secs(10), || {
+        pythons(&base).len() >= 2
+    });
+    running.signal(Signal::SIGINT);
+    let done = running.wait(DEADLINE);
+    done.assert_code(130);
+    base.assert_nothing_left();
+    // The dependency fails: the waiting units never run, and nothing of them stays.
+    let failed = Base::new("py-waiters-fail");
+    python_waiters_group(&failed, 1);
+    let json = failed.file("report.json");
+    let done = Testrium::new(
+        &failed,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(1);
+    let report = read_json(&json);
+    let units = units(attempt(&report, "test_py_waiters"));
+    for name in ["py1", "py2"] {
+        assert!(
+            units[name]["exit_code"].is_null(),
+            "{name} ran: {}",
+            units[name]
+        );
+    }
+    failed.assert_nothing_left();
+    figures(
+        "python_units_waiting_on_a_dependency_leave_nothing",
+        &[format!(
+            "pre-warmed interpreters seen while waiting: {}",
+            if prewarmed { "yes" } else { "no" }
+        )],
+    );
+}

@@ -262,6 +262,14 @@ impl UnitSpec {
         }
     }
 
+    /// A Python unit: `entrypoint = "module:function"`.
+    pub fn entrypoint(name: &str, entrypoint: &str) -> UnitSpec {
+        UnitSpec {
+            name: name.to_owned(),
+            lines: vec![format!("entrypoint = {}", toml_str(entrypoint))],
+        }
+    }
+
     /// A unit running `testrium-fixture` with these actions.
     pub fn fixture(name: &str, actions: &[&str]) -> UnitSpec {
         let mut argv = vec![fixture()];
