@@ -167,8 +167,45 @@ impl<E: Fn(&str) -> Option<OsString>> Resolver<E> {
             let text = std::fs::read_to_string(&global).unwrap_or_default();
             key.push_str(&format!("{}={}\n", global.display(), text.trim()));
         }
+        // Which file `PATH` finds, and its identity: a newly installed or re-pointed
+        // `python3` is another key, even with the same `PATH`.
+        let path = (self.env)("PATH").unwrap_or_default();
+        match find_on_path(&self.program, &path) {
+            Some((found, identity)) => {
+                key.push_str(&format!("found={} {identity}\n", found.display()));
+            }
+            None => key.push_str("found=\n"),
+        }
         key
     }
+}
+
+/// The first `program` on `path` (or `program` itself when it contains a `/`), with its
+/// inode and modification time (of the link itself, when it is a symbolic link).
+fn find_on_path(program: &OsString, path: &OsString) -> Option<(PathBuf, String)> {
+    use std::os::unix::fs::MetadataExt;
+
+    let identity = |candidate: &Path| {
+        let metadata = std::fs::symlink_metadata(candidate).ok()?;
+        Some(format!(
+            "ino={} mtime={}.{}",
+            metadata.ino(),
+            metadata.mtime(),
+            metadata.mtime_nsec()
+        ))
+    };
+    let program_path = Path::new(program);
+    if program_path.components().count() > 1 {
+        return identity(program_path).map(|id| (program_path.to_path_buf(), id));
+    }
+    std::env::split_paths(path).find_map(|dir| {
+        let candidate = dir.join(program_path);
+        let is_file = std::fs::metadata(&candidate).is_ok_and(|m| m.is_file());
+        if !is_file {
+            return None;
+        }
+        identity(&candidate).map(|id| (candidate, id))
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

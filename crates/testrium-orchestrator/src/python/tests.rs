@@ -623,6 +623,28 @@ fn the_interpreter_is_asked_once_then_read_from_the_disk_cache() {
 }
 
 #[test]
+fn a_python3_installed_earlier_on_path_is_another_key() {
+    let scratch = Scratch::new("pathkey");
+    let late = scratch.write("late/python3", "#!/bin/sh\nprintf /bin/sh\n");
+    make_executable(&late);
+    let path = std::env::join_paths([scratch.0.join("early"), scratch.0.join("late")]).unwrap();
+    let resolver = Resolver {
+        program: OsString::from("python3"),
+        env: |name: &str| (name == "PATH").then(|| path.clone()),
+        cwd: scratch.0.clone(),
+        cache_dir: None,
+    };
+    let before = resolver.key();
+    assert!(
+        before.contains(&format!("found={}", late.display())),
+        "{before}"
+    );
+    let early = scratch.write("early/python3", "#!/bin/sh\nprintf /bin/sh\n");
+    make_executable(&early);
+    assert_ne!(resolver.key(), before);
+}
+
+#[test]
 fn a_failing_interpreter_is_an_error_with_its_stderr() {
     let scratch = Scratch::new("badpython");
     let shim = scratch.write(
