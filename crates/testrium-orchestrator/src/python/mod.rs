@@ -2,11 +2,20 @@
 //! original Testrium (entrypoint units, `setup.py`'s `main()`, direct test functions and the
 //! `validate_test` / `tests_results` callbacks).
 //!
-//! [`PythonRuntime::prepare`] resolves the real interpreter once (not the pyenv shim) and
-//! writes a standard-library-only `testrium` package plus a bootstrap script into
-//! `<run_dir>/python/`; the `*_command` methods build the [`std::process::Command`]s the
-//! orchestrator spawns (it adds the environment, process group, output capture).
-//! [`parse_direct_results`] reads what the direct-tests process wrote.
+//! [`PythonRuntime::prepare`] resolves the real interpreter once (not the pyenv shim; cached in
+//! memory and in `~/.cache/testrium/`) and installs a standard-library-only `testrium` package
+//! plus a bootstrap script (in a content-addressed folder of the user cache, byte-compiled
+//! once; in `<run_dir>/python/` when the cache cannot be written). The `*_command` methods
+//! build the [`std::process::Command`]s the orchestrator spawns (it adds the environment,
+//! process group and output capture): `entrypoint_command` (and its pre-warmed variant
+//! `entrypoint_command_gated`), `setup_command`, `direct_tests_command`.
+//! [`DirectTestsInput`] is what the direct-tests process reads, [`parse_direct_results`] what
+//! it wrote. The runner's package comes first on the import path of every process started
+//! this way, so it takes precedence over an installed original `testrium`.
+//!
+//! The Python side: `bootstrap.py` (the script, a stub), `runner.py` (`testrium._runner`: the
+//! modes), `utils.py` (`testrium.common.utils`), the `__init__` files; the probe client
+//! `testrium.modules.events` comes from `testrium_events::PYTHON_EVENTS_MODULE`.
 
 mod error;
 mod interpreter;
