@@ -480,7 +480,8 @@ impl<'a> Supervisor<'a> {
         let mut settling: Option<Instant> = None;
         // Woken by commits of other processes (inotify on the WAL): the loop can then sleep
         // longer than a tick when nothing happens. Without it, it polls every tick.
-        let watch = self.db.watch_changes();
+        let watch = DropAside(self.db.watch_changes());
+        let watch = &watch.0;
         let mut busy_until = Instant::now() + BUSY_SPELL;
         loop {
             if self.ctx.cancel.is_cancelled() {
@@ -1644,6 +1645,23 @@ fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Drops its value on a short-lived thread of its own: closing an inotify instance (the
+/// change watch) waits for a kernel RCU grace period, 10–20 ms, which the run need not wait
+/// for.
+struct DropAside<T: Send + 'static>(Option<T>);
+
+impl<T: Send + 'static> Drop for DropAside<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            let spawned = std::thread::Builder::new()
+                .name("testrium-close".to_owned())
+                .spawn(move || drop(value));
+            // Without a thread, close it here.
+            drop(spawned);
+        }
+    }
 }
 
 /// Whether a store error is SQLite's "database is locked/busy" (a unit holds the write lock).
