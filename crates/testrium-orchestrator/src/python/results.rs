@@ -88,12 +88,12 @@ impl DirectTestsInput {
         self
     }
 
-    /// Writes the input file.
+    /// Writes the input file (atomically: a reader sees all of it or nothing).
     pub(crate) fn write(&self, path: &Path) -> Result<(), PythonError> {
-        let text = serde_json::to_vec_pretty(self).map_err(|e| {
+        let text = serde_json::to_string_pretty(self).map_err(|e| {
             PythonError::new(path, PythonErrorKind::WriteInput(std::io::Error::other(e)))
         })?;
-        std::fs::write(path, text)
+        super::runtime::write_atomically(path, &text)
             .map_err(|e| PythonError::new(path, PythonErrorKind::WriteInput(e)))
     }
 }

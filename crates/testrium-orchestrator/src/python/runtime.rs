@@ -215,7 +215,9 @@ const COMPILE_PACKAGE: &str = "import compileall, sys\n\
     if compileall.compile_dir(sys.argv[1], quiet=2):\n\
     \x20   open(sys.argv[2], 'w').close()\n";
 
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` to `path` through a temporary file in the same folder and a rename, so a
+/// reader sees the old content or the new one, never a part.
+pub(super) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let name = path
