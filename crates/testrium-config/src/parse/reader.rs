@@ -9,7 +9,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::check::{list, seconds};
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::names::{did_you_mean, legacy_alias_of};
 use crate::source::{FileId, Site, Sources};
 
@@ -55,14 +55,7 @@ impl<'s> Reader<'s> {
         message: String,
         hint: Option<String>,
     ) {
-        let site = Site {
-            file: self.file,
-            span,
-        };
-        let mut diagnostic = self.sources.error(&site, message).with_hint_opt(hint);
-        if !key.is_empty() {
-            diagnostic = diagnostic.with_key(key);
-        }
+        let diagnostic = self.diagnostic(span, key, message, hint);
         self.diagnostics.push(diagnostic);
     }
 
@@ -74,19 +67,27 @@ impl<'s> Reader<'s> {
         message: String,
         hint: Option<String>,
     ) {
+        let diagnostic = self.diagnostic(span, key, message, hint).as_warning();
+        self.warnings.push(diagnostic);
+    }
+
+    fn diagnostic(
+        &self,
+        span: Option<Range<usize>>,
+        key: &str,
+        message: String,
+        hint: Option<String>,
+    ) -> Diagnostic {
         let site = Site {
             file: self.file,
             span,
         };
-        let mut diagnostic = self
-            .sources
-            .error(&site, message)
-            .with_hint_opt(hint)
-            .as_warning();
-        if !key.is_empty() {
-            diagnostic = diagnostic.with_key(key);
+        let diagnostic = self.sources.error(&site, message).with_hint_opt(hint);
+        if key.is_empty() {
+            diagnostic
+        } else {
+            diagnostic.with_key(key)
         }
-        self.warnings.push(diagnostic);
     }
 
     pub(crate) fn wrong_type(
