@@ -82,7 +82,10 @@ fn all_probe_pids(outcome: &GroupOutcome) -> Vec<u32> {
     pids
 }
 
+/// Every pid is gone. The runner waits for what it killed, but a process killed by SIGKILL
+/// finishes exiting asynchronously: allow it a deadline rather than a single look.
 fn assert_all_dead(pids: &[u32]) {
+    wait_until(LONG, || pids.iter().all(|&pid| !pid_alive(pid)));
     for &pid in pids {
         assert!(!pid_alive(pid), "process {pid} is still alive");
     }

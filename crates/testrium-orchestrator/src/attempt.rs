@@ -1385,12 +1385,13 @@ impl<'a> Supervisor<'a> {
             let processes = self.slots.iter().filter_map(|s| s.process.as_ref());
             let _ = process::wait_any(processes, wake.saturating_duration_since(now));
         }
-        // Leftover members of every unit's process group.
-        for slot in &self.slots {
-            if let Some(process) = slot.process.as_ref() {
-                process.signal_group(Signal::SIGKILL);
-            }
-        }
+        // Leftover members of every unit's process group, waited for until they are gone.
+        let pgids: Vec<u32> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.process.as_ref().map(Process::pid))
+            .collect();
+        process::kill_groups(&pgids, Instant::now() + SWEEP_DEADLINE);
         if self.all_ready_at.is_none()
             && !self.slots.is_empty()
             && self.slots.iter().all(|s| s.been_ready)
@@ -1419,6 +1420,8 @@ impl<'a> Supervisor<'a> {
             .chain(self.setup.iter_mut().filter_map(|s| s.process.as_mut()))
             .collect();
         stop_processes(&mut processes, Duration::ZERO);
+        let pgids: Vec<u32> = processes.iter().map(|p| p.pid()).collect();
+        process::kill_groups(&pgids, Instant::now() + SWEEP_DEADLINE);
         process::kill_marked(&self.marker, Instant::now() + SWEEP_DEADLINE);
     }
 

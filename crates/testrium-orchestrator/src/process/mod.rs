@@ -148,11 +148,55 @@ fn runner_is_dead(marker: &str) -> bool {
     }
 }
 
+/// SIGKILLs every process in the process groups `pgids` (units whose leader may be gone, with
+/// the children they left in their group) and waits until they are gone or `deadline`
+/// passes, reaping those that are children of this process. Returns how many were signalled.
+pub(crate) fn kill_groups(pgids: &[u32], deadline: Instant) -> usize {
+    let pgids: Vec<u32> = pgids
+        .iter()
+        .copied()
+        .filter(|&pgid| unix::group_exists(pgid))
+        .collect();
+    if pgids.is_empty() {
+        return 0;
+    }
+    let members: Vec<u32> = unix::all_processes()
+        .into_iter()
+        .filter(|(_, s)| pgids.contains(&s.pgrp) && s.is_running())
+        .map(|(pid, _)| pid)
+        .collect();
+    for &pgid in &pgids {
+        unix::signal_group(pgid, Signal::SIGKILL);
+    }
+    wait_gone(&members, deadline);
+    members.len()
+}
+
+/// Waits until none of `pids` runs (zombies of ours are reaped) or `deadline` passes.
+fn wait_gone(pids: &[u32], deadline: Instant) {
+    let own = std::process::id();
+    loop {
+        let mut alive = false;
+        for &pid in pids {
+            match unix::proc_stat(pid) {
+                Some(stat) if stat.ppid == own && !stat.is_running() => {
+                    unix::reap_child(pid);
+                }
+                Some(stat) if stat.is_running() => alive = true,
+                _ => {}
+            }
+        }
+        if !alive || Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
 /// Kills (SIGKILL) every process carrying `marker` until none is left or `deadline` passes,
 /// reaping those that became children of this process (through the subreaper).
 /// Returns the pids that were found.
 pub(crate) fn kill_marked(marker: &str, deadline: Instant) -> Vec<u32> {
-    let own = std::process::id();
     let mut all = Vec::new();
     loop {
         let hit = sweep(Some(marker), Signal::SIGKILL);
@@ -165,22 +209,7 @@ pub(crate) fn kill_marked(marker: &str, deadline: Instant) -> Vec<u32> {
             }
         }
         // Wait until the killed ones are gone, reaping our own.
-        loop {
-            let mut alive = false;
-            for &pid in &hit {
-                match unix::proc_stat(pid) {
-                    Some(stat) if stat.ppid == own && !stat.is_running() => {
-                        unix::reap_child(pid);
-                    }
-                    Some(stat) if stat.is_running() => alive = true,
-                    _ => {}
-                }
-            }
-            if !alive || Instant::now() >= deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
+        wait_gone(&hit, deadline);
         if Instant::now() >= deadline {
             break;
         }

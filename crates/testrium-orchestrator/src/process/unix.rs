@@ -102,6 +102,14 @@ pub(crate) fn signal_group(pgid: u32, signal: Signal) -> bool {
     nix::sys::signal::killpg(Pid::from_raw(pgid), signal).is_ok()
 }
 
+/// Whether the process group `pgid` still has members.
+pub(crate) fn group_exists(pgid: u32) -> bool {
+    let Ok(pgid) = i32::try_from(pgid) else {
+        return false;
+    };
+    nix::sys::signal::killpg(Pid::from_raw(pgid), None).is_ok()
+}
+
 /// Sends `signal` to one process. Returns false when it no longer exists.
 pub(crate) fn signal_process(pid: u32, signal: Signal) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
@@ -128,6 +136,8 @@ pub(crate) struct ProcStat {
     pub(crate) state: u8,
     /// The parent's pid.
     pub(crate) ppid: u32,
+    /// The process group id.
+    pub(crate) pgrp: u32,
     /// The session id.
     pub(crate) session: u32,
     /// Start time in clock ticks after boot: with the pid, identifies a process.
@@ -152,11 +162,13 @@ pub(crate) fn proc_stat(pid: u32) -> Option<ProcStat> {
     // fields[0] is field 3 (state); ppid is field 4; starttime is field 22.
     let state = *fields.first()?.as_bytes().first()?;
     let ppid = fields.get(1)?.parse().ok()?;
+    let pgrp = fields.get(2)?.parse().ok()?;
     let session = fields.get(3)?.parse().ok()?;
     let start_time = fields.get(19)?.parse().ok()?;
     Some(ProcStat {
         state,
         ppid,
+        pgrp,
         session,
         start_time,
     })
