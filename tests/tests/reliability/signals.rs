@@ -359,7 +359,8 @@ fn stdout_closed_under_the_runner() {
 }
 
 #[test]
-#[ignore = "bug: SIGHUP (terminal closed, ssh dropped) kills `testrium run` without teardown: no report, the units' descendants left to the next run's sweep; reported to cli"]
+// Regression: SIGHUP (terminal closed) killed `testrium run` without teardown or report (fixed
+// in 4ec82f8).
 fn sighup_to_the_runner() {
     let base = Base::new("sighup");
     GroupDir::new("test_sighup")
