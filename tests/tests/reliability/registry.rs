@@ -195,6 +195,22 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "200 units writing Send/Receive pairs into the run database at the same time",
+        checked: "exit 0; every row stored (exact count), every pair matched; nothing left running",
+        test: "two_hundred_writers_at_once",
+        file: None,
+        sizes: Some(("200 × 101 rows", "200 × 1,001 rows")),
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "the group timeout expires while 40 units (each with a grandchild) are still being started: `--timeout` 1 ms, 20 ms, 50 ms",
+        checked: "exit 1 each time; every unit state terminal; nothing left running",
+        test: "group_timeout_while_units_start",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "a dependency chain 500 deep (with `init` against the chain)",
         checked: "`testrium check` and `testrium run` exit 0; every link becomes ready in dependency order",
         test: "dependency_chain_500_deep",

@@ -226,3 +226,93 @@ fn concurrent_runs_and_jobs_share_a_base() {
     shown.assert_code(0);
     base.assert_nothing_left();
 }
+
+#[test]
+fn two_hundred_writers_at_once() {
+    let writers = 200;
+    let pairs = size(50, 500);
+    let base = Base::new("writers");
+    let mut group = GroupDir::new("test_writers").timeout_s(600);
+    for i in 0..writers {
+        let tag = format!("w{i:03}");
+        group = group.unit(
+            UnitSpec::hostile(&tag, &[&format!("pairs:{pairs}:{tag}"), "emit:done"])
+                .events(&["done"]),
+        );
+    }
+    group.write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), "test_writers").clone();
+    let rows = writers * (2 * pairs + 1);
+    let stored = RunDb::open(&attempt_db(&attempt))
+        .and_then(|db| db.read_events())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.events.len() as u64, rows, "every row lands");
+    assert_eq!(attempt["correlation"]["paired"], writers * pairs);
+    base.assert_nothing_left();
+    figures(
+        "two_hundred_writers_at_once",
+        &[
+            format!(
+                "{writers} units x {} rows = {rows} rows, all stored, {} pairs matched",
+                2 * pairs + 1,
+                writers * pairs
+            ),
+            format!(
+                "wall time: {:.2} s ({:.0} rows/s)",
+                done.elapsed.as_secs_f64(),
+                rows as f64 / done.elapsed.as_secs_f64()
+            ),
+            done.memory(),
+        ],
+    );
+}
+
+#[test]
+fn group_timeout_while_units_start() {
+    let units = 40;
+    let mut exits = Vec::new();
+    for timeout in ["0.001", "0.02", "0.05"] {
+        let base = Base::new("timeout-race");
+        let mut group = GroupDir::new("test_race");
+        for i in 0..units {
+            group = group.unit(
+                UnitSpec::fixture(&format!("u{i:02}"), &["grandchild", "emit:up", "hang"])
+                    .events(&["up"]),
+            );
+        }
+        group.write(base.path());
+        let done = Testrium::new(&base, "run", &["run", "--timeout", timeout]).run();
+        done.assert_code(1);
+        assert_db_final_states(&base);
+        base.assert_nothing_left();
+        exits.push(format!(
+            "--timeout {timeout}: exit {:?} in {:.2} s",
+            done.code,
+            done.elapsed.as_secs_f64()
+        ));
+    }
+    figures("group_timeout_while_units_start", &exits);
+}
+
+/// Every unit state in every run database under `base` is terminal.
+fn assert_db_final_states(base: &Base) {
+    for dir in base.run_dirs() {
+        let db = RunDb::open(&dir.join("Data.db")).unwrap_or_else(|e| panic!("{e}"));
+        for record in db.unit_states().unwrap_or_else(|e| panic!("{e}")) {
+            assert!(
+                record.state.is_terminal(),
+                "{} left in {:?}",
+                record.unit,
+                record.state
+            );
+        }
+    }
+}
