@@ -179,6 +179,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "Ctrl-C during the second of 6 attempts (`--repeat 5`, the first timed out)",
+        checked: "exit 130; no further attempt starts; the report holds the 2 attempts; both databases final; nothing left running",
+        test: "ctrl_c_between_repeated_attempts",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "the runner's stdout is a pipe nobody reads (`testrium --verbose run | head -0`)",
         checked: "no panic, no death by SIGPIPE; the run completes: JSON report, history record, final states, nothing left running",
         test: "stdout_closed_under_the_runner",

@@ -480,3 +480,47 @@ fn python_units_waiting_on_a_dependency_leave_nothing() {
         )],
     );
 }
+
+#[test]
+fn ctrl_c_between_repeated_attempts() {
+    let base = Base::new("ctrlc-repeat");
+    GroupDir::new("test_repeat")
+        .timeout_s(1)
+        .unit(UnitSpec::fixture("server", &["emit:up", "hang"]).events(&["up", "never-comes"]))
+        .write(base.path());
+    let json = base.file("report.json");
+    let running = Testrium::new(
+        &base,
+        "run",
+        &[
+            "run",
+            "--repeat",
+            "5",
+            "--json",
+            json.to_str().unwrap_or_default(),
+        ],
+    )
+    .spawn();
+    // Attempt 1 times out after 1 s; Ctrl-C once attempt 2's unit is up.
+    let second = wait_until(DEADLINE, || {
+        let dirs = base.run_dirs();
+        dirs.len() >= 2
+            && RunDb::open(&dirs[1].join("Data.db"))
+                .and_then(|db| db.read_events())
+                .is_ok_and(|log| !log.events.is_empty())
+    });
+    assert!(second, "attempt 2 never started");
+    running.signal(Signal::SIGINT);
+    let done = running.wait(DEADLINE);
+    done.assert_code(130);
+    assert_eq!(base.run_dirs().len(), 2, "no attempt started after Ctrl-C");
+    let report = read_json(&json);
+    let attempts = report["groups"][0]["attempts"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(attempts, 2, "{report}");
+    for dir in base.run_dirs() {
+        assert_db_final(&dir.join("Data.db"));
+    }
+    base.assert_nothing_left();
+}
