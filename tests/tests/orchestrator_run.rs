@@ -834,16 +834,18 @@ fn sigkill_of_the_runner_leaves_nothing_alive() {
         wait_until(LONG, || units.iter().all(|&p| !pid_alive(p))),
         "units died with the runner"
     );
-    // Their descendants are found by the next run, whatever group it runs.
+    // Their descendants (a grandchild in the unit's group, a setsid daemon) are killed by the
+    // attempt's watchdog, without waiting for another run.
+    assert!(
+        wait_until(LONG, || pids.iter().all(|&p| !pid_alive(p))),
+        "descendants of the killed runner's units were killed by its watchdog"
+    );
+    // And the next run works normally.
     let next = Group::builder("next-test", base.dir("next-test"))
         .unit(fixture_unit("quick", 1, &[emit("done")]).events(["done"]))
         .build()
         .expect("valid group");
     assert!(run(next, base.path()).passed());
-    assert!(
-        wait_until(LONG, || pids.iter().all(|&p| !pid_alive(p))),
-        "descendants of the killed runner's units were swept"
-    );
     // The killed run's database is readable and shows where it was.
     let states = db_states(&db);
     assert_eq!(states["server"], UnitState::Running);

@@ -56,6 +56,8 @@ pub const OUTCOME_META_KEY: &str = "testrium.outcome";
 pub const VERDICT_META_KEY: &str = "testrium.verdict";
 /// How long a write of the runner waits for the database's write lock before it is queued.
 const RUNNER_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
+/// How long the runner waits for its watchdog to acknowledge a clean end.
+const WATCHDOG_STAND_DOWN: Duration = Duration::from_millis(100);
 /// How long the final sweep waits for killed processes to disappear.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
 /// How long units wait for a `setup.py` to get going (unless it records a probe or exits 0
@@ -262,6 +264,8 @@ struct Supervisor<'a> {
     in_flight: Option<process::AttemptGuard>,
     /// State writes waiting for a unit to release the database's write lock.
     pending_states: RefCell<VecDeque<(String, UnitState)>>,
+    /// Kills the attempt's marked processes if this runner dies without tearing down.
+    watchdog: Option<process::Watchdog>,
 }
 
 impl Drop for Supervisor<'_> {
@@ -323,6 +327,7 @@ impl<'a> Supervisor<'a> {
             output_lines: 0,
             in_flight: Some(process::enter_attempt()),
             pending_states: RefCell::new(VecDeque::new()),
+            watchdog: None,
         }
     }
 
@@ -341,6 +346,11 @@ impl<'a> Supervisor<'a> {
     fn run_all(&mut self, observer: &mut dyn FnMut(&RunEvent)) -> Result<AttemptOutcome, RunError> {
         for slot in &self.slots {
             self.record_state(&slot.unit.name, UnitState::Created)?;
+        }
+        if !self.slots.is_empty() || self.group().setup.is_some() {
+            // Best effort: without `sh`, descendants of a SIGKILLed runner's units are killed
+            // by the next run's sweep instead.
+            self.watchdog = process::Watchdog::start(&self.marker).ok();
         }
         self.start_setup(observer);
         self.prewarm();
@@ -362,6 +372,9 @@ impl<'a> Supervisor<'a> {
         let mut swept = self.sweep();
         if let Some(guard) = self.in_flight.take() {
             swept += guard.finish();
+        }
+        if let Some(mut watchdog) = self.watchdog.take() {
+            watchdog.stand_down(WATCHDOG_STAND_DOWN);
         }
         self.killed = true;
         // Every unit is gone, so is any lock one of them held.

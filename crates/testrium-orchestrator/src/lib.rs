@@ -69,9 +69,12 @@
 //!
 //! Units get `PR_SET_PDEATHSIG(SIGKILL)`, so they die with the runner (even SIGKILLed); the
 //! runner makes itself a child subreaper ([`Run::subreaper`]); each attempt marks its
-//! processes with `TESTRIUM_RUN_ID=<runner pid>.<runner start time>.<run id>`, sweeps them at
-//! teardown, and every `Run` first kills processes whose marker names a runner that no longer
-//! exists (the descendants of units of a SIGKILLed runner). Cancellation goes through a
+//! processes with `TESTRIUM_RUN_ID=<runner pid>.<runner start time>.<run id>` and sweeps them
+//! at teardown. If the runner is SIGKILLed, the descendants of its units (which have no
+//! parent-death signal) are killed by the attempt's watchdog — a small `sh` process holding a
+//! pipe only the runner writes to, which sweeps the marker when that pipe closes without a
+//! clean goodbye — and, as a last resort, by the next `Run` in any process, which first kills
+//! processes whose marker names a runner that no longer exists. Cancellation goes through a
 //! [`CancelToken`]; the library installs no signal handler.
 //!
 //! # Example

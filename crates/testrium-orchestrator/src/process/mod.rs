@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use nix::sys::signal::Signal;
 
-pub(crate) use self::unix::{ENV_RUN_ID, become_subreaper};
+pub(crate) use self::unix::{ENV_RUN_ID, Watchdog, become_subreaper};
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -174,6 +174,79 @@ pub(crate) fn proc_stat(pid: u32) -> Option<ProcStat> {
     })
 }
 
+/// What the watchdog runs: wait on stdin; a line `x` means the runner ended cleanly; end of
+/// file means it died (SIGKILL): then kill every process carrying the marker `$1`, twice (in
+/// case one forked during the first pass).
+const WATCHDOG_SCRIPT: &str = r#"IFS= read -r line
+[ "$line" = x ] && exit 0
+for pass in 1 2; do
+  for d in /proc/[0-9]*; do
+    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "TESTRIUM_RUN_ID=$1"; then
+      kill -9 "${d#/proc/}" 2>/dev/null
+    fi
+  done
+done
+"#;
+
+/// A process that outlives the runner to kill the attempt's marked processes if the runner
+/// dies without tearing down (SIGKILL): units die with the runner by their parent-death
+/// signal, but their descendants do not. It holds the read end of a pipe whose write end only
+/// the runner has (close-on-exec, so units do not inherit it).
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    child: std::process::Child,
+    pipe: Option<OwnedFd>,
+}
+
+impl Watchdog {
+    /// Starts the watchdog for `marker` (`sh` must exist; best effort).
+    pub(crate) fn start(marker: &str) -> io::Result<Watchdog> {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG_SCRIPT)
+            .arg("testrium-watchdog")
+            .arg(marker)
+            .env_remove(ENV_RUN_ID)
+            .stdin(std::process::Stdio::from(read))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            // Not in the runner's group (a Ctrl-C to the terminal's foreground group must not
+            // stop it) and, unlike units, no parent-death signal: it must outlive the runner.
+            .process_group(0)
+            .spawn()?;
+        Ok(Watchdog {
+            child,
+            pipe: Some(write),
+        })
+    }
+
+    /// Tells the watchdog the runner ended cleanly and reaps it (waits up to `timeout`).
+    pub(crate) fn stand_down(&mut self, timeout: Duration) {
+        if let Some(pipe) = self.pipe.take() {
+            let _ = nix::unistd::write(&pipe, b"x\n");
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        while matches!(self.child.try_wait(), Ok(None)) {
+            let Ok(fd) = PidFd::open(self.child.id()) else {
+                break;
+            };
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                // Leave it: it exits on its own; only a zombie remains until the runner exits.
+                break;
+            }
+            let _ = wait_readable(&[&fd], None, left);
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.stand_down(Duration::from_millis(100));
+    }
+}
+
 /// Every pid in `/proc` with its stat, this process excluded.
 pub(crate) fn all_processes() -> Vec<(u32, ProcStat)> {
     let own = std::process::id();
