@@ -242,6 +242,14 @@ pub const SCENARIOS: &[Scenario] = &[
         sizes: None,
     },
     Scenario {
+        area: FAULTS,
+        scenario: "`testrium report` of a run in progress and `testrium history` of its base, 3 times each, while a unit writes 6,000 rows",
+        checked: "no panic; `history` exits 0; the run passes with every pair matched; history holds both runs",
+        test: "report_and_history_read_while_a_run_writes",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
         area: INPUT,
         scenario: "rows written straight into `Events`: unknown/integer types, all-NULL, non-UTF-8 unit/step/metadata, text and blob `Time`, keyless Send, non-JSON metadata, 8 MiB metadata",
         checked: "exit 1 with `malformed_event` evidence (no crash, no panic); the valid rows still count; JUnit well-formed (expat); HTML written; `testrium report` re-renders the run",

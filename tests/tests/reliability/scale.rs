@@ -316,3 +316,114 @@ fn assert_db_final_states(base: &Base) {
         }
     }
 }
+
+#[test]
+fn report_and_history_read_while_a_run_writes() {
+    let base = Base::new("readers");
+    GroupDir::new("test_busy")
+        .timeout_s(600)
+        // Writes, then waits for the test's `go` (so the readers surely overlap the run).
+        .unit(
+            UnitSpec::command(
+                "writer",
+                &[
+                    "/bin/sh".to_owned(),
+                    "-c".to_owned(),
+                    format!(
+                        "{} pairs:3000:busy && exec {} wait:writer:go emit:done",
+                        hostile(),
+                        fixture()
+                    ),
+                ],
+            )
+            .events(&["done"]),
+        )
+        .write(base.path());
+    // An earlier run in the history.
+    GroupDir::new("test_done")
+        .unit(UnitSpec::fixture("one", &["emit:up"]).events(&["up"]))
+        .write(base.path());
+    Testrium::new(&base, "first", &["run", ".", "test_done"])
+        .run()
+        .assert_code(0);
+    let json = base.file("report.json");
+    let running = Testrium::new(
+        &base,
+        "run",
+        &[
+            "run",
+            ".",
+            "test_busy",
+            "--json",
+            json.to_str().unwrap_or_default(),
+        ],
+    )
+    .spawn();
+    let busy_dir = || {
+        base.run_dirs().into_iter().find(|d| {
+            d.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("test_busy"))
+        })
+    };
+    let started = wait_until(DEADLINE, || {
+        busy_dir().is_some_and(|d| {
+            RunDb::open(&d.join("Data.db"))
+                .and_then(|db| db.read_events())
+                .is_ok_and(|log| !log.events.is_empty())
+        })
+    });
+    assert!(started, "the busy run never recorded a probe");
+    let dir = busy_dir().unwrap_or_default();
+    // Readers of a run in progress and of the shared history: clean answers, no panic.
+    let mut readers = Vec::new();
+    let mut message = String::new();
+    for i in 0..3 {
+        let report = Testrium::new(
+            &base,
+            &format!("report{i}"),
+            &["report", dir.to_str().unwrap_or_default()],
+        )
+        .run();
+        report.assert_no_panic();
+        readers.push(report.code);
+        if i == 0 {
+            message = report.stderr.lines().next().unwrap_or_default().to_owned();
+        }
+        let history =
+            Testrium::new(&base, &format!("history{i}"), &["history", "--base", "."]).run();
+        history.assert_code(0);
+    }
+    let go = Testrium::new(
+        &base,
+        "go",
+        &[
+            "emit",
+            "go",
+            "--unit",
+            "writer",
+            "--db",
+            dir.join("Data.db").to_str().unwrap_or_default(),
+        ],
+    )
+    .run();
+    go.assert_code(0);
+    let done = running.wait(DEADLINE);
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), "test_busy").clone();
+    assert_eq!(
+        attempt["correlation"]["paired"], 3000,
+        "the readers disturbed nothing"
+    );
+    let history = History::open(base.path())
+        .and_then(|h| h.recent(None, 100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.len(), 2);
+    base.assert_nothing_left();
+    figures(
+        "report_and_history_read_while_a_run_writes",
+        &[format!(
+            "`testrium report` of the run in progress: exit {readers:?}, says: {}",
+            message.replace(base.path().to_str().unwrap_or_default(), "<base>")
+        )],
+    );
+}
