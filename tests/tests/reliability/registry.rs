@@ -457,8 +457,10 @@ fn render(figures: &str) -> String {
          cargo test -p testrium-tests --test reliability\n\
          # full sizes (50 MiB floods, 200,000 probes)\n\
          TESTRIUM_RELIABILITY_FULL=1 cargo test -p testrium-tests --test reliability\n\
-         # rewrite this file, figures from the run above included\n\
+         # rewrite this file, figures from the runs above included\n\
          TESTRIUM_BLESS=1 cargo test -p testrium-tests --test reliability reliability_doc_is_current\n\
+         # or all three at once, from fresh figures\n\
+         tests/scripts/reliability-figures.sh\n\
          ```\n\n\
          Peak memory is the `testrium` process's own `VmHWM` from `/proc/<pid>/status`, sampled\n\
          every 2 ms while it runs (not `ru_maxrss`, which Linux carries over `exec` from the\n\
