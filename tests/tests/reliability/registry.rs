@@ -116,7 +116,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         area: FAULTS,
         scenario: "the runner (`testrium run`) is SIGKILLed mid-run, with a grandchild, a daemon and an escaped child alive",
-        checked: "every unit dies with it (parent-death signal); the run database reads back (events and states); the next `testrium run` in the same base passes and kills the dead run's leftovers",
+        checked: "every unit dies with it (parent-death signal), and the grandchild, daemon and escaped child too, before any next run in this base (the attempt's watchdog); the run database reads back (events and states); the next `testrium run` in the same base passes",
         test: "runner_sigkilled_mid_run",
         file: None,
         sizes: None,

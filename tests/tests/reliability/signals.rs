@@ -75,7 +75,16 @@ fn runner_sigkilled_mid_run() {
     let events = db.read_events().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(events.events.len(), 7);
     assert!(db.unit_states().is_ok_and(|s| s.len() == 4));
-    // The next run works normally, and clears what the dead runner's units left behind.
+    // What the units left (a grandchild, a daemon, an escaped child) dies too, without waiting
+    // for another run: the attempt's watchdog sees the runner gone.
+    let others_gone = wait_until(DEADLINE, || others.iter().all(|&p| !pid_alive(p)));
+    assert!(
+        others_gone,
+        "descendants left by the killed run: {}",
+        describe(&others)
+    );
+    base.assert_nothing_left();
+    // The next run works normally.
     let json = base.file("next.json");
     let next = Testrium::new(
         &base,
@@ -91,12 +100,6 @@ fn runner_sigkilled_mid_run() {
     .run();
     next.assert_code(0);
     assert!(attempt(&read_json(&json), "test_next")["passed"] == true);
-    let others_gone = wait_until(DEADLINE, || others.iter().all(|&p| !pid_alive(p)));
-    assert!(
-        others_gone,
-        "descendants left by the killed run: {}",
-        describe(&others)
-    );
     base.assert_nothing_left();
 }
 
