@@ -259,6 +259,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
+        scenario: "Send/Receive pairs written straight into `Events` with `MonoNs` at i64::MIN/MAX and `Time` at ±1e308, on a declared circuit with a 10 ms budget",
+        checked: "exit 1 (over budget), no overflow panic; the 3 pairs are paired; JUnit well-formed; `testrium report` re-renders the run (exit 1)",
+        test: "extreme_clock_values_in_events",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
         scenario: "a unit destroys the run database mid-run: drops `Events` and `UnitStatus`; overwrites `Data.db` with garbage and deletes its WAL",
         checked: "no panic, no hang (5 s group timeout); exit 1 (group failed, report written) or 4 (environment error naming `Data.db`); nothing left running",
         test: "unit_destroying_the_run_database",
