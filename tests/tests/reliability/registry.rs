@@ -323,6 +323,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
+        scenario: "`--json` names a FIFO (as `/dev/stdout` or a pipe to `jq` would be)",
+        checked: "the report is written through the FIFO, which stays a FIFO (a rename over it would replace it — as root even /dev/stdout or /dev/full)",
+        test: "reports_written_to_a_fifo",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
         scenario: "config files: binary garbage, a 10 MiB unit file, 100,000-deep nested arrays, inline tables and dotted table names, a FIFO as unit file, a directory as `config.toml`, a chmod 000 unit file (skipped as root)",
         checked: "each: exit 3 (configuration error), the message names the file, no panic, no hang",
         test: "broken_config_files",
