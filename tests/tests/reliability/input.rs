@@ -275,6 +275,41 @@ fn reports_written_to_a_fifo() {
 }
 
 #[test]
+fn base_folder_path_with_newline_quotes_and_non_ascii() {
+    let base = Base::named("odd-base", "my base\nwith \"quotes\" 'and' 日本");
+    // The original's Python request/response template: Python units get the odd paths too.
+    let group = base.path().join("test_template");
+    Testrium::new(
+        &base,
+        "gen",
+        &["gen", "config-template", group.to_str().unwrap_or_default()],
+    )
+    .run()
+    .assert_code(0);
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(0);
+    assert_eq!(read_json(&json)["groups"][0]["passed"], true);
+    let mut controls = terminal_controls(&done.stdout_bytes);
+    controls.extend(terminal_controls(&done.stderr_bytes));
+    assert!(controls.is_empty(), "{}", controls.join("\n"));
+    // The path's newline is shown escaped: every line of the summary is one line.
+    assert!(
+        done.stdout
+            .lines()
+            .all(|l| !l.starts_with("with \"quotes\"")),
+        "a raw newline from the path split a line\n{}",
+        done.show()
+    );
+    base.assert_nothing_left();
+}
+
+#[test]
 fn hostile_text_through_terminal_html_junit() {
     let base = Base::new("hostile-text");
     GroupDir::new("test_hostile_text")

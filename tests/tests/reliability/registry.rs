@@ -331,6 +331,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
+        scenario: "a base folder whose path holds a newline, quotes and non-ASCII, running the original's Python request/response template",
+        checked: "exit 0 (Python units find the run database through the odd path); no control character on the terminal, the newline shown escaped",
+        test: "base_folder_path_with_newline_quotes_and_non_ascii",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
         scenario: "config files: binary garbage, a 10 MiB unit file, 100,000-deep nested arrays, inline tables and dotted table names, a FIFO as unit file, a directory as `config.toml`, a chmod 000 unit file (skipped as root)",
         checked: "each: exit 3 (configuration error), the message names the file, no panic, no hang",
         test: "broken_config_files",

@@ -105,6 +105,11 @@ pub struct Base {
 impl Base {
     /// A new, empty base folder whose name contains `label`.
     pub fn new(label: &str) -> Base {
+        Base::named(label, "base")
+    }
+
+    /// A new base folder whose own name (the last component) is `name`.
+    pub fn named(label: &str, name: &str) -> Base {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let root = std::env::temp_dir().join(format!(
@@ -112,7 +117,7 @@ impl Base {
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&root);
-        let path = root.join("base");
+        let path = root.join(name);
         for dir in [&path, &root.join("out")] {
             std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {dir:?}: {e}"));
         }
