@@ -721,11 +721,26 @@ struct Harness {
     run_dir: PathBuf,
 }
 
+impl Drop for Harness {
+    /// A failing test must not leave its runner behind (SIGKILL: its units die with it, its
+    /// watchdog kills their descendants).
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn start_harness(base: &Path, group_dir: &Path) -> Harness {
+    start_harness_with_grace(base, group_dir, GRACE)
+}
+
+fn start_harness_with_grace(base: &Path, group_dir: &Path, grace: Duration) -> Harness {
     let mut child = Command::new(testrium_tests::bin("testrium-fixture-harness"))
         .arg(base)
         .arg(group_dir)
-        .arg(GRACE.as_millis().to_string())
+        .arg(grace.as_millis().to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -1168,4 +1183,30 @@ fn python_dependent_of_a_failed_unit_never_runs_and_leaves_nothing() {
     );
     let run_dir = attempt.run_dir.display().to_string();
     assert!(testrium_tests::pids_with_env("TESTRIUM_RUN_DIR", &run_dir).is_empty());
+}
+
+#[test]
+fn a_second_sigint_kills_at_once_without_the_grace_period() {
+    let base = TempBase::new("sigint-twice");
+    let group_dir = signal_group_files(&base, "sigint-twice-test");
+    // A grace period far longer than the test's deadline: only kill_now can end it in time.
+    let mut harness = start_harness_with_grace(base.path(), &group_dir, Duration::from_secs(600));
+    let db = harness.run_dir.join("Data.db");
+    let pids = wait_for_pids(&db, &UP);
+
+    let harness_pid = nix::unistd::Pid::from_raw(i32::try_from(harness.child.id()).expect("pid"));
+    // Ctrl-C, then Ctrl-C again until it is gone (signals of one kind do not queue: a second
+    // one sent at once could merge with the first).
+    let mut status = None;
+    assert!(
+        wait_until(LONG, || {
+            let _ = nix::sys::signal::kill(harness_pid, nix::sys::signal::Signal::SIGINT);
+            status = harness.child.try_wait().expect("try_wait");
+            status.is_some()
+        }),
+        "the second Ctrl-C did not cut the 600 s grace period short"
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(130));
+    assert_all_dead(&pids);
+    assert_eq!(db_states(&db)["stubborn"], UnitState::Stopped);
 }

@@ -74,7 +74,9 @@ fn main() -> ExitCode {
     }
     match run.execute() {
         Ok(outcome) => {
-            println!(
+            // The reader may be gone: never panic on a closed stdout.
+            let _ = writeln!(
+                std::io::stdout(),
                 "end interrupted={} passed={}",
                 outcome.interrupted,
                 outcome.passed()
