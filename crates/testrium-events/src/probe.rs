@@ -1,5 +1,6 @@
 //! [`Probe`]: what units record with.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -133,6 +134,10 @@ pub struct Probe {
     unit: String,
     pid: i64,
     conn: Connection,
+    /// The `-wal` watch [`Probe::wait_for`] sleeps on, made once and kept: closing an inotify
+    /// instance can block for 10–20 ms (the kernel waits for an RCU grace period), which a
+    /// watch per call would add to the wake-up it measures.
+    watch: RefCell<Option<FileWatch>>,
 }
 
 impl fmt::Debug for Probe {
@@ -173,6 +178,7 @@ impl Probe {
             unit: unit.to_owned(),
             pid: i64::from(std::process::id()),
             conn,
+            watch: RefCell::new(None),
         })
     }
 
@@ -257,8 +263,17 @@ impl Probe {
         let err =
             |e| -> ProbeError { StoreError::sqlite(&self.path, "wait for an event", e).into() };
         let deadline = Instant::now().checked_add(timeout);
-        // Watch first, then read the version: a commit in between is seen by both.
-        let watch = FileWatch::new(&wal_path(&self.path));
+        // Watch first, then read the version: a commit in between is seen by both. A kept
+        // watch may hold notifications of earlier writes: drop them, the version read below
+        // covers those writes.
+        let mut kept = self.watch.borrow_mut();
+        if kept.is_none() {
+            *kept = FileWatch::new(&wal_path(&self.path));
+        }
+        let watch = &*kept;
+        if let Some(w) = watch {
+            w.drain();
+        }
         let mut after = 0_i64;
         let mut version = store::data_version(&self.conn).map_err(err)?;
         let mut polls = 0_u32;
@@ -275,7 +290,7 @@ impl Probe {
                     Some(d) => d - now,
                     None => WATCH_CHECK,
                 };
-                match &watch {
+                match watch {
                     Some(w) if polls == 0 => {
                         if w.wait(left.min(WATCH_CHECK)) {
                             polls = POLLS_AFTER_WRITE;

@@ -339,3 +339,39 @@ t.join()
     );
     assert_eq!(out, "True False\n");
 }
+
+/// Regression: `wait_for_event` keeps one `-wal` watch per manager and thread (closing one per
+/// call added up to 20 ms to some wake-ups). Repeated waits on one manager still wake for each
+/// new probe and are not ended early by notifications of earlier writes; two threads waiting
+/// on the same manager at once both wake.
+#[test]
+fn python_repeated_and_concurrent_waits_on_one_manager() {
+    let dir = TempDir::new("py-wait-repeated");
+    let out = run_python(
+        dir.path(),
+        r#"
+import threading
+from testrium.modules.events import Events_Manager
+waiter = Events_Manager(Unit="w", path=".")
+writer = Events_Manager(Unit="x", path=".")
+seen = []
+for n in range(3):
+    writer.Set_Event("noise-%d" % n)
+    writer.Set_Event("step-%d" % n)
+    seen.append(waiter.wait_for_event("step-%d" % n, unit="x", timeout=60))
+    seen.append(waiter.wait_for_event("never", unit="x", timeout=0.02))
+results = {}
+def wait(name):
+    results[name] = waiter.wait_for_event(name, unit="x", timeout=60)
+threads = [threading.Thread(target=wait, args=(name,)) for name in ("left", "right")]
+for t in threads:
+    t.start()
+writer.Set_Event("left")
+writer.Set_Event("right")
+for t in threads:
+    t.join()
+print(seen, results["left"], results["right"])
+"#,
+    );
+    assert_eq!(out, "[True, False, True, False, True, False] True True\n");
+}

@@ -149,9 +149,27 @@ def _text(raw: bytes) -> str:
 _LIBC = []
 
 
+class _Watch:
+    """An inotify descriptor woken by writes to one database's -wal file. Kept and reused:
+    closing an inotify instance can block for 10-20 ms (the kernel waits for an RCU grace
+    period), which a watch per wait would add to the wake-up."""
+
+    __slots__ = ("fd", "poller")
+
+    def __init__(self, fd, poller):
+        self.fd = fd
+        self.poller = poller
+
+    def __del__(self):
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
 def _watch_wal(database_path):
-    """An inotify descriptor woken by writes to the database's -wal file (every commit
-    appends to it), or None where that is not available: the caller then polls."""
+    """A `_Watch` on the database's -wal file (every commit appends to it), or None where
+    that is not available: the caller then polls."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -168,22 +186,26 @@ def _watch_wal(database_path):
             return None
         poller = select.poll()
         poller.register(fd, select.POLLIN)
-        return fd, poller
+        return _Watch(fd, poller)
     except Exception:  # no ctypes, no inotify, limits reached: poll instead
         return None
 
 
-def _watch_wait(watch, timeout: float) -> bool:
-    """Blocks until the watched file was written or `timeout` seconds pass."""
-    fd, poller = watch
-    if not poller.poll(max(0, int(timeout * 1000 + 0.999))):
-        return False
+def _watch_drain(watch) -> None:
+    """Drops pending notifications without blocking."""
     while True:
         try:
-            if not os.read(fd, 4096):
+            if not os.read(watch.fd, 4096):
                 break
         except OSError:
             break
+
+
+def _watch_wait(watch, timeout: float) -> bool:
+    """Blocks until the watched file was written or `timeout` seconds pass."""
+    if not watch.poller.poll(max(0, int(timeout * 1000 + 0.999))):
+        return False
+    _watch_drain(watch)
     return True
 
 
@@ -278,6 +300,7 @@ class _Store:
         self.database_path = resolve_database_path(path)
         self.connection = _connect(self.database_path)
         self._lock = threading.RLock()
+        self._watches = threading.local()
 
     def _ensure_schema(self) -> None:
         with self._lock:
@@ -417,36 +440,38 @@ class Events_Manager(_Store):
         if poll_interval is not None and 0 < poll_interval < interval:
             interval = poll_interval
         deadline = time.monotonic() + timeout
-        # Watch first, then read the version: a commit in between is seen by both.
-        watch = _watch_wal(self.database_path)
-        try:
-            version = self._data_version()
-            last_id = 0
-            polls = 0
+        # Watch first, then read the version: a commit in between is seen by both. One watch
+        # per manager and thread (threads may wait at once), kept across calls; notifications
+        # of earlier writes are dropped: the version read below covers them.
+        watch = getattr(self._watches, "watch", None)
+        if watch is None:
+            watch = self._watches.watch = _watch_wal(self.database_path)
+        else:
+            _watch_drain(watch)
+        version = self._data_version()
+        last_id = 0
+        polls = 0
+        while True:
+            last_id, found = self._execute(_FIND_AFTER, (selected_unit, step, last_id))[0]
+            if found:
+                return True
             while True:
-                last_id, found = self._execute(_FIND_AFTER, (selected_unit, step, last_id))[0]
-                if found:
-                    return True
-                while True:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    if watch is not None and polls == 0:
-                        if _watch_wait(watch, min(left, _WATCH_CHECK_S)):
-                            polls = _POLLS_AFTER_WRITE
-                    elif watch is not None:
-                        time.sleep(min(_POLL_AFTER_WRITE_S, left))
-                        polls -= 1
-                    else:
-                        time.sleep(min(interval, left))
-                    current = self._data_version()
-                    if current != version:
-                        version = current
-                        polls = 0
-                        break
-        finally:
-            if watch is not None:
-                os.close(watch[0])
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if watch is not None and polls == 0:
+                    if _watch_wait(watch, min(left, _WATCH_CHECK_S)):
+                        polls = _POLLS_AFTER_WRITE
+                elif watch is not None:
+                    time.sleep(min(_POLL_AFTER_WRITE_S, left))
+                    polls -= 1
+                else:
+                    time.sleep(min(interval, left))
+                current = self._data_version()
+                if current != version:
+                    version = current
+                    polls = 0
+                    break
 
     def verify_required_events(self, units: "list[dict]") -> dict:
         completed = []
