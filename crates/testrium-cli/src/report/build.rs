@@ -11,7 +11,7 @@ use testrium_verify::{LatencyStats, UnitStatus};
 use super::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
     HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, TIMELINE_LIMIT,
-    Timeline, TimelineEvent, UnitReport,
+    Timeline, TimelineEvent, UnitReport, finite,
 };
 
 /// How many entries of a list of `len` are beyond [`LIST_LIMIT`].
@@ -22,11 +22,11 @@ fn extra(len: usize) -> u64 {
 fn latency(s: &LatencyStats) -> Latency {
     Latency {
         count: s.count,
-        mean_ms: s.mean_s * 1e3,
-        p50_ms: s.p50_s * 1e3,
-        p95_ms: s.p95_s * 1e3,
-        p99_ms: s.p99_s * 1e3,
-        max_ms: s.max_s * 1e3,
+        mean_ms: finite(s.mean_s * 1e3),
+        p50_ms: finite(s.p50_s * 1e3),
+        p95_ms: finite(s.p95_s * 1e3),
+        p99_ms: finite(s.p99_s * 1e3),
+        max_ms: finite(s.max_s * 1e3),
     }
 }
 
@@ -341,7 +341,7 @@ fn timeline(group: &Group, a: &AttemptOutcome) -> Timeline {
                 step: e.step.clone(),
                 event_type: e.event_type.as_str().to_owned(),
                 key: e.key.clone(),
-                t_ms: (at(e) - start).max(0.0),
+                t_ms: finite((at(e) - start).max(0.0)),
                 failed,
             }
         })
@@ -356,7 +356,7 @@ fn timeline(group: &Group, a: &AttemptOutcome) -> Timeline {
             from_id: p.send_id,
             to_id: p.receive_id,
             key: p.key.to_string(),
-            latency_ms: p.latency_s * 1e3,
+            latency_ms: finite(p.latency_s * 1e3),
         })
         .collect();
     Timeline {

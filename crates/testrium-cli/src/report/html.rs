@@ -589,15 +589,16 @@ impl Layout {
         let width = right - left;
         let xs: Vec<f64> = (0..n)
             .map(|i| {
-                let by_time = if total > 0.0 {
-                    compressed[i] / total
-                } else {
-                    0.5
-                };
                 let by_order = if n > 1 {
                     i as f64 / (n - 1) as f64
                 } else {
                     0.5
+                };
+                // Absurd clocks can overflow the sums: order alone then.
+                let by_time = if total > 0.0 && total.is_finite() {
+                    compressed[i] / total
+                } else {
+                    by_order
                 };
                 left + width * (0.5 * by_time + 0.5 * by_order)
             })

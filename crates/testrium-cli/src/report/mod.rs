@@ -46,11 +46,25 @@ impl Format {
     }
 }
 
-/// Writes a file through a temporary sibling and a rename, so readers never see half a report.
+/// Writes a report file. A new path or a regular file is written through a temporary sibling
+/// and a rename, so readers never see half a report. Anything else that exists — a FIFO, a
+/// character device such as `/dev/stdout`, a symlink — is opened and written in place, never
+/// replaced (as root, a rename over `/dev/stdout` would replace it for the whole system).
 pub fn write_file(
     path: &Path,
     render: impl FnOnce(&mut io::BufWriter<std::fs::File>) -> io::Result<()>,
 ) -> io::Result<()> {
+    let in_place = std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.file_type().is_symlink() || !m.file_type().is_file());
+    if in_place {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)?;
+        let mut out = io::BufWriter::new(file);
+        render(&mut out)?;
+        return out.flush();
+    }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -100,6 +114,31 @@ mod tests {
         assert_eq!(iso8601(0.0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(1_795_684_465.7), "2026-11-26T09:14:25Z");
         assert_eq!(iso8601(951_782_400.0), "2000-02-29T00:00:00Z");
+    }
+
+    /// Regression: `--json /dev/stdout` (or a FIFO) was replaced by a regular file through the
+    /// temp-and-rename (reliability's `reports_written_to_a_fifo`).
+    #[test]
+    fn write_file_writes_through_symlinks_and_special_files() {
+        let dir = std::env::temp_dir().join(format!("testrium-cli-wf-sym-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("target.txt");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_file(&link, |out| out.write_all(b"new")).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        // A character device is written, not replaced.
+        write_file(Path::new("/dev/null"), |out| out.write_all(b"x")).unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -16,6 +16,16 @@ pub const TIMELINE_LIMIT: usize = 5_000;
 /// of 100,000 orphans gives a report of a few hundred kilobytes, not of hundreds of megabytes.
 pub const LIST_LIMIT: usize = 1_000;
 
+/// A number JSON can hold: NaN becomes 0 and ±infinity the largest finite value (rows written
+/// straight into `Events` can carry absurd clocks; `null` would not read back as a number).
+pub fn finite(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(f64::MIN, f64::MAX)
+    }
+}
+
 /// A whole `testrium run` (or the re-rendering of stored runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {

@@ -14,7 +14,7 @@ use testrium_orchestrator::{OUTCOME_META_KEY, VERDICT_META_KEY};
 use super::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
     HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, RunReport, SCHEMA,
-    TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport,
+    TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,11 +164,11 @@ impl Stats {
     fn latency(self) -> Latency {
         Latency {
             count: self.count,
-            mean_ms: self.mean_s * 1e3,
-            p50_ms: self.p50_s * 1e3,
-            p95_ms: self.p95_s * 1e3,
-            p99_ms: self.p99_s * 1e3,
-            max_ms: self.max_s * 1e3,
+            mean_ms: finite(self.mean_s * 1e3),
+            p50_ms: finite(self.p50_s * 1e3),
+            p95_ms: finite(self.p95_s * 1e3),
+            p99_ms: finite(self.p99_s * 1e3),
+            max_ms: finite(self.max_s * 1e3),
         }
     }
 }
@@ -428,7 +428,7 @@ fn attempt(o: &Outcome, v: &Verdict, events: &[testrium_events::Event]) -> Attem
             step: e.step.clone(),
             event_type: e.event_type.as_str().to_owned(),
             key: e.key.clone(),
-            t_ms: (at(e) - start).max(0.0),
+            t_ms: finite((at(e) - start).max(0.0)),
             failed: failed.contains(&e.id)
                 || e.event_type == EventType::Exception
                 || (e.event_type.requires_key()
@@ -444,7 +444,7 @@ fn attempt(o: &Outcome, v: &Verdict, events: &[testrium_events::Event]) -> Attem
             from_id: p.send_id,
             to_id: p.receive_id,
             key: p.key.clone(),
-            latency_ms: p.latency_s * 1e3,
+            latency_ms: finite(p.latency_s * 1e3),
         })
         .collect();
 

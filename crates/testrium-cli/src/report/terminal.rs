@@ -14,18 +14,25 @@ const MAX_FAILURES: usize = 30;
 /// Most keys listed per orphan/duplicate list.
 const MAX_KEYS: usize = 5;
 
-/// A duration for people: `0.012s`, `1.250s`, `75.3s`.
+/// A duration for people: `0.012s`, `1.250s`, `75.3s`; absurd values (clocks written by hand
+/// into `Events`) in scientific notation, `1.798e308s`.
 pub fn seconds(s: f64) -> String {
-    if s >= 60.0 {
+    if !s.is_finite() || s.abs() >= 1e9 {
+        format!("{s:.3e}s")
+    } else if s >= 60.0 {
         format!("{s:.1}s")
     } else {
         format!("{s:.3}s")
     }
 }
 
-/// A latency in milliseconds: `0.412ms`.
+/// A latency in milliseconds: `0.412ms`; absurd values as `1.798e308ms`.
 pub fn millis(ms: f64) -> String {
-    format!("{ms:.3}ms")
+    if !ms.is_finite() || ms.abs() >= 1e12 {
+        format!("{ms:.3e}ms")
+    } else {
+        format!("{ms:.3}ms")
+    }
 }
 
 fn latency_line(l: &Latency) -> String {
@@ -370,6 +377,17 @@ mod tests {
         }
         write_summary(&mut out, run, Style::PLAIN).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn absurd_durations_stay_short() {
+        assert_eq!(millis(0.4123), "0.412ms");
+        assert_eq!(millis(f64::MAX), "1.798e308ms");
+        assert_eq!(millis(f64::INFINITY), "infms");
+        assert_eq!(seconds(1e300), "1.000e300s");
+        assert_eq!(seconds(75.25), "75.2s");
+        assert_eq!(crate::report::model::finite(f64::INFINITY), f64::MAX);
+        assert_eq!(crate::report::model::finite(f64::NAN), 0.0);
     }
 
     #[test]
