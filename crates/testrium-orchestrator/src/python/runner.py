@@ -13,6 +13,9 @@
         run ``main()`` of the group's setup.py; exit 1 when it raises.
     testrium_bootstrap.py tests GROUP_DIR INPUT_JSON OUTPUT_JSON
         run the group's direct test functions and callbacks; write the results.
+    testrium_bootstrap.py tests-gated GROUP_DIR INPUT_JSON OUTPUT_JSON
+        the same, pre-warmed: import what the tests need (no user code), then wait until
+        INPUT_JSON exists (the runner writes it atomically when the units are done).
 """
 
 import os
@@ -398,12 +401,30 @@ def run_tests(group_dir, input_path, output_path):
     return 0 if all(result.passed for result in results) else EXIT_FAILED
 
 
+def run_tests_gated(group_dir, input_path, output_path):
+    import json  # noqa: F401 - what run_tests needs, loaded while the units run
+    import sqlite3  # noqa: F401
+    import threading  # noqa: F401
+    import time
+    import traceback  # noqa: F401
+
+    import testrium.common.utils  # noqa: F401
+    import testrium.modules.events  # noqa: F401
+
+    delay = _GATE_POLL_MIN
+    while not os.path.exists(input_path):
+        time.sleep(delay)
+        delay = min(delay * 2, _GATE_POLL_MAX / 2)
+    return run_tests(group_dir, input_path, output_path)
+
+
 def main(argv):
     modes = {
         "entrypoint": (run_entrypoint, 3),
         "entrypoint-gated": (run_entrypoint_gated, 3),
         "setup": (run_setup, 2),
         "tests": (run_tests, 3),
+        "tests-gated": (run_tests_gated, 3),
     }
     if len(argv) < 2 or argv[1] not in modes or len(argv) - 2 != modes[argv[1]][1]:
         print(__doc__, file=sys.stderr)

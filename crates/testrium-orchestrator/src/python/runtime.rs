@@ -137,6 +137,26 @@ impl PythonRuntime {
         command
     }
 
+    /// Like [`PythonRuntime::direct_tests_command`], pre-warmed: spawn it early (while the
+    /// units run); the interpreter imports what the tests need (no user code), then waits
+    /// until `input_json` exists — write it with
+    /// [`DirectTestsInput::write`](super::DirectTestsInput::write), which is atomic — polling
+    /// every millisecond, backing off to 5 ms, and runs as `direct_tests_command` does.
+    #[allow(
+        dead_code,
+        reason = "the orchestrator starts calling it in its next commit; removed then"
+    )]
+    pub(crate) fn direct_tests_command_gated(
+        &self,
+        group_dir: &Path,
+        input_json: &Path,
+        output_json: &Path,
+    ) -> Command {
+        let mut command = self.bootstrap("tests-gated", group_dir);
+        command.arg(input_json).arg(output_json);
+        command
+    }
+
     fn bootstrap(&self, mode: &str, group_dir: &Path) -> Command {
         let mut command = Command::new(&self.interpreter);
         command

@@ -552,6 +552,35 @@ fn a_falsy_tests_results_and_an_import_error_fail() {
 }
 
 #[test]
+fn gated_direct_tests_run_once_their_input_exists() {
+    let fixture = Fixture::new("tests-gated");
+    fixture.file("checks.py", "def test_one():\n    pass\n");
+    let input = fixture.scratch.0.join("in.json");
+    let out = fixture.scratch.0.join("out.json");
+    let mut command = fixture
+        .runtime
+        .direct_tests_command_gated(&fixture.group(), &input, &out);
+    let mut child = command
+        .env("TESTRIUM_EVENT_DB", fixture.db())
+        .spawn()
+        .unwrap();
+    let spec = DirectTestsInput {
+        group: "g".into(),
+        db: fixture.db(),
+        units: Vec::new(),
+        prior_results: Vec::new(),
+        required: None,
+        correlations: None,
+    };
+    spec.write(&input).unwrap();
+    let status = wait_with_deadline(&mut child, std::time::Duration::from_secs(30));
+    assert!(status.success());
+    let results = parse_direct_results(&out).unwrap();
+    assert_eq!(results.len(), 1);
+    assert!(results[0].passed && results[0].name == "test_one");
+}
+
+#[test]
 fn needs_direct_tests_only_when_a_file_can_define_them() {
     let scratch = Scratch::new("needs");
     scratch.write(
