@@ -1210,3 +1210,41 @@ fn a_second_sigint_kills_at_once_without_the_grace_period() {
     assert_all_dead(&pids);
     assert_eq!(db_states(&db)["stubborn"], UnitState::Stopped);
 }
+
+/// Direct test functions run after the units (their interpreter started ahead, released by
+/// the input file), their results feed the verdict, nothing of them outlives the run.
+#[test]
+fn python_direct_tests_run_after_the_units_and_feed_the_verdict() {
+    let base = TempBase::new("direct");
+    let dir = base.dir("direct-test");
+    std::fs::write(
+        dir.join("checks.py"),
+        "from testrium.modules.events import Events_Manager\n\
+         \n\
+         def test_unit_recorded_its_probe():\n    \
+             assert Events_Manager(Unit=\"*\", path=\".\").wait_for_event(\"hello\", unit=\"greeter\", timeout=5)\n\
+         \n\
+         def test_broken():\n    raise AssertionError(\"broken on purpose\")\n",
+    )
+    .expect("write tests");
+    let group = Group::builder("direct-test", &dir)
+        .unit(fixture_unit("greeter", 1, &[emit("hello")]).events(["hello"]))
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    let attempt = &outcome.attempts[0];
+    let results: BTreeMap<&str, bool> = attempt
+        .direct_tests
+        .iter()
+        .map(|t| (t.name.as_str(), t.passed))
+        .collect();
+    assert_eq!(
+        results.get("test_unit_recorded_its_probe"),
+        Some(&true),
+        "{results:?}"
+    );
+    assert_eq!(results.get("test_broken"), Some(&false), "{results:?}");
+    assert!(!outcome.passed());
+    let run_dir = attempt.run_dir.display().to_string();
+    assert!(testrium_tests::pids_with_env("TESTRIUM_RUN_DIR", &run_dir).is_empty());
+}

@@ -58,6 +58,8 @@ pub const VERDICT_META_KEY: &str = "testrium.verdict";
 const RUNNER_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 /// How long the runner waits for its watchdog to acknowledge a clean end.
 const WATCHDOG_STAND_DOWN: Duration = Duration::from_millis(100);
+/// The direct-tests process's log in `logs/`.
+const DIRECT_TESTS_LOG: &str = "_direct-tests.log";
 /// How long the final sweep waits for killed processes to disappear.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
 /// How long units wait for a `setup.py` to get going (unless it records a probe or exits 0
@@ -266,6 +268,8 @@ struct Supervisor<'a> {
     pending_states: RefCell<VecDeque<(String, UnitState)>>,
     /// Kills the attempt's marked processes if this runner dies without tearing down.
     watchdog: Option<process::Watchdog>,
+    /// The direct-tests interpreter started ahead, waiting for its input file.
+    tests_prewarmed: Option<Process>,
 }
 
 impl Drop for Supervisor<'_> {
@@ -328,6 +332,7 @@ impl<'a> Supervisor<'a> {
             in_flight: Some(process::enter_attempt()),
             pending_states: RefCell::new(VecDeque::new()),
             watchdog: None,
+            tests_prewarmed: None,
         }
     }
 
@@ -368,6 +373,10 @@ impl<'a> Supervisor<'a> {
         let direct_start = Instant::now();
         let direct_tests = self.direct_tests(units_phase, observer)?;
         let direct_time = direct_tests.as_ref().map(|_| direct_start.elapsed());
+        // Never released (interrupted): it has no work to do.
+        if let Some(mut unreleased) = self.tests_prewarmed.take() {
+            stop_processes(&mut [&mut unreleased], Duration::ZERO);
+        }
         self.teardown_setup();
         let mut swept = self.sweep();
         if let Some(guard) = self.in_flight.take() {
@@ -1158,6 +1167,10 @@ impl<'a> Supervisor<'a> {
     /// once (they wait for dependencies, or for the setup with `use_setup`); each waits for its
     /// `starting` state.
     fn prewarm(&mut self) {
+        if self.needs_direct_tests() {
+            // Any error: the tests process is simply started when the units phase ends.
+            self.tests_prewarmed = self.direct_tests_process(true).ok();
+        }
         for index in 0..self.slots.len() {
             let slot = &self.slots[index];
             // Not for the setup head start alone: a unit released at 0.2 s would then run its
@@ -1430,6 +1443,7 @@ impl<'a> Supervisor<'a> {
             .slots
             .iter_mut()
             .flat_map(|s| s.process.as_mut().into_iter().chain(s.prewarmed.as_mut()))
+            .chain(self.tests_prewarmed.as_mut())
             .chain(self.setup.iter_mut().filter_map(|s| s.process.as_mut()))
             .collect();
         stop_processes(&mut processes, Duration::ZERO);
@@ -1445,13 +1459,11 @@ impl<'a> Supervisor<'a> {
         units_phase: Duration,
         observer: &mut dyn FnMut(&RunEvent),
     ) -> Result<Option<Vec<DirectTest>>, RunError> {
-        let dir = &self.group().dir;
-        if self.interrupted || !dir.is_dir() || !python::needs_direct_tests(dir) {
+        if self.interrupted || !self.needs_direct_tests() {
             return Ok(None);
         }
         observer(&RunEvent::DirectTestsStarted);
-        let input_path = self.dir.path.join("direct-tests-input.json");
-        let output_path = self.dir.path.join("direct-tests-results.json");
+        let (input_path, output_path) = self.direct_tests_paths();
         let mut input = python::DirectTestsInput::from_group(self.group(), &self.dir.db);
         if !self.slots.is_empty() {
             let passed = self.slots.iter().all(|s| {
@@ -1473,16 +1485,17 @@ impl<'a> Supervisor<'a> {
                 error_chain(&e),
             )]));
         }
-        let group_dir = self.group().dir.clone();
-        let log = self.dir.logs.join("_direct-tests.log");
+        let log = self.dir.logs.join(DIRECT_TESTS_LOG);
         let started = Instant::now();
-        let spawned = self
-            .python()
-            .map(|python| python.direct_tests_command(&group_dir, &input_path, &output_path));
-        let spawned = spawned.and_then(|mut command| {
-            self.prepare(&mut command, None, &group_dir, &log)?;
-            spawn(command)
-        });
+        // Started ahead and released by the input file just written; else started now.
+        let prewarmed = self
+            .tests_prewarmed
+            .take()
+            .and_then(|mut process| matches!(process.try_wait(), Ok(None)).then_some(process));
+        let spawned = match prewarmed {
+            Some(process) => Ok(process),
+            None => self.direct_tests_process(false),
+        };
         let mut process = match spawned {
             Ok(process) => process,
             Err(message) => {
@@ -1557,6 +1570,34 @@ impl<'a> Supervisor<'a> {
                 )]))
             }
         }
+    }
+
+    fn needs_direct_tests(&self) -> bool {
+        let dir = &self.group().dir;
+        dir.is_dir() && python::needs_direct_tests(dir)
+    }
+
+    fn direct_tests_paths(&self) -> (PathBuf, PathBuf) {
+        (
+            self.dir.path.join("direct-tests-input.json"),
+            self.dir.path.join("direct-tests-results.json"),
+        )
+    }
+
+    /// Starts the direct-tests process; `gated`: ahead of time, waiting for its input file.
+    fn direct_tests_process(&mut self, gated: bool) -> Result<Process, String> {
+        let group_dir = self.group().dir.clone();
+        let (input_path, output_path) = self.direct_tests_paths();
+        let log = self.dir.logs.join(DIRECT_TESTS_LOG);
+        let mut command = self.python().map(|python| {
+            if gated {
+                python.direct_tests_command_gated(&group_dir, &input_path, &output_path)
+            } else {
+                python.direct_tests_command(&group_dir, &input_path, &output_path)
+            }
+        })?;
+        self.prepare(&mut command, None, &group_dir, &log)?;
+        spawn(command)
     }
 
     // ----- output ------------------------------------------------------------------------

@@ -28,7 +28,8 @@
 //!    are started at the beginning of the attempt and wait, without importing the unit's
 //!    module, until the runner writes their `starting` state: a dependency level costs a
 //!    module import, not an interpreter start; their readiness and unit timeouts count from
-//!    that release;
+//!    that release. The direct-tests interpreter (below) is started ahead the same way,
+//!    released by its input file;
 //! 4. **supervises**: a unit is ready when its `ready_event` is recorded (at once without
 //!    one); not ready within `ready_timeout`, it fails then (not at the group timeout). The
 //!    units phase ends when every unit exited, or every required probe that can still be
