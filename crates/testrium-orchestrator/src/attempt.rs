@@ -361,8 +361,8 @@ impl<'a> Supervisor<'a> {
         self.prewarm();
         let end = self.supervise(observer)?;
         let units_phase = self.since();
-        let ended_unix_s = unix_now();
-        let ended_mono_ns = monotonic_ns();
+        let mut ended_unix_s = unix_now();
+        let mut ended_mono_ns = monotonic_ns();
         observer(&RunEvent::TeardownStarted { reason: end });
         let teardown_start = Instant::now();
         self.teardown_units(end, observer)?;
@@ -373,6 +373,12 @@ impl<'a> Supervisor<'a> {
         let direct_start = Instant::now();
         let direct_tests = self.direct_tests(units_phase, observer)?;
         let direct_time = direct_tests.as_ref().map(|_| direct_start.elapsed());
+        if direct_tests.is_some() {
+            // Test functions are part of the group (they may record probes, e.g. for passive
+            // units): what they record is not late.
+            ended_unix_s = unix_now();
+            ended_mono_ns = monotonic_ns();
+        }
         // Never released (interrupted): it has no work to do.
         if let Some(mut unreleased) = self.tests_prewarmed.take() {
             stop_processes(&mut [&mut unreleased], Duration::ZERO);

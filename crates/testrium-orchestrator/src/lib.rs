@@ -45,7 +45,9 @@
 //! 6. **verifies** with `testrium_verify::verify` and stores the outcome as JSON in the run
 //!    database's meta table ([`OUTCOME_META_KEY`], [`VERDICT_META_KEY`]). A group where
 //!    nothing ran (no unit started, no direct test) fails, as in the original ("no
-//!    entrypoints or test functions found").
+//!    entrypoints or test functions found"). The group's end, for late events, is the end
+//!    of the units phase, or of the direct tests when the group has some (their probes are
+//!    part of the group).
 //!
 //! Lifecycle states (`created → starting → ready → running → finished | stopped | failed`)
 //! are written to the run database with timestamps as they happen.
