@@ -211,6 +211,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "8 Python units recording Send/Receive pairs at once with the original's `Events_Manager.Set_Event` (where 0.3.0 lost about half the rows to \"database is locked\")",
+        checked: "exit 0; every row stored (exact count), every pair matched; nothing left running",
+        test: "eight_python_writers_at_once",
+        file: None,
+        sizes: Some(("8 × 2,001 rows", "8 × 10,001 rows")),
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "the group timeout expires while 40 units (each with a grandchild) are still being started: `--timeout` 1 ms, 20 ms, 50 ms",
         checked: "exit 1 each time; every unit state terminal; nothing left running",
         test: "group_timeout_while_units_start",

@@ -427,3 +427,66 @@ fn report_and_history_read_while_a_run_writes() {
         )],
     );
 }
+
+#[test]
+fn eight_python_writers_at_once() {
+    let writers = 8;
+    let pairs = size(1_000, 5_000);
+    let base = Base::new("py-writers");
+    let dir = base.path().join("test_py_writers");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    // The original's client API, as Python units of 0.3.0 groups use it.
+    write(
+        &dir.join("writers.py"),
+        b"import os\n\
+          from testrium.modules.events import Events_Manager\n\n\
+          def run():\n    \
+              unit = os.environ['TESTRIUM_UNIT']\n    \
+              em = Events_Manager(Unit=unit, path='.')\n    \
+              for i in range(int(os.environ['PAIRS'])):\n        \
+                  key = '%s-%d' % (unit, i)\n        \
+                  em.Set_Event(unit + '-sent', event_type='Send', event_key=key)\n        \
+                  em.Set_Event(unit + '-received', event_type='Receive', event_key=key)\n    \
+              em.Set_Event('done')\n",
+    );
+    let mut group = GroupDir::new("test_py_writers").timeout_s(600);
+    for i in 0..writers {
+        group = group.unit(
+            UnitSpec::entrypoint(&format!("py{i}"), "writers:run")
+                .line(format!("env = {{ PAIRS = \"{pairs}\" }}"))
+                .events(&["done"]),
+        );
+    }
+    group.write(base.path());
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), "test_py_writers").clone();
+    let rows = writers * (2 * pairs + 1);
+    let stored = RunDb::open(&attempt_db(&attempt))
+        .and_then(|db| db.read_events())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.events.len() as u64, rows, "every row lands");
+    assert_eq!(attempt["correlation"]["paired"], writers * pairs);
+    base.assert_nothing_left();
+    figures(
+        "eight_python_writers_at_once",
+        &[
+            format!(
+                "{writers} Python units x {} rows (Events_Manager.Set_Event) = {rows} rows, all stored, {} pairs matched",
+                2 * pairs + 1,
+                writers * pairs
+            ),
+            format!(
+                "wall time: {:.2} s ({:.0} rows/s)",
+                done.elapsed.as_secs_f64(),
+                rows as f64 / done.elapsed.as_secs_f64()
+            ),
+        ],
+    );
+}
