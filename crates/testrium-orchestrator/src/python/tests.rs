@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::error::PythonErrorKind;
+use super::error::{PythonError, PythonErrorKind};
 use super::interpreter::{ENV_PYTHON, Resolver};
 use super::results::{DirectTestKind, RequiredProbes};
 use super::*;
@@ -632,19 +632,19 @@ fn the_interpreter_is_asked_once_then_read_from_the_disk_cache() {
             .unwrap_or(0)
     };
     assert_eq!(
-        resolver.resolve_on_disk(&resolver.key()).unwrap(),
+        unless_busy(|| resolver.resolve_on_disk(&resolver.key())).unwrap(),
         Path::new("/bin/sh")
     );
     assert_eq!(count(), 1);
     assert_eq!(
-        resolver.resolve_on_disk(&resolver.key()).unwrap(),
+        unless_busy(|| resolver.resolve_on_disk(&resolver.key())).unwrap(),
         Path::new("/bin/sh")
     );
     assert_eq!(count(), 1, "the second resolution must come from the cache");
 
     // Another pyenv version, or another .python-version, is another key.
     *version.borrow_mut() = "3.12".to_owned();
-    resolver.resolve_on_disk(&resolver.key()).unwrap();
+    unless_busy(|| resolver.resolve_on_disk(&resolver.key())).unwrap();
     assert_eq!(count(), 2);
     let before = resolver.key();
     scratch.write(".python-version", "3.13\n");
@@ -687,10 +687,33 @@ fn a_failing_interpreter_is_an_error_with_its_stderr() {
         cwd: scratch.0.clone(),
         cache_dir: None,
     };
-    let error = resolver.ask().unwrap_err();
+    let error = unless_busy(|| resolver.ask()).unwrap_err();
     match error.kind {
         PythonErrorKind::Resolve { stderr, .. } => assert_eq!(stderr, "pyenv: no such version"),
         other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Runs `attempt` again while starting a just-written script fails with ETXTBSY.
+///
+/// Regression (flaky test): another test thread forking while this one still had the script
+/// open for writing leaves a copy of that descriptor in the child until it execs; running the
+/// script in that window fails with "Text file busy". The script did not run, so trying again
+/// changes nothing else.
+fn unless_busy<T>(attempt: impl Fn() -> Result<T, PythonError>) -> Result<T, PythonError> {
+    const ETXTBSY: i32 = 26;
+    let mut tries = 0;
+    loop {
+        match attempt() {
+            Err(PythonError {
+                kind: PythonErrorKind::Spawn(ref error),
+                ..
+            }) if error.raw_os_error() == Some(ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
     }
 }
 
