@@ -142,10 +142,6 @@ impl PythonRuntime {
     /// until `input_json` exists — write it with
     /// [`DirectTestsInput::write`](super::DirectTestsInput::write), which is atomic — polling
     /// every millisecond, backing off to 5 ms, and runs as `direct_tests_command` does.
-    #[allow(
-        dead_code,
-        reason = "the orchestrator starts calling it in its next commit; removed then"
-    )]
     pub(crate) fn direct_tests_command_gated(
         &self,
         group_dir: &Path,
