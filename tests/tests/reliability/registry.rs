@@ -493,7 +493,12 @@ fn render(figures: &str) -> String {
          TESTRIUM_BLESS=1 cargo test -p testrium-tests --test reliability reliability_doc_is_current\n\
          # or all three at once, from fresh figures\n\
          tests/scripts/reliability-figures.sh\n\
+         # drive a prebuilt binary instead of building one (a release build, another user)\n\
+         TESTRIUM_RELIABILITY_BIN=/path/to/testrium cargo test -p testrium-tests --test reliability\n\
          ```\n\n\
+         Root reads and writes through permission bits: as root the chmod cases (an unreadable\n\
+         unit file, an unreadable group folder, a read-only base) are skipped with a printed note;\n\
+         as any other user they run (the suite passes as `nobody` too).\n\n\
          Peak memory is the `testrium` process's own `VmHWM` from `/proc/<pid>/status`, sampled\n\
          every 2 ms while it runs (not `ru_maxrss`, which Linux carries over `exec` from the\n\
          forked test process).\n\n\

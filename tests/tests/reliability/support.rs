@@ -55,6 +55,9 @@ pub fn python() -> String {
         .clone()
 }
 
+/// The environment variable naming a prebuilt `testrium` binary to drive instead of building one.
+pub const ENV_BIN: &str = "TESTRIUM_RELIABILITY_BIN";
+
 /// The `testrium` binary of this build, next to the test executable's `deps/` folder, (re)built
 /// once per test process with the cargo running the tests (a no-op when `cargo test
 /// --workspace` just built it; never stale when only this package is tested).
@@ -62,6 +65,10 @@ pub fn testrium() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
+            // A prebuilt binary (a release build, or a run as another user that cannot build).
+            if let Some(binary) = std::env::var_os(ENV_BIN) {
+                return PathBuf::from(binary);
+            }
             let exe = std::env::current_exe().unwrap_or_default();
             let dir = exe
                 .parent()
