@@ -163,6 +163,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "Ctrl-C while a Python direct test function (`test_*` in the group's files) runs, and while the units run before the direct tests are released",
+        checked: "exit 130 both times; the test function's process killed; the report written, interrupted; no interpreter left running",
+        test: "ctrl_c_during_python_direct_tests",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "SIGHUP to the runner (its terminal closed), with a unit's grandchild alive",
         checked: "handled like Ctrl-C: torn down, not killed by the signal; exit 129 or 130; the report written and marked interrupted; the unit and its grandchild dead; states terminal",
         test: "sighup_to_the_runner",

@@ -527,3 +527,56 @@ fn ctrl_c_between_repeated_attempts() {
     }
     base.assert_nothing_left();
 }
+
+/// A group with a Python direct test function that records `check-started` and then sleeps;
+/// its unit records `up` and, when `unit_hangs`, waits forever for nothing.
+fn direct_tests_group(base: &Base, unit_hangs: bool) {
+    let dir = base.path().join("test_direct");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    write(
+        &dir.join("checks.py"),
+        b"import time\n\
+          from testrium.modules.events import Events_Manager\n\n\
+          def test_slow():\n    \
+              Events_Manager(Unit='checks', path='.').Set_Event('check-started')\n    \
+              time.sleep(100000)\n",
+    );
+    let unit = if unit_hangs {
+        UnitSpec::fixture("one", &["emit:up", "hang"]).events(&["up", "never-comes"])
+    } else {
+        UnitSpec::fixture("one", &["emit:up"]).events(&["up"])
+    };
+    GroupDir::new("test_direct").unit(unit).write(base.path());
+}
+
+#[test]
+fn ctrl_c_during_python_direct_tests() {
+    // While the direct test function runs.
+    let base = Base::new("ctrlc-direct");
+    direct_tests_group(&base, false);
+    let json = base.file("report.json");
+    let running = Testrium::new(
+        &base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .spawn();
+    let check = event_pid(
+        &wait_probe(&base, "checks", "check-started", DEADLINE)
+            .unwrap_or_else(|| panic!("the direct test never started")),
+    );
+    running.signal(Signal::SIGINT);
+    let done = running.wait(DEADLINE);
+    done.assert_code(130);
+    assert!(!pid_alive(check), "the direct test survived Ctrl-C");
+    assert_eq!(read_json(&json)["interrupted"], true);
+    base.assert_nothing_left();
+    // While the units run, before the direct tests (perhaps pre-started) are released.
+    let early = Base::new("ctrlc-direct-early");
+    direct_tests_group(&early, true);
+    let running = Testrium::new(&early, "run", &["run"]).spawn();
+    wait_probe(&early, "one", "up", DEADLINE).unwrap_or_else(|| panic!("no probe"));
+    running.signal(Signal::SIGINT);
+    running.wait(DEADLINE).assert_code(130);
+    early.assert_nothing_left();
+}
