@@ -123,6 +123,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "the runner is SIGKILLed while Python entrypoint units wait for a dependency (pre-warmed interpreters)",
+        checked: "every process of the run dies without any next run (parent-death signal, watchdog)",
+        test: "runner_sigkilled_while_python_units_wait",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "Ctrl-C (SIGINT) while the setup process runs: a `setup = [...]` command, and the original's `setup.py` `main()` (Python)",
         checked: "exit 130; the setup is killed; the unit waiting for it never starts; the JSON report is written and marked interrupted; every state in the database is terminal",
         test: "ctrl_c_during_setup",

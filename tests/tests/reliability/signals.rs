@@ -580,3 +580,29 @@ fn ctrl_c_during_python_direct_tests() {
     running.wait(DEADLINE).assert_code(130);
     early.assert_nothing_left();
 }
+
+#[test]
+fn runner_sigkilled_while_python_units_wait() {
+    let base = Base::new("sigkill-py");
+    python_waiters_group(&base, 600);
+    let running = Testrium::new(&base, "run", &["run"]).spawn();
+    wait_probe(&base, "gate", "booting", DEADLINE).unwrap_or_else(|| panic!("no probe"));
+    let prewarmed = wait_until(std::time::Duration::from_secs(10), || {
+        pythons(&base).len() >= 2
+    });
+    running.signal(Signal::SIGKILL);
+    assert_eq!(running.wait(DEADLINE).signal, Some(9));
+    let gone = wait_until(DEADLINE, || base.live_processes().is_empty());
+    assert!(
+        gone,
+        "left after the runner died: {}",
+        describe(&base.live_processes())
+    );
+    figures(
+        "runner_sigkilled_while_python_units_wait",
+        &[format!(
+            "pre-warmed interpreters seen before the kill: {}",
+            if prewarmed { "yes" } else { "no" }
+        )],
+    );
+}
