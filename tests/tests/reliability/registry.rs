@@ -622,9 +622,16 @@ fn figures_block(mut sections: BTreeMap<String, String>) -> String {
     let mut block = String::new();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     let _ = writeln!(
         block,
-        "Machine of the last bless: {cores} cores, Linux {}, debug build.\n",
+        "Machine of the last bless: {cores} cores, Linux {}, debug build, load average {load} \
+         (a shared machine: wall times vary with it; row counts and memory much less).\n",
         kernel.trim()
     );
     for scenario in SCENARIOS {
