@@ -259,6 +259,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "40 groups run 16 at a time (`--jobs 16`), each unit leaving a marked daemon and a daemon with a cleared environment",
+        checked: "exit 0; all 80 daemons dead after the run (the cleared ones only by the runner's adopted-orphan kill); nothing left running",
+        test: "parallel_jobs_with_daemons_in_every_group",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "two `testrium run --jobs 3` at once in the same base folder (6 groups each)",
         checked: "both exit 0; 12 distinct run directories, each database holding exactly its own rows; history keeps all 12 runs; `testrium history` works",
         test: "concurrent_runs_and_jobs_share_a_base",

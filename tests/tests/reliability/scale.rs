@@ -490,3 +490,55 @@ fn eight_python_writers_at_once() {
         ],
     );
 }
+
+#[test]
+fn parallel_jobs_with_daemons_in_every_group() {
+    let groups = 40;
+    let base = Base::new("jobs-daemons");
+    let pids = base.file("daemons.pid");
+    for g in 0..groups {
+        let script = format!(
+            "(exec setsid env -i {hostile} hang) & echo $! >> '{pids}'; \
+             {fixture} daemonize && exec {fixture} emit:spawned hang",
+            hostile = hostile(),
+            fixture = fixture(),
+            pids = pids.display(),
+        );
+        GroupDir::new(&format!("test_j{g:02}"))
+            .unit(
+                UnitSpec::command("spawner", &["/bin/sh".to_owned(), "-c".to_owned(), script])
+                    .events(&["spawned"]),
+            )
+            .write(base.path());
+    }
+    let done = Testrium::new(&base, "run", &["run", "--jobs", "16"]).run();
+    let daemons: Vec<u32> = std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    // The environment-cleared daemons are invisible to the base's own cleanup.
+    let survivors: Vec<u32> = daemons.iter().copied().filter(|&p| pid_alive(p)).collect();
+    for &pid in &survivors {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    done.assert_code(0);
+    assert_eq!(daemons.len(), groups);
+    assert!(
+        survivors.is_empty(),
+        "survived the run: {}",
+        describe(&survivors)
+    );
+    base.assert_nothing_left();
+    figures(
+        "parallel_jobs_with_daemons_in_every_group",
+        &[format!(
+            "{groups} groups, --jobs 16, 2 daemons each (one with a cleared environment): exit {:?} in {:.2} s, none left",
+            done.code,
+            done.elapsed.as_secs_f64()
+        )],
+    );
+}
