@@ -313,6 +313,45 @@ fn base_folder_path_with_newline_quotes_and_non_ascii() {
 }
 
 #[test]
+fn corrupt_history_database() {
+    for (label, make) in [("garbage", true), ("directory", false)] {
+        let base = Base::new(&format!("history-{label}"));
+        valid_group(base.path(), "test_history");
+        let history = base.path().join(".testrium").join("history.db");
+        std::fs::create_dir_all(base.path().join(".testrium")).unwrap_or_else(|e| panic!("{e}"));
+        if make {
+            let garbage: Vec<u8> = (0..65_536u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+                .collect();
+            write(&history, &garbage);
+        } else {
+            std::fs::create_dir(&history).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let json = base.file("report.json");
+        // The run itself is not the history's victim: it passes and says what it could not do.
+        let done = Testrium::new(
+            &base,
+            "run",
+            &["run", "--json", json.to_str().unwrap_or_default()],
+        )
+        .run();
+        done.assert_code(0);
+        assert!(
+            done.stdout.contains("history.db") || done.stderr.contains("history.db"),
+            "the history problem is named\n{}",
+            done.show()
+        );
+        assert_eq!(read_json(&json)["groups"][0]["passed"], true);
+        // `testrium history` reports it as an environment error.
+        let shown = Testrium::new(&base, "history", &["history", "--base", "."]).run();
+        shown.assert_no_panic();
+        assert_eq!(shown.code, Some(4), "{}", shown.show());
+        assert!(shown.stderr.contains("history.db"), "{}", shown.show());
+        base.assert_nothing_left();
+    }
+}
+
+#[test]
 fn hostile_text_through_terminal_html_junit() {
     let base = Base::new("hostile-text");
     GroupDir::new("test_hostile_text")

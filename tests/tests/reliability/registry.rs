@@ -371,6 +371,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
+        scenario: "the base's history database is binary garbage, or a directory",
+        checked: "`testrium run` still runs and passes (exit 0), naming `history.db` in a warning; `testrium history` exits 4 naming it; no panic",
+        test: "corrupt_history_database",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: INPUT,
         scenario: "config files: binary garbage, a 10 MiB unit file, 100,000-deep nested arrays, inline tables and dotted table names, a FIFO as unit file, a directory as `config.toml`, a chmod 000 unit file (skipped as root)",
         checked: "each: exit 3 (configuration error), the message names the file, no panic, no hang",
         test: "broken_config_files",
