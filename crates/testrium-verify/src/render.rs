@@ -33,16 +33,24 @@ pub(crate) fn clean(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// A duration in seconds as text: `µs` below a millisecond, `ms` below a second, else `s`.
+/// A duration in seconds as text: `µs` below a millisecond, `ms` below a second, else `s`;
+/// scientific notation from a million seconds on (only broken clocks produce those), `inf`,
+/// `-inf` and `NaN` as such.
 pub(crate) fn fmt_seconds(s: f64) -> String {
     if s == 0.0 {
         return "0s".to_owned();
     }
-    if !s.is_finite() {
-        return format!("{s}s");
+    if s.is_nan() {
+        return "NaN".to_owned();
+    }
+    if s.is_infinite() {
+        return if s > 0.0 { "inf" } else { "-inf" }.to_owned();
     }
     let a = s.abs();
-    if a < 1e-3 {
+    if a >= 1e6 {
+        // Absurd values come only from broken clocks: keep them short.
+        format!("{s:.3e}s")
+    } else if a < 1e-3 {
         format!("{:.1}µs", s * 1e6)
     } else if a < 1.0 {
         format!("{:.3}ms", s * 1e3)
@@ -318,7 +326,12 @@ mod tests {
             (-0.25, "-250.000ms"),
             (1.0, "1.000s"),
             (125.5, "125.500s"),
-            (f64::INFINITY, "infs"),
+            (999_999.0, "999999.000s"),
+            (1e308, "1.000e308s"),
+            (-1.8e10, "-1.800e10s"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "NaN"),
         ];
         for (s, want) in cases {
             assert_eq!(fmt_seconds(s), want, "{s}");

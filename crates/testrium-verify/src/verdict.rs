@@ -582,7 +582,8 @@ impl Verdict {
     /// at most 20 lines per failure or warning kind (then "… and N more"). Text from units is
     /// escaped (control characters as `\u{..}`). Durations always print as `0s`,
     /// `<n>.<1 digit>µs`, `<n>.<3 digits>ms` or `<n>.<3 digits>s`, so a reporter can redact
-    /// them with one pattern such as `-?\d+\.\d+(µs|ms|s)|\b0s\b`.
+    /// them with one pattern such as `-?\d+\.\d+(µs|ms|s)|\b0s\b` (only values from broken
+    /// clocks print otherwise: a million seconds or more in scientific notation, `inf`, `NaN`).
     pub fn render_text(&self) -> String {
         crate::render::render(self)
     }

@@ -954,3 +954,29 @@ fn dependency_failed_on_a_stopped_unit_is_a_warning_worded_neutrally() {
         "unit `client` (stopped) depends on `api`, which failed"
     );
 }
+
+/// Regression (reliability's `extreme_clock_values_in_events`): rows with MonoNs = i64::MIN /
+/// i64::MAX and Time = ±1e308 printed a 300-digit number of seconds and `infs`.
+#[test]
+fn extreme_clock_values_stay_short_in_text_and_never_overflow() {
+    let exp = Expectations::new("g").circuit(ExpectedCircuit::new("c").hop("a", "s").hop_within(
+        "b",
+        "r",
+        Duration::from_millis(10),
+    ));
+    let events = [
+        send(1, "a", "s", "k1", -1e308).with_mono_ns(i64::MIN),
+        recv(2, "b", "r", "k1", 1e308).with_mono_ns(i64::MAX),
+        send(3, "a", "s", "k2", -1e308),
+        recv(4, "b", "r", "k2", 1e308),
+    ];
+    let v = verify(&VerifyInput::new(&exp, &events));
+    let lat: Vec<_> = v.correlation.pairs.iter().map(|p| p.latency_s).collect();
+    assert!((lat[0] - 1.8446744073709552e10).abs() < 1.0, "{lat:?}");
+    assert_eq!(lat[1], f64::INFINITY);
+    let text = v.render_text();
+    assert!(text.contains("1.845e10s"), "{text}");
+    assert!(text.contains("max inf"), "{text}");
+    assert!(text.lines().all(|l| l.len() < 400), "{text}");
+    assert_eq!(v.failure_kinds(), [FailureKind::HopOverBudget]);
+}
