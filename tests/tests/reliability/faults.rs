@@ -88,13 +88,7 @@ fn unit_ignoring_sigterm_is_killed_after_grace() {
     GroupDir::new("test_stubborn")
         .unit(UnitSpec::fixture("stubborn", &["ignore-term", "emit:up", "hang"]).events(&["up"]))
         .write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_no_panic();
     let report = read_json(&json);
     let attempt = attempt(&report, "test_stubborn");
@@ -153,13 +147,7 @@ fn daemon_and_escaped_child_are_killed_at_teardown() {
                 .events(&["up", "grandchild-up"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(0);
     let attempt = attempt(&read_json(&json), "test_daemons").clone();
     let db = std::path::PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
@@ -202,13 +190,7 @@ fn hundred_daemons_and_hundred_grandchildren() {
                 .events(&["spawned"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(0);
     let attempt = attempt(&read_json(&json), "test_many_daemons").clone();
     let db = std::path::PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
@@ -331,13 +313,7 @@ fn probe_flood(label: &str, flood_rows: u64, writer_pairs: u64) -> (Finished, Fi
         group = group.unit(unit.events(&[&format!("{tag}-done")]));
     }
     group.write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(1);
     let report = read_json(&json);
     let attempt = attempt(&report, "test_probe_flood");
@@ -451,13 +427,7 @@ fn unit_exiting_before_its_ready_probe() {
                 .events(&["up"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(1);
     // Decided by the exit, not by the 600 s readiness timeout.
     assert!(
@@ -493,13 +463,7 @@ fn unit_crashing_after_ready() {
                 .events(&["ready", "served"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(1);
     let attempt = attempt(&read_json(&json), "test_crash").clone();
     let kinds = failure_kinds(&attempt);
@@ -518,13 +482,7 @@ fn probes_after_the_group_ended_are_kept_and_flagged_late() {
                 .events(&["up"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(0);
     let attempt = attempt(&read_json(&json), "test_late").clone();
     let verdict = stored_verdict(&attempt_db(&attempt));

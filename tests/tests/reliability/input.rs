@@ -289,13 +289,7 @@ fn base_folder_path_with_newline_quotes_and_non_ascii() {
     )
     .run()
     .assert_code(0);
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(0);
     assert_eq!(read_json(&json)["groups"][0]["passed"], true);
     let mut controls = terminal_controls(&done.stdout_bytes);
@@ -464,13 +458,7 @@ fn unit_destroying_the_run_database() {
                 .after(&["victim"]),
             )
             .write(base.path());
-        let json = base.file("report.json");
-        let done = Testrium::new(
-            &base,
-            "run",
-            &["run", "--json", json.to_str().unwrap_or_default()],
-        )
-        .run();
+        let (done, json) = run_with_json(&base);
         done.assert_no_panic();
         assert!(
             matches!(done.code, Some(1 | 4)),
@@ -531,13 +519,7 @@ fn unit_holding_the_database_write_lock() {
                 .events(&["never-comes"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     // The group fails by its own timeout, with a report, like any other hung group — not after
     // SQLite's 30 s busy wait (a deadline, not a speed figure: 3 s timeout, 20 s allowed).
     done.assert_code(1);
@@ -562,13 +544,7 @@ fn unit_deleting_its_run_directory() {
                 .events(&["up"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_no_panic();
     assert!(matches!(done.code, Some(0 | 1 | 4)), "{}", done.show());
     if done.code != Some(0) {

@@ -16,13 +16,7 @@ fn two_hundred_units_in_one_group() {
         group = group.unit(UnitSpec::fixture(&format!("u{i:03}"), &["emit:up"]).events(&["up"]));
     }
     group.write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(0);
     let attempt = attempt(&read_json(&json), "test_wide").clone();
     let units = units(&attempt);
@@ -73,13 +67,7 @@ fn dependency_chain_500_deep() {
     }
     let check = Testrium::new(&base, "check", &["check"]).run();
     check.assert_code(0);
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(0);
     let attempt = attempt(&read_json(&json), "test_chain").clone();
     let db = PathBuf::from(attempt["db_path"].as_str().unwrap_or_default());
@@ -241,13 +229,7 @@ fn two_hundred_writers_at_once() {
         );
     }
     group.write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(0);
     let attempt = attempt(&read_json(&json), "test_writers").clone();
     let rows = writers * (2 * pairs + 1);
@@ -458,13 +440,7 @@ fn eight_python_writers_at_once() {
         );
     }
     group.write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
+    let (done, json) = run_with_json(&base);
     done.assert_code(0);
     let attempt = attempt(&read_json(&json), "test_py_writers").clone();
     let rows = writers * (2 * pairs + 1);

@@ -675,6 +675,19 @@ pub fn event_pid(event: &Event) -> u32 {
         .unwrap_or_else(|| panic!("event without pid: {event:?}"))
 }
 
+/// `testrium run --json <base>/report.json` in `base`, waited for (with [`DEADLINE`]): how it
+/// ended, and the path of its JSON report (read it with [`read_json`]).
+pub fn run_with_json(base: &Base) -> (Finished, PathBuf) {
+    let json = base.file("report.json");
+    let done = Testrium::new(
+        base,
+        "run",
+        &["run", "--json", json.to_str().unwrap_or_default()],
+    )
+    .run();
+    (done, json)
+}
+
 /// Reads a JSON file written by `testrium run --json`.
 pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path:?}: {e}"));
