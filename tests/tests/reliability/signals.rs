@@ -114,13 +114,8 @@ fn ctrl_c_during(label: &str, write_setup: impl FnOnce(&Path) -> GroupDir) {
                 .events(&["up"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let running = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .spawn();
+    let (command, json) = run_json_command(&base);
+    let running = command.spawn();
     let setup_pid = event_pid(
         &wait_probe(&base, "setup", "setup-up", DEADLINE).unwrap_or_else(|| panic!("no setup")),
     );
@@ -170,13 +165,8 @@ fn ctrl_c_during_readiness_wait() {
                 .events(&["up"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let running = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .spawn();
+    let (command, json) = run_json_command(&base);
+    let running = command.spawn();
     let slow = event_pid(
         &wait_probe(&base, "slow", "booting", DEADLINE).unwrap_or_else(|| panic!("no probe")),
     );
@@ -201,13 +191,8 @@ fn ctrl_c_twice_during_teardown() {
             UnitSpec::hostile("stubborn", &["emit:up", "term-emit-hang:got-term"]).events(&["up"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let running = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .spawn();
+    let (command, json) = run_json_command(&base);
+    let running = command.spawn();
     // The unit records `got-term` when teardown's SIGTERM reaches it, and ignores it.
     let pid = event_pid(
         &wait_probe(&base, "stubborn", "got-term", DEADLINE).unwrap_or_else(|| panic!("no probe")),
@@ -239,13 +224,8 @@ fn sigterm_to_the_runner_during_readiness_wait() {
     GroupDir::new("test_sigterm")
         .unit(UnitSpec::fixture("slow", &["emit:booting", "hang"]).ready("never-ready", 600))
         .write(base.path());
-    let json = base.file("report.json");
-    let running = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .spawn();
+    let (command, json) = run_json_command(&base);
+    let running = command.spawn();
     let slow = event_pid(
         &wait_probe(&base, "slow", "booting", DEADLINE).unwrap_or_else(|| panic!("no probe")),
     );
@@ -372,13 +352,8 @@ fn sighup_to_the_runner() {
                 .events(&["up", "never-comes"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let running = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .spawn();
+    let (command, json) = run_json_command(&base);
+    let running = command.spawn();
     let pids: Vec<u32> = [("parent", "up"), ("parent", "grandchild-up")]
         .iter()
         .map(|(unit, step)| {
@@ -554,13 +529,8 @@ fn ctrl_c_during_python_direct_tests() {
     // While the direct test function runs.
     let base = Base::new("ctrlc-direct");
     direct_tests_group(&base, false);
-    let json = base.file("report.json");
-    let running = Testrium::new(
-        &base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .spawn();
+    let (command, json) = run_json_command(&base);
+    let running = command.spawn();
     let check = event_pid(
         &wait_probe(&base, "checks", "check-started", DEADLINE)
             .unwrap_or_else(|| panic!("the direct test never started")),

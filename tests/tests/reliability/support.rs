@@ -675,17 +675,22 @@ pub fn event_pid(event: &Event) -> u32 {
         .unwrap_or_else(|| panic!("event without pid: {event:?}"))
 }
 
-/// `testrium run --json <base>/report.json` in `base`, waited for (with [`DEADLINE`]): how it
-/// ended, and the path of its JSON report (read it with [`read_json`]).
-pub fn run_with_json(base: &Base) -> (Finished, PathBuf) {
+/// `testrium run --json <base>/report.json` in `base`, not started yet, and the path of its
+/// JSON report (read it with [`read_json`]).
+pub fn run_json_command(base: &Base) -> (Testrium, PathBuf) {
     let json = base.file("report.json");
-    let done = Testrium::new(
+    let command = Testrium::new(
         base,
         "run",
         &["run", "--json", json.to_str().unwrap_or_default()],
-    )
-    .run();
-    (done, json)
+    );
+    (command, json)
+}
+
+/// [`run_json_command`], run and waited for (with [`DEADLINE`]).
+pub fn run_with_json(base: &Base) -> (Finished, PathBuf) {
+    let (command, json) = run_json_command(base);
+    (command.run(), json)
 }
 
 /// Reads a JSON file written by `testrium run --json`.
