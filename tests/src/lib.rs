@@ -2,7 +2,7 @@
 //! `src/bin/`.
 //!
 //! - [`bin`]: a binary of this workspace, found in the target directory next to the test
-//!   executable;
+//!   executable; [`testrium_bin`]: the `testrium` binary, brought up to date first;
 //! - [`TempBase`]: a fresh base folder, removed when dropped;
 //! - [`wait_until`]: wait for a condition with a deadline (never a bare sleep);
 //! - [`pid_alive`]: whether a process still runs (zombies count as gone);
@@ -31,6 +31,41 @@ pub fn bin(name: &str) -> PathBuf {
 /// Path of `testrium-fixture`.
 pub fn fixture_bin() -> PathBuf {
     bin("testrium-fixture")
+}
+
+/// The `testrium` binary to drive: the file named by the environment variable `override_var`
+/// when it is set (a release build, or a run as a user that cannot build), otherwise this
+/// build's, (re)built once per test process with the cargo running the tests — a no-op right
+/// after `cargo test --workspace`, and never stale when only this package is tested (`cargo
+/// test -p testrium-tests` alone does not build other packages' binaries).
+pub fn testrium_bin(override_var: &str) -> PathBuf {
+    if let Some(binary) = std::env::var_os(override_var) {
+        return PathBuf::from(binary);
+    }
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_testrium).clone()
+}
+
+fn build_testrium() -> PathBuf {
+    let binary = bin(&format!("testrium{}", std::env::consts::EXE_SUFFIX));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build
+        .args(["build", "-q", "-p", "testrium-cli", "--bin", "testrium"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if binary
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|name| name == "release")
+    {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+    assert!(status.success(), "cannot build the testrium binary");
+    assert!(binary.is_file(), "{} not found", binary.display());
+    binary
 }
 
 /// A fresh, empty folder under the system temp dir, removed (with everything in it) on drop.

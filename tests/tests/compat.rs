@@ -67,36 +67,10 @@ fn manifest() -> Manifest {
     }
 }
 
-/// The `testrium` binary to test: `TESTRIUM_BIN` when set, otherwise the one of this build
-/// (next to the test executable's `deps/` folder), brought up to date first with the cargo
-/// running this test (`cargo test -p testrium-tests` alone does not build other packages'
-/// binaries, and a stale binary would test old code).
+/// The `testrium` binary to test: `TESTRIUM_BIN` when set, otherwise this build's, brought
+/// up to date first.
 fn testrium_binary() -> PathBuf {
-    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            if let Some(binary) = std::env::var_os("TESTRIUM_BIN") {
-                return PathBuf::from(binary);
-            }
-            let exe = std::env::current_exe().unwrap();
-            let dir = exe.parent().and_then(Path::parent).unwrap();
-            let binary = dir.join(format!("testrium{}", std::env::consts::EXE_SUFFIX));
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut build = Command::new(cargo);
-            build
-                .args(["build", "-q", "-p", "testrium-cli", "--bin", "testrium"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            if dir.file_name().is_some_and(|name| name == "release") {
-                build.arg("--release");
-            }
-            assert!(
-                build.status().unwrap().success(),
-                "cannot build the testrium binary"
-            );
-            assert!(binary.is_file(), "{} not found", binary.display());
-            binary
-        })
-        .clone()
+    testrium_tests::testrium_bin("TESTRIUM_BIN")
 }
 
 /// A fresh base folder, removed on drop.

@@ -58,39 +58,10 @@ pub fn python() -> String {
 /// The environment variable naming a prebuilt `testrium` binary to drive instead of building one.
 pub const ENV_BIN: &str = "TESTRIUM_RELIABILITY_BIN";
 
-/// The `testrium` binary of this build, next to the test executable's `deps/` folder, (re)built
-/// once per test process with the cargo running the tests (a no-op when `cargo test
-/// --workspace` just built it; never stale when only this package is tested).
+/// The `testrium` binary to drive: [`ENV_BIN`] when set, otherwise this build's, brought up to
+/// date first.
 pub fn testrium() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            // A prebuilt binary (a release build, or a run as another user that cannot build).
-            if let Some(binary) = std::env::var_os(ENV_BIN) {
-                return PathBuf::from(binary);
-            }
-            let exe = std::env::current_exe().unwrap_or_default();
-            let dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .unwrap_or(Path::new("."));
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut build = Command::new(cargo);
-            build
-                .args(["build", "-q", "-p", "testrium-cli", "--bin", "testrium"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            if dir.file_name().is_some_and(|name| name == "release") {
-                build.arg("--release");
-            }
-            let status = build
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
-            assert!(status.success(), "cannot build the testrium binary");
-            let binary = dir.join("testrium");
-            assert!(binary.is_file(), "{} not found", binary.display());
-            binary
-        })
-        .clone()
+    testrium_tests::testrium_bin(ENV_BIN)
 }
 
 /// Whether this process runs as root (permission bits do not stop root).
