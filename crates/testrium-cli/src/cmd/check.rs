@@ -18,7 +18,7 @@ pub fn main(global: &GlobalArgs, args: CheckArgs) -> u8 {
     let found = match discover(&base, &options) {
         Ok(found) => found,
         Err(error) => {
-            eprintln!("error: {}", sanitize::terminal(&chain(&error)));
+            eprintln!("error: {}", sanitize::terminal(&super::error_chain(&error)));
             return TestriumExitCode::CONFIG_ERROR;
         }
     };
@@ -136,16 +136,4 @@ fn print(base: &Path, found: &Discovery, style: Style) -> std::io::Result<()> {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// `error: cause: cause…`, each source once.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -1,6 +1,5 @@
 //! `testrium emit`: record a probe from a shell unit.
 
-use std::error::Error;
 use std::path::PathBuf;
 
 use testrium_events::{ENV_EVENT_DB, ENV_UNIT, EventType, Probe, ProbeRecord};
@@ -41,8 +40,8 @@ fn emit(args: EmitArgs) -> Result<(), String> {
             .ok_or_else(|| format!("invalid --meta `{entry}`: expected KEY=VALUE"))?;
         record = record.meta(key, value);
     }
-    let probe = Probe::open(&db, &unit).map_err(|e| chain(&e))?;
-    probe.record(record).map_err(|e| chain(&e))?;
+    let probe = Probe::open(&db, &unit).map_err(|e| super::error_chain(&e))?;
+    probe.record(record).map_err(|e| super::error_chain(&e))?;
     Ok(())
 }
 
@@ -54,16 +53,4 @@ pub(crate) fn db_path(arg: Option<PathBuf>) -> Result<PathBuf, String> {
             .map(PathBuf::from)
     })
     .ok_or_else(|| format!("no run database: pass --db or set {ENV_EVENT_DB}"))
-}
-
-/// An error and its sources, joined by ": ".
-pub(crate) fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

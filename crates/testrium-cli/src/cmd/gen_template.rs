@@ -27,7 +27,7 @@ fn config_template(dir: Option<PathBuf>) -> u8 {
     let report = match write_template(&dir) {
         Ok(report) => report,
         Err(error) => {
-            eprintln!("error: {}", chain(&error));
+            eprintln!("error: {}", super::error_chain(&error));
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     };
@@ -75,16 +75,4 @@ fn group_name_is_discoverable(dir: &Path) -> bool {
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().contains("test")))
         .unwrap_or(false)
-}
-
-/// `error: cause: cause…`, each source once.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -46,7 +46,7 @@ pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
     let history = match History::open(&base) {
         Ok(h) => h,
         Err(err) => {
-            say!("error: {}", crate::cmd::run::error_chain(&err));
+            say!("error: {}", crate::cmd::error_chain(&err));
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     };
@@ -55,7 +55,7 @@ pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
     let records = match history.recent(args.group.as_deref(), wanted) {
         Ok(r) => r,
         Err(err) => {
-            say!("error: {}", crate::cmd::run::error_chain(&err));
+            say!("error: {}", crate::cmd::error_chain(&err));
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     };

@@ -9,7 +9,8 @@ use testrium_orchestrator::TestriumExitCode;
 use crate::args::{GlobalArgs, ReportArgs};
 use testrium_events::RunDb;
 
-use crate::cmd::run::{REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, error_chain};
+use crate::cmd::error_chain;
+use crate::cmd::run::{REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON};
 use crate::report::model::RunReport;
 use crate::report::{self, Format, stored, terminal};
 use crate::style::Style;

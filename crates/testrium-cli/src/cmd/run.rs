@@ -12,6 +12,7 @@ use testrium_events::{History, HistoryRecord, RunDb};
 use testrium_orchestrator::{AttemptOutcome, CancelToken, Run, RunError, TestriumExitCode};
 
 use crate::args::{GlobalArgs, RunArgs};
+use crate::cmd::error_chain;
 use crate::console::Console;
 use crate::report::model::{GroupReport, RunReport, SCHEMA, SkippedGroup};
 use crate::report::{self, Format, build, sanitize, terminal};
@@ -587,16 +588,4 @@ fn unix_now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
-}
-
-/// An error and its causes, `: `-separated.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use testrium_events::{ENV_UNIT, Probe};
 use testrium_orchestrator::TestriumExitCode;
 
-use super::emit::{chain, db_path};
+use super::emit::db_path;
 use crate::args::{GlobalArgs, WaitArgs};
 
 /// Runs `testrium wait` and returns the exit code: 0 when the probe was recorded,
@@ -35,8 +35,8 @@ fn wait(args: WaitArgs) -> Result<bool, String> {
         .ok()
         .filter(|u| !u.is_empty() && u != "*")
         .unwrap_or_else(|| String::from("testrium-wait"));
-    let probe = Probe::open(&db, &me).map_err(|e| chain(&e))?;
+    let probe = Probe::open(&db, &me).map_err(|e| super::error_chain(&e))?;
     probe
         .wait_for(&args.unit, &args.step, timeout)
-        .map_err(|e| chain(&e))
+        .map_err(|e| super::error_chain(&e))
 }
