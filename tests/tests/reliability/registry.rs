@@ -275,6 +275,14 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: FAULTS,
+        scenario: "a `testrium run` in a pid namespace of its own (a container) while another runs on the host",
+        checked: "the host run's sweep for leftovers of dead runners leaves the container's unit alone (a marker's pids are judged only in the pid namespace that wrote it); both exit 0; nothing left running (skipped where `unshare --pid` is refused)",
+        test: "a_runner_on_the_host_leaves_a_containers_units_alone",
+        file: None,
+        sizes: None,
+    },
+    Scenario {
+        area: FAULTS,
         scenario: "`testrium report` of a run in progress and `testrium history` of its base, 3 times each, while a unit writes 6,000 rows",
         checked: "no panic; `history` exits 0; the run passes with every pair matched; history holds both runs",
         test: "report_and_history_read_while_a_run_writes",

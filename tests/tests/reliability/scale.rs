@@ -518,3 +518,60 @@ fn parallel_jobs_with_daemons_in_every_group() {
         )],
     );
 }
+
+/// What runs a command in a pid namespace of its own, as a container does.
+const NEW_PID_NAMESPACE: &[&str] = &["unshare", "--pid", "--fork", "--mount-proc"];
+
+#[test]
+fn a_runner_on_the_host_leaves_a_containers_units_alone() {
+    // Creating a pid namespace needs CAP_SYS_ADMIN; where it is refused, so is the scenario.
+    let permitted = std::process::Command::new(NEW_PID_NAMESPACE[0])
+        .args(&NEW_PID_NAMESPACE[1..])
+        .arg("true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !permitted {
+        eprintln!("skipped: `unshare --pid` is not permitted on this machine");
+        return;
+    }
+    let inner = Base::new("ns-inner");
+    GroupDir::new("test_inner")
+        .unit(
+            UnitSpec::fixture("waiter", &["emit:up", "wait:host:go", "emit:done"])
+                .events(&["done"]),
+        )
+        .write(inner.path());
+    let running = Testrium::under(NEW_PID_NAMESPACE, &inner, "inner", &["run"]).spawn();
+    wait_probe(&inner, "waiter", "up", DEADLINE).unwrap_or_else(|| panic!("waiter never up"));
+    // A run on the host starts (sweeping leftovers of dead runners) and ends while the
+    // container's unit waits: the unit's marker names a pid of the container, which on the
+    // host is another process or none.
+    let outer = Base::new("ns-outer");
+    GroupDir::new("test_outer")
+        .unit(UnitSpec::fixture("one", &["emit:ok"]).events(&["ok"]))
+        .write(outer.path());
+    Testrium::new(&outer, "outer", &["run"])
+        .run()
+        .assert_code(0);
+    let dirs = inner.run_dirs();
+    let db = dirs
+        .first()
+        .unwrap_or_else(|| panic!("no run directory"))
+        .join("Data.db");
+    testrium_events::Probe::open(&db, "host")
+        .and_then(|probe| probe.emit("go").map(drop))
+        .unwrap_or_else(|e| panic!("emit go: {e}"));
+    let done = running.wait(DEADLINE);
+    done.assert_code(0);
+    inner.assert_nothing_left();
+    figures(
+        "a_runner_on_the_host_leaves_a_containers_units_alone",
+        &[format!(
+            "run in a pid namespace: exit {:?} in {:.2} s, its unit untouched by a host run",
+            done.code,
+            done.elapsed.as_secs_f64()
+        )],
+    );
+}

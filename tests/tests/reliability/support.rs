@@ -384,7 +384,25 @@ impl Testrium {
     /// `testrium ARGS…` in `base` (its working directory), without colours; stdout and stderr
     /// go to files in `base` named after `label`.
     pub fn new<S: AsRef<std::ffi::OsStr>>(base: &Base, label: &str, args: &[S]) -> Testrium {
-        let mut command = Command::new(testrium());
+        Testrium::under(&[], base, label, args)
+    }
+
+    /// Like [`Testrium::new`], run through the command `prefix` (`unshare --pid …`): the
+    /// `testrium` binary and `args` are appended to it. An empty prefix runs it directly.
+    pub fn under<S: AsRef<std::ffi::OsStr>>(
+        prefix: &[&str],
+        base: &Base,
+        label: &str,
+        args: &[S],
+    ) -> Testrium {
+        let mut command = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(testrium());
+                command
+            }
+            None => Command::new(testrium()),
+        };
         command
             .args(args)
             .current_dir(base.path())

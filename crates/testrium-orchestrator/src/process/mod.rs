@@ -112,36 +112,45 @@ pub(crate) fn wait_any_or<'a>(
     unix::wait_readable(&fds, extra, timeout)
 }
 
-/// Identifies this runner in markers: `<pid>.<start time>`.
+/// Identifies this runner in markers: `<pid>.<start time>.<pid namespace inode>`.
 pub(crate) fn runner_identity() -> String {
     let pid = std::process::id();
     let start = unix::proc_stat(pid).map_or(0, |s| s.start_time);
-    format!("{pid}.{start}")
+    format!("{pid}.{start}.{}", unix::pid_namespace())
 }
 
 /// Kills every process carrying the marker `marker`, and every process whose marker names a
 /// runner that is dead (leftovers of a runner that was SIGKILLed), with `signal`.
 /// Returns the pids signalled.
 pub(crate) fn sweep(marker: Option<&str>, signal: Signal) -> Vec<u32> {
+    let namespace = unix::pid_namespace();
     let mut hit = Vec::new();
     for (pid, value) in unix::marked_processes() {
         let ours = marker.is_some_and(|m| m == value);
-        if (ours || runner_is_dead(&value)) && unix::signal_process(pid, signal) {
+        if (ours || runner_is_dead(&value, namespace)) && unix::signal_process(pid, signal) {
             hit.push(pid);
         }
     }
     hit
 }
 
-/// Whether the runner named in a marker value is gone (pid gone, or reused by another process).
-fn runner_is_dead(marker: &str) -> bool {
-    let mut parts = marker.splitn(3, '.');
-    let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
+/// Whether the runner named in a marker value is gone (pid gone, or reused by another
+/// process). Only a marker written in `namespace` (this runner's pid namespace) can be judged:
+/// another namespace's pids name other processes here, so its units are left alone, as is a
+/// marker that does not parse.
+fn runner_is_dead(marker: &str, namespace: u64) -> bool {
+    let mut parts = marker.splitn(4, '.');
+    let (Some(pid), Some(start), Some(ns)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+    let (Ok(pid), Ok(start), Ok(ns)) =
+        (pid.parse::<u32>(), start.parse::<u64>(), ns.parse::<u64>())
+    else {
         return false;
     };
+    if ns != namespace {
+        return false;
+    }
     match unix::proc_stat(pid) {
         None => true,
         Some(stat) => !stat.is_running() || stat.start_time != start,
@@ -369,4 +378,55 @@ pub(crate) fn stop_processes(processes: &mut [&mut Process], grace: Duration) ->
         process.signal_group(Signal::SIGKILL);
     }
     killed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Above the kernel's largest `pid_max` (2^22): never a live process.
+    const NO_SUCH_PID: u32 = 99_999_999;
+
+    #[test]
+    fn a_marker_of_a_dead_runner_in_this_namespace_is_dead() {
+        let ns = unix::pid_namespace();
+        assert!(runner_is_dead(&format!("{NO_SUCH_PID}.5.{ns}.group-1"), ns));
+        // Our own pid with another start time: the pid was reused.
+        let own = std::process::id();
+        assert!(runner_is_dead(&format!("{own}.0.{ns}.group-1"), ns));
+    }
+
+    #[test]
+    fn this_runner_is_alive() {
+        let ns = unix::pid_namespace();
+        assert!(!runner_is_dead(
+            &format!("{}.group-1", runner_identity()),
+            ns
+        ));
+    }
+
+    #[test]
+    fn a_marker_from_another_pid_namespace_is_never_judged() {
+        // A runner inside a container: its pid means nothing here, so its units live on.
+        let ns = unix::pid_namespace();
+        let other = ns.wrapping_add(1);
+        assert!(!runner_is_dead(
+            &format!("{NO_SUCH_PID}.5.{other}.group-1"),
+            ns
+        ));
+    }
+
+    #[test]
+    fn a_marker_that_does_not_parse_is_left_alone() {
+        let ns = unix::pid_namespace();
+        for marker in [
+            "",
+            "12",
+            "12.34",
+            "x.34.1.g",
+            &format!("{NO_SUCH_PID}.5.g-1"),
+        ] {
+            assert!(!runner_is_dead(marker, ns), "{marker:?}");
+        }
+    }
 }

@@ -275,6 +275,14 @@ pub(crate) fn now_ticks() -> u64 {
     (seconds * per_second as f64) as u64
 }
 
+/// The inode of this process's pid namespace (`/proc/self/ns/pid`), 0 when unreadable. Pids
+/// in a marker mean something only in the namespace that wrote it: a runner on the host sees
+/// the units of a runner inside a container, whose marker pids name other processes there.
+pub(crate) fn pid_namespace() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino())
+}
+
 /// The session of this process.
 pub(crate) fn own_session() -> Option<u32> {
     proc_stat(std::process::id()).map(|s| s.session)
