@@ -1602,7 +1602,10 @@ impl<'a> Supervisor<'a> {
                 python.direct_tests_command(&group_dir, &input_path, &output_path)
             }
         })?;
-        self.prepare(&mut command, None, &group_dir, &log)?;
+        // The original ran direct tests inside the runner, whose working directory was the
+        // base folder (`testrium run` started there): paths in tests are relative to it.
+        let cwd = std::path::absolute(self.ctx.base).unwrap_or_else(|_| self.ctx.base.to_owned());
+        self.prepare(&mut command, None, &cwd, &log)?;
         spawn(command)
     }
 
