@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 pub struct Group {
     /// The folder name (or the name given to the builder).
     pub name: String,
-    /// The group folder: working directory of its units and first entry of their import path.
+    /// The group folder: working directory of its units, and on their import path.
     pub dir: PathBuf,
     /// The `["Configs"]` table.
     pub settings: Settings,

@@ -1478,11 +1478,27 @@ impl<'a> Supervisor<'a> {
                     Some(UnitStatus::Finished | UnitStatus::Stopped | UnitStatus::NotStarted)
                 )
             });
-            input = input.prior_result(python::PriorResult::new(
-                "unit_processes",
-                passed,
-                units_phase,
-            ));
+            let details = self
+                .slots
+                .iter()
+                .filter(|s| s.first_started.is_some())
+                .map(|s| {
+                    let status = s.status.unwrap_or(UnitStatus::Failed);
+                    python::UnitDetail {
+                        name: s.unit.name.clone(),
+                        passed: matches!(status, UnitStatus::Finished | UnitStatus::Stopped),
+                        status: status.as_str().to_owned(),
+                        exitcode: s.exit.map(|exit| match exit {
+                            Exit::Code(code) => code,
+                            Exit::Signal(signal) => -signal,
+                        }),
+                    }
+                })
+                .collect();
+            input = input.prior_result(
+                python::PriorResult::new("unit_processes", passed, units_phase)
+                    .with_details(details),
+            );
         }
         if let Err(e) = input.write(&input_path) {
             return Ok(Some(vec![DirectTest::failed(
@@ -1602,7 +1618,10 @@ impl<'a> Supervisor<'a> {
                 python.direct_tests_command(&group_dir, &input_path, &output_path)
             }
         })?;
-        self.prepare(&mut command, None, &group_dir, &log)?;
+        // The original ran direct tests inside the runner, whose working directory was the
+        // base folder (`testrium run` started there): paths in tests are relative to it.
+        let cwd = std::path::absolute(self.ctx.base).unwrap_or_else(|_| self.ctx.base.to_owned());
+        self.prepare(&mut command, None, &cwd, &log)?;
         spawn(command)
     }
 

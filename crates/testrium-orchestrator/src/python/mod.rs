@@ -26,6 +26,6 @@ mod runtime;
 mod tests;
 
 pub(crate) use self::{
-    results::{DirectTestsInput, PriorResult, parse_direct_results},
+    results::{DirectTestsInput, PriorResult, UnitDetail, parse_direct_results},
     runtime::{PythonRuntime, needs_direct_tests},
 };

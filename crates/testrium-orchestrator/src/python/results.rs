@@ -40,13 +40,30 @@ pub(crate) struct RequiredProbes {
     pub(crate) events: Vec<String>,
 }
 
-/// One entry of the original's `tests_results` list (`{"name", "passed", "total_time"}`).
+/// One entry of the original's `tests_results` list (`{"name", "passed", "total_time"}`,
+/// and `details` on the `unit_processes` entry).
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct PriorResult {
     pub(crate) name: String,
     pub(crate) passed: bool,
     /// Seconds.
     pub(crate) total_time: f64,
+    /// One `{"name", "passed", "status", "exitcode"}` per started unit, as the original's
+    /// `unit_processes` entry had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) details: Option<Vec<UnitDetail>>,
+}
+
+/// A started unit in the original's `unit_processes` details.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct UnitDetail {
+    pub(crate) name: String,
+    pub(crate) passed: bool,
+    /// `finished`, `stopped` or `failed`.
+    pub(crate) status: String,
+    /// The exit code; negative for a signal (as `multiprocessing` reported it); `None` while
+    /// running.
+    pub(crate) exitcode: Option<i32>,
 }
 
 impl PriorResult {
@@ -56,7 +73,15 @@ impl PriorResult {
             name: name.into(),
             passed,
             total_time: duration.as_secs_f64(),
+            details: None,
         }
+    }
+
+    /// With the per-unit details of the original's `unit_processes` entry.
+    #[must_use]
+    pub(crate) fn with_details(mut self, details: Vec<UnitDetail>) -> Self {
+        self.details = Some(details);
+        self
     }
 }
 

@@ -26,12 +26,15 @@ EXIT_USAGE = 2
 
 
 def _prepare_path(group_dir):
-    # sys.path[0] is this file's directory (the runner's package); the group folder comes
-    # right after it, before site-packages, as the original put it first for entrypoints.
+    # sys.path[0] is this file's directory (the runner's package). The group folder comes
+    # last: its modules are importable by name (the original could not import them at all),
+    # but a group file named like a module of the standard library or of an installed
+    # package (queue.py, logging.py, a test/ folder) does not shadow that module, as it did
+    # not in the original, which never put the group folder on the path of user code.
     group_dir = os.path.abspath(group_dir)
     while group_dir in sys.path:
         sys.path.remove(group_dir)
-    sys.path.insert(1, group_dir)
+    sys.path.append(group_dir)
     _ensure_runner_package()
     return group_dir
 
@@ -63,15 +66,65 @@ def _load_file(module_name, path, register=True):
     return module
 
 
-def _load_entrypoint(group_dir, module_name, function_name):
-    module_path = os.path.join(group_dir, *module_name.split(".")) + ".py"
-    if "." not in module_name and os.path.isfile(module_path):
-        # Load the group's file even when a module of that name is already imported.
-        module = _load_file(module_name, module_path)
-    else:
-        import importlib
+def _is_group_module(group_dir, module_name):
+    """Whether importing ``module_name`` (its top-level package) finds the group's own file
+    or folder, not a module of the standard library or of an installed package."""
+    import importlib.machinery
 
-        module = importlib.import_module(module_name)
+    top = module_name.split(".", 1)[0]
+    if top in sys.builtin_module_names:
+        return False
+    loaded = sys.modules.get(top)
+    if loaded is not None:
+        return _inside(group_dir, getattr(loaded, "__file__", None)) or any(
+            _inside(group_dir, location) for location in getattr(loaded, "__path__", ())
+        )
+    try:
+        if importlib.machinery.FrozenImporter.find_spec(top) is not None:
+            return False
+        spec = importlib.machinery.PathFinder.find_spec(top, sys.path)
+    except Exception:  # a broken path entry: load the file by path, as the original did
+        return False
+    if spec is None:
+        return False
+    locations = list(spec.submodule_search_locations or ())
+    return _inside(group_dir, spec.origin) or any(
+        _inside(group_dir, location) for location in locations
+    )
+
+
+def _inside(group_dir, path):
+    if not isinstance(path, str) or not path:
+        return False
+    path = os.path.abspath(path)
+    return path == group_dir or path.startswith(group_dir.rstrip(os.sep) + os.sep)
+
+
+def _load_entrypoint(group_dir, module_name, function_name):
+    import importlib
+
+    module_path = os.path.join(group_dir, *module_name.split(".")) + ".py"
+    if os.path.isfile(module_path):
+        if not _is_group_module(group_dir, module_name):
+            # The name belongs to another module (queue.py, test/unit.py): load the file by
+            # path under the original's name for it, leaving the real module alone.
+            module = _load_file(
+                "testrium_entrypoint_" + module_name.replace(".", "_"), module_path
+            )
+        elif "." not in module_name:
+            # Load the group's file even when a module of that name is already imported.
+            module = _load_file(module_name, module_path)
+        else:
+            module = importlib.import_module(module_name)
+    else:
+        # A package (module/__init__.py) or a module found elsewhere: imported with the group
+        # folder first on the path for the time of the import, as the original did.
+        sys.path.insert(0, group_dir)
+        try:
+            module = importlib.import_module(module_name)
+        finally:
+            if sys.path and sys.path[0] == group_dir:
+                sys.path.pop(0)
     function = getattr(module, function_name, None)
     if not callable(function):
         raise AttributeError(f"{module_name}:{function_name} does not resolve to a callable")
@@ -267,7 +320,12 @@ def _collect(group_dir):
     for filename in files:
         module_name = filename[:-3]
         load = _Result(f"load {filename}", "load", file=filename)
-        ok, module = _call(load, _load_file, module_name, os.path.join(group_dir, filename))
+        # Registered under its own name only when that name finds this file (a tests file
+        # named queue.py must not replace the standard library's queue).
+        ok, module = _call(
+            load, _load_file, module_name, os.path.join(group_dir, filename),
+            _is_group_module(group_dir, module_name),
+        )
         if not ok:
             load_results.append(load)
             continue

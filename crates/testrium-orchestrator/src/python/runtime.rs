@@ -82,7 +82,8 @@ impl PythonRuntime {
     }
 
     /// Runs `module:function` of a unit in its own interpreter, working directory = the group
-    /// folder, import path = [the runner's package, the group folder, …]. When the function
+    /// folder, import path = [the runner's package, …, the group folder] (last, so that a group
+    /// file named like a standard module does not shadow it). When the function
     /// raises, the process records the Exception probe `testrium-unit-exception:<Type>` (with
     /// `{"message": str(exc)}`) as the unit named by `TESTRIUM_UNIT`, prints the traceback to
     /// stderr and exits 1. The caller sets the environment (`TESTRIUM_EVENT_DB`, …).

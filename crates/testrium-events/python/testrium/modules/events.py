@@ -27,7 +27,12 @@ import sys
 import threading
 import time
 
+# What `from testrium.modules.events import *` gave with the original (it had no __all__):
+# its public names, the modules json, os and time included (units used them unimported).
 __all__ = [
+    "json",
+    "os",
+    "time",
     "EVENT_DB_ENV",
     "UNIT_ENV",
     "VALID_EVENT_TYPES",
@@ -392,11 +397,15 @@ class Events_Manager(_Store):
         if event_type in {"Send", "Receive"} and not event_key:
             raise ValueError("Send and Receive events require event_key")
 
+        # In the original's order: extra keyword arguments are merged first (so metadata that
+        # is not a mapping raises TypeError there), then the result must be a dict.
         metadata = kwargs.pop("metadata", {})
-        if not isinstance(metadata, dict):
-            raise ValueError("metadata must be a dictionary")
         if kwargs:
             metadata = {**metadata, **kwargs}
+        if not isinstance(metadata, dict):
+            raise ValueError("metadata must be a dictionary")
+        # As the original: a value JSON cannot encode raises TypeError and records nothing.
+        encoded = json.dumps(metadata, sort_keys=True)
 
         self._execute(
             _INSERT_EVENT,
@@ -404,9 +413,9 @@ class Events_Manager(_Store):
                 self.Unit,
                 step,
                 event_type,
-                event_key if event_key is not None else "",
+                event_key,  # None is stored as NULL, as the original stored it
                 time.time(),
-                json.dumps(metadata, sort_keys=True, default=str),
+                encoded,
                 time.monotonic_ns(),
                 os.getpid(),
             ),
@@ -636,7 +645,7 @@ class Results_Manager(_Store):
                 int(passed),
                 duration,
                 average_latency,
-                json.dumps(summary, sort_keys=True, default=str),
+                json.dumps(summary, sort_keys=True),
                 time.time(),
             ),
         )

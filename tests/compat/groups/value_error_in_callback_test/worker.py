@@ -1,0 +1,9 @@
+from testrium.modules.events import Events_Manager
+
+
+def run():
+    Events_Manager(Unit="worker", path=".").Set_Event("worked")
+
+
+def tests_results(data):
+    raise ValueError("not the data I expected")
