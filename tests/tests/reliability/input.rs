@@ -115,7 +115,7 @@ fn hostile_rows_written_straight_into_events() {
         .unit(
             UnitSpec::command(
                 "raw",
-                // The marker argument lets `pgrep -f testrium-fixture` find a leaked one.
+                // The marker argument names a leaked one in `ps`.
                 &[
                     python(),
                     "-c".to_owned(),

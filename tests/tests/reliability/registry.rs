@@ -519,7 +519,8 @@ fn render(figures: &str) -> String {
          child process, with fixture units (`testrium-fixture`, `testrium-fixture-hostile`) that\n\
          misbehave on purpose. Every wait has a deadline; nothing sleeps to synchronise. Every\n\
          scenario ends by checking that no process it started is still alive, and `.ci/run`\n\
-         checks the same for the whole suite (`pgrep -f 'testrium-fixture|testrium-leak-marker'`).\n\n\
+         checks the same for the whole suite (every process carrying the suite's tag in its\n\
+         environment, or running a binary of this build, is a leak).\n\n\
          This file is generated from the suite's registry of scenarios: the test\n\
          `reliability_doc_is_current` fails when it differs from what the tests do.\n\n\
          ## Reproduce\n\n\
