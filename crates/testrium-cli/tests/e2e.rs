@@ -725,6 +725,56 @@ fn report_rebuilds_a_run_made_by_the_library() {
     );
 }
 
+/// A run whose report was never stored (a `testrium run` killed after the attempt) is rebuilt
+/// from the run database into the report the run would have written. Regression: the rebuild
+/// had its own copy of the mapping and said `non_zero_exit (code 3)` for "exited with status
+/// 3", `missing at hop 2` for "missing hop 2", and read latencies back one ulp off. (Without
+/// the configuration the rebuild lists required probes in the verifier's order, so these
+/// groups are ones where that is the config order.)
+#[test]
+fn a_rebuilt_report_is_the_report_of_the_run() {
+    let groups = ["test_failing", "test_not_ready", "test_over_budget"];
+    let base = Base::new("rebuilt").with(&groups);
+    let json_path = base.path.join("live.json");
+    let out = base.run(&["--json", json_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let live = json(&json_path);
+    for (i, name) in groups.iter().enumerate() {
+        let group = &live["groups"][i];
+        assert_eq!(group["name"], *name);
+        let attempt = &group["attempts"][0];
+        let run_dir = PathBuf::from(attempt["run_dir"].as_str().unwrap());
+        // What a kill before the report was stored leaves: no report.json, no report in the
+        // database (`testrium.report`), only the orchestrator's records.
+        std::fs::remove_file(run_dir.join("report.json")).unwrap();
+        let forget = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sqlite3, sys\n\
+                 db = sqlite3.connect(sys.argv[1])\n\
+                 db.execute(\"DELETE FROM TestriumMeta WHERE Key = 'testrium.report'\")\n\
+                 db.commit()",
+            )
+            .arg(run_dir.join("Data.db"))
+            .status()
+            .unwrap();
+        assert!(forget.success());
+        let again_path = base.path.join(format!("{name}.json"));
+        let again = testrium()
+            .arg("report")
+            .arg(&run_dir)
+            .arg("--json")
+            .arg(&again_path)
+            .output()
+            .unwrap();
+        assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
+        let again = json(&again_path);
+        assert_eq!(again["groups"][0]["name"], *name);
+        assert_eq!(again["groups"][0]["passed"], group["passed"]);
+        assert_eq!(again["groups"][0]["attempts"][0], *attempt, "{name}");
+    }
+}
+
 #[test]
 fn timeout_override_ends_a_group_that_would_run_a_minute() {
     let base = Base::new("timeout").with(&["test_interrupt"]);

@@ -58,3 +58,44 @@ pub enum RunErrorKind {
         source: Box<testrium_events::StoreError>,
     },
 }
+
+/// The attempt stored in a run database could not be read back
+/// ([`AttemptOutcome::read_stored`](crate::AttemptOutcome::read_stored)).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the attempt stored in `{}`", path.display())]
+#[non_exhaustive]
+pub struct StoredAttemptError {
+    /// The run database.
+    pub path: PathBuf,
+    /// What went wrong.
+    #[source]
+    pub kind: StoredAttemptErrorKind,
+}
+
+impl StoredAttemptError {
+    pub(crate) fn new(path: &std::path::Path, kind: StoredAttemptErrorKind) -> Self {
+        StoredAttemptError {
+            path: path.to_path_buf(),
+            kind,
+        }
+    }
+}
+
+/// Why a stored attempt could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoredAttemptErrorKind {
+    /// The run database could not be read.
+    #[error(transparent)]
+    Store(Box<testrium_events::StoreError>),
+    /// A stored record is not JSON of the shape this version writes.
+    #[error("invalid `{key}` record")]
+    Invalid {
+        /// Its meta key ([`OUTCOME_META_KEY`](crate::OUTCOME_META_KEY) or
+        /// [`VERDICT_META_KEY`](crate::VERDICT_META_KEY)).
+        key: &'static str,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+}

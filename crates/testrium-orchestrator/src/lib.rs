@@ -43,7 +43,8 @@
 //!    attempt's marker in its environment (daemons that double-forked or left their group) is
 //!    killed;
 //! 6. **verifies** with `testrium_verify::verify` and stores the outcome as JSON in the run
-//!    database's meta table ([`OUTCOME_META_KEY`], [`VERDICT_META_KEY`]). A group where
+//!    database's meta table ([`OUTCOME_META_KEY`], [`VERDICT_META_KEY`];
+//!    [`AttemptOutcome::read_stored`] reads it back). A group where
 //!    nothing ran (no unit started, no direct test) fails, as in the original ("no
 //!    entrypoints or test functions found"). The group's end, for late events, is the end
 //!    of the units phase, or of the direct tests when the group has some (their probes are
@@ -134,7 +135,7 @@ mod rundir;
 
 pub use crate::attempt::{OUTCOME_META_KEY, VERDICT_META_KEY};
 pub use crate::cancel::CancelToken;
-pub use crate::error::{RunError, RunErrorKind};
+pub use crate::error::{RunError, RunErrorKind, StoredAttemptError, StoredAttemptErrorKind};
 pub use crate::event::RunEvent;
 pub use crate::exit_code::TestriumExitCode;
 pub use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, GroupOutcome};

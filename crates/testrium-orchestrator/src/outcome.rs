@@ -1,11 +1,14 @@
 //! What a run returns.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use testrium_events::EventLog;
+use testrium_events::{EventLog, RunDb};
 use testrium_verify::{DirectTest, UnitOutcome, Verdict};
 
+use crate::attempt::{OUTCOME_META_KEY, VERDICT_META_KEY};
+use crate::error::{StoredAttemptError, StoredAttemptErrorKind};
 use crate::exit_code::TestriumExitCode;
 
 /// Everything a [`Run`](crate::Run) of one group produced: one [`AttemptOutcome`] per attempt
@@ -51,7 +54,8 @@ impl GroupOutcome {
 /// Stored in the run database's meta table so `testrium report RUN_DIR` can re-render it: the
 /// verdict as JSON under [`VERDICT_META_KEY`](crate::VERDICT_META_KEY), the rest (without the
 /// events, which are the `Events` table, plus `"passed"`) under
-/// [`OUTCOME_META_KEY`](crate::OUTCOME_META_KEY).
+/// [`OUTCOME_META_KEY`](crate::OUTCOME_META_KEY). [`AttemptOutcome::read_stored`] reads it all
+/// back.
 #[derive(Debug, Clone, serde::Serialize)]
 #[non_exhaustive]
 pub struct AttemptOutcome {
@@ -96,10 +100,39 @@ impl AttemptOutcome {
     pub fn passed(&self) -> bool {
         !self.interrupted && self.verdict.passed()
     }
+
+    /// Reads back the attempt stored in the run database `db`, its events from the `Events`
+    /// table: what `testrium report` re-renders for a run no `testrium run` reported on (a
+    /// harness embedding [`Run`](crate::Run), or a `testrium run` killed after the attempt).
+    ///
+    /// `Ok(None)` when the database holds no outcome (the attempt never finished). An outcome
+    /// stored without its verdict (the database was locked when the verdict was written) reads
+    /// with an empty verdict ([`Verdict::default`]) that passed as the outcome says.
+    pub fn read_stored(db: &RunDb) -> Result<Option<AttemptOutcome>, StoredAttemptError> {
+        let error = |kind| StoredAttemptError::new(db.path(), kind);
+        let store = |e| error(StoredAttemptErrorKind::Store(Box::new(e)));
+        let invalid = |key, source| error(StoredAttemptErrorKind::Invalid { key, source });
+        let Some(text) = db.try_read_meta(OUTCOME_META_KEY).map_err(store)? else {
+            return Ok(None);
+        };
+        let stored: StoredOutcome<'static> =
+            serde_json::from_str(&text).map_err(|e| invalid(OUTCOME_META_KEY, e))?;
+        let verdict = match db.try_read_meta(VERDICT_META_KEY).map_err(store)? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| invalid(VERDICT_META_KEY, e))?,
+            None => {
+                let mut verdict = Verdict::default();
+                verdict.group = stored.group.to_string();
+                verdict.passed = stored.passed;
+                verdict
+            }
+        };
+        let events = db.read_events().map_err(store)?;
+        Ok(Some(stored.into_outcome(verdict, events)))
+    }
 }
 
 /// Where an attempt's time went. Durations serialize as seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AttemptTimings {
     /// Wall clock at the start, Unix seconds.
@@ -107,24 +140,24 @@ pub struct AttemptTimings {
     /// CLOCK_MONOTONIC at the start, ns (the clock of the `MonoNs` column).
     pub started_mono_ns: i64,
     /// Start of the attempt to every started unit ready (`None` when some never were).
-    #[serde(serialize_with = "opt_secs")]
+    #[serde(with = "opt_seconds")]
     pub all_ready: Option<Duration>,
     /// Start of the attempt to the end of the units phase (the moment the group was decided).
-    #[serde(serialize_with = "secs")]
+    #[serde(with = "seconds")]
     pub units_phase: Duration,
     /// Stopping the units.
-    #[serde(serialize_with = "secs")]
+    #[serde(with = "seconds")]
     pub teardown: Duration,
     /// The direct tests process, when there was one.
-    #[serde(serialize_with = "opt_secs")]
+    #[serde(with = "opt_seconds")]
     pub direct_tests: Option<Duration>,
     /// The whole attempt.
-    #[serde(serialize_with = "secs")]
+    #[serde(with = "seconds")]
     pub total: Duration,
 }
 
 /// Why the units phase of an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EndReason {
@@ -159,55 +192,109 @@ impl std::fmt::Display for EndReason {
     }
 }
 
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
+/// A [`Duration`] as a number of seconds, read back to the nearest nanosecond (an error, not a
+/// panic, for a negative or non-finite number).
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
 }
 
-fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_some(&d.as_secs_f64()),
-        None => s.serialize_none(),
+/// [`seconds`] for an optional duration (`null` when `None`).
+mod opt_seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|secs| Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
 /// What is stored under [`OUTCOME_META_KEY`]: the attempt without its events (in the
 /// `Events` table) and without its verdict (stored whole under [`VERDICT_META_KEY`]), so the
-/// verdict is serialized once.
-#[derive(serde::Serialize)]
+/// verdict is serialized once. Written borrowed from an [`AttemptOutcome`], read back owned.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct StoredOutcome<'a> {
-    group: &'a str,
+    group: Cow<'a, str>,
     attempt: u32,
-    run_id: &'a str,
-    run_dir: &'a Path,
-    db_path: &'a Path,
+    run_id: Cow<'a, str>,
+    run_dir: Cow<'a, Path>,
+    db_path: Cow<'a, Path>,
+    /// [`AttemptOutcome::passed`]; only read when the verdict is missing (outcomes stored
+    /// before it was written here embedded their verdict instead).
+    #[serde(default)]
     passed: bool,
     interrupted: bool,
     end: EndReason,
-    units: &'a [UnitOutcome],
-    setup: Option<&'a UnitOutcome>,
-    direct_tests: &'a [DirectTest],
-    timings: &'a AttemptTimings,
-    ignored_sigterm: &'a [String],
+    units: Cow<'a, [UnitOutcome]>,
+    setup: Option<Cow<'a, UnitOutcome>>,
+    direct_tests: Cow<'a, [DirectTest]>,
+    timings: AttemptTimings,
+    ignored_sigterm: Cow<'a, [String]>,
     swept_processes: usize,
 }
 
 impl<'a> StoredOutcome<'a> {
     pub(crate) fn of(outcome: &'a AttemptOutcome) -> Self {
         StoredOutcome {
-            group: &outcome.group,
+            group: Cow::Borrowed(&outcome.group),
             attempt: outcome.attempt,
-            run_id: &outcome.run_id,
-            run_dir: &outcome.run_dir,
-            db_path: &outcome.db_path,
+            run_id: Cow::Borrowed(&outcome.run_id),
+            run_dir: Cow::Borrowed(&outcome.run_dir),
+            db_path: Cow::Borrowed(&outcome.db_path),
             passed: outcome.passed(),
             interrupted: outcome.interrupted,
             end: outcome.end,
-            units: &outcome.units,
-            setup: outcome.setup.as_ref(),
-            direct_tests: &outcome.direct_tests,
-            timings: &outcome.timings,
-            ignored_sigterm: &outcome.ignored_sigterm,
+            units: Cow::Borrowed(&outcome.units),
+            setup: outcome.setup.as_ref().map(Cow::Borrowed),
+            direct_tests: Cow::Borrowed(&outcome.direct_tests),
+            timings: outcome.timings,
+            ignored_sigterm: Cow::Borrowed(&outcome.ignored_sigterm),
             swept_processes: outcome.swept_processes,
         }
     }
+
+    /// The attempt, with the verdict and events stored beside it.
+    fn into_outcome(self, verdict: Verdict, events: EventLog) -> AttemptOutcome {
+        AttemptOutcome {
+            group: self.group.into_owned(),
+            attempt: self.attempt,
+            run_id: self.run_id.into_owned(),
+            run_dir: self.run_dir.into_owned(),
+            db_path: self.db_path.into_owned(),
+            units: self.units.into_owned(),
+            setup: self.setup.map(Cow::into_owned),
+            direct_tests: self.direct_tests.into_owned(),
+            events,
+            timings: self.timings,
+            end: self.end,
+            ignored_sigterm: self.ignored_sigterm.into_owned(),
+            swept_processes: self.swept_processes,
+            verdict,
+            interrupted: self.interrupted,
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

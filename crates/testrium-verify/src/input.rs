@@ -141,7 +141,9 @@ impl GroupTiming {
 
 /// The final status of a unit, as the orchestrator reports it (the lowercase names are those of
 /// the original's `UnitStatus` table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum UnitStatus {
@@ -174,7 +176,7 @@ impl fmt::Display for UnitStatus {
 }
 
 /// Why a unit failed (or, on a unit that did not fail, what was irregular about it).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum UnitFailure {
@@ -183,7 +185,7 @@ pub enum UnitFailure {
         /// The readiness probe.
         probe: String,
         /// How long the runner waited.
-        #[serde(serialize_with = "crate::ser::duration_s")]
+        #[serde(with = "crate::ser::seconds")]
         waited: Duration,
     },
     /// The process exited before recording its readiness probe.
@@ -204,7 +206,7 @@ pub enum UnitFailure {
     /// The unit's own `timeout` expired.
     Timeout {
         /// The unit's timeout.
-        #[serde(serialize_with = "crate::ser::duration_s")]
+        #[serde(with = "crate::ser::seconds")]
         after: Duration,
     },
     /// The process could not be started.
@@ -215,7 +217,7 @@ pub enum UnitFailure {
     /// The process ignored SIGTERM and was killed after the grace period.
     KilledAfterGrace {
         /// The grace period it was given.
-        #[serde(serialize_with = "crate::ser::duration_s")]
+        #[serde(with = "crate::ser::seconds")]
         grace: Duration,
     },
     /// A unit it depends on failed: the unit was not started (status failed) or was stopped
@@ -269,7 +271,7 @@ impl fmt::Display for UnitFailure {
 /// [`UnitStatus::Failed`] fails the run (kind from its [`UnitFailure`]); a reason on a unit that
 /// did not fail (for example [`UnitFailure::KilledAfterGrace`] on a server stopped at the end of
 /// a passing group) is a warning.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UnitOutcome {
     /// The unit's name.
@@ -369,7 +371,7 @@ impl UnitOutcome {
 
 /// The result of a Python direct test function (`test_*` in the group folder) or of a callback
 /// check (`validate_test`, `tests_results`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DirectTest {
     /// The function's name.
@@ -377,6 +379,7 @@ pub struct DirectTest {
     /// Whether it passed.
     pub passed: bool,
     /// How long it ran, seconds.
+    #[serde(deserialize_with = "crate::ser::f64_or_nan")]
     pub duration_s: f64,
     /// The exception text or the reason it failed.
     pub message: Option<String>,

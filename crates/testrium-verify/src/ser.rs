@@ -1,12 +1,23 @@
-//! Serialization helpers: durations as seconds, shared strings as plain strings.
+//! Serialization helpers: durations as seconds, non-finite numbers back from `null`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serializer;
+use serde::{Deserialize, Deserializer, Serializer};
 
-pub(crate) fn duration_s<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
+/// A [`Duration`] as a number of seconds (`with = "crate::ser::seconds"`).
+pub(crate) mod seconds {
+    use super::*;
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    /// The nearest nanosecond, so what `serialize` wrote reads back equal; a negative,
+    /// non-finite or overflowing number is an error, not a panic.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
 }
 
 pub(crate) fn opt_duration_s<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -16,13 +27,9 @@ pub(crate) fn opt_duration_s<S: Serializer>(d: &Option<Duration>, s: S) -> Resul
     }
 }
 
-pub(crate) fn arc_str<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(v)
-}
-
-pub(crate) fn opt_arc_str<S: Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.serialize_some(&**v),
-        None => s.serialize_none(),
-    }
+/// A number that may be `null`, read as NaN: JSON has no NaN or infinity, so `serde_json`
+/// writes them as `null`, and times from broken clocks (events written straight into the
+/// table) carry them into a verdict.
+pub(crate) fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }

@@ -32,7 +32,9 @@ use crate::input::{DirectTest, UnitOutcome};
 /// | `circuit_over_budget` | first to last hop took longer than the circuit's total budget |
 /// | `malformed_event` | a row of the `Events` table could not be read |
 /// | `group_timeout` | the group hit its timeout |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FailureKind {
@@ -150,7 +152,9 @@ impl fmt::Display for FailureKind {
 /// | `late_event` | events were recorded after the group ended |
 /// | `negative_latency` | a receive was recorded before its send (clock went backwards); latency clamped to 0 |
 /// | `unit_notice` | a unit that did not fail has a reason attached (e.g. ignored SIGTERM at teardown) |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum WarningKind {
@@ -195,7 +199,7 @@ impl fmt::Display for WarningKind {
 }
 
 /// One reason a run failed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Failure {
     /// What kind of failure.
@@ -211,7 +215,7 @@ pub struct Failure {
 }
 
 /// One piece of evidence that does not fail the run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Warning {
     /// What kind of warning.
@@ -223,28 +227,26 @@ pub struct Warning {
 }
 
 /// A reference to one event, as evidence.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct EventRef {
     /// `ID` in the run database.
     pub id: i64,
     /// The unit that recorded it.
-    #[serde(serialize_with = "crate::ser::arc_str")]
     pub unit: Arc<str>,
     /// The probe.
-    #[serde(serialize_with = "crate::ser::arc_str")]
     pub step: Arc<str>,
     /// The event key.
-    #[serde(serialize_with = "crate::ser::opt_arc_str")]
     pub key: Option<Arc<str>>,
     /// Wall clock, Unix seconds.
+    #[serde(deserialize_with = "crate::ser::f64_or_nan")]
     pub time: f64,
     /// Monotonic clock, nanoseconds.
     pub mono_ns: Option<i64>,
 }
 
 /// A required probe, with how often and when it was first recorded.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ProbeCheck {
     /// The unit that must record it.
@@ -259,7 +261,7 @@ pub struct ProbeCheck {
 
 /// Required probes of the enabled units: which were completed, which are missing (in config
 /// order, as the original's `verify_required_events`).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ProbeReport {
     /// Recorded at least once.
@@ -269,7 +271,7 @@ pub struct ProbeReport {
 }
 
 /// Which clock a latency was measured on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Clock {
@@ -280,40 +282,35 @@ pub enum Clock {
 }
 
 /// A Send paired with a Receive of the same key.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Pair {
     /// The event key.
-    #[serde(serialize_with = "crate::ser::arc_str")]
     pub key: Arc<str>,
     /// The sending unit.
-    #[serde(serialize_with = "crate::ser::arc_str")]
     pub send_unit: Arc<str>,
     /// The Send probe.
-    #[serde(serialize_with = "crate::ser::arc_str")]
     pub send_step: Arc<str>,
     /// `ID` of the Send event.
     pub send_id: i64,
     /// The receiving unit.
-    #[serde(serialize_with = "crate::ser::arc_str")]
     pub receive_unit: Arc<str>,
     /// The Receive probe.
-    #[serde(serialize_with = "crate::ser::arc_str")]
     pub receive_step: Arc<str>,
     /// `ID` of the Receive event.
     pub receive_id: i64,
     /// Receive minus send, seconds, never negative.
+    #[serde(deserialize_with = "crate::ser::f64_or_nan")]
     pub latency_s: f64,
     /// The clock the latency was measured on.
     pub clock: Clock,
 }
 
 /// A key seen more than the rule allows, with its counts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DuplicateKey {
     /// The event key.
-    #[serde(serialize_with = "crate::ser::arc_str")]
     pub key: Arc<str>,
     /// How many Send events carry it.
     pub send_count: u64,
@@ -332,7 +329,7 @@ pub struct DuplicateKey {
 /// by the same unit, is a duplicate (the first Send and each unit's first Receive are still
 /// paired). A key with Sends and no Receive is an orphan send; with Receives and no Send, an
 /// orphan receive. Keys are global: reusing a key on two routes is a duplicate.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CorrelationReport {
     /// Pairs, in the order of their Send events (wall clock, monotonic clock, id), then by
@@ -347,27 +344,33 @@ pub struct CorrelationReport {
 }
 
 /// Summary statistics of a set of latencies, seconds. Percentiles are nearest-rank.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct LatencyStats {
     /// Number of samples (at least one).
     pub count: u64,
     /// Smallest.
+    #[serde(deserialize_with = "crate::ser::f64_or_nan")]
     pub min_s: f64,
     /// Arithmetic mean.
+    #[serde(deserialize_with = "crate::ser::f64_or_nan")]
     pub mean_s: f64,
     /// Median (nearest rank).
+    #[serde(deserialize_with = "crate::ser::f64_or_nan")]
     pub p50_s: f64,
     /// 95th percentile (nearest rank).
+    #[serde(deserialize_with = "crate::ser::f64_or_nan")]
     pub p95_s: f64,
     /// 99th percentile (nearest rank).
+    #[serde(deserialize_with = "crate::ser::f64_or_nan")]
     pub p99_s: f64,
     /// Largest.
+    #[serde(deserialize_with = "crate::ser::f64_or_nan")]
     pub max_s: f64,
 }
 
 /// Latency of one route: sending unit → receiving unit.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RouteLatency {
     /// Sending unit.
@@ -379,7 +382,7 @@ pub struct RouteLatency {
 }
 
 /// Latency statistics over all pairs and per route.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct LatencyReport {
     /// Over every pair; `None` when there are none.
@@ -393,7 +396,7 @@ pub struct LatencyReport {
 }
 
 /// The kind of a circuit violation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ViolationKind {
@@ -408,13 +411,12 @@ pub enum ViolationKind {
 }
 
 /// One way one instance of a circuit broke.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CircuitViolation {
     /// What broke.
     pub kind: ViolationKind,
     /// The key of the instance (`None` for a circuit without keys).
-    #[serde(serialize_with = "crate::ser::opt_arc_str")]
     pub key: Option<Arc<str>>,
     /// Index of the hop that broke (0-based; the last hop for `TotalOverBudget`).
     pub hop: usize,
@@ -430,7 +432,7 @@ pub struct CircuitViolation {
 }
 
 /// One hop of a circuit, over all its instances.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct HopReport {
     /// The unit.
@@ -446,7 +448,7 @@ pub struct HopReport {
 }
 
 /// The check of one declared circuit.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CircuitReport {
     /// The circuit's name.
@@ -475,7 +477,7 @@ impl CircuitReport {
 }
 
 /// An `Exception` event, with the message from its metadata.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ExceptionEvidence {
     /// The event.
@@ -485,7 +487,7 @@ pub struct ExceptionEvidence {
 }
 
 /// Events from a unit that is not in the group.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UnknownUnit {
     /// The `Unit` column.
@@ -495,7 +497,7 @@ pub struct UnknownUnit {
 }
 
 /// Counts and spans of the run.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RunSummary {
     /// Readable events.
@@ -513,7 +515,12 @@ pub struct RunSummary {
 }
 
 /// The outcome of verification: pass or fail, every reason, and the reports behind it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+///
+/// It serializes to JSON (the run database keeps it so, see `testrium-orchestrator`) and reads
+/// back equal, except for non-finite numbers: JSON writes them as `null`, which reads back as
+/// NaN (as `None` where the number is optional). The default is the verdict of nothing
+/// verified: not passed, every report empty.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Verdict {
     /// The group's name.

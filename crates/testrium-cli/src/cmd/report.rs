@@ -1,10 +1,11 @@
 //! `testrium report RUN_DIR`: re-renders the reports of a stored run from the `report.json`
-//! that `testrium run` left in its run directory.
+//! that `testrium run` left in its run directory, or rebuilds them from what the orchestrator
+//! stored in the run database.
 
 use std::io::ErrorKind;
 use std::path::Path;
 
-use testrium_orchestrator::TestriumExitCode;
+use testrium_orchestrator::{AttemptOutcome, TestriumExitCode};
 
 use crate::args::{GlobalArgs, ReportArgs};
 use testrium_events::RunDb;
@@ -12,7 +13,7 @@ use testrium_events::RunDb;
 use crate::cmd::error_chain;
 use crate::cmd::run::{REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON};
 use crate::report::model::RunReport;
-use crate::report::{self, Format, stored, terminal};
+use crate::report::{self, Format, build, terminal};
 use crate::style::Style;
 
 /// Runs `testrium report` and returns the exit code.
@@ -68,7 +69,10 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
 }
 
 /// Reads the stored report of a run directory: `report.json`, else the copy in the run
-/// database (`Data.db`, or the path itself when it is a database file).
+/// database (`Data.db`, or the path itself when it is a database file), else builds it from
+/// the attempt the orchestrator stored there (a run no `testrium run` reported on: a harness
+/// embedding `Run`, or a `testrium run` killed before its report was written). The
+/// configuration is not known then: see [`build::attempt_report`].
 fn load(run_dir: &Path) -> Result<RunReport, String> {
     let path = run_dir.join(RUN_DIR_REPORT_JSON);
     let (text, from) = match std::fs::read_to_string(&path) {
@@ -92,14 +96,16 @@ fn load(run_dir: &Path) -> Result<RunReport, String> {
                 // Not reported by `testrium run` (a harness embedding `Run`): rebuild the
                 // report from what the orchestrator stored.
                 None => {
-                    return stored::rebuild(&db)
-                        .map_err(|e| format!("`{}`: {e}", db_path.display()))?
+                    let attempt = AttemptOutcome::read_stored(&db)
+                        .map_err(|e| error_chain(&e))?
                         .ok_or_else(|| {
                             format!(
                                 "`{}` holds no finished attempt (no stored outcome)",
                                 db_path.display()
                             )
-                        });
+                        })?;
+                    let report = build::attempt_report(&attempt, None);
+                    return Ok(build::attempt_run(&attempt.group, "", report));
                 }
             }
         }

@@ -476,32 +476,8 @@ fn store_attempts(
 ) {
     let mut warnings = Vec::new();
     for (outcome, attempt) in attempts.iter().zip(&report.attempts) {
-        let single = RunReport {
-            schema: SCHEMA,
-            testrium_version: env!("CARGO_PKG_VERSION").to_owned(),
-            base: options.base.display().to_string(),
-            started_at: attempt.started_at,
-            duration_s: attempt.duration_s,
-            interrupted: attempt.interrupted,
-            exit_code: if attempt.passed {
-                TestriumExitCode::SUCCESS
-            } else if attempt.interrupted {
-                TestriumExitCode::INTERRUPTED
-            } else {
-                TestriumExitCode::GROUP_FAILED
-            },
-            partition: None,
-            groups: vec![GroupReport {
-                name: report.name.clone(),
-                passed: attempt.passed,
-                flaky: false,
-                interrupted: attempt.interrupted,
-                duration_s: attempt.duration_s,
-                attempts: vec![attempt.clone()],
-                error: None,
-            }],
-            skipped: Vec::new(),
-        };
+        let base = options.base.display().to_string();
+        let single = build::attempt_run(&report.name, &base, attempt.clone());
         let json = outcome.run_dir.join(RUN_DIR_REPORT_JSON);
         if let Err(err) = report::write_file(&json, |out| report::json::write(out, &single)) {
             warnings.push(format!("cannot write `{}`: {err}", json.display()));

@@ -1,17 +1,18 @@
-//! Builds the report model from what the orchestrator returned. The only place that knows the
-//! library types; the writers only know [`model`](super::model).
+//! Builds the report model from what the orchestrator returned, or stored in a run database
+//! and read back ([`AttemptOutcome::read_stored`]). The only place that knows the library
+//! types; the writers only know [`model`](super::model).
 
 use std::collections::{HashMap, HashSet};
 
 use testrium_config::Group;
 use testrium_events::EventType;
-use testrium_orchestrator::{AttemptOutcome, GroupOutcome};
+use testrium_orchestrator::{AttemptOutcome, GroupOutcome, TestriumExitCode};
 use testrium_verify::{LatencyStats, UnitStatus};
 
 use super::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
-    HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, TIMELINE_LIMIT,
-    Timeline, TimelineEvent, UnitReport, finite,
+    HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, RunReport, SCHEMA,
+    TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
 };
 
 /// How many entries of a list of `len` are beyond [`LIST_LIMIT`].
@@ -35,7 +36,7 @@ pub fn group_report(group: &Group, outcome: &GroupOutcome) -> GroupReport {
     let attempts: Vec<AttemptReport> = outcome
         .attempts
         .iter()
-        .map(|a| attempt_report(group, a))
+        .map(|a| attempt_report(a, Some(group)))
         .collect();
     let passed = outcome.passed();
     let any_passed = attempts.iter().any(|a| a.passed);
@@ -72,8 +73,42 @@ pub fn group_error(group: &Group, error: &dyn std::error::Error) -> GroupReport 
     }
 }
 
-/// One attempt's report.
-pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
+/// The report of one attempt alone: what each run directory keeps (`report.json`), and what
+/// `testrium report` rebuilds from a run database. `base` is the base folder, when known.
+pub fn attempt_run(group: &str, base: &str, attempt: AttemptReport) -> RunReport {
+    RunReport {
+        schema: SCHEMA,
+        testrium_version: env!("CARGO_PKG_VERSION").to_owned(),
+        base: base.to_owned(),
+        started_at: attempt.started_at,
+        duration_s: attempt.duration_s,
+        interrupted: attempt.interrupted,
+        exit_code: if attempt.passed {
+            TestriumExitCode::SUCCESS
+        } else if attempt.interrupted {
+            TestriumExitCode::INTERRUPTED
+        } else {
+            TestriumExitCode::GROUP_FAILED
+        },
+        partition: None,
+        groups: vec![GroupReport {
+            name: group.to_owned(),
+            passed: attempt.passed,
+            flaky: false,
+            interrupted: attempt.interrupted,
+            duration_s: attempt.duration_s,
+            attempts: vec![attempt],
+            error: None,
+        }],
+        skipped: Vec::new(),
+    }
+}
+
+/// One attempt's report. `group` is the configuration it ran, when known: with it, disabled
+/// units are left out and required probes are listed in config order; without it (an attempt
+/// read back from its run database), every unit of the outcome is listed and the probes in the
+/// verifier's order (completed, then missing).
+pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptReport {
     let v = &a.verdict;
     let logs = a.run_dir.join("logs");
     // The setup process (when the group has one) first, as the orchestrator logs it.
@@ -86,7 +121,7 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
         .iter()
         .filter(|u| {
             u.status != UnitStatus::NotStarted
-                || group.units.get(&u.name).is_none_or(|unit| unit.enabled)
+                || group.is_none_or(|g| g.units.get(&u.name).is_none_or(|unit| unit.enabled))
         })
         .map(|u| (u, logs.join(format!("{}.log", u.name))));
     let units = setup
@@ -105,7 +140,7 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
         })
         .collect();
 
-    // Required probes in config order.
+    // Required probes, in config order when the configuration is known.
     let mut probes: Vec<ProbeCheck> = v
         .probes
         .completed
@@ -117,21 +152,23 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
             count: p.count,
         })
         .collect();
-    let order = |p: &ProbeCheck| {
-        group
-            .units
-            .get_index_of(&p.unit)
-            .map(|u| {
-                let step = group.units[u]
-                    .events
-                    .iter()
-                    .position(|e| *e == p.step)
-                    .unwrap_or(usize::MAX);
-                (u, step)
-            })
-            .unwrap_or((usize::MAX, usize::MAX))
-    };
-    probes.sort_by_key(|p| order(p));
+    if let Some(group) = group {
+        let order = |p: &ProbeCheck| {
+            group
+                .units
+                .get_index_of(&p.unit)
+                .map(|u| {
+                    let step = group.units[u]
+                        .events
+                        .iter()
+                        .position(|e| *e == p.step)
+                        .unwrap_or(usize::MAX);
+                    (u, step)
+                })
+                .unwrap_or((usize::MAX, usize::MAX))
+        };
+        probes.sort_by_key(|p| order(p));
+    }
 
     let omitted = Omitted {
         failures: extra(v.failures.len()),
@@ -274,7 +311,7 @@ pub fn attempt_report(group: &Group, a: &AttemptOutcome) -> AttemptReport {
         direct_tests,
         failures,
         warnings,
-        timeline: timeline(group, a),
+        timeline: timeline(a, group),
         omitted,
     }
 }
@@ -289,9 +326,14 @@ fn violation_word(kind: testrium_verify::ViolationKind) -> &'static str {
     }
 }
 
-fn timeline(group: &Group, a: &AttemptOutcome) -> Timeline {
+fn timeline(a: &AttemptOutcome, group: Option<&Group>) -> Timeline {
     let v = &a.verdict;
-    let mut units: Vec<String> = group.enabled_units().map(|u| u.name.clone()).collect();
+    // A lane per enabled unit (every unit when the configuration is not known), then one per
+    // unit that recorded events without being one of those.
+    let mut units: Vec<String> = match group {
+        Some(group) => group.enabled_units().map(|u| u.name.clone()).collect(),
+        None => a.units.iter().map(|u| u.name.clone()).collect(),
+    };
     let events = &a.events.events;
     for e in events {
         if !units.contains(&e.unit) {

@@ -6,7 +6,6 @@ pub mod json;
 pub mod junit;
 pub mod model;
 pub mod sanitize;
-pub mod stored;
 pub mod terminal;
 
 #[cfg(test)]

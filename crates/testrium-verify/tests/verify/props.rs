@@ -243,5 +243,11 @@ proptest! {
         prop_assert!(a.failures().iter().all(|f| !f.message.chars().any(char::is_control)));
         prop_assert_eq!(json(&a), json(&b));
         prop_assert_eq!(text, b.render_text());
+        // The JSON reads back (a run database keeps it) into a verdict that writes it again
+        // byte for byte, `null` for a NaN or infinite time included.
+        let written = json(&a);
+        let back: Verdict = serde_json::from_str(&written)
+            .map_err(|e| TestCaseError::fail(format!("{e}: {written}")))?;
+        prop_assert_eq!(json(&back), written);
     }
 }

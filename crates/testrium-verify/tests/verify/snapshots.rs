@@ -301,3 +301,40 @@ fn verdict_json_shape() {
     );
     insta::assert_json_snapshot!("verdict_json", v);
 }
+
+/// A verdict reads back equal from its JSON (what the run database keeps), and writes the same
+/// bytes again: every failure kind, the warnings and their evidence.
+#[test]
+fn verdict_reads_back_from_its_json() {
+    let exp = expectations();
+    let mut events = passing_events();
+    events.push(
+        Event::new(5, "source", "boom", EventType::Exception, 1_700_000_000.016)
+            .with_metadata(r#"{"message": "unexpected"}"#),
+    );
+    events.push(default(6, "sidecar", "started", 1_700_000_000.001));
+    events.push(default(7, "target", "shutdown", 1_700_000_001.0));
+    events.push(send(8, "source", "ping", "p-1", 1_700_000_000.010));
+    events.push(recv(9, "target", "pong", "p-1", 1_700_000_000.008));
+    let outcomes = [
+        UnitOutcome::stopped("target").with_failure(UnitFailure::KilledAfterGrace {
+            grace: Duration::from_millis(2_345),
+        }),
+    ];
+    let warnings = verify(
+        &VerifyInput::new(&exp, &events)
+            .unit_outcomes(&outcomes)
+            .timing(timing()),
+    );
+    assert!(!warnings.warnings().is_empty() && !warnings.exceptions.is_empty());
+    let verdicts = FailureKind::ALL
+        .into_iter()
+        .map(failing)
+        .chain([warnings, Verdict::default()]);
+    for v in verdicts {
+        let json = serde_json::to_string(&v).expect("serializes");
+        let back: Verdict = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, v, "{json}");
+        assert_eq!(serde_json::to_string(&back).expect("serializes"), json);
+    }
+}
