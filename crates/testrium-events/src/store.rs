@@ -338,6 +338,62 @@ impl RunDb {
             .map_err(|e| StoreError::sqlite(&self.path, "write metadata", e))
     }
 
+    /// Stores `value`, serialized as JSON, under `key` (replacing an earlier value), without
+    /// holding the serialized text in memory: it is serialized once to count its bytes, then
+    /// again straight into the row through SQLite's incremental BLOB I/O, in one transaction.
+    /// The value holds exactly the bytes `serde_json::to_string` gives (stored as a BLOB of
+    /// UTF-8 JSON); [`RunDb::read_meta`] reads it back as text. For values of any size, such
+    /// as a verdict with hundreds of thousands of pairs, where [`RunDb::write_meta`] would
+    /// need the text plus two copies SQLite makes of it.
+    pub fn write_meta_json<T: serde::Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "write metadata", e);
+        let json_err = |e: serde_json::Error| {
+            if e.io_error_kind().is_none() {
+                return err(rusqlite::Error::ToSqlConversionFailure(Box::new(e)));
+            }
+            // A failed write into the blob carries the SQLite error (e.g. busy) inside.
+            let io = std::io::Error::from(e);
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rusqlite::Error>())
+            {
+                if let Some(Ok(sqlite)) = io.into_inner().map(|i| i.downcast::<rusqlite::Error>()) {
+                    return err(*sqlite);
+                }
+                return err(rusqlite::Error::ToSqlConversionFailure(
+                    "cannot write the value".into(),
+                ));
+            }
+            err(rusqlite::Error::ToSqlConversionFailure(Box::new(io)))
+        };
+        let mut counter = ByteCounter(0);
+        serde_json::to_writer(&mut counter, value).map_err(json_err)?;
+        let tx = self.conn.unchecked_transaction().map_err(err)?;
+        tx.prepare_cached(
+            "INSERT INTO TestriumMeta (Key, Value) VALUES (?1, ?2)
+             ON CONFLICT(Key) DO UPDATE SET Value = excluded.Value",
+        )
+        .and_then(|mut s| s.execute((key, rusqlite::blob::ZeroBlob(counter.0))))
+        .map_err(err)?;
+        let row: i64 = tx
+            .prepare_cached("SELECT rowid FROM TestriumMeta WHERE Key = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)))
+            .map_err(err)?;
+        {
+            let blob = tx
+                .blob_open(rusqlite::MAIN_DB, "TestriumMeta", "Value", row, false)
+                .map_err(err)?;
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, blob);
+            serde_json::to_writer(&mut out, value).map_err(json_err)?;
+            std::io::Write::flush(&mut out).map_err(|e| json_err(serde_json::Error::io(e)))?;
+        }
+        tx.commit().map_err(err)
+    }
+
     /// The value stored under `key`, or `None` when absent or unreadable (see
     /// [`RunDb::try_read_meta`] to tell the two apart).
     pub fn read_meta(&self, key: &str) -> Option<String> {
@@ -409,4 +465,18 @@ pub(crate) fn wal_path(db: &Path) -> PathBuf {
 pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.prepare_cached("PRAGMA data_version")?
         .query_row([], |r| r.get(0))
+}
+
+/// Counts the bytes written to it.
+struct ByteCounter(u64);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

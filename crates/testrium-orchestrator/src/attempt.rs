@@ -471,15 +471,14 @@ impl<'a> Supervisor<'a> {
             verdict,
             interrupted: self.interrupted,
         };
-        for (key, json) in [
-            (
-                OUTCOME_META_KEY,
-                serde_json::to_string(&StoredOutcome::of(&outcome)),
-            ),
-            (VERDICT_META_KEY, serde_json::to_string(&outcome.verdict)),
+        // Streamed into the database: the verdict of a flood holds every pair, and its text
+        // (plus the copies SQLite would make of it) would be the runner's largest allocation.
+        let stored = StoredOutcome::of(&outcome);
+        for written in [
+            self.db.write_meta_json(OUTCOME_META_KEY, &stored),
+            self.db.write_meta_json(VERDICT_META_KEY, &outcome.verdict),
         ] {
-            let Ok(json) = json else { continue };
-            match self.db.write_meta(key, &json) {
+            match written {
                 // Still locked: the outcome is returned, only `testrium report` will miss it.
                 Err(e) if is_busy(&e) => {}
                 result => result.map_err(|e| self.store(e))?,

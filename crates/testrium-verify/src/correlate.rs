@@ -281,7 +281,7 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
 
 /// Sorts the pairs by their Send event (canonical order), then receiving unit, then Receive
 /// event: the order events happened in, whatever order they were given in.
-fn sort_pairs(ctx: &Context<'_>, pairs: &mut Vec<Pair>, pair_events: &[(u32, u32)]) {
+fn sort_pairs(ctx: &Context<'_>, pairs: &mut [Pair], pair_events: &[(u32, u32)]) {
     let events = ctx.events;
     // Compact sort keys first (cache-friendly); the full comparison only breaks ties.
     let mut order: Vec<(f64, i64, i64, u32)> = pair_events
@@ -308,12 +308,20 @@ fn sort_pairs(ctx: &Context<'_>, pairs: &mut Vec<Pair>, pair_events: &[(u32, u32
                     .then_with(|| canonical_cmp(&events[ra as usize], &events[rb as usize]))
             })
     });
-    if order.iter().enumerate().all(|(i, o)| o.3 as usize == i) {
-        return;
+    // Permute in place, one cycle at a time: a second list of every pair would double the
+    // largest allocation of a big run. `source[k]` is the pair that goes to position `k`.
+    let mut source: Vec<u32> = order.iter().map(|o| o.3).collect();
+    drop(order);
+    for start in 0..source.len() {
+        let mut k = start;
+        while source[k] as usize != k {
+            let from = source[k] as usize;
+            source[k] = k as u32;
+            if from == start {
+                break;
+            }
+            pairs.swap(k, from);
+            k = from;
+        }
     }
-    let mut slots: Vec<Option<Pair>> = std::mem::take(pairs).into_iter().map(Some).collect();
-    *pairs = order
-        .iter()
-        .filter_map(|o| slots[o.3 as usize].take())
-        .collect();
 }

@@ -95,6 +95,26 @@ fn meta_round_trip() {
 }
 
 #[test]
+fn meta_json_is_streamed_as_the_same_text() {
+    let dir = TempDir::new("meta-json");
+    let db = RunDb::create(&dir.db()).expect("create");
+    // Large enough to span many pages, with text that needs escaping.
+    let value: Vec<(u32, String)> = (0..20_000).map(|i| (i, format!("k\"{i}\u{e9}"))).collect();
+    db.write_meta_json("verdict", &value).expect("write");
+    let text = serde_json::to_string(&value).expect("serialize");
+    assert_eq!(db.read_meta("verdict").as_deref(), Some(text.as_str()));
+    // Replaced by a shorter value, then by plain text.
+    db.write_meta_json("verdict", &[1, 2]).expect("write");
+    assert_eq!(db.read_meta("verdict").as_deref(), Some("[1,2]"));
+    db.write_meta("verdict", "{}").expect("write");
+    assert_eq!(db.read_meta("verdict").as_deref(), Some("{}"));
+    // Other keys are untouched.
+    db.write_meta_json("outcome", &"x").expect("write");
+    assert_eq!(db.read_meta("outcome").as_deref(), Some("\"x\""));
+    assert_eq!(db.read_meta("verdict").as_deref(), Some("{}"));
+}
+
+#[test]
 fn data_version_changes_on_other_connections_commit() {
     let dir = TempDir::new("version");
     let db = RunDb::create(&dir.db()).expect("create");
