@@ -270,6 +270,9 @@ struct Supervisor<'a> {
     watchdog: Option<process::Watchdog>,
     /// The direct-tests interpreter started ahead, waiting for its input file.
     tests_prewarmed: Option<Process>,
+    /// The attempt's cgroup, where the runner may create one: every process started for the
+    /// attempt joins it, and teardown kills what is left in it.
+    cgroup: Option<process::AttemptCgroup>,
 }
 
 impl Drop for Supervisor<'_> {
@@ -333,6 +336,7 @@ impl<'a> Supervisor<'a> {
             pending_states: RefCell::new(VecDeque::new()),
             watchdog: None,
             tests_prewarmed: None,
+            cgroup: process::AttemptCgroup::create(ctx.identity),
         }
     }
 
@@ -355,7 +359,8 @@ impl<'a> Supervisor<'a> {
         if !self.slots.is_empty() || self.group().setup.is_some() {
             // Best effort: without `sh`, descendants of a SIGKILLed runner's units are killed
             // by the next run's sweep instead.
-            self.watchdog = process::Watchdog::start(&self.marker).ok();
+            let cgroup = self.cgroup.as_ref().map(process::AttemptCgroup::path);
+            self.watchdog = process::Watchdog::start(&self.marker, cgroup).ok();
         }
         self.start_setup(observer);
         self.prewarm();
@@ -385,6 +390,7 @@ impl<'a> Supervisor<'a> {
         }
         self.teardown_setup();
         let mut swept = self.sweep();
+        swept += self.kill_cgroup();
         if let Some(guard) = self.in_flight.take() {
             swept += guard.finish();
         }
@@ -1137,6 +1143,9 @@ impl<'a> Supervisor<'a> {
             .env(ENV_RUN_DIR, &self.dir.path)
             .env(ENV_GROUP, &self.group().name)
             .env(ENV_RUN_ID, &self.marker);
+        if let Some(cgroup) = &self.cgroup {
+            process::join_cgroup(command, cgroup.procs_fd());
+        }
         match unit {
             Some(unit) => command.env(ENV_UNIT, unit),
             None => command.env_remove(ENV_UNIT),
@@ -1438,6 +1447,14 @@ impl<'a> Supervisor<'a> {
         process::kill_marked(&self.marker, Instant::now() + SWEEP_DEADLINE).len()
     }
 
+    /// Kills what is left in the attempt's cgroup (descendants that left their unit's process
+    /// group and cleared their environment); returns how many there were.
+    fn kill_cgroup(&mut self) -> usize {
+        self.cgroup
+            .as_ref()
+            .map_or(0, |cgroup| cgroup.kill_all(Instant::now() + SWEEP_DEADLINE))
+    }
+
     /// Last resort on every path out of [`run`]: SIGKILL to everything started.
     fn kill_everything(&mut self) {
         if self.killed {
@@ -1455,6 +1472,7 @@ impl<'a> Supervisor<'a> {
         let pgids: Vec<u32> = processes.iter().map(|p| p.pid()).collect();
         process::kill_groups(&pgids, Instant::now() + SWEEP_DEADLINE);
         process::kill_marked(&self.marker, Instant::now() + SWEEP_DEADLINE);
+        self.kill_cgroup();
     }
 
     // ----- direct tests ------------------------------------------------------------------

@@ -73,13 +73,19 @@
 //!
 //! Units get `PR_SET_PDEATHSIG(SIGKILL)`, so they die with the runner (even SIGKILLed); the
 //! runner makes itself a child subreaper ([`Run::subreaper`]); each attempt marks its
-//! processes with `TESTRIUM_RUN_ID=<runner pid>.<runner start time>.<run id>` and sweeps them
-//! at teardown. If the runner is SIGKILLed, the descendants of its units (which have no
-//! parent-death signal) are killed by the attempt's watchdog — a small `sh` process holding a
-//! pipe only the runner writes to, which sweeps the marker when that pipe closes without a
-//! clean goodbye — and, as a last resort, by the next `Run` in any process, which first kills
-//! processes whose marker names a runner that no longer exists. Cancellation goes through a
-//! [`CancelToken`]; the library installs no signal handler.
+//! processes with `TESTRIUM_RUN_ID=<runner pid>.<runner start time>.<pid namespace>.<run id>`
+//! and sweeps them at teardown. Where the runner may create one (root, or a delegated cgroup
+//! v2 subtree), each attempt also has a cgroup of its own, `testrium-<pid>-<n>` below the
+//! runner's: every process it starts joins it before `exec`, and teardown kills whatever is
+//! left in it — which also reaches a descendant that cleared its environment and left its
+//! unit's process group without leaving the session, the one case the other mechanisms miss.
+//! If the runner is SIGKILLed, the descendants of its units (which have no parent-death
+//! signal) are killed by the attempt's watchdog — a small `sh` process holding a pipe only the
+//! runner writes to, which kills the attempt's cgroup and sweeps the marker when that pipe
+//! closes without a clean goodbye — and, as a last resort, by the next `Run` in any process,
+//! which first kills processes whose marker names a runner (of its pid namespace) that no
+//! longer exists. Cancellation goes through a [`CancelToken`]; the library installs no signal
+//! handler.
 //!
 //! # Example
 //!

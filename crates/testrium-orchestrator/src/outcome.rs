@@ -87,7 +87,8 @@ pub struct AttemptOutcome {
     /// Processes outside the units' process groups (daemons, `setsid` children) that were
     /// still alive at teardown and were killed by the sweep: those carrying the attempt's
     /// marker, and orphans adopted by the runner (as a subreaper) that left its session, even
-    /// with a cleared environment (killed when the process's last attempt in flight ends).
+    /// with a cleared environment (killed when the process's last attempt in flight ends), and
+    /// what was left in the attempt's cgroup where it has one.
     pub swept_processes: usize,
     /// The verification of this attempt.
     pub verdict: Verdict,

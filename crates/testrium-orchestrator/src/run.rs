@@ -202,6 +202,7 @@ impl Run {
         }
         // Leftovers of runners that died (SIGKILL) before they could tear down.
         process::sweep(None, process::Signal::SIGKILL);
+        process::sweep_stale_cgroups(std::time::Instant::now() + Duration::from_secs(5));
 
         let base = self
             .base_dir

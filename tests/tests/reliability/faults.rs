@@ -265,6 +265,55 @@ fn daemon_with_a_cleared_environment_is_killed_at_teardown() {
     );
 }
 
+#[test]
+// The gap the marker sweep and the subreaper leave: a child that clears its environment and
+// only leaves its unit's process group (same session), orphaned when the unit exits. Only
+// the attempt's cgroup finds it; where none can be created it survives (documented).
+fn escaped_child_with_a_cleared_environment_is_killed_through_the_cgroup() {
+    let base = Base::new("pgrp-cleared");
+    let child_pid = base.file("child.pid");
+    let cgroup = base.file("unit.cgroup");
+    let fifo = base.file("escaped.fifo");
+    // The child says (through a FIFO) when it has left the group, so the unit exits only
+    // after that: killing the unit's group at teardown must not be what ends it.
+    let script = format!(
+        "mkfifo '{fifo}'; \
+         {python} -c 'import os, sys; os.setpgid(0, 0); open(sys.argv[2], \"w\").write(\"%d\\n\" % os.getpid()); os.execve(sys.argv[1], [sys.argv[1], \"hang\"], {{}})' {hostile} '{fifo}' & \
+         read pid < '{fifo}'; echo $pid > '{child}'; cat /proc/self/cgroup > '{cgroup}'; \
+         exec {fixture} emit:spawned",
+        python = python(),
+        hostile = hostile(),
+        fixture = fixture(),
+        fifo = fifo.display(),
+        child = child_pid.display(),
+        cgroup = cgroup.display(),
+    );
+    GroupDir::new("test_pgrp_cleared")
+        .unit(
+            UnitSpec::command("spawner", &["/bin/sh".to_owned(), "-c".to_owned(), script])
+                .events(&["spawned"]),
+        )
+        .write(base.path());
+    let done = Testrium::new(&base, "run", &["run"]).run();
+    let pid = std::fs::read_to_string(&child_pid)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("no pid in {child_pid:?}"));
+    let _guard = KillOnDrop(vec![pid]);
+    done.assert_code(0);
+    let in_attempt_cgroup = std::fs::read_to_string(&cgroup)
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("0::") && l.contains("/testrium-"));
+    if !in_attempt_cgroup {
+        eprintln!("skipped: no attempt cgroup can be created here (the documented gap)");
+        return;
+    }
+    let gone = wait_until(Duration::from_secs(10), || !pid_alive(pid));
+    assert!(gone, "survived the run: {}", describe(&[pid]));
+    base.assert_nothing_left();
+}
+
 /// Runner peak memory allowed in the probe flood: a base plus this much per stored event (the
 /// runner still keeps every event, for the report's timeline, and every pair, in the verdict).
 ///

@@ -1,6 +1,7 @@
 //! Starting, watching and stopping processes. The safe face of [`unix`], which holds every
 //! `unsafe` and OS-specific call.
 
+mod cgroup;
 mod unix;
 
 use std::io;
@@ -13,7 +14,8 @@ use std::time::{Duration, Instant};
 
 pub(crate) use nix::sys::signal::Signal;
 
-pub(crate) use self::unix::{ENV_RUN_ID, Watchdog, become_subreaper};
+pub(crate) use self::cgroup::AttemptCgroup;
+pub(crate) use self::unix::{ENV_RUN_ID, Watchdog, become_subreaper, join_cgroup};
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +134,13 @@ pub(crate) fn sweep(marker: Option<&str>, signal: Signal) -> Vec<u32> {
         }
     }
     hit
+}
+
+/// Kills what is left in the attempt cgroups of runners (of this pid namespace) that are
+/// gone, and removes those cgroups. Returns how many processes it killed.
+pub(crate) fn sweep_stale_cgroups(deadline: Instant) -> usize {
+    let namespace = unix::pid_namespace();
+    cgroup::sweep_stale(|identity| runner_is_dead(identity, namespace), deadline)
 }
 
 /// Whether the runner named in a marker value is gone (pid gone, or reused by another

@@ -9,6 +9,8 @@
 //! - every unit process tree carries a marker in its environment ([`ENV_RUN_ID`]); at teardown
 //!   `/proc` is swept for processes carrying the marker of the attempt, and at start for
 //!   markers of runners that died;
+//! - where the runner may create one, each attempt has a cgroup every unit joins before
+//!   `exec` ([`join_cgroup`], see `cgroup.rs`): teardown kills it whole;
 //! - child exits are watched through pidfds (`pidfd_open`) and `ppoll`, so the supervisor
 //!   never blocks on one child, and reaped with `waitpid(pid)` (never `waitpid(-1)`, which
 //!   would steal the children of other runs or of the embedding program).
@@ -27,7 +29,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::Pid;
 
 /// The environment variable marking every process of one attempt:
-/// `<runner pid>.<runner start time>.<run id>`.
+/// `<runner pid>.<runner start time>.<pid namespace inode>.<run id>`.
 pub(crate) const ENV_RUN_ID: &str = "TESTRIUM_RUN_ID";
 
 /// Makes the calling process a child subreaper: orphaned descendants are re-parented to it.
@@ -52,6 +54,21 @@ pub(crate) fn configure_child(cmd: &mut Command) {
             if libc::getppid() as u32 != runner {
                 libc::kill(libc::getpid(), libc::SIGKILL);
             }
+            Ok(())
+        });
+    }
+}
+
+/// Makes the child join a cgroup before it runs anything: between fork and exec it writes
+/// `0` (itself) to `procs`, an open `cgroup.procs`. Best effort: a refused write leaves the
+/// child where it was.
+pub(crate) fn join_cgroup(cmd: &mut Command, procs: std::os::fd::RawFd) {
+    // SAFETY: the closure runs between fork and exec and only calls write(2) on a descriptor
+    // the parent keeps open for the child's whole spawn; it allocates nothing and takes no
+    // lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::write(procs, b"0".as_ptr().cast(), 1);
             Ok(())
         });
     }
@@ -175,17 +192,28 @@ pub(crate) fn proc_stat(pid: u32) -> Option<ProcStat> {
 }
 
 /// What the watchdog runs: wait on stdin; a line `x` means the runner ended cleanly; end of
-/// file means it died (SIGKILL): then kill every process carrying the marker `$1`, twice (in
-/// case one forked during the first pass).
+/// file means it died (SIGKILL): then kill the attempt's cgroup `$2` when there is one, and
+/// every process carrying the marker `$1`, twice (in case one forked during the first pass);
+/// then remove the cgroup.
 const WATCHDOG_SCRIPT: &str = r#"IFS= read -r line
 [ "$line" = x ] && exit 0
 for pass in 1 2; do
+  if [ -n "$2" ]; then
+    echo 1 > "$2/cgroup.kill" 2>/dev/null || kill -9 $(cat "$2/cgroup.procs" 2>/dev/null) 2>/dev/null
+  fi
   for d in /proc/[0-9]*; do
     if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "TESTRIUM_RUN_ID=$1"; then
       kill -9 "${d#/proc/}" 2>/dev/null
     fi
   done
 done
+if [ -n "$2" ]; then
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    rmdir "$2"/*/ "$2" 2>/dev/null
+    [ -d "$2" ] || break
+    sleep 0.2
+  done
+fi
 "#;
 
 /// A process that outlives the runner to kill the attempt's marked processes if the runner
@@ -199,14 +227,16 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts the watchdog for `marker` (`sh` must exist; best effort).
-    pub(crate) fn start(marker: &str) -> io::Result<Watchdog> {
+    /// Starts the watchdog for `marker` and the attempt's cgroup folder, if any (`sh` must
+    /// exist; best effort).
+    pub(crate) fn start(marker: &str, cgroup: Option<&std::path::Path>) -> io::Result<Watchdog> {
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let child = Command::new("sh")
             .arg("-c")
             .arg(WATCHDOG_SCRIPT)
             .arg("testrium-watchdog")
             .arg(marker)
+            .arg(cgroup.map(std::path::Path::as_os_str).unwrap_or_default())
             .env_remove(ENV_RUN_ID)
             .stdin(std::process::Stdio::from(read))
             .stdout(std::process::Stdio::null())
