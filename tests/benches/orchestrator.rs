@@ -30,9 +30,16 @@ fn main() {
         run_pair(&base);
     }
     let mut bare: Vec<Duration> = (0..iterations).map(|_| bare_pair()).collect();
-    let mut run: Vec<Duration> = (0..iterations).map(|_| run_pair(&base)).collect();
+    // Interleaved, so load changes hit both alike.
+    let (mut run, mut run_no_cgroup): (Vec<Duration>, Vec<Duration>) = (0..iterations)
+        .map(|_| (run_pair(&base), run_pair_with(&base, false)))
+        .unzip();
     report("bare start+reap of 2 processes", &mut bare);
     report("Run::execute of 2 do-nothing units", &mut run);
+    report(
+        "Run::execute of 2 do-nothing units, no attempt cgroup",
+        &mut run_no_cgroup,
+    );
     println!(
         "overhead (median Run - median bare): {:.2} ms",
         (median(&run) - median(&bare)) * 1e3
@@ -42,13 +49,26 @@ fn main() {
     let rounds = (iterations / 5).max(3);
     let mut ready: Vec<Duration> = Vec::new();
     let mut total: Vec<Duration> = Vec::new();
+    let mut ready_no_cgroup: Vec<Duration> = Vec::new();
+    let mut total_no_cgroup: Vec<Duration> = Vec::new();
     for _ in 0..rounds {
         let (r, t) = hundred_units(&base);
         ready.push(r);
         total.push(t);
+        let (r, t) = hundred_units_with(&base, false);
+        ready_no_cgroup.push(r);
+        total_no_cgroup.push(t);
     }
     report("100 independent units: start to all ready", &mut ready);
     report("100 independent units: whole attempt", &mut total);
+    report(
+        "100 independent units: start to all ready, no attempt cgroup",
+        &mut ready_no_cgroup,
+    );
+    report(
+        "100 independent units: whole attempt, no attempt cgroup",
+        &mut total_no_cgroup,
+    );
 
     let (wall, cpu) = idle_runner(&base);
     println!(
@@ -138,6 +158,11 @@ fn bare_pair() -> Duration {
 }
 
 fn run_pair(base: &TempBase) -> Duration {
+    run_pair_with(base, true)
+}
+
+/// [`run_pair`], with or without the attempt's cgroup.
+fn run_pair_with(base: &TempBase, cgroup: bool) -> Duration {
     let group = Group::builder("bench-pair-test", base.dir("bench-pair-test"))
         .unit(Unit::command("a", ["true"]).init(1))
         .unit(Unit::command("b", ["true"]).init(2))
@@ -146,6 +171,7 @@ fn run_pair(base: &TempBase) -> Duration {
     let start = Instant::now();
     let outcome = Run::new(group)
         .base_dir(base.path())
+        .cgroup(cgroup)
         .execute()
         .expect("run");
     let elapsed = start.elapsed();
@@ -158,6 +184,11 @@ fn run_pair(base: &TempBase) -> Duration {
 }
 
 fn hundred_units(base: &TempBase) -> (Duration, Duration) {
+    hundred_units_with(base, true)
+}
+
+/// [`hundred_units`], with or without the attempt's cgroup.
+fn hundred_units_with(base: &TempBase, cgroup: bool) -> (Duration, Duration) {
     let mut builder = Group::builder("bench-hundred-test", base.dir("bench-hundred-test"));
     for i in 0..100u32 {
         builder = builder.unit(
@@ -175,6 +206,7 @@ fn hundred_units(base: &TempBase) -> (Duration, Duration) {
     let outcome = Run::new(group)
         .base_dir(base.path())
         .settle_period(Duration::ZERO)
+        .cgroup(cgroup)
         .execute()
         .expect("run");
     let total = start.elapsed();

@@ -78,6 +78,8 @@ pub(crate) struct Options {
     pub(crate) stream_output: bool,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) path_prepend: Vec<PathBuf>,
+    /// Whether to give each attempt a cgroup of its own where one can be created.
+    pub(crate) cgroup: bool,
 }
 
 /// What one attempt needs.
@@ -336,7 +338,11 @@ impl<'a> Supervisor<'a> {
             pending_states: RefCell::new(VecDeque::new()),
             watchdog: None,
             tests_prewarmed: None,
-            cgroup: process::AttemptCgroup::create(ctx.identity),
+            cgroup: if ctx.options.cgroup {
+                process::AttemptCgroup::create(ctx.identity)
+            } else {
+                None
+            },
         }
     }
 

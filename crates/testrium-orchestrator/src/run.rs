@@ -77,6 +77,7 @@ impl Run {
                 stream_output: false,
                 env: Vec::new(),
                 path_prepend: Vec::new(),
+                cgroup: true,
             },
             repeat_override: None,
             subreaper: true,
@@ -179,6 +180,17 @@ impl Run {
     #[must_use]
     pub fn subreaper(mut self, enabled: bool) -> Self {
         self.subreaper = enabled;
+        self
+    }
+
+    /// Whether to run each attempt in a cgroup of its own (default true), where the process
+    /// may create one (root, or a delegated cgroup v2 subtree): every process the attempt
+    /// starts joins it before `exec`, and teardown kills whatever is left in it — descendants
+    /// that cleared their environment and left their unit's process group included. Where no
+    /// cgroup can be created, the attempt runs without one either way.
+    #[must_use]
+    pub fn cgroup(mut self, enabled: bool) -> Self {
+        self.options.cgroup = enabled;
         self
     }
 
