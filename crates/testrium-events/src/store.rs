@@ -222,11 +222,28 @@ impl RunDb {
     /// with commit order (one writer at a time), so reading after the last ID seen never skips
     /// a row.
     pub fn read_events_after(&self, after_id: i64) -> Result<EventLog, StoreError> {
+        let mut log = EventLog::default();
+        self.for_each_event_after(after_id, |row| match row {
+            Ok(event) => log.events.push(event),
+            Err(bad) => log.malformed.push(bad),
+        })?;
+        Ok(log)
+    }
+
+    /// Like [`RunDb::read_events_after`], one row at a time: `f` gets each row whose `ID` is
+    /// greater than `after_id`, in `ID` order, read as an event or as a malformed row, and
+    /// no list of them is built (a reader of a large run holds one row at a time).
+    ///
+    /// On an error part of the rows may have been given to `f` already.
+    pub fn for_each_event_after(
+        &self,
+        after_id: i64,
+        mut f: impl FnMut(Result<Event, MalformedEvent>),
+    ) -> Result<(), StoreError> {
         let err = |e| StoreError::sqlite(&self.path, "read events", e);
         let present = schema::table_columns(&self.conn, "Events").map_err(err)?;
-        let mut log = EventLog::default();
         if present.is_empty() {
-            return Ok(log);
+            return Ok(());
         }
         let mut stmt = self
             .conn
@@ -234,12 +251,9 @@ impl RunDb {
             .map_err(err)?;
         let mut rows = stmt.query([after_id]).map_err(err)?;
         while let Some(row) = rows.next().map_err(err)? {
-            match read::decode(row).map_err(err)? {
-                Ok(event) => log.events.push(event),
-                Err(bad) => log.malformed.push(bad),
-            }
+            f(read::decode(row).map_err(err)?);
         }
-        Ok(log)
+        Ok(())
     }
 
     /// `PRAGMA data_version`: changes whenever another connection commits. Costs a few

@@ -22,11 +22,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use testrium_config::{Group, InExcept, Launch, Setup, Unit};
 use testrium_events::{
-    ChangeWatch, ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT, Event, EventLog, RunDb,
-    StoreError, UnitState, monotonic_ns,
+    ChangeWatch, ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT, Event, RunDb, StoreError,
+    UnitState, monotonic_ns,
 };
 use testrium_verify::{
-    DirectTest, Expectations, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, VerifyInput,
+    DirectTest, Expectations, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, Verifier,
+    VerifyOptions,
 };
 
 use crate::cancel::CancelToken;
@@ -38,6 +39,7 @@ use crate::plan::Plan;
 use crate::process::{self, ENV_RUN_ID, Exit, Process, Signal, spawn, stop_processes};
 use crate::python::{self, PythonRuntime};
 use crate::rundir::{self, RunDir};
+use crate::sample::{EventSample, PAIR_LIMIT};
 
 /// The longest the supervisor sleeps between two looks at the database and the cancel token
 /// while things happen (or always, where the database cannot be watched).
@@ -407,9 +409,40 @@ impl<'a> Supervisor<'a> {
         // Every unit is gone, so is any lock one of them held.
         let locked = self.flush_states()?;
 
-        let events = self.db.read_events().map_err(|e| self.store(e))?;
-        // Report what the final read found, so the observer saw every probe.
-        self.report_new_events(&events, observer);
+        // Every row, read one at a time into the verifier and the attempt's sample of them,
+        // never held all at once: a flood of probes must not make the runner grow with it.
+        // The observer sees what the final read found, so it saw every probe.
+        let expectations = Expectations::from_group(self.group());
+        let mut verifier = Verifier::new(
+            &expectations,
+            VerifyOptions::default().pair_limit(PAIR_LIMIT),
+        );
+        let mut events = EventSample::default();
+        let seen = self.last_event_id;
+        let mut newest = seen;
+        let at = self.since();
+        self.db
+            .for_each_event_after(0, |row| match row {
+                Ok(event) => {
+                    newest = newest.max(event.id);
+                    if event.id > seen {
+                        observer(&RunEvent::ProbeRecorded {
+                            event: event.clone(),
+                            at,
+                        });
+                    }
+                    verifier.push(&event);
+                    events.push(&event);
+                }
+                Err(bad) => {
+                    newest = newest.max(bad.id);
+                    events.push_malformed();
+                    verifier.push_malformed(bad);
+                }
+            })
+            .map_err(|e| self.store(e))?;
+        events.finish();
+        self.last_event_id = newest;
         let units = self.unit_outcomes();
         let setup = self.setup_outcome();
         let mut verified_units = units.clone();
@@ -442,17 +475,13 @@ impl<'a> Supervisor<'a> {
                 ),
             ));
         }
-        let expectations = Expectations::from_group(self.group());
-        let input = VerifyInput::new(&expectations, &events.events)
-            .malformed(&events.malformed)
-            .unit_outcomes(&verified_units)
-            .direct_tests(&direct_tests)
-            .timing(
-                GroupTiming::wall(self.started_unix_s, ended_unix_s)
-                    .with_mono_ns(self.started_mono_ns, ended_mono_ns),
-            )
-            .timed_out(end == EndReason::GroupTimeout);
-        let verdict = testrium_verify::verify(&input);
+        let verdict = verifier.finish(
+            &verified_units,
+            &direct_tests,
+            GroupTiming::wall(self.started_unix_s, ended_unix_s)
+                .with_mono_ns(self.started_mono_ns, ended_mono_ns),
+            end == EndReason::GroupTimeout,
+        );
         let outcome = AttemptOutcome {
             group: self.group().name.clone(),
             attempt: self.ctx.attempt,
@@ -680,19 +709,6 @@ impl<'a> Supervisor<'a> {
         }
         self.last_event_id = newest;
         Ok(true)
-    }
-
-    fn report_new_events(&mut self, log: &EventLog, observer: &mut dyn FnMut(&RunEvent)) {
-        let at = self.since();
-        for event in log.events.iter().filter(|e| e.id > self.last_event_id) {
-            observer(&RunEvent::ProbeRecorded {
-                event: event.clone(),
-                at,
-            });
-        }
-        if let Some(last) = log.last_id() {
-            self.last_event_id = self.last_event_id.max(last);
-        }
     }
 
     fn apply_event(

@@ -138,6 +138,7 @@ mod process;
 mod python;
 mod run;
 mod rundir;
+mod sample;
 
 pub use crate::attempt::{OUTCOME_META_KEY, VERDICT_META_KEY};
 pub use crate::cancel::CancelToken;
@@ -146,3 +147,4 @@ pub use crate::event::RunEvent;
 pub use crate::exit_code::TestriumExitCode;
 pub use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, GroupOutcome};
 pub use crate::run::{DEFAULT_GRACE_PERIOD, DEFAULT_MAX_RESTARTS, DEFAULT_SETTLE_PERIOD, Run};
+pub use crate::sample::{EVENT_SAMPLE_LIMIT, EventSample, PAIR_LIMIT};

@@ -4,12 +4,13 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use testrium_events::{EventLog, RunDb};
+use testrium_events::RunDb;
 use testrium_verify::{DirectTest, UnitOutcome, Verdict};
 
 use crate::attempt::{OUTCOME_META_KEY, VERDICT_META_KEY};
 use crate::error::{StoredAttemptError, StoredAttemptErrorKind};
 use crate::exit_code::TestriumExitCode;
+use crate::sample::EventSample;
 
 /// Everything a [`Run`](crate::Run) of one group produced: one [`AttemptOutcome`] per attempt
 /// (`1 + repeat`, fewer when cancelled).
@@ -75,9 +76,13 @@ pub struct AttemptOutcome {
     pub setup: Option<UnitOutcome>,
     /// Python direct test functions and callbacks (empty when the group has none).
     pub direct_tests: Vec<DirectTest>,
-    /// Every row of the `Events` table after the attempt.
+    /// What the attempt keeps of the rows of its `Events` table: their count, the units that
+    /// recorded them and the earliest [`EVENT_SAMPLE_LIMIT`](crate::EVENT_SAMPLE_LIMIT) events
+    /// in time order (a report's timeline). Every row stays in the run database
+    /// ([`RunDb::read_events`]); malformed ones are also in the verdict. (Before, this held
+    /// every row, which made a runner's memory grow with a flood of probes.)
     #[serde(skip)]
-    pub events: EventLog,
+    pub events: EventSample,
     /// Where the time went.
     pub timings: AttemptTimings,
     /// Why the units phase ended.
@@ -102,8 +107,8 @@ impl AttemptOutcome {
         !self.interrupted && self.verdict.passed()
     }
 
-    /// Reads back the attempt stored in the run database `db`, its events from the `Events`
-    /// table: what `testrium report` re-renders for a run no `testrium run` reported on (a
+    /// Reads back the attempt stored in the run database `db`, its events sampled from the
+    /// `Events` table (one row at a time, as the run did): what `testrium report` re-renders for a run no `testrium run` reported on (a
     /// harness embedding [`Run`](crate::Run), or a `testrium run` killed after the attempt).
     ///
     /// `Ok(None)` when the database holds no outcome (the attempt never finished). An outcome
@@ -127,7 +132,7 @@ impl AttemptOutcome {
                 verdict
             }
         };
-        let events = db.read_events().map_err(store)?;
+        let events = EventSample::read(db).map_err(store)?;
         Ok(Some(stored.into_outcome(verdict, events)))
     }
 }
@@ -276,7 +281,7 @@ impl<'a> StoredOutcome<'a> {
     }
 
     /// The attempt, with the verdict and events stored beside it.
-    fn into_outcome(self, verdict: Verdict, events: EventLog) -> AttemptOutcome {
+    fn into_outcome(self, verdict: Verdict, events: EventSample) -> AttemptOutcome {
         AttemptOutcome {
             group: self.group.into_owned(),
             attempt: self.attempt,

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use crate::context::Context;
 use crate::expect::ExpectedCircuit;
-use crate::index::{canonical_cmp, event_key};
 use crate::stats::{latency_stats, ns_to_s};
 use crate::verdict::{CircuitReport, CircuitViolation, Clock, HopReport, ViolationKind};
 
@@ -34,18 +33,18 @@ pub(crate) fn check_circuits(
 }
 
 fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport {
-    let events = ctx.events;
-    let hop_units: Vec<Option<u32>> = circuit
+    let rows = ctx.rows;
+    let events = &rows.rows;
+    let hop_ids: Vec<Option<(u32, u32)>> = circuit
         .hops
         .iter()
-        .map(|h| ctx.units.get(&h.unit))
+        .map(|h| Some((rows.units.get(&h.unit)?, rows.steps.get(&h.probe)?)))
         .collect();
     let mut raw: Vec<Vec<u32>> = vec![Vec::new(); circuit.hops.len()];
-    if hop_units.iter().any(Option::is_some) {
+    if hop_ids.iter().any(Option::is_some) {
         for (i, e) in events.iter().enumerate() {
-            let u = ctx.unit_of[i];
-            for (h, hop) in circuit.hops.iter().enumerate() {
-                if hop_units[h] == Some(u) && e.step == hop.probe {
+            for (h, ids) in hop_ids.iter().enumerate() {
+                if *ids == Some((e.unit, e.step)) {
                     raw[h].push(i as u32);
                 }
             }
@@ -54,7 +53,7 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
     let clock = if raw
         .iter()
         .flatten()
-        .all(|&i| events[i as usize].mono_ns.is_some())
+        .all(|&i| events[i as usize].mono_ns().is_some())
     {
         Clock::Monotonic
     } else {
@@ -63,25 +62,22 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
     let by_time = |a: &u32, b: &u32| -> Ordering {
         let (ea, eb) = (&events[*a as usize], &events[*b as usize]);
         let first = match clock {
-            Clock::Monotonic => ea.mono_ns.cmp(&eb.mono_ns),
+            Clock::Monotonic => ea.mono_ns().cmp(&eb.mono_ns()),
             _ => ea.time.total_cmp(&eb.time),
         };
-        first.then_with(|| canonical_cmp(ea, eb))
+        first.then_with(|| rows.cmp(*a as usize, *b as usize))
     };
     let keyed = raw
         .iter()
         .flatten()
-        .any(|&i| event_key(&events[i as usize]).is_some());
+        .any(|&i| rows.key(i as usize).is_some());
     let hops: Vec<HopEvents<'_>> = raw
         .into_iter()
         .map(|mut list| {
-            if list
-                .iter()
-                .any(|&i| event_key(&events[i as usize]).is_some())
-            {
+            if list.iter().any(|&i| rows.key(i as usize).is_some()) {
                 let mut v: Vec<(&str, u32)> = list
                     .iter()
-                    .filter_map(|&i| event_key(&events[i as usize]).map(|k| (k, i)))
+                    .filter_map(|&i| rows.key(i as usize).map(|k| (k, i)))
                     .collect();
                 v.sort_unstable_by(|a, b| a.0.cmp(b.0).then_with(|| by_time(&a.1, &b.1)));
                 let (keys, events) = v.into_iter().unzip();
@@ -101,7 +97,7 @@ fn check_circuit(ctx: &Context<'_>, circuit: &ExpectedCircuit) -> CircuitReport 
 
     let diff = |a: u32, b: u32| -> f64 {
         let (ea, eb) = (&events[a as usize], &events[b as usize]);
-        match (clock, ea.mono_ns, eb.mono_ns) {
+        match (clock, ea.mono_ns(), eb.mono_ns()) {
             (Clock::Monotonic, Some(x), Some(y)) => ns_to_s(i128::from(y) - i128::from(x)),
             _ => eb.time - ea.time,
         }

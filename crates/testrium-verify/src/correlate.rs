@@ -1,11 +1,13 @@
 //! Send/Receive correlation by event key, and latency over the pairs.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use testrium_events::EventType;
 
 use crate::context::Context;
-use crate::index::{FxMap, canonical_cmp, event_key};
+use crate::index::FxMap;
+use crate::rows::Rows;
 use crate::stats::{delta, latency_stats};
 use crate::verdict::{Clock, CorrelationReport, DuplicateKey, LatencyReport, Pair, RouteLatency};
 
@@ -33,51 +35,37 @@ struct Route {
     negative: [(u64, f64); 2],
 }
 
-/// Correlates every keyed Send and Receive (see [`CorrelationReport`] for the rule).
-pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
-    let events = ctx.events;
+/// Correlates every keyed Send and Receive (see [`CorrelationReport`] for the rule). Every
+/// pair counts and is measured; only the first `pair_limit` (in pair order) are listed.
+pub(crate) fn correlate(ctx: &mut Context<'_>, pair_limit: Option<usize>) -> Correlation {
+    let rows = ctx.rows;
+    let events = &rows.rows;
 
-    // Group keyed events by key without copying keys: intern each key into a slot, then a
-    // counting sort by slot.
-    let keyed_count = events
-        .iter()
-        .filter(|e| matches!(e.event_type, EventType::Send | EventType::Receive))
-        .count();
-    let mut slot_of: FxMap<&str, u32> =
-        FxMap::with_capacity_and_hasher(keyed_count / 2 + 1, Default::default());
-    let mut keys: Vec<&str> = Vec::with_capacity(keyed_count / 2 + 1);
-    let mut counts: Vec<u32> = Vec::with_capacity(keyed_count / 2 + 1);
-    let mut keyed: Vec<(u32, u32)> = Vec::with_capacity(keyed_count);
-    for (i, e) in events.iter().enumerate() {
-        if !matches!(e.event_type, EventType::Send | EventType::Receive) {
-            continue;
+    // Group keyed events by interned key: a counting sort by key id.
+    let is_keyed = |i: usize| {
+        matches!(events[i].kind(), EventType::Send | EventType::Receive) && rows.key(i).is_some()
+    };
+    let nkeys = rows.keys.len();
+    let mut offsets: Vec<u32> = vec![0; nkeys + 1];
+    let mut keyed_count = 0usize;
+    for i in 0..events.len() {
+        if let (true, Some(k)) = (is_keyed(i), rows.key_id(i)) {
+            offsets[k as usize + 1] += 1;
+            keyed_count += 1;
         }
-        let Some(k) = event_key(e) else { continue };
-        let next = keys.len() as u32;
-        let slot = *slot_of.entry(k).or_insert(next);
-        if slot == next {
-            keys.push(k);
-            counts.push(0);
-        }
-        counts[slot as usize] += 1;
-        keyed.push((slot, i as u32));
     }
-    drop(slot_of);
-    let mut offsets: Vec<u32> = Vec::with_capacity(keys.len() + 1);
-    let mut acc = 0u32;
-    offsets.push(0);
-    for &c in &counts {
-        acc += c;
-        offsets.push(acc);
+    for k in 0..nkeys {
+        offsets[k + 1] += offsets[k];
     }
     let mut fill = offsets.clone();
-    let mut grouped = vec![0u32; keyed.len()];
-    for &(slot, idx) in &keyed {
-        let at = &mut fill[slot as usize];
-        grouped[*at as usize] = idx;
-        *at += 1;
+    let mut grouped = vec![0u32; keyed_count];
+    for i in 0..events.len() {
+        if let (true, Some(k)) = (is_keyed(i), rows.key_id(i)) {
+            let at = &mut fill[k as usize];
+            grouped[*at as usize] = i as u32;
+            *at += 1;
+        }
     }
-    drop(keyed);
     drop(fill);
 
     let mut report = CorrelationReport::default();
@@ -89,22 +77,24 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
     let mut sends: Vec<u32> = Vec::new();
     let mut receives: Vec<u32> = Vec::new();
     let mut receivers: Vec<(u32, u32)> = Vec::new(); // (first receive, count) per unit
-    report.pairs.reserve(keys.len());
-    // (send, receive) event of each pair, to sort the pairs at the end.
-    let mut pair_events: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
+    // (send, receive) event of each pair, with its latency and clock.
+    let mut pair_events: Vec<(u32, u32, f64, Clock)> = Vec::new();
 
-    for slot in 0..keys.len() as u32 {
-        let group = &grouped[offsets[slot as usize] as usize..offsets[slot as usize + 1] as usize];
+    for slot in 0..nkeys {
+        let group = &grouped[offsets[slot] as usize..offsets[slot + 1] as usize];
+        if group.is_empty() {
+            continue;
+        }
         sends.clear();
         receives.clear();
         for &i in group {
-            if events[i as usize].event_type == EventType::Send {
+            if events[i as usize].kind() == EventType::Send {
                 sends.push(i);
             } else {
                 receives.push(i);
             }
         }
-        let key = keys[slot as usize];
+        let key = rows.keys.name(slot as u32);
         if receives.is_empty() {
             orphan_sends.extend_from_slice(&sends);
         } else if sends.is_empty() {
@@ -114,17 +104,16 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
         // Each receiving unit's first receive, and how many it recorded.
         receivers.clear();
         if receives.len() > 1 {
-            let unit_of = &ctx.unit_of;
-            let units = &ctx.units;
             receives.sort_unstable_by(|&a, &b| {
-                units
-                    .name(unit_of[a as usize])
-                    .cmp(units.name(unit_of[b as usize]))
-                    .then_with(|| canonical_cmp(&events[a as usize], &events[b as usize]))
+                rows.unit_name(a as usize)
+                    .cmp(rows.unit_name(b as usize))
+                    .then_with(|| rows.cmp(a as usize, b as usize))
             });
             for &r in &receives {
                 match receivers.last_mut() {
-                    Some((first, n)) if unit_of[*first as usize] == unit_of[r as usize] => *n += 1,
+                    Some((first, n)) if events[*first as usize].unit == events[r as usize].unit => {
+                        *n += 1;
+                    }
                     _ => receivers.push((r, 1)),
                 }
             }
@@ -136,14 +125,14 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
         if sends.len() > 1 || repeated {
             let mut send_units: Vec<String> = sends
                 .iter()
-                .map(|&s| events[s as usize].unit.clone())
+                .map(|&s| rows.unit_name(s as usize).to_owned())
                 .collect();
             send_units.sort_unstable();
             send_units.dedup();
             let repeated_receivers = receivers
                 .iter()
                 .filter(|&&(_, n)| n > 1)
-                .map(|&(r, _)| events[r as usize].unit.clone())
+                .map(|&(r, _)| rows.unit_name(r as usize).to_owned())
                 .collect();
             report.duplicate_keys.push(DuplicateKey {
                 key: Arc::from(key),
@@ -156,30 +145,22 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
 
         let Some(&first_send) = sends
             .iter()
-            .min_by(|&&a, &&b| canonical_cmp(&events[a as usize], &events[b as usize]))
+            .min_by(|&&a, &&b| rows.cmp(a as usize, b as usize))
         else {
             continue;
         };
-        if receivers.is_empty() {
-            continue;
-        }
-        let key_arc: Arc<str> = Arc::from(key);
         let s = &events[first_send as usize];
-        let send_unit_id = ctx.unit_of[first_send as usize];
-        let send_unit = ctx.unit_arc(send_unit_id);
-        let send_step = ctx.step_arc(&s.step);
         for &(r, _) in &receivers {
             let re = &events[r as usize];
-            let receive_unit_id = ctx.unit_of[r as usize];
             let (raw, clock) = delta(s, re);
-            let route_key = (send_unit_id, receive_unit_id);
+            let route_key = (s.unit, re.unit);
             let route = match last_route {
                 Some((k, idx)) if k == route_key => idx,
                 _ => {
                     let idx = *route_of.entry(route_key).or_insert_with(|| {
                         routes.push(Route {
-                            send: send_unit_id,
-                            receive: receive_unit_id,
+                            send: s.unit,
+                            receive: re.unit,
                             values: Vec::new(),
                             negative: [(0, 0.0); 2],
                         });
@@ -196,28 +177,55 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
             }
             let latency_s = raw.max(0.0);
             routes[route].values.push(latency_s);
-            pair_events.push((first_send, r));
-            report.pairs.push(Pair {
-                key: Arc::clone(&key_arc),
-                send_unit: Arc::clone(&send_unit),
-                send_step: Arc::clone(&send_step),
-                send_id: s.id,
-                receive_unit: ctx.unit_arc(receive_unit_id),
-                receive_step: ctx.step_arc(&re.step),
-                receive_id: re.id,
-                latency_s,
-                clock,
-            });
+            pair_events.push((first_send, r, latency_s, clock));
         }
     }
+    drop(grouped);
+    drop(offsets);
 
-    sort_pairs(ctx, &mut report.pairs, &pair_events);
+    let mut latency = LatencyReport::default();
+    for p in &pair_events {
+        match p.3 {
+            Clock::Monotonic => latency.monotonic_pairs += 1,
+            _ => latency.wall_pairs += 1,
+        }
+    }
+    let paired = pair_events.len();
+    sort_pairs(rows, &mut pair_events, pair_limit);
+    let listed = pair_limit.map_or(paired, |n| n.min(paired));
+    report.pairs.reserve_exact(listed);
+    let mut key_arc: Option<(u32, Arc<str>)> = None;
+    for &(s, r, latency_s, clock) in &pair_events[..listed] {
+        let (se, re) = (events[s as usize], events[r as usize]);
+        let k = rows.key_id(s as usize).unwrap_or_default();
+        let key = match &key_arc {
+            Some((id, a)) if *id == k => Arc::clone(a),
+            _ => {
+                let a: Arc<str> = Arc::from(rows.keys.name(k));
+                key_arc = Some((k, Arc::clone(&a)));
+                a
+            }
+        };
+        report.pairs.push(Pair {
+            key,
+            send_unit: ctx.unit_arc(se.unit),
+            send_step: ctx.step_arc(se.step),
+            send_id: se.id,
+            receive_unit: ctx.unit_arc(re.unit),
+            receive_step: ctx.step_arc(re.step),
+            receive_id: re.id,
+            latency_s,
+            clock,
+        });
+    }
+    report.pairs_omitted = (paired - listed) as u64;
+    drop(pair_events);
+
     report
         .duplicate_keys
         .sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    orphan_sends.sort_unstable_by(|&a, &b| canonical_cmp(&events[a as usize], &events[b as usize]));
-    orphan_receives
-        .sort_unstable_by(|&a, &b| canonical_cmp(&events[a as usize], &events[b as usize]));
+    orphan_sends.sort_unstable_by(|&a, &b| rows.cmp(a as usize, b as usize));
+    orphan_receives.sort_unstable_by(|&a, &b| rows.cmp(a as usize, b as usize));
     report.orphan_sends = orphan_sends
         .iter()
         .map(|&i| ctx.event_ref(i as usize))
@@ -228,29 +236,22 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
         .collect();
 
     // Latency: overall and per route, routes sorted by unit names.
-    let mut latency = LatencyReport::default();
-    for p in &report.pairs {
-        match p.clock {
-            Clock::Monotonic => latency.monotonic_pairs += 1,
-            _ => latency.wall_pairs += 1,
-        }
-    }
-    let mut all: Vec<f64> = Vec::with_capacity(report.pairs.len());
+    let mut all: Vec<f64> = Vec::with_capacity(paired);
     for r in &routes {
         all.extend_from_slice(&r.values);
     }
     latency.overall = latency_stats(&mut all);
     drop(all);
     routes.sort_unstable_by(|a, b| {
-        ctx.units
+        rows.units
             .name(a.send)
-            .cmp(ctx.units.name(b.send))
-            .then_with(|| ctx.units.name(a.receive).cmp(ctx.units.name(b.receive)))
+            .cmp(rows.units.name(b.send))
+            .then_with(|| rows.units.name(a.receive).cmp(rows.units.name(b.receive)))
     });
     let mut negative = Vec::new();
     for r in &mut routes {
-        let send_unit = ctx.units.name(r.send).to_owned();
-        let receive_unit = ctx.units.name(r.receive).to_owned();
+        let send_unit = rows.units.name(r.send).to_owned();
+        let receive_unit = rows.units.name(r.receive).to_owned();
         for (i, clock) in [Clock::Monotonic, Clock::Wall].into_iter().enumerate() {
             let (count, worst_s) = r.negative[i];
             if count > 0 {
@@ -280,48 +281,36 @@ pub(crate) fn correlate(ctx: &mut Context<'_>) -> Correlation {
 }
 
 /// Sorts the pairs by their Send event (canonical order), then receiving unit, then Receive
-/// event: the order events happened in, whatever order they were given in.
-fn sort_pairs(ctx: &Context<'_>, pairs: &mut [Pair], pair_events: &[(u32, u32)]) {
-    let events = ctx.events;
-    // Compact sort keys first (cache-friendly); the full comparison only breaks ties.
-    let mut order: Vec<(f64, i64, i64, u32)> = pair_events
-        .iter()
-        .enumerate()
-        .map(|(i, &(s, _))| {
-            let e = &events[s as usize];
-            (e.time, e.mono_ns.unwrap_or(i64::MIN), e.id, i as u32)
-        })
-        .collect();
-    order.sort_unstable_by(|a, b| {
-        a.0.total_cmp(&b.0)
-            .then_with(|| a.1.cmp(&b.1))
-            .then_with(|| a.2.cmp(&b.2))
+/// event: the order events happened in, whatever order they were given in. With a `limit`,
+/// only the first `limit` are sorted into place (the rest are left in any order after them).
+fn sort_pairs(rows: &Rows, pairs: &mut [(u32, u32, f64, Clock)], limit: Option<usize>) {
+    let events = &rows.rows;
+    let cmp = |a: &(u32, u32, f64, Clock), b: &(u32, u32, f64, Clock)| -> Ordering {
+        let (sa, sb) = (&events[a.0 as usize], &events[b.0 as usize]);
+        // Compact keys first; the full comparison only breaks ties.
+        sa.time
+            .total_cmp(&sb.time)
+            // As before: no monotonic time sorts as i64::MIN here, the id decides first.
             .then_with(|| {
-                let (sa, ra) = pair_events[a.3 as usize];
-                let (sb, rb) = pair_events[b.3 as usize];
-                canonical_cmp(&events[sa as usize], &events[sb as usize])
-                    .then_with(|| {
-                        ctx.units
-                            .name(ctx.unit_of[ra as usize])
-                            .cmp(ctx.units.name(ctx.unit_of[rb as usize]))
-                    })
-                    .then_with(|| canonical_cmp(&events[ra as usize], &events[rb as usize]))
+                sa.mono_ns()
+                    .unwrap_or(i64::MIN)
+                    .cmp(&sb.mono_ns().unwrap_or(i64::MIN))
             })
-    });
-    // Permute in place, one cycle at a time: a second list of every pair would double the
-    // largest allocation of a big run. `source[k]` is the pair that goes to position `k`.
-    let mut source: Vec<u32> = order.iter().map(|o| o.3).collect();
-    drop(order);
-    for start in 0..source.len() {
-        let mut k = start;
-        while source[k] as usize != k {
-            let from = source[k] as usize;
-            source[k] = k as u32;
-            if from == start {
-                break;
+            .then_with(|| sa.id.cmp(&sb.id))
+            .then_with(|| rows.cmp(a.0 as usize, b.0 as usize))
+            .then_with(|| {
+                rows.unit_name(a.1 as usize)
+                    .cmp(rows.unit_name(b.1 as usize))
+            })
+            .then_with(|| rows.cmp(a.1 as usize, b.1 as usize))
+    };
+    match limit {
+        Some(n) if n < pairs.len() => {
+            if n > 0 {
+                pairs.select_nth_unstable_by(n - 1, cmp);
             }
-            pairs.swap(k, from);
-            k = from;
+            pairs[..n].sort_unstable_by(cmp);
         }
+        _ => pairs.sort_unstable_by(cmp),
     }
 }

@@ -4,12 +4,16 @@ use crate::circuits::check_circuits;
 use crate::context::Context;
 use crate::correlate::correlate;
 use crate::evidence::{events_span, exceptions, late_events, unknown_units};
-use crate::input::{UnitFailure, UnitStatus, VerifyInput};
+use crate::expect::Expectations;
+use crate::input::{DirectTest, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, VerifyInput};
 use crate::probes::required_probes;
 use crate::render::{clean, fmt_seconds};
+use crate::rows::Rows;
+use crate::stream::VerifyOptions;
 use crate::verdict::{
     Clock, Failure, FailureKind, RunSummary, Verdict, ViolationKind, Warning, WarningKind,
 };
+use testrium_events::MalformedEvent;
 
 /// Verifies one run: required probes, Send/Receive correlation, latency, declared circuits,
 /// unit outcomes, direct tests, malformed rows and the group timeout, combined into a
@@ -22,10 +26,42 @@ use crate::verdict::{
 /// unit, failed direct test, circuit violation, malformed row, or group timeout (see
 /// [`FailureKind`]). `Exception` events are evidence (warnings) and do not fail a run by
 /// themselves: as in the original, a unit that raises fails through its exit status.
+///
+/// The same as giving each event to a [`Verifier`](crate::Verifier) with the default
+/// [`VerifyOptions`] (every pair listed), which is how it is done.
 pub fn verify(input: &VerifyInput<'_>) -> Verdict {
-    let exp = input.expectations;
-    let mut ctx = Context::new(input.events);
-    let events = input.events;
+    let mut verifier = crate::Verifier::new(input.expectations, VerifyOptions::default());
+    for e in input.events {
+        verifier.push(e);
+    }
+    for m in input.malformed {
+        verifier.push_malformed(m.clone());
+    }
+    verifier.finish(
+        input.unit_outcomes,
+        input.direct_tests,
+        input.timing,
+        input.timed_out,
+    )
+}
+
+/// Everything but the events: what [`decide`] needs from the caller.
+pub(crate) struct Finish<'a> {
+    pub(crate) unit_outcomes: &'a [UnitOutcome],
+    pub(crate) direct_tests: &'a [DirectTest],
+    pub(crate) timing: GroupTiming,
+    pub(crate) timed_out: bool,
+}
+
+/// The verdict over the rows a [`Verifier`](crate::Verifier) collected.
+pub(crate) fn decide(
+    exp: &Expectations,
+    options: &VerifyOptions,
+    rows: &Rows,
+    mut malformed: Vec<MalformedEvent>,
+    input: &Finish<'_>,
+) -> Verdict {
+    let mut ctx = Context::new(rows);
     let mut failures: Vec<Failure> = Vec::new();
     let mut warnings: Vec<Warning> = Vec::new();
 
@@ -46,7 +82,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     }
 
     // Correlation and latency.
-    let correlation = correlate(&mut ctx);
+    let correlation = correlate(&mut ctx, options.pair_limit);
     for e in &correlation.report.orphan_sends {
         failures.push(Failure {
             circuit: None,
@@ -221,7 +257,6 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     }
 
     // Malformed rows.
-    let mut malformed = input.malformed.to_vec();
     malformed.sort_by(|a, b| {
         a.id.cmp(&b.id)
             .then_with(|| a.unit.cmp(&b.unit))
@@ -313,10 +348,10 @@ pub fn verify(input: &VerifyInput<'_>) -> Verdict {
     warnings.sort_by_key(|w| w.kind);
 
     let summary = RunSummary {
-        events: events.len() as u64,
+        events: rows.len() as u64,
         malformed: malformed.len() as u64,
         late_events: late_events.len() as u64,
-        events_span_s: events_span(events),
+        events_span_s: events_span(rows),
         group_duration_s: input.timing.duration_s(),
         timed_out: input.timed_out,
     };

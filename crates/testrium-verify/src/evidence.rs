@@ -1,12 +1,11 @@
 //! Evidence that does not fail a run by itself: exceptions, events from unknown units, late
 //! events; and the span of the events.
 
-use testrium_events::{Event, EventType};
-
 use crate::context::Context;
 use crate::expect::Expectations;
-use crate::index::{FxMap, canonical_cmp};
+use crate::index::FxMap;
 use crate::input::GroupTiming;
+use crate::rows::Rows;
 use crate::verdict::{EventRef, ExceptionEvidence, UnknownUnit};
 
 /// The longest exception message kept as evidence, in characters.
@@ -14,15 +13,15 @@ const MAX_MESSAGE_CHARS: usize = 2000;
 
 /// Every `Exception` event, in event order, with its message.
 pub(crate) fn exceptions(ctx: &mut Context<'_>) -> Vec<ExceptionEvidence> {
-    let events = ctx.events;
-    let mut idx: Vec<usize> = (0..events.len())
-        .filter(|&i| events[i].event_type == EventType::Exception)
-        .collect();
-    idx.sort_unstable_by(|&a, &b| canonical_cmp(&events[a], &events[b]));
+    let rows = ctx.rows;
+    let mut idx: Vec<usize> = rows.exceptions.iter().map(|x| x.row as usize).collect();
+    idx.sort_unstable_by(|&a, &b| rows.cmp(a, b));
     idx.iter()
         .map(|&i| ExceptionEvidence {
             event: ctx.event_ref(i),
-            message: exception_message(&events[i]),
+            message: rows
+                .exception_extra(i)
+                .and_then(|x| exception_message(x.metadata.as_deref())),
         })
         .collect()
 }
@@ -34,11 +33,12 @@ pub(crate) fn unknown_units(ctx: &Context<'_>, exp: &Expectations) -> Vec<Unknow
         return Vec::new();
     }
     let known: FxMap<&str, ()> = exp.units.iter().map(|u| (u.name.as_str(), ())).collect();
-    let mut unknown: Vec<UnknownUnit> = (0..ctx.units.len() as u32)
-        .filter(|&id| !known.contains_key(ctx.units.name(id)))
+    let units = &ctx.rows.units;
+    let mut unknown: Vec<UnknownUnit> = (0..units.len() as u32)
+        .filter(|&id| !known.contains_key(units.name(id)))
         .map(|id| UnknownUnit {
-            unit: ctx.units.name(id).to_owned(),
-            events: ctx.unit_counts[id as usize],
+            unit: units.name(id).to_owned(),
+            events: ctx.rows.unit_counts[id as usize],
         })
         .collect();
     unknown.sort_by(|a, b| a.unit.cmp(&b.unit));
@@ -51,23 +51,24 @@ pub(crate) fn late_events(ctx: &mut Context<'_>, t: &GroupTiming) -> Vec<EventRe
     if t.ended.is_none() && t.ended_mono_ns.is_none() {
         return Vec::new();
     }
-    let events = ctx.events;
-    let mut idx: Vec<usize> = events
+    let rows = ctx.rows;
+    let mut idx: Vec<usize> = rows
+        .rows
         .iter()
         .enumerate()
-        .filter(|(_, e)| match (e.mono_ns, t.ended_mono_ns) {
+        .filter(|(_, e)| match (e.mono_ns(), t.ended_mono_ns) {
             (Some(m), Some(end)) => m > end,
             _ => t.ended.is_some_and(|end| e.time > end),
         })
         .map(|(i, _)| i)
         .collect();
-    idx.sort_unstable_by(|&a, &b| canonical_cmp(&events[a], &events[b]));
+    idx.sort_unstable_by(|&a, &b| rows.cmp(a, b));
     idx.iter().map(|&i| ctx.event_ref(i)).collect()
 }
 
 /// `message` from an Exception event's metadata (a JSON object), bounded in length.
-pub(crate) fn exception_message(e: &Event) -> Option<String> {
-    let meta = e.metadata.as_deref()?;
+pub(crate) fn exception_message(metadata: Option<&str>) -> Option<String> {
+    let meta = metadata?;
     let value: serde_json::Value = serde_json::from_str(meta).ok()?;
     let message = match value.get("message")? {
         serde_json::Value::String(s) => s.clone(),
@@ -83,14 +84,15 @@ pub(crate) fn exception_message(e: &Event) -> Option<String> {
 }
 
 /// First to last event, seconds: monotonic when every event has it, else wall clock.
-pub(crate) fn events_span(events: &[Event]) -> Option<f64> {
+pub(crate) fn events_span(rows: &Rows) -> Option<f64> {
+    let events = &rows.rows;
     if events.is_empty() {
         return None;
     }
-    if events.iter().all(|e| e.mono_ns.is_some()) {
+    if events.iter().all(|e| e.mono_ns().is_some()) {
         let (lo, hi) = events
             .iter()
-            .filter_map(|e| e.mono_ns)
+            .filter_map(|e| e.mono_ns())
             .fold((i64::MAX, i64::MIN), |(lo, hi), m| (lo.min(m), hi.max(m)));
         return Some(crate::stats::ns_to_s(i128::from(hi) - i128::from(lo)));
     }

@@ -11,6 +11,13 @@
 //! [`FailureKind`] id. No I/O, no clocks, no global state; the verdict does not depend on the
 //! order of the events.
 //!
+//! A [`Verifier`] gives the same verdict fed one event at a time (a runner reads its run
+//! database row by row into it): it keeps each event in about 40 bytes, with one copy of each
+//! distinct unit, probe and key, instead of the events themselves. With
+//! [`VerifyOptions::pair_limit`] it lists only the first pairs
+//! ([`CorrelationReport::pairs_omitted`] counts the rest); every count, orphan, duplicate and
+//! latency statistic still covers every pair.
+//!
 //! # Rules
 //!
 //! - **Required probes.** Each enabled unit must record each probe in its `events`, under its
@@ -103,8 +110,10 @@ mod index;
 mod input;
 mod probes;
 mod render;
+mod rows;
 mod ser;
 mod stats;
+mod stream;
 mod verdict;
 
 pub use crate::engine::verify;
@@ -112,6 +121,7 @@ pub use crate::expect::{Expectations, ExpectedCircuit, ExpectedHop, ExpectedUnit
 pub use crate::input::{
     DirectTest, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, VerifyInput,
 };
+pub use crate::stream::{Verifier, VerifyOptions};
 pub use crate::verdict::{
     CircuitReport, CircuitViolation, Clock, CorrelationReport, DuplicateKey, EventRef,
     ExceptionEvidence, Failure, FailureKind, HopReport, LatencyReport, LatencyStats, Pair,

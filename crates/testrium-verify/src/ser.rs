@@ -33,3 +33,8 @@ pub(crate) fn opt_duration_s<S: Serializer>(d: &Option<Duration>, s: S) -> Resul
 pub(crate) fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
+
+/// `skip_serializing_if` for counts written only when not 0.
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

@@ -1,13 +1,12 @@
 //! Latency statistics and time differences.
 
-use testrium_events::Event;
-
+use crate::rows::Row;
 use crate::verdict::{Clock, LatencyStats};
 
 /// `b - a` in seconds: on the monotonic clock when both events have it, else on the wall clock.
 #[inline]
-pub(crate) fn delta(a: &Event, b: &Event) -> (f64, Clock) {
-    match (a.mono_ns, b.mono_ns) {
+pub(crate) fn delta(a: &Row, b: &Row) -> (f64, Clock) {
+    match (a.mono_ns(), b.mono_ns()) {
         (Some(x), Some(y)) => (ns_to_s(i128::from(y) - i128::from(x)), Clock::Monotonic),
         _ => (b.time - a.time, Clock::Wall),
     }

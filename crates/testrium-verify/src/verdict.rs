@@ -333,8 +333,17 @@ pub struct DuplicateKey {
 #[non_exhaustive]
 pub struct CorrelationReport {
     /// Pairs, in the order of their Send events (wall clock, monotonic clock, id), then by
-    /// receiving unit.
+    /// receiving unit: every pair, or the first ones when the verification was given a
+    /// [`pair_limit`](crate::VerifyOptions::pair_limit) (see
+    /// [`pairs_omitted`](Self::pairs_omitted); the latency statistics still cover every
+    /// pair).
     pub pairs: Vec<Pair>,
+    /// Pairs left out of [`pairs`](Self::pairs) by a pair limit (0 without one; absent from
+    /// verdicts stored before it existed, which listed every pair). The true number of pairs
+    /// is [`paired`](Self::paired). Written only when not 0, so a verdict without a limit
+    /// serializes as before the field existed.
+    #[serde(default, skip_serializing_if = "crate::ser::is_zero")]
+    pub pairs_omitted: u64,
     /// Sends whose key was never received, in event order.
     pub orphan_sends: Vec<EventRef>,
     /// Receives whose key was never sent, in event order.
@@ -467,6 +476,13 @@ pub struct CircuitReport {
     pub total_budget_s: Option<f64>,
     /// Everything that broke, sorted by key then hop.
     pub violations: Vec<CircuitViolation>,
+}
+
+impl CorrelationReport {
+    /// How many pairs were made: those listed plus those left out by a pair limit.
+    pub fn paired(&self) -> u64 {
+        self.pairs.len() as u64 + self.pairs_omitted
+    }
 }
 
 impl CircuitReport {

@@ -315,16 +315,20 @@ fn escaped_child_with_a_cleared_environment_is_killed_through_the_cgroup() {
 }
 
 /// Runner peak memory allowed in the probe flood: a base plus this much per stored event (the
-/// runner still keeps every event, for the report's timeline, and every pair, in the verdict).
+/// runner verifies its rows one at a time into compact state, about 40 bytes per event plus
+/// one copy of each key, and keeps only a bounded sample of events and of pairs).
 ///
 /// Regressions: the CLI kept the whole verdict as a serde_json::Value, ~1 KiB per pair on top,
 /// 498 MiB at 270,000 rows (fixed in 1e82f93; then ~0.74 KiB per event, 196 MiB); the verdict
 /// was serialized into one string that SQLite copied twice more, and the pairs were sorted
 /// into a second list (fixed: streamed into the database, sorted in place; ~0.45 KiB per
-/// event, 118 MiB at 270,000 rows). docs/PERFORMANCE.md has the figures.
-pub const PROBE_FLOOD_RSS_BASE_MIB: f64 = 24.0;
+/// event, 118 MiB at 270,000 rows); every row was held as an `Event` and every pair as a
+/// `Pair` (fixed: streaming verification, bounded event sample and pair list; 19.7 MiB at
+/// 34,009 rows, 36.3 MiB at 270,009, ~0.07 KiB per event). docs/PERFORMANCE.md has the
+/// figures.
+pub const PROBE_FLOOD_RSS_BASE_MIB: f64 = 21.0;
 /// See [`PROBE_FLOOD_RSS_BASE_MIB`].
-pub const PROBE_FLOOD_RSS_PER_EVENT_KIB: f64 = 0.5;
+pub const PROBE_FLOOD_RSS_PER_EVENT_KIB: f64 = 0.09;
 
 /// One unit floods `flood_rows` probes (Send/Receive pairs) while 7 others record
 /// `writer_pairs` pairs each, one of them with one orphan Send first; checks every row was

@@ -184,7 +184,7 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
         key: e.key.as_deref().unwrap_or_default().to_owned(),
     };
     let correlation = Correlation {
-        paired: c.pairs.len() as u64,
+        paired: c.paired(),
         orphan_sends: c.orphan_sends.iter().take(LIST_LIMIT).map(keyed).collect(),
         orphan_receives: c
             .orphan_receives
@@ -334,14 +334,16 @@ fn timeline(a: &AttemptOutcome, group: Option<&Group>) -> Timeline {
         Some(group) => group.enabled_units().map(|u| u.name.clone()).collect(),
         None => a.units.iter().map(|u| u.name.clone()).collect(),
     };
-    let events = &a.events.events;
-    for e in events {
-        if !units.contains(&e.unit) {
-            units.push(e.unit.clone());
+    // The attempt keeps its earliest events in the timeline's order (see `EventSample`).
+    let sample = &a.events;
+    for u in &sample.units {
+        if !units.contains(u) {
+            units.push(u.clone());
         }
     }
+    let events = &sample.earliest;
     // One clock for all points: monotonic when every event has it, else wall.
-    let mono = events.iter().all(|e| e.mono_ns.is_some());
+    let mono = sample.all_monotonic;
     let at = |e: &testrium_events::Event| -> f64 {
         match e.mono_ns {
             Some(ns) if mono => ns as f64 / 1e6,
@@ -349,12 +351,7 @@ fn timeline(a: &AttemptOutcome, group: Option<&Group>) -> Timeline {
         }
     };
     let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&x, &y| {
-        at(&events[x])
-            .total_cmp(&at(&events[y]))
-            .then(events[x].id.cmp(&events[y].id))
-    });
-    let omitted = order.len().saturating_sub(TIMELINE_LIMIT) as u64;
+    let omitted = sample.count.saturating_sub(TIMELINE_LIMIT as u64);
     order.truncate(TIMELINE_LIMIT);
     let start = order.first().map(|&i| at(&events[i])).unwrap_or(0.0);
 

@@ -12,6 +12,13 @@ pub const SCHEMA: u32 = 1;
 /// Most timeline events kept per attempt (the run database keeps them all).
 pub const TIMELINE_LIMIT: usize = 5_000;
 
+// An attempt keeps this many of its earliest events, and its verdict lists this many pairs
+// (the timeline's arrows): the timeline must not ask for more.
+const _: () = assert!(
+    TIMELINE_LIMIT <= testrium_orchestrator::EVENT_SAMPLE_LIMIT
+        && TIMELINE_LIMIT <= testrium_orchestrator::PAIR_LIMIT
+);
+
 /// Most entries kept per list (failures, warnings, orphans, duplicates) per attempt, so a flood
 /// of 100,000 orphans gives a report of a few hundred kilobytes, not of hundreds of megabytes.
 pub const LIST_LIMIT: usize = 1_000;

@@ -121,8 +121,9 @@ fn a_stored_attempt_comes_back_whole_with_its_events() {
             FailureKind::DependencyFailed
         ]
     );
-    assert_eq!(read.events.events.len(), 1);
-    assert_eq!(read.events.events[0].step, "booting");
+    assert_eq!(read.events.count, 1);
+    assert_eq!(read.events.units, ["server"]);
+    assert_eq!(read.events.earliest[0].step, "booting");
 }
 
 /// The attempt never finished (the runner was killed): nothing to read, not an error.

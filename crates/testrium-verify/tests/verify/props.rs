@@ -6,7 +6,8 @@ use std::time::Duration;
 use proptest::prelude::*;
 use testrium_events::{Event, EventType, MalformedEvent};
 use testrium_verify::{
-    Expectations, ExpectedCircuit, FailureKind, GroupTiming, Verdict, VerifyInput, verify,
+    Expectations, ExpectedCircuit, FailureKind, GroupTiming, Verdict, Verifier, VerifyInput,
+    VerifyOptions, verify,
 };
 
 /// One Send/Receive pair: sender, receiver, send time, latency, with monotonic time or not.
@@ -249,5 +250,56 @@ proptest! {
         let back: Verdict = serde_json::from_str(&written)
             .map_err(|e| TestCaseError::fail(format!("{e}: {written}")))?;
         prop_assert_eq!(json(&back), written);
+    }
+
+    /// A [`Verifier`] fed the events one at a time, in any order, gives `verify`'s verdict;
+    /// with a pair limit, the same verdict with the pair list cut (and the cut counted).
+    #[test]
+    fn streaming_gives_the_verdict_of_verify(
+        (events, shuffled) in prop::collection::vec(
+            prop_oneof![3 => hostile_event(), 1 => pair_spec().prop_map(|p| pair_events(&[p])[0].clone())],
+            0..60,
+        )
+        .prop_flat_map(|e| (Just(e.clone()), Just(e).prop_shuffle())),
+        pairs in prop::collection::vec(pair_spec(), 0..30),
+        exp in hostile_expectations(),
+        malformed in prop::collection::vec((0i64..5, prop::option::of("[a-z]*"), "[a-z]*"), 0..3),
+        ended in prop::option::of(0.0..10.0f64),
+        limit in 0usize..20,
+    ) {
+        let mut events = events;
+        let mut shuffled = shuffled;
+        let extra = pair_events(&pairs);
+        events.extend(extra.iter().cloned());
+        shuffled.splice(0..0, extra.into_iter().rev());
+        let malformed: Vec<_> = malformed
+            .into_iter()
+            .map(|(id, unit, reason)| MalformedEvent::new(id, unit, None, reason))
+            .collect();
+        let timing = match ended {
+            Some(end) => GroupTiming::wall(0.0, end).with_mono_ns(0, (end * 1e9) as i64),
+            None => GroupTiming::default(),
+        };
+        let expected = verify(&VerifyInput::new(&exp, &events).malformed(&malformed).timing(timing));
+        let stream = |options: VerifyOptions| {
+            let mut v = Verifier::new(&exp, options);
+            for e in &shuffled {
+                v.push(e);
+            }
+            for m in malformed.iter().rev() {
+                v.push_malformed(m.clone());
+            }
+            prop_assert_eq!(v.events(), shuffled.len() as u64);
+            Ok(v.finish(&[], &[], timing, false))
+        };
+        let all = stream(VerifyOptions::default())?;
+        prop_assert_eq!(json(&all), json(&expected));
+        let cut = stream(VerifyOptions::default().pair_limit(limit))?;
+        let mut want = expected.clone();
+        let paired = want.correlation.pairs.len();
+        want.correlation.pairs.truncate(limit);
+        want.correlation.pairs_omitted = paired.saturating_sub(limit) as u64;
+        prop_assert_eq!(cut.correlation.paired(), paired as u64);
+        prop_assert_eq!(json(&cut), json(&want));
     }
 }
