@@ -5,7 +5,7 @@ os.chdir(os.path.dirname(os.path.abspath(__file__)))
 d = json.load(open("expected.json"))
 def first_comment(g):
     lines = []
-    for line in open(f"groups/{g}/config.toml"):
+    for line in open(f"groups/{g}/config.toml", encoding="utf-8-sig"):
         if line.startswith("#"):
             lines.append(line[1:].strip())
         else:

@@ -14,7 +14,7 @@
 //! this way, so it takes precedence over an installed original `testrium`.
 //!
 //! The Python side: `bootstrap.py` (the script, a stub), `runner.py` (`testrium._runner`: the
-//! modes), `utils.py` (`testrium.common.utils`), the `__init__` files; the probe client
+//! modes), `utils.py` (`testrium.common.utils`), `sql_pool.py` (`testrium.common.sql_pool`), the `__init__` files; the probe client
 //! `testrium.modules.events` comes from `testrium_events::PYTHON_EVENTS_MODULE`.
 
 mod error;

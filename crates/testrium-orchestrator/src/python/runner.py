@@ -488,7 +488,12 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return EXIT_USAGE
     function, _ = modes[argv[1]]
-    return function(*argv[2:])
+    arguments = list(argv[2:])
+    # User code must not see the runner's internal arguments (mode, folders, file paths) as
+    # its command line: an entrypoint, setup or test that reads `sys.argv` or calls argparse
+    # sees only the program name.
+    del sys.argv[1:]
+    return function(*arguments)
 
 
 if __name__ == "__main__":

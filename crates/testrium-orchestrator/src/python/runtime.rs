@@ -11,7 +11,7 @@ use super::interpreter::{default_cache_dir, fnv1a, resolve_interpreter};
 const BOOTSTRAP: &str = "testrium_bootstrap.py";
 
 /// The files of the runner's Python package, relative to the package directory.
-const PACKAGE_FILES: [(&str, &str); 7] = [
+const PACKAGE_FILES: [(&str, &str); 8] = [
     (BOOTSTRAP, include_str!("bootstrap.py")),
     ("testrium/__init__.py", include_str!("package_init.py")),
     ("testrium/_runner.py", include_str!("runner.py")),
@@ -25,6 +25,7 @@ const PACKAGE_FILES: [(&str, &str); 7] = [
         include_str!("common_init.py"),
     ),
     ("testrium/common/utils.py", include_str!("utils.py")),
+    ("testrium/common/sql_pool.py", include_str!("sql_pool.py")),
 ];
 
 /// `testrium.modules.events`: the probe client `testrium-events` ships.

@@ -170,6 +170,7 @@ fn prepare_writes_the_package_into_the_run_directory() {
         "testrium/modules/events.py",
         "testrium/common/__init__.py",
         "testrium/common/utils.py",
+        "testrium/common/sql_pool.py",
     ] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
