@@ -217,14 +217,7 @@ proptest! {
         ended in prop::option::of(0.0..10.0f64),
         timed_out in any::<bool>(),
     ) {
-        let malformed: Vec<_> = malformed
-            .into_iter()
-            .map(|(id, unit, reason)| MalformedEvent::new(id, unit, None, reason))
-            .collect();
-        let timing = match ended {
-            Some(end) => GroupTiming::wall(0.0, end).with_mono_ns(0, (end * 1e9) as i64),
-            None => GroupTiming::default(),
-        };
+        let (malformed, timing) = malformed_and_timing(malformed, ended);
         let run = |events: &[Event]| {
             verify(
                 &VerifyInput::new(&exp, events)
@@ -272,14 +265,7 @@ proptest! {
         let extra = pair_events(&pairs);
         events.extend(extra.iter().cloned());
         shuffled.splice(0..0, extra.into_iter().rev());
-        let malformed: Vec<_> = malformed
-            .into_iter()
-            .map(|(id, unit, reason)| MalformedEvent::new(id, unit, None, reason))
-            .collect();
-        let timing = match ended {
-            Some(end) => GroupTiming::wall(0.0, end).with_mono_ns(0, (end * 1e9) as i64),
-            None => GroupTiming::default(),
-        };
+        let (malformed, timing) = malformed_and_timing(malformed, ended);
         let expected = verify(&VerifyInput::new(&exp, &events).malformed(&malformed).timing(timing));
         let stream = |options: VerifyOptions| {
             let mut v = Verifier::new(&exp, options);
@@ -302,4 +288,21 @@ proptest! {
         prop_assert_eq!(cut.correlation.paired(), paired as u64);
         prop_assert_eq!(json(&cut), json(&want));
     }
+}
+
+/// The malformed rows and group timing a property generated (`ended`: the group's end, in
+/// seconds on both clocks).
+fn malformed_and_timing(
+    rows: Vec<(i64, Option<String>, String)>,
+    ended: Option<f64>,
+) -> (Vec<MalformedEvent>, GroupTiming) {
+    let malformed = rows
+        .into_iter()
+        .map(|(id, unit, reason)| MalformedEvent::new(id, unit, None, reason))
+        .collect();
+    let timing = match ended {
+        Some(end) => GroupTiming::wall(0.0, end).with_mono_ns(0, (end * 1e9) as i64),
+        None => GroupTiming::default(),
+    };
+    (malformed, timing)
 }
