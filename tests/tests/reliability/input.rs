@@ -93,6 +93,18 @@ fn xml_error(path: &Path) -> Option<String> {
     (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// Asserts that no control character from a unit reached the terminal (stdout or stderr of
+/// a `testrium` command).
+fn assert_no_terminal_controls(done: &Finished) {
+    let mut controls = terminal_controls(&done.stdout_bytes);
+    controls.extend(terminal_controls(&done.stderr_bytes));
+    assert!(
+        controls.is_empty(),
+        "control characters reached the terminal:\n{}",
+        controls.join("\n")
+    );
+}
+
 /// Control characters no report may pass through to a terminal: ESC, BEL, CSI (C1), CR.
 fn terminal_controls(bytes: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(bytes);
@@ -126,23 +138,7 @@ fn hostile_rows_written_straight_into_events() {
             .events(&["raw-done"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let junit = base.file("junit.xml");
-    let html = base.file("report.html");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &[
-            "run",
-            "--json",
-            json.to_str().unwrap_or_default(),
-            "--junit",
-            junit.to_str().unwrap_or_default(),
-            "--html",
-            html.to_str().unwrap_or_default(),
-        ],
-    )
-    .run();
+    let (done, Reports { json, junit, html }) = run_with_reports(&base, false);
     done.assert_code(1);
     let report = read_json(&json);
     let attempt = attempt(&report, "test_raw_rows");
@@ -292,9 +288,7 @@ fn base_folder_path_with_newline_quotes_and_non_ascii() {
     let (done, json) = run_with_json(&base);
     done.assert_code(0);
     assert_eq!(read_json(&json)["groups"][0]["passed"], true);
-    let mut controls = terminal_controls(&done.stdout_bytes);
-    controls.extend(terminal_controls(&done.stderr_bytes));
-    assert!(controls.is_empty(), "{}", controls.join("\n"));
+    assert_no_terminal_controls(&done);
     // The path's newline is shown escaped: every line of the summary is one line.
     assert!(
         done.stdout
@@ -351,33 +345,10 @@ fn hostile_text_through_terminal_html_junit() {
     GroupDir::new("test_hostile_text")
         .unit(UnitSpec::hostile("hostile", &["hostile-text", "exit:3"]).events(&["hostile-done"]))
         .write(base.path());
-    let json = base.file("report.json");
-    let junit = base.file("junit.xml");
-    let html = base.file("report.html");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &[
-            "--verbose",
-            "run",
-            "--json",
-            json.to_str().unwrap_or_default(),
-            "--junit",
-            junit.to_str().unwrap_or_default(),
-            "--html",
-            html.to_str().unwrap_or_default(),
-        ],
-    )
-    .run();
+    let (done, Reports { json, junit, html }) = run_with_reports(&base, true);
     done.assert_code(1);
     // Terminal: the unit's escapes are shown, never executed.
-    let mut controls = terminal_controls(&done.stdout_bytes);
-    controls.extend(terminal_controls(&done.stderr_bytes));
-    assert!(
-        controls.is_empty(),
-        "control characters reached the terminal:\n{}",
-        controls.join("\n")
-    );
+    assert_no_terminal_controls(&done);
     assert!(
         done.stdout.contains("alert"),
         "the hostile text is shown (escaped)\n{}",
@@ -407,13 +378,7 @@ fn hostile_text_through_terminal_html_junit() {
     )
     .run();
     again.assert_no_panic();
-    let mut controls = terminal_controls(&again.stdout_bytes);
-    controls.extend(terminal_controls(&again.stderr_bytes));
-    assert!(
-        controls.is_empty(),
-        "testrium report:\n{}",
-        controls.join("\n")
-    );
+    assert_no_terminal_controls(&again);
     base.assert_nothing_left();
 }
 
@@ -588,28 +553,9 @@ fn hostile_group_and_unit_names() {
             .events(&["up", "<svg onload=alert(5)>"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
-    let junit = base.file("junit.xml");
-    let html = base.file("report.html");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &[
-            "--verbose",
-            "run",
-            "--json",
-            json.to_str().unwrap_or_default(),
-            "--junit",
-            junit.to_str().unwrap_or_default(),
-            "--html",
-            html.to_str().unwrap_or_default(),
-        ],
-    )
-    .run();
+    let (done, Reports { json, junit, html }) = run_with_reports(&base, true);
     done.assert_code(1);
-    let mut controls = terminal_controls(&done.stdout_bytes);
-    controls.extend(terminal_controls(&done.stderr_bytes));
-    assert!(controls.is_empty(), "{}", controls.join("\n"));
+    assert_no_terminal_controls(&done);
     assert!(
         done.stdout.contains(HOSTILE_UNIT),
         "names are shown as they are\n{}",
@@ -641,13 +587,7 @@ fn control_characters_in_a_group_folder_name() {
     );
     let done = Testrium::new(&base, "run", &["run"]).run();
     done.assert_code(3);
-    let mut controls = terminal_controls(&done.stdout_bytes);
-    controls.extend(terminal_controls(&done.stderr_bytes));
-    assert!(
-        controls.is_empty(),
-        "control characters reached the terminal:\n{}",
-        controls.join("\n")
-    );
+    assert_no_terminal_controls(&done);
     // A path typed (or scripted) with escapes, echoed back in an error.
     let report = Testrium::new(
         &base,
@@ -657,13 +597,7 @@ fn control_characters_in_a_group_folder_name() {
     .run();
     report.assert_no_panic();
     assert_ne!(report.code, Some(0));
-    let mut controls = terminal_controls(&report.stdout_bytes);
-    controls.extend(terminal_controls(&report.stderr_bytes));
-    assert!(
-        controls.is_empty(),
-        "testrium report:\n{}",
-        controls.join("\n")
-    );
+    assert_no_terminal_controls(&report);
 }
 
 #[test]
@@ -677,13 +611,7 @@ fn control_characters_in_a_group_folder_name_through_check() {
     );
     let check = Testrium::new(&base, "check", &["check"]).run();
     check.assert_code(3);
-    let mut controls = terminal_controls(&check.stdout_bytes);
-    controls.extend(terminal_controls(&check.stderr_bytes));
-    assert!(
-        controls.is_empty(),
-        "testrium check:\n{}",
-        controls.join("\n")
-    );
+    assert_no_terminal_controls(&check);
 }
 
 /// One broken group in a fresh base; `testrium run` must exit 3 naming `names` in its output,

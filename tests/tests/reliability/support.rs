@@ -664,6 +664,41 @@ pub fn event_pid(event: &Event) -> u32 {
         .unwrap_or_else(|| panic!("event without pid: {event:?}"))
 }
 
+/// Where [`run_with_reports`] had `testrium run` write its reports (outside the base folder).
+#[derive(Debug)]
+pub struct Reports {
+    /// `--json`.
+    pub json: PathBuf,
+    /// `--junit`.
+    pub junit: PathBuf,
+    /// `--html`.
+    pub html: PathBuf,
+}
+
+/// `testrium [--verbose] run --json … --junit … --html …` in `base`, run and waited for
+/// (with [`DEADLINE`]).
+pub fn run_with_reports(base: &Base, verbose: bool) -> (Finished, Reports) {
+    let reports = Reports {
+        json: base.file("report.json"),
+        junit: base.file("junit.xml"),
+        html: base.file("report.html"),
+    };
+    let mut args: Vec<&std::ffi::OsStr> = Vec::new();
+    if verbose {
+        args.push("--verbose".as_ref());
+    }
+    args.extend([
+        "run".as_ref(),
+        "--json".as_ref(),
+        reports.json.as_os_str(),
+        "--junit".as_ref(),
+        reports.junit.as_os_str(),
+        "--html".as_ref(),
+        reports.html.as_os_str(),
+    ]);
+    (Testrium::new(base, "run", &args).run(), reports)
+}
+
 /// `testrium run --json <base>/report.json` in `base`, not started yet, and the path of its
 /// JSON report (read it with [`read_json`]).
 pub fn run_json_command(base: &Base) -> (Testrium, PathBuf) {
