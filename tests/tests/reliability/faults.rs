@@ -19,19 +19,9 @@ fn flood_of_output_without_newlines() {
                 .events(&["flooded"]),
         )
         .write(base.path());
-    let json = base.file("report.json");
     // --verbose: the runner follows the log to stream it, the worst case for its memory.
-    let done = Testrium::new(
-        &base,
-        "run",
-        &[
-            "--verbose",
-            "run",
-            "--json",
-            json.to_str().unwrap_or_default(),
-        ],
-    )
-    .run();
+    let (command, json) = json_command(&base, true);
+    let done = command.run();
     done.assert_code(0);
     let attempt = attempt(&read_json(&json), "test_flood").clone();
     let run_dir = attempt["run_dir"].as_str().unwrap_or_default().to_owned();

@@ -310,19 +310,8 @@ fn stdout_closed_under_the_runner() {
     GroupDir::new("test_closed_stdout")
         .unit(UnitSpec::fixture("server", &["emit:up", "print:hello", "hang"]).events(&["up"]))
         .write(base.path());
-    let json = base.file("report.json");
-    let done = Testrium::new(
-        &base,
-        "run",
-        &[
-            "--verbose",
-            "run",
-            "--json",
-            json.to_str().unwrap_or_default(),
-        ],
-    )
-    .closed_stdout()
-    .run();
+    let (command, json) = json_command(&base, true);
+    let done = command.closed_stdout().run();
     done.assert_no_panic();
     assert!(done.signal.is_none(), "killed by a signal\n{}", done.show());
     // The run itself completed: report, history, final states, nothing left running.
@@ -381,6 +370,19 @@ fn sighup_to_the_runner() {
 
 /// A group whose Python entrypoint units wait for `gate`, which never becomes ready (it fails
 /// readiness after `ready_timeout_s`).
+/// Starts `testrium run` on [`python_waiters_group`] (long readiness timeout) and waits until
+/// the gate unit boots; also whether the pre-warmed interpreters (when the runner starts them
+/// early) came up within 10 s.
+fn start_python_waiters(base: &Base) -> (Running, bool) {
+    python_waiters_group(base, 600);
+    let running = Testrium::new(base, "run", &["run"]).spawn();
+    wait_probe(base, "gate", "booting", DEADLINE).unwrap_or_else(|| panic!("no probe"));
+    let prewarmed = wait_until(std::time::Duration::from_secs(10), || {
+        pythons(base).len() >= 2
+    });
+    (running, prewarmed)
+}
+
 fn python_waiters_group(base: &Base, ready_timeout_s: u32) {
     let dir = base.path().join("test_py_waiters");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
@@ -418,13 +420,7 @@ fn pythons(base: &Base) -> Vec<u32> {
 fn python_units_waiting_on_a_dependency_leave_nothing() {
     // Ctrl-C while they wait.
     let base = Base::new("py-waiters-ctrlc");
-    python_waiters_group(&base, 600);
-    let running = Testrium::new(&base, "run", &["run"]).spawn();
-    wait_probe(&base, "gate", "booting", DEADLINE).unwrap_or_else(|| panic!("no probe"));
-    // Pre-warmed interpreters (when the runner starts them early) are up by now or soon.
-    let prewarmed = wait_until(std::time::Duration::from_secs(10), || {
-        pythons(&base).len() >= 2
-    });
+    let (running, prewarmed) = start_python_waiters(&base);
     running.signal(Signal::SIGINT);
     let done = running.wait(DEADLINE);
     done.assert_code(130);
@@ -554,12 +550,7 @@ fn ctrl_c_during_python_direct_tests() {
 #[test]
 fn runner_sigkilled_while_python_units_wait() {
     let base = Base::new("sigkill-py");
-    python_waiters_group(&base, 600);
-    let running = Testrium::new(&base, "run", &["run"]).spawn();
-    wait_probe(&base, "gate", "booting", DEADLINE).unwrap_or_else(|| panic!("no probe"));
-    let prewarmed = wait_until(std::time::Duration::from_secs(10), || {
-        pythons(&base).len() >= 2
-    });
+    let (running, prewarmed) = start_python_waiters(&base);
     running.signal(Signal::SIGKILL);
     assert_eq!(running.wait(DEADLINE).signal, Some(9));
     let gone = wait_until(DEADLINE, || base.live_processes().is_empty());

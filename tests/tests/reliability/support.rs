@@ -702,12 +702,19 @@ pub fn run_with_reports(base: &Base, verbose: bool) -> (Finished, Reports) {
 /// `testrium run --json <base>/report.json` in `base`, not started yet, and the path of its
 /// JSON report (read it with [`read_json`]).
 pub fn run_json_command(base: &Base) -> (Testrium, PathBuf) {
+    json_command(base, false)
+}
+
+/// [`run_json_command`], with `--verbose` first when `verbose` (unit output streamed to the
+/// terminal).
+pub fn json_command(base: &Base, verbose: bool) -> (Testrium, PathBuf) {
     let json = base.file("report.json");
-    let command = Testrium::new(
-        base,
-        "run",
-        &["run", "--json", json.to_str().unwrap_or_default()],
-    );
+    let mut args: Vec<&std::ffi::OsStr> = Vec::new();
+    if verbose {
+        args.push("--verbose".as_ref());
+    }
+    args.extend(["run".as_ref(), "--json".as_ref(), json.as_os_str()]);
+    let command = Testrium::new(base, "run", &args);
     (command, json)
 }
 

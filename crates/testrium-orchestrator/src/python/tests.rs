@@ -94,6 +94,14 @@ impl Fixture {
             .unwrap()
     }
 
+    /// Runs `module:function` of the group folder as the unit `unit`.
+    fn run_entrypoint(&self, module: &str, function: &str, unit: &str) -> Output {
+        let command = self
+            .runtime
+            .entrypoint_command(&self.group(), module, function);
+        self.run(command, unit)
+    }
+
     /// Every event as `(unit, step, type, key, metadata)`, read through the package itself.
     fn events(&self) -> Vec<(String, String, String, String, serde_json::Value)> {
         let script = "import json, sys\n\
@@ -233,12 +241,7 @@ fn entrypoint_runs_the_function_in_the_group_folder() {
          \x20   Events_Manager(Unit='u', path='.').Set_Event(STEP, cwd=os.getcwd())\n",
     );
     fixture.file("helper.py", "STEP = 'done'\n");
-    let output = fixture.run(
-        fixture
-            .runtime
-            .entrypoint_command(&fixture.group(), "units_code", "run"),
-        "u",
-    );
+    let output = fixture.run_entrypoint("units_code", "run", "u");
     assert!(output.status.success(), "{}", stderr(&output));
     let events = fixture.events();
     assert_eq!(events.len(), 1);
@@ -254,12 +257,7 @@ fn entrypoint_runs_the_function_in_the_group_folder() {
 fn a_raising_entrypoint_records_the_exception_probe_and_exits_1() {
     let fixture = Fixture::new("raise");
     fixture.file("code.py", "def run():\n    raise KeyError('boom')\n");
-    let output = fixture.run(
-        fixture
-            .runtime
-            .entrypoint_command(&fixture.group(), "code", "run"),
-        "worker",
-    );
+    let output = fixture.run_entrypoint("code", "run", "worker");
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("Traceback"), "{}", stderr(&output));
     let events = fixture.events();
@@ -274,12 +272,7 @@ fn a_raising_entrypoint_records_the_exception_probe_and_exits_1() {
 fn a_missing_entrypoint_function_is_an_exception_too() {
     let fixture = Fixture::new("missing");
     fixture.file("code.py", "X = 1\n");
-    let output = fixture.run(
-        fixture
-            .runtime
-            .entrypoint_command(&fixture.group(), "code", "X"),
-        "worker",
-    );
+    let output = fixture.run_entrypoint("code", "X", "worker");
     assert_eq!(output.status.code(), Some(1));
     let events = fixture.events();
     assert_eq!(events[0].1, "testrium-unit-exception:AttributeError");
