@@ -229,16 +229,7 @@ fn two_hundred_writers_at_once() {
         );
     }
     group.write(base.path());
-    let (done, json) = run_with_json(&base);
-    done.assert_code(0);
-    let attempt = attempt(&read_json(&json), "test_writers").clone();
-    let rows = writers * (2 * pairs + 1);
-    let stored = RunDb::open(&attempt_db(&attempt))
-        .and_then(|db| db.read_events())
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(stored.events.len() as u64, rows, "every row lands");
-    assert_eq!(attempt["correlation"]["paired"], writers * pairs);
-    base.assert_nothing_left();
+    let (done, rows) = run_writers(&base, "test_writers", writers, pairs);
     figures(
         "two_hundred_writers_at_once",
         &[
@@ -440,16 +431,7 @@ fn eight_python_writers_at_once() {
         );
     }
     group.write(base.path());
-    let (done, json) = run_with_json(&base);
-    done.assert_code(0);
-    let attempt = attempt(&read_json(&json), "test_py_writers").clone();
-    let rows = writers * (2 * pairs + 1);
-    let stored = RunDb::open(&attempt_db(&attempt))
-        .and_then(|db| db.read_events())
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(stored.events.len() as u64, rows, "every row lands");
-    assert_eq!(attempt["correlation"]["paired"], writers * pairs);
-    base.assert_nothing_left();
+    let (done, rows) = run_writers(&base, "test_py_writers", writers, pairs);
     figures(
         "eight_python_writers_at_once",
         &[
@@ -574,4 +556,21 @@ fn a_runner_on_the_host_leaves_a_containers_units_alone() {
             done.elapsed.as_secs_f64()
         )],
     );
+}
+
+/// Runs the group `name` of `writers` units that each record `pairs` Send/Receive pairs and
+/// one last probe: asserts that it passes, that every row landed and every pair matched, and
+/// that nothing is left running. Returns the run and the number of rows.
+fn run_writers(base: &Base, name: &str, writers: u64, pairs: u64) -> (Finished, u64) {
+    let (done, json) = run_with_json(base);
+    done.assert_code(0);
+    let attempt = attempt(&read_json(&json), name).clone();
+    let rows = writers * (2 * pairs + 1);
+    let stored = RunDb::open(&attempt_db(&attempt))
+        .and_then(|db| db.read_events())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.events.len() as u64, rows, "every row lands");
+    assert_eq!(attempt["correlation"]["paired"], writers * pairs);
+    base.assert_nothing_left();
+    (done, rows)
 }

@@ -204,19 +204,8 @@ pub fn pid_alive(pid: u32) -> bool {
     !matches!(state, "Z" | "X" | "x")
 }
 
-/// Polls `condition` until it holds (true) or `timeout` passes (false).
-pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+/// Polls a condition until it holds or a deadline passes (the test crate's own).
+pub use testrium_tests::wait_until;
 
 /// A TOML basic string.
 pub fn toml_str(s: &str) -> String {
