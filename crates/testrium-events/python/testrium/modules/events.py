@@ -281,8 +281,12 @@ def _connect(database_path: str):
         check_same_thread=False,
     )
     connection.text_factory = _text
+    # Every statement of a new connection goes through `_retry`, the first ones too: a
+    # connection opened while another process closes the database's last connection (which
+    # checkpoints and resets the write-ahead log) or runs its recovery gets "database is
+    # locked" from its very first statement (issue 11: 6 of 24 churning units crashed).
     # Before the switch to WAL: with the default (FULL) the switch itself fsyncs.
-    connection.execute("PRAGMA synchronous=NORMAL")
+    _retry(lambda: connection.execute("PRAGMA synchronous=NORMAL"))
     deadline = time.monotonic() + _BUSY_TIMEOUT_S
     while True:
         mode = _retry(lambda: connection.execute("PRAGMA journal_mode").fetchone()[0])
@@ -293,7 +297,7 @@ def _connect(database_path: str):
         if time.monotonic() > deadline:
             raise sqlite3.OperationalError("cannot switch %s to WAL" % database_path)
         time.sleep(0.0005)
-    connection.execute("PRAGMA synchronous=NORMAL")
+    _retry(lambda: connection.execute("PRAGMA synchronous=NORMAL"))
     _ensure_schema(connection)
     return connection
 
