@@ -69,6 +69,10 @@ const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
 const SETUP_HEAD_START: Duration = Duration::from_millis(200);
 /// Name of the setup process in logs, observer events and outcomes.
 const SETUP_NAME: &str = "setup";
+/// How soon the tree of a unit whose main process exited is first looked at again, and the
+/// longest pause between two looks (the pause doubles in between).
+const TREE_CHECK_FIRST: Duration = Duration::from_millis(2);
+const TREE_CHECK_MAX: Duration = Duration::from_millis(50);
 
 /// Run options shared by every attempt.
 #[derive(Debug, Clone)]
@@ -82,6 +86,9 @@ pub(crate) struct Options {
     pub(crate) path_prepend: Vec<PathBuf>,
     /// Whether to give each attempt a cgroup of its own where one can be created.
     pub(crate) cgroup: bool,
+    /// Whether adopted orphans in another session may be killed (see
+    /// [`Run::kill_adopted_orphans`](crate::Run::kill_adopted_orphans)).
+    pub(crate) kill_orphans: bool,
 }
 
 /// What one attempt needs.
@@ -159,8 +166,8 @@ enum StopReason {
     Restart(UnitFailure),
     /// A unit it depends on failed (`Resume`): it counts as stopped.
     DependencyFailed(String),
-    /// The group timed out while the unit still had work to do.
-    GroupTimeout,
+    /// The group timed out while the unit still had work to do: what it was waiting for.
+    GroupTimeout(String),
 }
 
 /// One started-or-startable unit.
@@ -193,6 +200,12 @@ struct Slot {
     failure: Option<UnitFailure>,
     exit: Option<Exit>,
     tail: Option<LogTail>,
+    /// The main process exited while other processes of the unit's tree (its process group,
+    /// or processes carrying the attempt's marker and the unit's name) live on: a launcher
+    /// that started its service. The unit lives as long as its tree does.
+    detached: bool,
+    /// When to look at a detached unit's tree again, and the pause after that.
+    tree_check: Option<(Instant, Duration)>,
 }
 
 impl Slot {
@@ -220,6 +233,20 @@ impl Slot {
                 || matches!(self.failure, Some(UnitFailure::DependencyFailed { .. })))
     }
 
+    /// Something is still awaited from the unit: its readiness probe, or required probes.
+    fn awaited(&self) -> bool {
+        (self.unit.ready_event.is_some() && !self.ready) || !self.missing.is_empty()
+    }
+
+    /// The unit failed by itself (not as a consequence of a dependency) and will not be
+    /// restarted, under a failure policy that does not carry on (`Resume-ALL` does).
+    fn failed_for_good(&self) -> bool {
+        self.phase == Phase::Done
+            && self.status == Some(UnitStatus::Failed)
+            && self.unit.in_except != InExcept::ResumeAll
+            && !matches!(self.failure, Some(UnitFailure::DependencyFailed { .. }))
+    }
+
     /// Dependents may start.
     fn satisfies_dependents(&self) -> bool {
         !self.blocks_dependents()
@@ -243,6 +270,8 @@ struct SetupSlot {
     tail: Option<LogTail>,
     stopped: bool,
     killed_after_grace: bool,
+    /// A process of the setup recorded a probe: a setup that is a service is up.
+    recorded: bool,
 }
 
 struct Supervisor<'a> {
@@ -314,6 +343,8 @@ impl<'a> Supervisor<'a> {
                 failure: None,
                 exit: None,
                 tail: None,
+                detached: false,
+                tree_check: None,
             })
             .collect();
         let required_total = slots.iter().map(|s| s.missing.len()).sum();
@@ -336,7 +367,7 @@ impl<'a> Supervisor<'a> {
             all_ready_at: None,
             last_activity: Instant::now(),
             output_lines: 0,
-            in_flight: Some(process::enter_attempt()),
+            in_flight: Some(process::enter_attempt(ctx.options.kill_orphans)),
             pending_states: RefCell::new(VecDeque::new()),
             watchdog: None,
             tests_prewarmed: None,
@@ -581,7 +612,7 @@ impl<'a> Supervisor<'a> {
                 self.stream_output(observer);
             }
             match self.finished() {
-                Some(EndReason::AllProbesRecorded) => {
+                Some(end @ (EndReason::AllProbesRecorded | EndReason::UnitFailed)) => {
                     // Let in-flight work land (a Send recorded just after the last required
                     // probe, a unit about to exit by itself) before stopping anything.
                     let since = *settling.get_or_insert(now);
@@ -589,7 +620,7 @@ impl<'a> Supervisor<'a> {
                     if now.saturating_duration_since(quiet) >= self.ctx.options.settle
                         || now.saturating_duration_since(since) >= self.ctx.options.settle * 20
                     {
-                        return Ok(EndReason::AllProbesRecorded);
+                        return Ok(end);
                     }
                 }
                 Some(end) => return Ok(end),
@@ -632,6 +663,9 @@ impl<'a> Supervisor<'a> {
             if let Some(at) = slot.kill_at {
                 wake = wake.min(at);
             }
+            if let Some((at, _)) = slot.tree_check.filter(|_| slot.detached) {
+                wake = wake.min(at);
+            }
             let Some(started) = slot.started else {
                 continue;
             };
@@ -653,32 +687,87 @@ impl<'a> Supervisor<'a> {
         wake
     }
 
-    /// Reaps exited unit processes; returns their indices.
+    /// Reaps exited unit processes; returns the indices of the units that are over: their
+    /// main process exited and nothing of their tree is left (see [`Slot::detached`]).
     fn reap(&mut self) -> Vec<usize> {
+        let now = Instant::now();
         let mut exited = Vec::new();
-        for (index, slot) in self.slots.iter_mut().enumerate() {
+        for index in 0..self.slots.len() {
+            let slot = &mut self.slots[index];
             let Some(process) = slot.process.as_mut() else {
                 continue;
             };
-            if process.exited().is_some() {
+            if process.exited().is_none() {
+                let exit = match process.try_wait() {
+                    Ok(Some(exit)) => exit,
+                    Ok(None) => continue,
+                    Err(_) => Exit::Lost,
+                };
+                slot.exit = Some(exit);
+                slot.exited = Some(now);
+                // A launcher: its main process ended well by itself while its service lives
+                // on and something is still awaited from the unit (its readiness probe,
+                // required probes). The unit is over when the whole tree is, or when nothing
+                // is awaited from it any more. (What a unit asked to stop leaves behind is
+                // killed at teardown, as ever.)
+                let launcher =
+                    (exit.success() || exit == Exit::Lost) && slot.awaited() && slot.stop.is_none();
+                if launcher && self.tree_alive(index) {
+                    let slot = &mut self.slots[index];
+                    slot.detached = true;
+                    slot.tree_check = Some((now + TREE_CHECK_FIRST, TREE_CHECK_FIRST));
+                    continue;
+                }
+                exited.push(index);
                 continue;
             }
-            match process.try_wait() {
-                Ok(Some(exit)) => {
-                    slot.exit = Some(exit);
-                    slot.exited = Some(Instant::now());
-                    exited.push(index);
-                }
-                Ok(None) => {}
-                // ECHILD: someone else reaped it (a `waitpid(-1)` in the embedding program).
-                Err(_) => {
-                    slot.exit = Some(Exit::Code(-1));
-                    slot.exited = Some(Instant::now());
-                    exited.push(index);
-                }
+            let Some((at, pause)) = slot.tree_check.filter(|_| slot.detached) else {
+                continue;
+            };
+            let done = slot.stop.is_none() && !slot.awaited();
+            if now < at && !done {
+                continue;
+            }
+            if !done && self.tree_alive(index) {
+                let pause = (pause * 2).min(TREE_CHECK_MAX);
+                self.slots[index].tree_check = Some((now + pause, pause));
+            } else {
+                let slot = &mut self.slots[index];
+                slot.detached = false;
+                slot.tree_check = None;
+                slot.exited = Some(now);
+                exited.push(index);
             }
         }
         exited
+    }
+
+    /// The tree of the unit at `index` (see [`process::UnitTree`]), once it was started.
+    fn tree(&self, index: usize) -> Option<process::UnitTree<'_>> {
+        let slot = &self.slots[index];
+        slot.process.as_ref().map(|p| process::UnitTree {
+            pgid: p.pid(),
+            marker: &self.marker,
+            unit: &slot.unit.name,
+        })
+    }
+
+    /// Signals the unit's process group; for a launcher whose main process is gone, its whole
+    /// tree (the service it left, `setsid` or not, is what is stopped). Processes that left
+    /// the group of a unit still running are found by the sweep at the end.
+    fn signal_unit(&self, index: usize, signal: Signal) {
+        let Some(tree) = self.tree(index) else {
+            return;
+        };
+        if self.slots[index].detached {
+            tree.signal(signal);
+        } else {
+            process::signal_group(tree.pgid, signal);
+        }
+    }
+
+    fn tree_alive(&self, index: usize) -> bool {
+        self.tree(index).is_some_and(|tree| !tree.live().is_empty())
     }
 
     /// Reads events recorded since the last look when the database changed (or `force`).
@@ -720,6 +809,13 @@ impl<'a> Supervisor<'a> {
             event: event.clone(),
             at: self.since(),
         });
+        if let Some(setup) = self.setup.as_mut().filter(|s| !s.recorded) {
+            setup.recorded = event.unit == SETUP_NAME
+                || setup
+                    .process
+                    .as_ref()
+                    .is_some_and(|p| process::recorded_by_tree(event.pid, p.pid()));
+        }
         let Some(index) = self.slots.iter().position(|s| s.unit.name == event.unit) else {
             return Ok(());
         };
@@ -817,11 +913,13 @@ impl<'a> Supervisor<'a> {
                 }
                 self.set_state(index, UnitState::Stopped, observer)
             }
-            Some(StopReason::GroupTimeout) => {
+            Some(StopReason::GroupTimeout(waiting_for)) => {
                 slot.phase = Phase::Done;
                 slot.status = Some(UnitStatus::Failed);
-                slot.failure = Some(UnitFailure::Timeout {
+                // Not "exceeded its timeout": the unit may have none of its own.
+                slot.failure = Some(UnitFailure::GroupTimedOut {
                     after: group_timeout,
+                    waiting_for,
                 });
                 self.set_state(index, UnitState::Failed, observer)
             }
@@ -843,7 +941,7 @@ impl<'a> Supervisor<'a> {
             }
             None => {
                 let failure = match exit {
-                    Exit::Code(0) => match slot.unit.ready_event.as_ref() {
+                    Exit::Code(0) | Exit::Lost => match slot.unit.ready_event.as_ref() {
                         Some(probe) if !slot.ready => Some(UnitFailure::ExitedBeforeReady {
                             probe: probe.clone(),
                         }),
@@ -856,6 +954,9 @@ impl<'a> Supervisor<'a> {
                     None => {
                         slot.phase = Phase::Done;
                         slot.status = Some(UnitStatus::Finished);
+                        if exit == Exit::Lost {
+                            slot.failure = Some(UnitFailure::ExitStatusLost);
+                        }
                         self.set_state(index, UnitState::Finished, observer)
                     }
                     Some(failure) => {
@@ -909,6 +1010,8 @@ impl<'a> Supervisor<'a> {
         slot.failure = Some(failure);
         slot.process = None;
         slot.exit = None;
+        slot.detached = false;
+        slot.tree_check = None;
         slot.ready = false;
         slot.killed_after_grace = false;
         slot.phase = Phase::Waiting;
@@ -923,16 +1026,15 @@ impl<'a> Supervisor<'a> {
     /// SIGTERM to the unit's process group; SIGKILL after the grace period.
     fn terminate(&mut self, index: usize, reason: StopReason) {
         let grace = self.grace();
+        let signal = if grace.is_zero() {
+            Signal::SIGKILL
+        } else {
+            Signal::SIGTERM
+        };
+        self.signal_unit(index, signal);
         let slot = &mut self.slots[index];
         slot.stop = Some(reason);
         slot.phase = Phase::Terminating;
-        if let Some(process) = slot.process.as_ref() {
-            if grace.is_zero() {
-                process.signal_group(Signal::SIGKILL);
-            } else {
-                process.signal_group(Signal::SIGTERM);
-            }
-        }
         slot.kill_at = (!grace.is_zero()).then(|| Instant::now() + grace);
     }
 
@@ -951,18 +1053,22 @@ impl<'a> Supervisor<'a> {
     ) -> Result<(), RunError> {
         let kill_now = self.ctx.cancel.is_kill_now();
         for index in 0..self.slots.len() {
-            let slot = &mut self.slots[index];
+            let slot = &self.slots[index];
             if slot.phase == Phase::Terminating {
-                if let (Some(at), Some(process)) = (slot.kill_at, slot.process.as_ref()) {
-                    if now >= at && process.exited().is_none() {
-                        process.signal_group(Signal::SIGKILL);
-                        // After a second Ctrl-C nobody was given the chance to ignore SIGTERM.
-                        slot.killed_after_grace = !kill_now;
-                        slot.kill_at = None;
-                    }
+                let running = slot
+                    .process
+                    .as_ref()
+                    .is_some_and(|p| p.exited().is_none() || slot.detached);
+                if slot.kill_at.is_some_and(|at| now >= at) && running {
+                    self.signal_unit(index, Signal::SIGKILL);
+                    let slot = &mut self.slots[index];
+                    // After a second Ctrl-C nobody was given the chance to ignore SIGTERM.
+                    slot.killed_after_grace = !kill_now;
+                    slot.kill_at = None;
                 }
                 continue;
             }
+            let slot = &mut self.slots[index];
             let Some(started) = slot.started else {
                 continue;
             };
@@ -1040,7 +1146,9 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// `use_setup = true` units wait until the setup process exited successfully.
+    /// `use_setup = true` units wait until the setup is up: it exited successfully, or a
+    /// process of it recorded a probe (a setup that is a service: it starts a broker, records
+    /// a probe and runs on).
     ///
     /// Other units start at once, except after a `setup.py`: as the original (which slept
     /// 0.2 s after starting it), they get [`SETUP_HEAD_START`] — cut short as soon as the setup
@@ -1050,7 +1158,7 @@ impl<'a> Supervisor<'a> {
             return true;
         };
         if self.slots[index].unit.use_setup {
-            return setup.exit.is_some_and(Exit::success);
+            return setup.recorded || setup.exit.is_some_and(Exit::success);
         }
         !setup.head_start
             || setup.exit.is_some_and(Exit::success)
@@ -1110,12 +1218,7 @@ impl<'a> Supervisor<'a> {
                 let Some(program) = argv.first() else {
                     return Err("empty command".to_owned());
                 };
-                let program = if program.contains('/') && Path::new(program).is_relative() {
-                    cwd.join(program).into_os_string()
-                } else {
-                    OsString::from(program)
-                };
-                let mut command = Command::new(program);
+                let mut command = Command::new(resolve_program(program, &cwd));
                 command.args(&argv[1..]);
                 command
             }
@@ -1228,6 +1331,11 @@ impl<'a> Supervisor<'a> {
         if self.slots.iter().all(|s| s.phase == Phase::Done) {
             return Some(EndReason::AllExited);
         }
+        // A unit failed for good (no restart left, not `Resume-ALL`): the group's verdict is
+        // known, waiting on would only blame healthy units at the timeout.
+        if self.slots.iter().any(Slot::failed_for_good) {
+            return Some(EndReason::UnitFailed);
+        }
         // Every unit that can start has started (a unit with no probes of its own still gets
         // to run), and nothing that could still record a required probe is left.
         if self.required_total > 0
@@ -1241,6 +1349,49 @@ impl<'a> Supervisor<'a> {
             return Some(EndReason::AllProbesRecorded);
         }
         None
+    }
+
+    /// What a started unit was still waiting for (its readiness probe, its required probes).
+    fn waiting_for_work(&self, index: usize) -> String {
+        let slot = &self.slots[index];
+        let mut text = match slot.unit.ready_event.as_ref().filter(|_| !slot.ready) {
+            Some(probe) => format!("its readiness probe `{probe}`"),
+            None => {
+                let mut missing: Vec<&str> = slot.missing.iter().map(String::as_str).collect();
+                missing.sort_unstable();
+                let noun = if missing.len() == 1 {
+                    "required probe"
+                } else {
+                    "required probes"
+                };
+                format!("{noun} {}", quoted_list(&missing))
+            }
+        };
+        if slot.detached {
+            text.push_str(" (its main process had exited; the rest of its tree ran on)");
+        }
+        text
+    }
+
+    /// What a unit that was not started was waiting for.
+    fn waiting_for_start(&self, index: usize) -> String {
+        let slot = &self.slots[index];
+        let deps: Vec<&str> = slot
+            .deps
+            .iter()
+            .filter(|&&d| !self.slots[d].satisfies_dependents())
+            .map(|&d| self.slots[d].unit.name.as_str())
+            .collect();
+        if !deps.is_empty() {
+            return format!("{} to be ready", quoted_list(&deps));
+        }
+        match self.setup.as_ref() {
+            Some(_) if slot.unit.use_setup => {
+                "the setup to record a probe or exit successfully (`use_setup = true`)".to_owned()
+            }
+            Some(_) => "the setup's head start".to_owned(),
+            None => "its dependencies".to_owned(),
+        }
     }
 
     // ----- setup -------------------------------------------------------------------------
@@ -1257,12 +1408,7 @@ impl<'a> Supervisor<'a> {
                 .map(|python| python.setup_command(&group_dir, path)),
             Setup::Command(argv) => match argv.first() {
                 Some(program) => {
-                    let program = if program.contains('/') && Path::new(program).is_relative() {
-                        group_dir.join(program).into_os_string()
-                    } else {
-                        OsString::from(program)
-                    };
-                    let mut command = Command::new(program);
+                    let mut command = Command::new(resolve_program(program, &group_dir));
                     command.args(&argv[1..]);
                     Ok(command)
                 }
@@ -1284,6 +1430,7 @@ impl<'a> Supervisor<'a> {
             tail: None,
             stopped: false,
             killed_after_grace: false,
+            recorded: false,
         };
         match spawned {
             Ok(process) => {
@@ -1318,12 +1465,15 @@ impl<'a> Supervisor<'a> {
         let (code, success) = match exit {
             Exit::Code(code) => (Some(code), code == 0),
             Exit::Signal(_) => (None, false),
+            // Unknown: the units that wait for it are not held back for that.
+            Exit::Lost => (None, true),
         };
         observer(&RunEvent::SetupExited { code, success });
         if !success {
             setup.failure = Some(match exit {
                 Exit::Code(code) => UnitFailure::NonZeroExit { code },
                 Exit::Signal(signal) => UnitFailure::Signaled { signal },
+                Exit::Lost => UnitFailure::ExitStatusLost,
             });
             return true;
         }
@@ -1358,7 +1508,10 @@ impl<'a> Supervisor<'a> {
         match setup.exit {
             Some(Exit::Code(code)) => outcome = outcome.with_exit_code(code),
             Some(Exit::Signal(signal)) => outcome = outcome.with_signal(signal),
-            None => {}
+            Some(Exit::Lost) if outcome.failure.is_none() => {
+                outcome = outcome.with_failure(UnitFailure::ExitStatusLost);
+            }
+            Some(Exit::Lost) | None => {}
         }
         if setup.killed_after_grace && outcome.failure.is_none() {
             outcome = outcome.with_failure(UnitFailure::KilledAfterGrace {
@@ -1382,7 +1535,7 @@ impl<'a> Supervisor<'a> {
                 Phase::Starting | Phase::Running => {
                     let unfinished = !slot.ready || !slot.missing.is_empty();
                     let reason = if end == EndReason::GroupTimeout && unfinished {
-                        StopReason::GroupTimeout
+                        StopReason::GroupTimeout(self.waiting_for_work(index))
                     } else {
                         StopReason::GroupEnd
                     };
@@ -1395,10 +1548,22 @@ impl<'a> Supervisor<'a> {
                     }
                 }
                 Phase::Waiting => {
+                    // A unit that never started always says why it was waiting.
+                    let setup_failed = end == EndReason::SetupFailed && slot.unit.use_setup;
+                    let waiting_for = self.waiting_for_start(index);
                     let slot = &mut self.slots[index];
                     slot.phase = Phase::Done;
-                    slot.status = Some(UnitStatus::NotStarted);
-                    self.set_state(index, UnitState::Stopped, observer)?;
+                    if setup_failed {
+                        slot.status = Some(UnitStatus::Failed);
+                        slot.failure = Some(UnitFailure::DependencyFailed {
+                            dependency: SETUP_NAME.to_owned(),
+                        });
+                        self.set_state(index, UnitState::Failed, observer)?;
+                    } else {
+                        slot.status = Some(UnitStatus::NotStarted);
+                        slot.failure = Some(UnitFailure::NotStarted { waiting_for });
+                        self.set_state(index, UnitState::Stopped, observer)?;
+                    }
                 }
                 Phase::Done => {}
             }
@@ -1527,9 +1692,10 @@ impl<'a> Supervisor<'a> {
                         name: s.unit.name.clone(),
                         passed: matches!(status, UnitStatus::Finished | UnitStatus::Stopped),
                         status: status.as_str().to_owned(),
-                        exitcode: s.exit.map(|exit| match exit {
-                            Exit::Code(code) => code,
-                            Exit::Signal(signal) => -signal,
+                        exitcode: s.exit.and_then(|exit| match exit {
+                            Exit::Code(code) => Some(code),
+                            Exit::Signal(signal) => Some(-signal),
+                            Exit::Lost => None,
                         }),
                     }
                 })
@@ -1747,7 +1913,7 @@ impl<'a> Supervisor<'a> {
                 match slot.exit {
                     Some(Exit::Code(code)) => outcome = outcome.with_exit_code(code),
                     Some(Exit::Signal(signal)) => outcome = outcome.with_signal(signal),
-                    None => {}
+                    Some(Exit::Lost) | None => {}
                 }
                 if let (Some(start), Some(end)) = (slot.first_started, slot.exited) {
                     outcome =
@@ -1759,6 +1925,29 @@ impl<'a> Supervisor<'a> {
                 outcome
             })
             .collect()
+    }
+}
+
+/// `argv[0]` of a `command`: looked up on `PATH` when it is a bare name, else relative to
+/// `cwd` (`./server.sh` becomes `<cwd>/server.sh`, so errors name the file plainly).
+fn resolve_program(program: &str, cwd: &Path) -> OsString {
+    if program.contains('/') && Path::new(program).is_relative() {
+        cwd.join(program)
+            .components()
+            .collect::<PathBuf>()
+            .into_os_string()
+    } else {
+        OsString::from(program)
+    }
+}
+
+/// `a`, `b` and `c`, each in backticks.
+fn quoted_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    match quoted.as_slice() {
+        [] => "nothing".to_owned(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }
 

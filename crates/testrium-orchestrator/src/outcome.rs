@@ -175,6 +175,9 @@ pub enum EndReason {
     GroupTimeout,
     /// The setup process failed.
     SetupFailed,
+    /// A unit failed for good (no restart left, not `in-except = "Resume-ALL"`): the verdict
+    /// was known, the other units were stopped.
+    UnitFailed,
     /// The caller cancelled the run.
     Interrupted,
 }
@@ -187,6 +190,7 @@ impl EndReason {
             EndReason::AllProbesRecorded => "all_probes_recorded",
             EndReason::GroupTimeout => "group_timeout",
             EndReason::SetupFailed => "setup_failed",
+            EndReason::UnitFailed => "unit_failed",
             EndReason::Interrupted => "interrupted",
         }
     }

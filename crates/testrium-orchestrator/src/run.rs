@@ -78,6 +78,7 @@ impl Run {
                 env: Vec::new(),
                 path_prepend: Vec::new(),
                 cgroup: true,
+                kill_orphans: false,
             },
             repeat_override: None,
             subreaper: true,
@@ -173,13 +174,25 @@ impl Run {
     /// descendants of units (double-forked daemons) are re-parented to it and can be reaped.
     /// This is a process-wide setting that stays on after the run; turn it off when the
     /// embedding program must not adopt orphans. Daemons are found and killed at teardown
-    /// either way when they carry the attempt's marker in their environment; with the
-    /// subreaper, adopted orphans that left the runner's session are killed too (even with a
-    /// cleared environment) when the process's last attempt in flight ends — so an embedding
-    /// program that itself starts `setsid` daemons during a run should turn this off.
+    /// either way when they carry the attempt's marker in their environment, or are in the
+    /// attempt's cgroup. A run never signals, reaps or sweeps a process it did not start: the
+    /// embedding program's own children (`setsid` ones included) are left alone, with the
+    /// subreaper on or off (see [`Run::kill_adopted_orphans`] for the one exception).
     #[must_use]
     pub fn subreaper(mut self, enabled: bool) -> Self {
         self.subreaper = enabled;
+        self
+    }
+
+    /// Whether this process starts no children of its own while runs go on (default false),
+    /// so that every child of it in another session born during a run is an orphan adopted
+    /// from a unit (as a subreaper) and may be killed when the last attempt in flight ends —
+    /// which reaches a daemon that cleared its environment where no cgroup could be created.
+    /// Only a program that owns all its children (the `testrium` binary) turns this on: an
+    /// embedding program's own `setsid` children would be killed with them.
+    #[must_use]
+    pub fn kill_adopted_orphans(mut self, enabled: bool) -> Self {
+        self.options.kill_orphans = enabled;
         self
     }
 

@@ -384,7 +384,12 @@ fn failure_kind(f: &UnitFailure) -> FailureKind {
         UnitFailure::Timeout { .. } => FailureKind::UnitTimeout,
         UnitFailure::SpawnFailed { .. } => FailureKind::SpawnFailed,
         UnitFailure::KilledAfterGrace { .. } => FailureKind::KilledAfterGrace,
-        UnitFailure::DependencyFailed { .. } => FailureKind::DependencyFailed,
+        UnitFailure::DependencyFailed { .. } | UnitFailure::NotStarted { .. } => {
+            FailureKind::DependencyFailed
+        }
+        UnitFailure::GroupTimedOut { .. } => FailureKind::GroupTimeout,
+        // Never a failure by itself (see the variant); counted as one only if a caller says so.
+        UnitFailure::ExitStatusLost => FailureKind::UnitFailed,
     }
 }
 

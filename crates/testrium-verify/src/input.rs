@@ -226,6 +226,24 @@ pub enum UnitFailure {
         /// The dependency that failed.
         dependency: String,
     },
+    /// The group timed out while the unit was still running with work left: this says what
+    /// it was waiting for (a unit without a `timeout` of its own never "exceeded" one).
+    GroupTimedOut {
+        /// The group timeout.
+        #[serde(with = "crate::ser::seconds")]
+        after: Duration,
+        /// What the unit was still waiting for, e.g. "its readiness probe `ready`".
+        waiting_for: String,
+    },
+    /// The unit never started (status not started): what it was waiting for when the group
+    /// ended, e.g. "`server` to be ready".
+    NotStarted {
+        /// What it was waiting for.
+        waiting_for: String,
+    },
+    /// Another waiter in the embedding program reaped the unit's process (a `waitpid(-1)`):
+    /// its exit status is unknown. Not a failure by itself; the probes decide.
+    ExitStatusLost,
 }
 
 impl fmt::Display for UnitFailure {
@@ -257,6 +275,17 @@ impl fmt::Display for UnitFailure {
                 f,
                 "ignored SIGTERM, killed after the {} grace period",
                 crate::render::fmt_seconds(grace.as_secs_f64())
+            ),
+            UnitFailure::GroupTimedOut { after, waiting_for } => write!(
+                f,
+                "was still running when the group timed out after {}, waiting for {waiting_for}",
+                crate::render::fmt_seconds(after.as_secs_f64())
+            ),
+            UnitFailure::NotStarted { waiting_for } => {
+                write!(f, "never started: it was waiting for {waiting_for}")
+            }
+            UnitFailure::ExitStatusLost => f.write_str(
+                "exit status lost: another waiter in this process reaped it (a `waitpid(-1)`)",
             ),
             UnitFailure::DependencyFailed { dependency } => {
                 write!(f, "depends on `{dependency}`, which failed")

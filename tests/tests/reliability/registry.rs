@@ -140,7 +140,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         area: FAULTS,
         scenario: "Ctrl-C (SIGINT) while the setup process runs: a `setup = [...]` command, and the original's `setup.py` `main()` (Python)",
-        checked: "exit 130; the setup is killed; the unit waiting for it never starts; the JSON report is written and marked interrupted; every state in the database is terminal",
+        checked: "exit 130; the setup is killed; the unit waiting for it is stopped, or never starts (a setup that recorded a probe is up); the JSON report is written and marked interrupted; every state in the database is terminal",
         test: "ctrl_c_during_setup",
         file: None,
         sizes: None,
@@ -240,6 +240,14 @@ pub const SCENARIOS: &[Scenario] = &[
         test: "eight_python_writers_at_once",
         file: None,
         sizes: Some(("8 × 2,001 rows", "8 × 10,001 rows")),
+    },
+    Scenario {
+        area: FAULTS,
+        scenario: "many one-probe Python units, each opening a client, recording its probe and exiting, all at once (a new client's first statements used to run without busy handling: `database is locked`)",
+        checked: "exit 0 in every run; no unit's log mentions a locked database; every probe stored",
+        test: "short_lived_python_units_lose_nothing",
+        file: None,
+        sizes: Some(("100 units, 1 run", "500 units, 3 runs")),
     },
     Scenario {
         area: FAULTS,

@@ -127,7 +127,13 @@ fn ctrl_c_during(label: &str, write_setup: impl FnOnce(&Path) -> GroupDir) {
     assert_eq!(report["interrupted"], true);
     let attempt = attempt(&report, "test_setup");
     assert_eq!(attempt["interrupted"], true);
-    assert_eq!(units(attempt)["worker"]["status"], "not_started");
+    // A setup that recorded a probe is up (issue 11 item 3): the worker may have been started
+    // just before the Ctrl-C, then it was stopped with the rest.
+    let worker = units(attempt)["worker"]["status"].clone();
+    assert!(
+        worker == "not_started" || worker == "stopped",
+        "worker: {worker}"
+    );
     assert_db_final(&only_db(&base));
     base.assert_nothing_left();
 }

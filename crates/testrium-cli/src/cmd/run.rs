@@ -432,6 +432,8 @@ fn run_group(
         .base_dir(&options.base)
         .cancel(token.clone())
         .stream_output(options.verbose)
+        // The binary starts no children of its own: any adopted orphan is a unit's.
+        .kill_adopted_orphans(true)
         .observer(move |event| lock(&observer_console).event(&name, event));
     if let Some(dir) = &options.exe_dir {
         run = run.prepend_path(dir);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 pub(crate) use nix::sys::signal::Signal;
 
 pub(crate) use self::cgroup::AttemptCgroup;
-pub(crate) use self::unix::{ENV_RUN_ID, Watchdog, become_subreaper, join_cgroup};
+pub(crate) use self::unix::{ENV_RUN_ID, Watchdog, become_subreaper, join_cgroup, signal_group};
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub(crate) enum Exit {
     Code(i32),
     /// A signal killed it.
     Signal(i32),
+    /// Someone else reaped it (a `waitpid(-1)` in the embedding program): its status is lost.
+    Lost,
 }
 
 impl Exit {
@@ -73,8 +75,13 @@ impl Process {
         if let Some(exit) = self.exit {
             return Ok(Some(exit));
         }
-        let status = self.child.try_wait()?;
-        self.exit = status.map(Exit::from_status);
+        let status = match self.child.try_wait() {
+            Ok(status) => status.map(Exit::from_status),
+            // ECHILD: another waiter in this process reaped it.
+            Err(e) if e.raw_os_error() == Some(nix::libc::ECHILD) => Some(Exit::Lost),
+            Err(e) => return Err(e),
+        };
+        self.exit = status;
         if self.exit.is_some() {
             self.pidfd = None;
         }
@@ -127,13 +134,66 @@ pub(crate) fn runner_identity() -> String {
 pub(crate) fn sweep(marker: Option<&str>, signal: Signal) -> Vec<u32> {
     let namespace = unix::pid_namespace();
     let mut hit = Vec::new();
-    for (pid, value) in unix::marked_processes() {
+    for unix::Marked {
+        pid, marker: value, ..
+    } in unix::marked_processes()
+    {
         let ours = marker.is_some_and(|m| m == value);
         if (ours || runner_is_dead(&value, namespace)) && unix::signal_process(pid, signal) {
             hit.push(pid);
         }
     }
     hit
+}
+
+/// One unit's process tree: the members of its process group (`pgid`, the pid of the process
+/// the runner started) and, where `marker` is given, the processes that left that group but
+/// carry the attempt's marker and the unit's name in their environment (`setsid` daemons).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnitTree<'a> {
+    pub(crate) pgid: u32,
+    pub(crate) marker: &'a str,
+    pub(crate) unit: &'a str,
+}
+
+impl UnitTree<'_> {
+    /// The live processes of the tree. Zombies of the tree that are children of this process
+    /// (orphans adopted as a subreaper) are reaped on the way: they are the unit's.
+    pub(crate) fn live(&self) -> Vec<u32> {
+        let own = std::process::id();
+        let mut live = Vec::new();
+        for (pid, stat) in unix::all_processes() {
+            if stat.pgrp != self.pgid {
+                continue;
+            }
+            if stat.is_running() {
+                live.push(pid);
+            } else if stat.ppid == own && pid != self.pgid {
+                // The leader is reaped through its `Process`, never here.
+                unix::reap_child(pid);
+            }
+        }
+        for marked in unix::marked_processes() {
+            if marked.marker == self.marker
+                && marked.unit.as_deref() == Some(self.unit)
+                && !live.contains(&marked.pid)
+                && unix::proc_stat(marked.pid).is_some_and(unix::ProcStat::is_running)
+            {
+                live.push(marked.pid);
+            }
+        }
+        live
+    }
+
+    /// Sends `signal` to every live process of the tree; returns whether there was one.
+    pub(crate) fn signal(&self, signal: Signal) -> bool {
+        let live = self.live();
+        unix::signal_group(self.pgid, signal);
+        for &pid in &live {
+            unix::signal_process(pid, signal);
+        }
+        !live.is_empty()
+    }
 }
 
 /// Kills what is left in the attempt cgroups of runners (of this pid namespace) that are
@@ -164,6 +224,15 @@ fn runner_is_dead(marker: &str, namespace: u64) -> bool {
         None => true,
         Some(stat) => !stat.is_running() || stat.start_time != start,
     }
+}
+
+/// Whether the process `pid` that recorded a probe belongs to the process group `pgid` (or is
+/// its leader). A process already gone is judged by its pid alone.
+pub(crate) fn recorded_by_tree(pid: Option<i64>, pgid: u32) -> bool {
+    let Some(pid) = pid.and_then(|p| u32::try_from(p).ok()) else {
+        return false;
+    };
+    pid == pgid || unix::proc_stat(pid).is_some_and(|s| s.pgrp == pgid)
 }
 
 /// SIGKILLs every process in the process groups `pgids` (units whose leader may be gone, with
@@ -235,19 +304,26 @@ pub(crate) fn kill_marked(marker: &str, deadline: Instant) -> Vec<u32> {
     all
 }
 
-/// Attempts of this process in flight, and the start (clock ticks since boot) of the oldest
-/// one since the count was last zero. The subreaper flag is process-wide, so orphans adopted
-/// while attempts overlap cannot be told apart: they are killed when the last one ends.
-static IN_FLIGHT: Mutex<(usize, u64)> = Mutex::new((0, 0));
+/// Attempts of this process in flight, the start (clock ticks since boot) of the oldest one
+/// since the count was last zero, and whether one of them may kill adopted orphans. The
+/// subreaper flag is process-wide, so orphans adopted while attempts overlap cannot be told
+/// apart: they are killed when the last one ends.
+static IN_FLIGHT: Mutex<(usize, u64, bool)> = Mutex::new((0, 0, false));
 
 /// Registers an attempt in flight; [`AttemptGuard::finish`] (or dropping it) ends it.
-pub(crate) fn enter_attempt() -> AttemptGuard {
+/// `kill_orphans`: the process starts no children of its own (the `testrium` binary), so any
+/// child of it in another session born during the attempts is an adopted orphan of a unit and
+/// is killed when the last attempt ends. An embedding program's own children cannot be told
+/// from adopted orphans, so without it they are never touched.
+pub(crate) fn enter_attempt(kill_orphans: bool) -> AttemptGuard {
     let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner);
     if in_flight.0 == 0 {
         // One tick of margin: start times are whole ticks.
         in_flight.1 = unix::now_ticks().saturating_sub(1);
+        in_flight.2 = false;
     }
     in_flight.0 += 1;
+    in_flight.2 |= kill_orphans;
     AttemptGuard { done: false }
 }
 
@@ -279,7 +355,7 @@ impl Drop for AttemptGuard {
 fn leave_attempt() -> usize {
     let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner);
     in_flight.0 = in_flight.0.saturating_sub(1);
-    if in_flight.0 > 0 {
+    if in_flight.0 > 0 || !in_flight.2 {
         return 0;
     }
     kill_adopted_orphans(in_flight.1)
@@ -327,10 +403,10 @@ fn kill_adopted_orphans(since_ticks: u64) -> usize {
     killed
 }
 
-/// Starts `command`; the error names the program and, when it is missing, the working
-/// directory.
+/// Starts `command`; the error names the program as resolved, the OS error, and what to do
+/// about it (a missing file, a file without the run bit, a missing `#!` interpreter).
 pub(crate) fn spawn(command: Command) -> Result<Process, String> {
-    let program = command.get_program().to_string_lossy().into_owned();
+    let program = Path::new(command.get_program()).to_path_buf();
     let cwd = command.get_current_dir().map(Path::to_path_buf);
     if let Some(cwd) = cwd.as_ref().filter(|cwd| !cwd.is_dir()) {
         return Err(format!(
@@ -338,7 +414,49 @@ pub(crate) fn spawn(command: Command) -> Result<Process, String> {
             cwd.display()
         ));
     }
-    Process::spawn(command).map_err(|e| format!("`{program}`: {e}"))
+    Process::spawn(command).map_err(|e| describe_spawn_error(&program, &e))
+}
+
+/// The text of a spawn failure of `program` (a path, or a name looked up on `PATH`).
+fn describe_spawn_error(program: &Path, error: &io::Error) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = program.display();
+    let is_path = program.components().count() > 1;
+    let metadata = std::fs::metadata(program).ok().filter(|_| is_path);
+    match error.kind() {
+        io::ErrorKind::NotFound if !is_path => {
+            format!("`{shown}` not found on PATH ({error})")
+        }
+        io::ErrorKind::NotFound => match metadata {
+            // The file is there: what exec did not find is the interpreter of its `#!` line.
+            Some(_) => match shebang(program) {
+                Some(line) => format!(
+                    "`{shown}`: its interpreter `{line}` (the `#!` line) was not found ({error})"
+                ),
+                None => format!("`{shown}`: {error}"),
+            },
+            None => format!("`{shown}` does not exist ({error})"),
+        },
+        io::ErrorKind::PermissionDenied => match metadata {
+            Some(m) if m.is_dir() => format!("`{shown}` is a directory ({error})"),
+            Some(m) if m.permissions().mode() & 0o111 == 0 => format!(
+                "`{shown}` is not executable ({error}); hint: `chmod +x {shown}`, or start it \
+                 through its interpreter (`command = [\"sh\", \"{shown}\"]`)"
+            ),
+            _ => format!("`{shown}`: {error}"),
+        },
+        _ => format!("`{shown}`: {error}"),
+    }
+}
+
+/// The `#!` line of a script, without the `#!`, if it has one.
+fn shebang(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let head = head.get(..n)?.strip_prefix(b"#!")?;
+    let line = head.split(|&b| b == b'\n').next()?;
+    Some(String::from_utf8_lossy(line).trim().to_owned())
 }
 
 /// SIGTERM to each process group, up to `grace` for them to exit, then SIGKILL; waits until
@@ -403,6 +521,18 @@ mod tests {
         // Our own pid with another start time: the pid was reused.
         let own = std::process::id();
         assert!(runner_is_dead(&format!("{own}.0.{ns}.group-1"), ns));
+    }
+
+    /// Regression (issue 11 item 10): a unit reaped by another waiter in the embedding program
+    /// (a `waitpid(-1)`) was reported as "exit -1". Its status is lost, and says so.
+    #[test]
+    fn a_process_reaped_by_someone_else_has_its_exit_status_lost() {
+        let mut process = Process::spawn(Command::new("true")).expect("spawn true");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(process.pid()).expect("pid"));
+        // Another waiter takes the exit status first.
+        nix::sys::wait::waitpid(pid, None).expect("reap");
+        assert_eq!(process.try_wait().expect("try_wait"), Some(Exit::Lost));
+        assert_eq!(process.exited(), Some(Exit::Lost));
     }
 
     #[test]

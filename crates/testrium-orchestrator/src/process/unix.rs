@@ -318,14 +318,24 @@ pub(crate) fn own_session() -> Option<u32> {
     proc_stat(std::process::id()).map(|s| s.session)
 }
 
+/// A process carrying a run marker: its pid, the marker's value and the unit it was started
+/// for (`TESTRIUM_UNIT`), if its environment names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Marked {
+    pub(crate) pid: u32,
+    pub(crate) marker: String,
+    pub(crate) unit: Option<String>,
+}
+
 /// Every process (other than this one) whose initial environment holds `ENV_RUN_ID`, with
 /// the marker's value. Processes whose environment cannot be read are skipped.
-pub(crate) fn marked_processes() -> Vec<(u32, String)> {
+pub(crate) fn marked_processes() -> Vec<Marked> {
     let own = std::process::id();
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     let needle = format!("{ENV_RUN_ID}=");
+    let unit_needle = format!("{}=", testrium_events::ENV_UNIT);
     let mut found = Vec::new();
     for entry in entries.flatten() {
         let Some(pid) = entry
@@ -341,11 +351,17 @@ pub(crate) fn marked_processes() -> Vec<(u32, String)> {
         let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
             continue;
         };
+        let mut marker = None;
+        let mut unit = None;
         for var in environ.split(|&b| b == 0) {
             if let Some(value) = var.strip_prefix(needle.as_bytes()) {
-                found.push((pid, String::from_utf8_lossy(value).into_owned()));
-                break;
+                marker = Some(String::from_utf8_lossy(value).into_owned());
+            } else if let Some(value) = var.strip_prefix(unit_needle.as_bytes()) {
+                unit = Some(String::from_utf8_lossy(value).into_owned());
             }
+        }
+        if let Some(marker) = marker {
+            found.push(Marked { pid, marker, unit });
         }
     }
     found
