@@ -120,9 +120,10 @@ fn symlink_loops_are_named_not_followed_forever() {
 fn huge_and_binary_files_are_refused_with_their_path() {
     let scratch = Scratch::new();
     group(&scratch, "test_huge", GROUP_CONFIG);
-    let mut huge = String::from("[\"Configs\"]\nunits = [\"a\"]\n");
-    huge.push_str(&"# padding padding padding padding padding padding padding\n".repeat(200_000));
-    scratch.write(&[("test_huge/config.toml", &huge)]);
+    // One byte over the cap, sparse: refused by its size before a byte of it is read.
+    let huge = std::fs::File::create(scratch.path("test_huge/config.toml"))
+        .and_then(|file| file.set_len(testrium_config::MAX_CONFIG_FILE_BYTES + 1));
+    huge.unwrap_or_else(|e| panic!("{e}"));
     group(&scratch, "test_binary", GROUP_CONFIG);
     scratch.write_bytes(
         "test_binary/units/a.toml",
@@ -132,13 +133,33 @@ fn huge_and_binary_files_are_refused_with_their_path() {
     assert_eq!(found.invalid, ["test_binary", "test_huge"]);
     let shown = found.diagnostics.to_string();
     assert!(
-        shown.contains("`test_huge/config.toml` is larger than 1024 KiB"),
+        shown.contains("`test_huge/config.toml` is larger than 64 MiB"),
         "{shown}"
     );
     assert!(
         shown.contains("`test_binary/units/a.toml` is not valid UTF-8"),
         "{shown}"
     );
+}
+
+/// Regression (issue 11 item 9): a valid 10 MB unit file (long comments) was refused by a
+/// 1 MiB cap, though the original reads it; no hand-written config reaches the 64 MiB cap.
+#[test]
+fn a_ten_megabyte_unit_file_of_comments_loads() {
+    let scratch = Scratch::new();
+    group(&scratch, "test_long_comments", GROUP_CONFIG);
+    let line = format!("# {}\n", "a long comment about this unit ".repeat(8));
+    let mut unit = String::with_capacity(10_500_000);
+    unit.push_str("[\"a\"]\n");
+    while unit.len() < 10_000_000 {
+        unit.push_str(&line);
+    }
+    unit.push_str("init = 0\nevents = [\"x\"]\n");
+    scratch.write(&[("test_long_comments/units/a.toml", &unit)]);
+    let found = discover(&scratch.base, &DiscoverOptions::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(found.diagnostics.is_empty(), "{}", found.diagnostics);
+    assert_eq!(found.groups.len(), 1);
+    assert_eq!(found.groups[0].units[0].events, ["x"]);
 }
 
 #[test]
