@@ -815,3 +815,48 @@ fn budget_overruns_are_evidence() {
     );
     assert!(xml.contains("type=\"hop_over_budget\""));
 }
+
+/// Regression (issue 11 item 6): `command = ["python3", "u.py"]` with `from
+/// testrium.modules.events import Events_Manager` failed with `ModuleNotFoundError`: only
+/// processes started through the Python bootstrap had the runner's package on `PYTHONPATH`.
+/// Now every process the runner starts (a `command` unit, a `setup` program) and their
+/// children (a grandchild `python3`) import it, and an existing `PYTHONPATH` is kept after it.
+#[test]
+fn python_command_units_and_their_children_import_the_runner_package() {
+    let base = Base::new("python-command").with(&["test_python_command"]);
+    let json_path = base.path.join("out.json");
+    let extra = base.path.join("extra-path");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("user_helper.py"), "VALUE = 42\n").unwrap();
+    std::fs::write(
+        base.path.join("test_python_command/grandchild.py"),
+        "import user_helper\nassert user_helper.VALUE == 42\n".to_owned()
+            + &std::fs::read_to_string(base.path.join("test_python_command/grandchild.py"))
+                .unwrap(),
+    )
+    .unwrap();
+    let out = testrium()
+        .env("PYTHONPATH", &extra)
+        .arg("run")
+        .arg(&base.path)
+        .args(["--json", json_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let report = json(&json_path);
+    let probes = report["groups"][0]["attempts"][0]["probes"]
+        .as_array()
+        .unwrap();
+    for step in ["setup-imported", "unit-imported", "grandchild-imported"] {
+        assert!(
+            probes.iter().any(|p| p["step"] == step && p["count"] == 1),
+            "{step} not recorded: {probes:?}"
+        );
+    }
+}
