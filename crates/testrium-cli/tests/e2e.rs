@@ -860,3 +860,65 @@ fn python_command_units_and_their_children_import_the_runner_package() {
         );
     }
 }
+
+/// Regression (issue 11 item 8): an empty `--partition` share (more CI shards than groups)
+/// exited 2 ("no test group to run") and wrote none of the reports it was asked for, so the
+/// CI job failed and its report upload step found nothing. Now it exits 0, says so, and
+/// writes valid, empty `--json`, `--junit` and `--html` reports; a base folder with no group
+/// at all still exits 2.
+#[test]
+fn an_empty_partition_share_passes_and_still_writes_its_reports() {
+    let base = Base::new("empty-share").with(&["test_failing"]);
+    let path = |name: &str| base.path.join(name).to_str().unwrap().to_owned();
+    let (json_path, junit_path, html_path) = (path("r.json"), path("r.xml"), path("r.html"));
+    let args = [
+        "--partition",
+        "count:2/3",
+        "--json",
+        &json_path,
+        "--junit",
+        &junit_path,
+        "--html",
+        &html_path,
+    ];
+    let out = base.run(&args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("partition count:2/3 holds none of the 1 selected group"),
+        "{stdout}"
+    );
+    let report = json(Path::new(&json_path));
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(report["groups"].as_array().unwrap().len(), 0);
+    assert_eq!(report["skipped"][0]["name"], "test_failing");
+    let junit = std::fs::read_to_string(&junit_path).unwrap();
+    assert!(junit.contains("tests=\"0\""), "{junit}");
+    let mut reader = quick_xml::Reader::from_str(&junit);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("invalid JUnit XML: {e}\n{junit}"),
+        }
+    }
+    assert!(
+        std::fs::read_to_string(&html_path)
+            .unwrap()
+            .contains("</html>")
+    );
+    // The other shares hold the group.
+    assert_eq!(
+        base.run(&["--partition", "count:1/3"]).status.code(),
+        Some(1)
+    );
+    // No group at all is still "no test group found", partition or not.
+    let empty = Base::new("empty-share-none");
+    for args in [
+        &[][..],
+        &["--partition", "count:2/3", "--json", &json_path][..],
+    ] {
+        let out = empty.run(args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    }
+}

@@ -43,6 +43,9 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
         jobs > 1,
     )));
     lock(&console).line(&plan.headline(jobs));
+    if let Some(line) = plan.empty_share() {
+        lock(&console).line(&line);
+    }
 
     let token = CancelToken::new();
     let signals = match crate::signals::install(
@@ -168,6 +171,8 @@ struct Plan {
     groups: Vec<Group>,
     skipped: Vec<SkippedGroup>,
     partition: Option<Partition>,
+    /// Groups selected before `--partition` took its share.
+    selected: usize,
     timeout: Option<Duration>,
 }
 
@@ -190,6 +195,19 @@ impl Plan {
             head.push_str(&format!(", {jobs} at a time"));
         }
         head
+    }
+
+    /// Said when the `--partition` share holds no group (more shards than groups).
+    fn empty_share(&self) -> Option<String> {
+        let p = self.partition?;
+        (self.groups.is_empty() && self.selected > 0).then(|| {
+            format!(
+                "partition {p} holds none of the {} selected group{}: nothing to run here \
+                 (the other shares run them)",
+                self.selected,
+                if self.selected == 1 { "" } else { "s" }
+            )
+        })
     }
 }
 
@@ -322,6 +340,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
             });
         }
     }
+    let selected = groups.len();
     if let Some(partition) = partition {
         let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
         groups = partition.apply(groups, |g| g.name.as_str());
@@ -334,7 +353,10 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
             }
         }
     }
-    if groups.is_empty() {
+    // More shards than groups is normal for a small suite: an empty share is not an error
+    // (the reports it was asked for are still written, with no group in them).
+    let empty_share = partition.is_some() && selected > 0 && groups.is_empty();
+    if groups.is_empty() && !empty_share {
         if skipped.is_empty() {
             say!("error: no test group found in {}", base.display());
             say!(
@@ -358,6 +380,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         groups,
         skipped,
         partition,
+        selected,
         timeout,
     })
 }
