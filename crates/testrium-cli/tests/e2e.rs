@@ -892,6 +892,7 @@ fn an_empty_partition_share_passes_and_still_writes_its_reports() {
     assert_eq!(report["exit_code"], 0);
     assert_eq!(report["groups"].as_array().unwrap().len(), 0);
     assert_eq!(report["skipped"][0]["name"], "test_failing");
+    assert_eq!(report["skipped"][0]["kind"], "partition");
     let junit = std::fs::read_to_string(&junit_path).unwrap();
     assert!(junit.contains("tests=\"0\""), "{junit}");
     let mut reader = quick_xml::Reader::from_str(&junit);
@@ -921,4 +922,79 @@ fn an_empty_partition_share_passes_and_still_writes_its_reports() {
         let out = empty.run(args);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     }
+}
+
+/// Regression (issue 11 item 7): a group disabled by its config was only counted ("1
+/// skipped"), a hidden `.test_wip/` group was dropped without a word, and groups left out by
+/// `-k` were not told apart. Now the first two are named with their reason, the others are
+/// counted by reason and named with `--verbose`, and the JSON report names every one with a
+/// `kind`.
+#[test]
+fn nothing_is_skipped_in_silence() {
+    let base = Base::new("skipped").with(&["test_failing", "test_flaky"]);
+    copy_dir(&base.path.join("test_flaky"), &base.path.join(".test_wip"));
+    copy_dir(&base.path.join("test_flaky"), &base.path.join("test_off"));
+    let config = base.path.join("test_off/config.toml");
+    let text_of = std::fs::read_to_string(&config).unwrap();
+    let disabled = text_of.replacen("[\"Configs\"]", "[\"Configs\"]\nenabled = false", 1);
+    assert_ne!(disabled, text_of);
+    std::fs::write(&config, disabled).unwrap();
+    let json_path = base.path.join("r.json");
+    let out = base.run(&["-k", "failing", "--json", json_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("3 skipped"), "{stdout}");
+    assert!(
+        stdout.contains("SKIP test_off: disabled (`enabled = false`)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SKIP .test_wip: hidden folder (its name starts with `.`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("left out: 1 not selected"), "{stdout}");
+    assert!(!stdout.contains("SKIP test_flaky"), "{stdout}");
+    let report = json(&json_path);
+    let kinds: Vec<(String, String)> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut kinds = kinds;
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            (".test_wip".to_owned(), "hidden".to_owned()),
+            ("test_flaky".to_owned(), "not_selected".to_owned()),
+            ("test_off".to_owned(), "disabled".to_owned()),
+        ]
+    );
+    // --verbose names the groups the command line left out too.
+    let out = testrium()
+        .args(["--verbose", "run"])
+        .arg(&base.path)
+        .args(["-k", "failing"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("SKIP test_flaky: not selected"), "{stdout}");
+    // --less and --partition are counted as well.
+    let out = testrium()
+        .args(["--less", "test_flaky", "run"])
+        .arg(&base.path)
+        .args(["--partition", "count:1/1"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("left out: 1 excluded (`--less`)"),
+        "{stdout}"
+    );
 }

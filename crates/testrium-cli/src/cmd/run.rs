@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use testrium_config::{Diagnostics, DiscoverOptions, Group, discover};
+use testrium_config::{Diagnostics, DiscoverOptions, Group, SkipReason, discover};
 use testrium_events::{History, HistoryRecord, RunDb};
 use testrium_orchestrator::{AttemptOutcome, CancelToken, Run, RunError, TestriumExitCode};
 
 use crate::args::{GlobalArgs, RunArgs};
 use crate::cmd::error_chain;
 use crate::console::Console;
-use crate::report::model::{GroupReport, RunReport, SCHEMA, SkippedGroup};
+use crate::report::model::{GroupReport, RunReport, SCHEMA, SkipKind, SkippedGroup};
 use crate::report::{self, Format, build, sanitize, terminal};
 use crate::select::{Partition, Selection};
 use crate::style::Style;
@@ -103,6 +103,11 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
                 } else {
                     "not run (--fail-fast)".into()
                 },
+                kind: if interrupted {
+                    SkipKind::Interrupted
+                } else {
+                    SkipKind::FailFast
+                },
             }),
         }
     }
@@ -132,7 +137,7 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
 
     let mut c = lock(&console);
     c.finish();
-    c.print(|out, style| terminal::write_summary(out, &run, style));
+    c.print(|out, style| terminal::write_summary(out, &run, style, global.verbose));
     let mut code = exit_code;
     for (format, path) in [
         (Format::Json, &args.json),
@@ -263,6 +268,12 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         .map(|s| SkippedGroup {
             name: s.name.clone(),
             reason: s.reason.to_string(),
+            kind: match s.reason {
+                SkipReason::Disabled => SkipKind::Disabled,
+                SkipReason::Excluded => SkipKind::Excluded,
+                SkipReason::Hidden => SkipKind::Hidden,
+                _ => SkipKind::Other,
+            },
         })
         .collect();
     let selection = Selection {
@@ -326,6 +337,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         skipped.push(SkippedGroup {
             name: name.clone(),
             reason: "invalid configuration (not selected)".into(),
+            kind: SkipKind::Invalid,
         });
     }
 
@@ -337,6 +349,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
             skipped.push(SkippedGroup {
                 name: group.name,
                 reason: "not selected".into(),
+                kind: SkipKind::NotSelected,
             });
         }
     }
@@ -349,6 +362,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
                 skipped.push(SkippedGroup {
                     name,
                     reason: format!("another partition than {partition}"),
+                    kind: SkipKind::Partition,
                 });
             }
         }

@@ -50,6 +50,37 @@ fn finds_groups_in_name_order_and_says_what_it_skipped() {
     assert!(found.groups.iter().all(|g| g.dir.is_absolute()));
 }
 
+/// Regression (issue 11 item 7): a hidden folder that is otherwise a group (`.test_wip/` with
+/// `config.toml` and `units/`) was dropped without a word; it is listed as skipped, and
+/// neither loaded nor validated. `.testrium/` (the runs) and hidden folders that are not
+/// groups stay unlisted.
+#[test]
+fn a_hidden_group_folder_is_listed_as_skipped() {
+    let scratch = Scratch::new();
+    group(&scratch, ".test_wip", "not toml at all [[[");
+    group(&scratch, "test_real", GROUP_CONFIG);
+    scratch.write(&[
+        (".testrium/runs/test_real-1/Data.db", ""),
+        (".test_notes/readme.txt", "x"),
+        (".test_no_config/units/a.toml", UNIT),
+    ]);
+    let found = discover(&scratch.base, &DiscoverOptions::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(found.diagnostics.is_empty(), "{}", found.diagnostics);
+    let names: Vec<&str> = found.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["test_real"]);
+    let skipped: Vec<(&str, SkipReason)> = found
+        .skipped
+        .iter()
+        .map(|s| (s.name.as_str(), s.reason))
+        .collect();
+    assert_eq!(skipped, [(".test_wip", SkipReason::Hidden)]);
+    assert!(
+        SkipReason::Hidden.to_string().contains("starts with `.`"),
+        "{}",
+        SkipReason::Hidden
+    );
+}
+
 #[test]
 fn a_disabled_group_with_a_broken_config_is_reported() {
     let scratch = Scratch::new();
