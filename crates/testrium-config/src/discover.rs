@@ -15,6 +15,10 @@ use crate::model::Group;
 pub struct DiscoverOptions {
     /// Group folder names to leave out (`testrium --less A B run`).
     pub exclude: Vec<String>,
+    /// Also warn, in each group's `warnings`, about a `command` program that does not exist
+    /// or is not executable and an entrypoint whose module file or function is missing
+    /// (`testrium check`). `Some(folders)`: the folders the runner puts before `PATH`.
+    pub check_launch: Option<Vec<PathBuf>>,
 }
 
 impl DiscoverOptions {
@@ -31,6 +35,18 @@ impl DiscoverOptions {
         S: Into<String>,
     {
         self.exclude.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Also warns about programs and entrypoints that do not exist, looking bare program
+    /// names up in `path_prepend` and then `PATH`, as the runner will.
+    #[must_use]
+    pub fn check_launch<I, P>(mut self, path_prepend: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.check_launch = Some(path_prepend.into_iter().map(Into::into).collect());
         self
     }
 }
@@ -204,7 +220,13 @@ pub fn discover(base: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
             });
             continue;
         }
-        match load(&dir, name, Path::new(name), true) {
+        match load(
+            &dir,
+            name,
+            Path::new(name),
+            true,
+            opts.check_launch.as_deref(),
+        ) {
             Loaded::Group(group) => discovery.groups.push(*group),
             Loaded::Disabled => discovery.skipped.push(Skipped {
                 name: name.to_owned(),

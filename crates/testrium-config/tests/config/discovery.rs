@@ -81,6 +81,61 @@ fn a_hidden_group_folder_is_listed_as_skipped() {
     );
 }
 
+/// Regression (issue 11 item 4): `testrium check` said nothing about a `setup` or `command`
+/// program that does not exist. Asked for (`check_launch`), these are warnings at the key;
+/// without it (`testrium run`, embedders) nothing is looked up.
+#[test]
+fn launch_checks_warn_only_when_asked() {
+    let scratch = Scratch::new();
+    group(
+        &scratch,
+        "test_launch",
+        "[\"Configs\"]\nunits = [\"a\"]\nsetup = [\"./start-broker\"]\n",
+    );
+    scratch.write(&[(
+        "test_launch/units/a.toml",
+        "[\"a\"]\ninit = 0\ncommand = [\"my-tool-that-is-nowhere\"]\n",
+    )]);
+    let plain = discover(&scratch.base, &DiscoverOptions::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        plain.groups[0].warnings.is_empty(),
+        "{}",
+        plain.groups[0].warnings
+    );
+    let tools = scratch.path("tools");
+    let found = discover(
+        &scratch.base,
+        &DiscoverOptions::new().check_launch([tools.clone()]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let shown = found.groups[0].warnings.to_string();
+    assert_eq!(found.groups[0].warnings.len(), 2, "{shown}");
+    assert!(shown.contains("--> test_launch/config.toml:3:9"), "{shown}");
+    assert!(
+        shown.contains("program `./start-broker` of `setup` does not exist"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("--> test_launch/units/a.toml:3:11"),
+        "{shown}"
+    );
+    // A program in a folder put before `PATH` (the runner's own folder) is found.
+    std::fs::create_dir_all(&tools).unwrap_or_else(|e| panic!("{e}"));
+    let tool = tools.join("my-tool-that-is-nowhere");
+    std::fs::write(&tool, "#!/bin/sh\n").unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let found = discover(&scratch.base, &DiscoverOptions::new().check_launch([tools]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        found.groups[0].warnings.len(),
+        1,
+        "{}",
+        found.groups[0].warnings
+    );
+}
+
 #[test]
 fn a_disabled_group_with_a_broken_config_is_reported() {
     let scratch = Scratch::new();
