@@ -997,4 +997,14 @@ fn nothing_is_skipped_in_silence() {
         stdout.contains("left out: 1 excluded (`--less`)"),
         "{stdout}"
     );
+    // When nothing is left to run (exit 2), the skipped groups are named too.
+    let only_off = Base::new("skipped-only");
+    copy_dir(&base.path.join("test_off"), &only_off.path.join("test_off"));
+    let out = only_off.run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("SKIP test_off: disabled (`enabled = false`)"),
+        "{stderr}"
+    );
 }

@@ -382,6 +382,14 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
                 base.display(),
                 skipped.len()
             );
+            // Regression (issue 11 item 7): nothing is skipped in silence, here either.
+            for s in &skipped {
+                say!(
+                    "  SKIP {}: {}",
+                    sanitize::terminal(&s.name),
+                    sanitize::terminal(&s.reason)
+                );
+            }
         }
         return Err(TestriumExitCode::NO_GROUPS);
     }
