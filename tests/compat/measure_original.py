@@ -20,10 +20,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run(original, base):
+def run(original, base, extra=()):
     start = time.perf_counter()
     code = subprocess.run(
-        [original, "run"], cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [original, "run", *extra], cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         timeout=300,
     ).returncode
     return code, time.perf_counter() - start
@@ -41,7 +41,7 @@ def main():
         base = tempfile.mkdtemp(prefix="testrium-original-")
         try:
             shutil.copytree(os.path.join(HERE, "groups", group), os.path.join(base, group))
-            code, seconds = run(args.original, base)
+            code, seconds = run(args.original, base, entry.get("args", []))
         finally:
             shutil.rmtree(base, ignore_errors=True)
         same = code == entry["original_exit"]

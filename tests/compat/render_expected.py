@@ -32,7 +32,9 @@ for g in d["groups"]:
     if g.get("pending"): here += " (pending)"
     if g.get("timing_dependent"): here += " (timing-dependent)"
     if g.get("requires_original"): here += " (needs the original installed)"
-    out.append(f"| `{g['group']}` | {first_comment(g['group'])} | {g['original_exit']} | {here} |")
+    covers = first_comment(g['group'])
+    if g.get("args"): covers += f" (`testrium run {' '.join(g['args'])}`)"
+    out.append(f"| `{g['group']}` | {covers} | {g['original_exit']} | {here} |")
 out.append(f"| *(empty base folder)* | no group at all | {d['empty_base']['original_exit']} | {d['empty_base']['expected_exit']} |")
 out.append(f"| *(template_test + config_error_test)* | {d['mixed_base']['comment']} | {d['mixed_base']['original_exit']} | {d['mixed_base']['expected_exit']} |")
 out += ["", "## Notes", ""]

@@ -35,6 +35,10 @@ struct GroupEntry {
     pending: Option<String>,
     /// A verdict that depends on machine load (in the original too): reported, not failed.
     timing_dependent: Option<String>,
+    /// Extra arguments of `testrium run` (`--partition …`).
+    args: Vec<String>,
+    /// Text the output must contain (a skipped group named with its reason…).
+    output_contains: Vec<String>,
 }
 
 fn compat_dir() -> PathBuf {
@@ -62,9 +66,24 @@ fn manifest() -> Manifest {
                 differs_because: entry["differs_because"].as_str().map(str::to_owned),
                 pending: entry["pending"].as_str().map(str::to_owned),
                 timing_dependent: entry["timing_dependent"].as_str().map(str::to_owned),
+                args: strings(&entry["args"]),
+                output_contains: strings(&entry["output_contains"]),
             })
             .collect(),
     }
+}
+
+/// A list of strings of the manifest; none when the key is absent.
+fn strings(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| item.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The `testrium` binary to test: `TESTRIUM_BIN` when set, otherwise this build's, brought
@@ -227,7 +246,20 @@ fn original_groups_give_the_original_exit_codes() {
 /// `None` when the group gives its expected exit code, else a description with the output.
 fn check_group(entry: &GroupEntry) -> Option<String> {
     let base = Base::with_group(&entry.group);
-    let result = testrium_run(&base.0, &[]);
+    let args: Vec<&str> = entry.args.iter().map(String::as_str).collect();
+    let result = testrium_run_with(&base.0, &args);
+    let missing: Vec<&str> = entry
+        .output_contains
+        .iter()
+        .map(String::as_str)
+        .filter(|text| !result.output.contains(text))
+        .collect();
+    if result.code == Some(entry.expected_exit) && !missing.is_empty() {
+        return Some(format!(
+            "--- {}: exit {:?} as expected, but the output lacks {missing:?}\n{}",
+            entry.group, result.code, result.output
+        ));
+    }
     if result.code == Some(entry.expected_exit) {
         if entry.pending.is_some() {
             eprintln!(

@@ -260,3 +260,49 @@ fn generated_template_runs_and_passes() {
         text(&out.stdout)
     );
 }
+
+/// Regression (issue 11 item 4, `check` part): a misspelt `command` program, a script without
+/// its run bit, a missing interpreter, and an entrypoint whose module file or function does
+/// not exist passed `testrium check` without a word, and at run time cost a whole group
+/// timeout. Now each is a warning at the key's file:line:col (exit code unchanged: a setup
+/// or an earlier unit may create them), with a `chmod +x` hint for the missing run bit.
+#[test]
+fn missing_programs_and_entrypoints_are_warnings() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = Base::new();
+    base.write(
+        "test_launch/config.toml",
+        "[\"Configs\"]\nunits = [\"typo\", \"nobit\", \"interp\", \"nomod\", \"nofunc\", \"good\", \"onpath\", \"off\"]\n",
+    );
+    let unit = |name: &str, init: u32, launch: &str| {
+        base.write(
+            &format!("test_launch/units/{name}.toml"),
+            &format!("[\"{name}\"]\ninit = {init}\n{launch}\n"),
+        );
+    };
+    unit("typo", 0, "command = [\"./clinet.sh\"]");
+    unit("nobit", 1, "command = [\"./client.sh\", \"--x\"]");
+    unit("interp", 2, "command = [\"python3.0-nowhere\", \"u.py\"]");
+    unit("nomod", 3, "entrypoint = \"missing_module:run\"");
+    unit("nofunc", 4, "entrypoint = \"app:run_client\"");
+    unit("good", 5, "entrypoint = \"app:run_server\"");
+    unit("onpath", 6, "command = [\"sh\", \"-c\", \"true\"]");
+    unit("off", 7, "enabled = false\ncommand = [\"./also-missing\"]");
+    base.write("test_launch/client.sh", "#!/bin/sh\n");
+    base.write(
+        "test_launch/app.py",
+        "def run_server():\n    pass\n\n# run_client is not here\n",
+    );
+    let script = base.0.join("test_launch/client.sh");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = testrium(&["check"], &base.0);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr).replace(&base.0.display().to_string(), "[BASE]");
+    insta::assert_snapshot!("missing_programs_and_entrypoints", stderr);
+    assert!(
+        text(&out.stdout).contains("5 warnings"),
+        "{}",
+        text(&out.stdout)
+    );
+}

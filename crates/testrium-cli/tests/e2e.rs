@@ -815,3 +815,196 @@ fn budget_overruns_are_evidence() {
     );
     assert!(xml.contains("type=\"hop_over_budget\""));
 }
+
+/// Regression (issue 11 item 6): `command = ["python3", "u.py"]` with `from
+/// testrium.modules.events import Events_Manager` failed with `ModuleNotFoundError`: only
+/// processes started through the Python bootstrap had the runner's package on `PYTHONPATH`.
+/// Now every process the runner starts (a `command` unit, a `setup` program) and their
+/// children (a grandchild `python3`) import it, and an existing `PYTHONPATH` is kept after it.
+#[test]
+fn python_command_units_and_their_children_import_the_runner_package() {
+    let base = Base::new("python-command").with(&["test_python_command"]);
+    let json_path = base.path.join("out.json");
+    let extra = base.path.join("extra-path");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("user_helper.py"), "VALUE = 42\n").unwrap();
+    std::fs::write(
+        base.path.join("test_python_command/grandchild.py"),
+        "import user_helper\nassert user_helper.VALUE == 42\n".to_owned()
+            + &std::fs::read_to_string(base.path.join("test_python_command/grandchild.py"))
+                .unwrap(),
+    )
+    .unwrap();
+    let out = testrium()
+        .env("PYTHONPATH", &extra)
+        .arg("run")
+        .arg(&base.path)
+        .args(["--json", json_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let report = json(&json_path);
+    let probes = report["groups"][0]["attempts"][0]["probes"]
+        .as_array()
+        .unwrap();
+    for step in ["setup-imported", "unit-imported", "grandchild-imported"] {
+        assert!(
+            probes.iter().any(|p| p["step"] == step && p["count"] == 1),
+            "{step} not recorded: {probes:?}"
+        );
+    }
+}
+
+/// Regression (issue 11 item 8): an empty `--partition` share (more CI shards than groups)
+/// exited 2 ("no test group to run") and wrote none of the reports it was asked for, so the
+/// CI job failed and its report upload step found nothing. Now it exits 0, says so, and
+/// writes valid, empty `--json`, `--junit` and `--html` reports; a base folder with no group
+/// at all still exits 2.
+#[test]
+fn an_empty_partition_share_passes_and_still_writes_its_reports() {
+    let base = Base::new("empty-share").with(&["test_failing"]);
+    let path = |name: &str| base.path.join(name).to_str().unwrap().to_owned();
+    let (json_path, junit_path, html_path) = (path("r.json"), path("r.xml"), path("r.html"));
+    let args = [
+        "--partition",
+        "count:2/3",
+        "--json",
+        &json_path,
+        "--junit",
+        &junit_path,
+        "--html",
+        &html_path,
+    ];
+    let out = base.run(&args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("partition count:2/3 holds none of the 1 selected group"),
+        "{stdout}"
+    );
+    let report = json(Path::new(&json_path));
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(report["groups"].as_array().unwrap().len(), 0);
+    assert_eq!(report["skipped"][0]["name"], "test_failing");
+    assert_eq!(report["skipped"][0]["kind"], "partition");
+    let junit = std::fs::read_to_string(&junit_path).unwrap();
+    assert!(junit.contains("tests=\"0\""), "{junit}");
+    let mut reader = quick_xml::Reader::from_str(&junit);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("invalid JUnit XML: {e}\n{junit}"),
+        }
+    }
+    assert!(
+        std::fs::read_to_string(&html_path)
+            .unwrap()
+            .contains("</html>")
+    );
+    // The other shares hold the group.
+    assert_eq!(
+        base.run(&["--partition", "count:1/3"]).status.code(),
+        Some(1)
+    );
+    // No group at all is still "no test group found", partition or not.
+    let empty = Base::new("empty-share-none");
+    for args in [
+        &[][..],
+        &["--partition", "count:2/3", "--json", &json_path][..],
+    ] {
+        let out = empty.run(args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    }
+}
+
+/// Regression (issue 11 item 7): a group disabled by its config was only counted ("1
+/// skipped"), a hidden `.test_wip/` group was dropped without a word, and groups left out by
+/// `-k` were not told apart. Now the first two are named with their reason, the others are
+/// counted by reason and named with `--verbose`, and the JSON report names every one with a
+/// `kind`.
+#[test]
+fn nothing_is_skipped_in_silence() {
+    let base = Base::new("skipped").with(&["test_failing", "test_flaky"]);
+    copy_dir(&base.path.join("test_flaky"), &base.path.join(".test_wip"));
+    copy_dir(&base.path.join("test_flaky"), &base.path.join("test_off"));
+    let config = base.path.join("test_off/config.toml");
+    let text_of = std::fs::read_to_string(&config).unwrap();
+    let disabled = text_of.replacen("[\"Configs\"]", "[\"Configs\"]\nenabled = false", 1);
+    assert_ne!(disabled, text_of);
+    std::fs::write(&config, disabled).unwrap();
+    let json_path = base.path.join("r.json");
+    let out = base.run(&["-k", "failing", "--json", json_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("3 skipped"), "{stdout}");
+    assert!(
+        stdout.contains("SKIP test_off: disabled (`enabled = false`)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SKIP .test_wip: hidden folder (its name starts with `.`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("left out: 1 not selected"), "{stdout}");
+    assert!(!stdout.contains("SKIP test_flaky"), "{stdout}");
+    let report = json(&json_path);
+    let kinds: Vec<(String, String)> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut kinds = kinds;
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            (".test_wip".to_owned(), "hidden".to_owned()),
+            ("test_flaky".to_owned(), "not_selected".to_owned()),
+            ("test_off".to_owned(), "disabled".to_owned()),
+        ]
+    );
+    // --verbose names the groups the command line left out too.
+    let out = testrium()
+        .args(["--verbose", "run"])
+        .arg(&base.path)
+        .args(["-k", "failing"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("SKIP test_flaky: not selected"), "{stdout}");
+    // --less and --partition are counted as well.
+    let out = testrium()
+        .args(["--less", "test_flaky", "run"])
+        .arg(&base.path)
+        .args(["--partition", "count:1/1"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("left out: 1 excluded (`--less`)"),
+        "{stdout}"
+    );
+    // When nothing is left to run (exit 2), the skipped groups are named too.
+    let only_off = Base::new("skipped-only");
+    copy_dir(&base.path.join("test_off"), &only_off.path.join("test_off"));
+    let out = only_off.run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("SKIP test_off: disabled (`enabled = false`)"),
+        "{stderr}"
+    );
+}

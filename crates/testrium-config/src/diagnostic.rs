@@ -37,7 +37,12 @@ struct Snippet {
     text: String,
     /// How many characters the underline covers (at least 1).
     width: usize,
+    /// Characters of a long line cut before `text` (then shown as a leading `…`).
+    skipped: usize,
 }
+
+/// Most characters of a source line a diagnostic shows.
+const SNIPPET_CHARS: usize = 160;
 
 impl Diagnostic {
     /// A diagnostic about `path` with no position.
@@ -96,9 +101,31 @@ impl Diagnostic {
         self.column = text[line_start..start].chars().count() + 1;
         let covered_end = end.min(line_start + line_text.len()).max(start);
         let width = text[start..covered_end].chars().count().max(1);
+        // A line of megabytes (config files may be large) is shown as a window around the
+        // span, with `…` where it is cut.
+        let total = line_text.chars().count();
+        let (shown, skipped, width) = if total <= SNIPPET_CHARS {
+            (line_text.to_owned(), 0, width)
+        } else {
+            let before = self.column - 1;
+            let from = before
+                .saturating_sub(SNIPPET_CHARS / 4)
+                .min(total - SNIPPET_CHARS);
+            let mut shown = String::with_capacity(SNIPPET_CHARS + 8);
+            if from > 0 {
+                shown.push('…');
+            }
+            shown.extend(line_text.chars().skip(from).take(SNIPPET_CHARS));
+            if from + SNIPPET_CHARS < total {
+                shown.push('…');
+            }
+            let room = SNIPPET_CHARS.saturating_sub(before - from).max(1);
+            (shown, from, width.min(room))
+        };
         self.snippet = Some(Snippet {
-            text: line_text.to_owned(),
+            text: shown,
             width,
+            skipped,
         });
         self
     }
@@ -161,7 +188,13 @@ impl fmt::Display for Diagnostic {
             write!(f, "{pad}--> {path}")?;
         }
         if let Some(snippet) = &self.snippet {
-            let indent = " ".repeat(self.column.saturating_sub(1));
+            let cut = if snippet.skipped > 0 { 1 } else { 0 };
+            let indent = " ".repeat(
+                self.column
+                    .saturating_sub(1)
+                    .saturating_sub(snippet.skipped)
+                    + cut,
+            );
             let line = sanitize_line(&snippet.text);
             write!(f, "\n{pad} |\n{} | {}", self.line, line.trim_end())?;
             write!(f, "\n{pad} | {indent}{}", "^".repeat(snippet.width))?;
@@ -343,6 +376,40 @@ mod tests {
             d.to_string(),
             "error: unknown key `ready_evnt`\n --> test_x/units/source.toml:2:1\n  |\n2 | ready_evnt = \"x\"\n  | ^^^^^^^^^^\n  = help: did you mean `ready_event`?"
         );
+    }
+
+    /// With the 64 MiB cap (issue 11 item 9), a diagnostic on a line of megabytes printed the
+    /// whole line: it shows a window around the span, the caret still under it.
+    #[test]
+    fn a_huge_line_is_shown_as_a_window() {
+        let text = format!(
+            "{} = 1, typo = \"{}\"\n",
+            "x".repeat(500_000),
+            "y".repeat(500_000)
+        );
+        let start = text.find("typo").unwrap_or_default();
+        let d = Diagnostic::new("f.toml", "unknown key `typo`").at_span(&text, start..start + 4);
+        assert_eq!((d.line, d.column), (1, 500_007));
+        let shown = d.to_string();
+        assert!(shown.len() < 1_000, "{} bytes", shown.len());
+        let lines: Vec<&str> = shown.lines().collect();
+        let (source, carets) = (lines[3], lines[4]);
+        assert!(
+            source.starts_with("1 | …x") && source.ends_with("y…"),
+            "{source}"
+        );
+        let at = carets.find('^').unwrap_or_default();
+        let under: String = source.chars().skip(at).take(4).collect();
+        assert_eq!(under, "typo", "{source}\n{carets}");
+        assert_eq!(carets.matches('^').count(), 4);
+        // At the end of a long line.
+        let text = format!("{}typo", "x".repeat(1_000));
+        let d = Diagnostic::new("f", "m").at_span(&text, 1_000..1_004);
+        let shown = d.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        let at = lines[4].find('^').unwrap_or_default();
+        let under: String = lines[3].chars().skip(at).take(4).collect();
+        assert_eq!(under, "typo", "{shown}");
     }
 
     #[test]

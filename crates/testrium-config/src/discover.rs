@@ -15,6 +15,10 @@ use crate::model::Group;
 pub struct DiscoverOptions {
     /// Group folder names to leave out (`testrium --less A B run`).
     pub exclude: Vec<String>,
+    /// Also warn, in each group's `warnings`, about a `command` program that does not exist
+    /// or is not executable and an entrypoint whose module file or function is missing
+    /// (`testrium check`). `Some(folders)`: the folders the runner puts before `PATH`.
+    pub check_launch: Option<Vec<PathBuf>>,
 }
 
 impl DiscoverOptions {
@@ -31,6 +35,18 @@ impl DiscoverOptions {
         S: Into<String>,
     {
         self.exclude.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Also warns about programs and entrypoints that do not exist, looking bare program
+    /// names up in `path_prepend` and then `PATH`, as the runner will.
+    #[must_use]
+    pub fn check_launch<I, P>(mut self, path_prepend: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.check_launch = Some(path_prepend.into_iter().map(Into::into).collect());
         self
     }
 }
@@ -67,6 +83,9 @@ pub enum SkipReason {
     Disabled,
     /// Named in [`DiscoverOptions::exclude`] (`--less`).
     Excluded,
+    /// A hidden folder (its name starts with `.`, like `.test_wip/`) that is otherwise a
+    /// group: it has a `config.toml` and a `units/` folder. Never loaded nor validated.
+    Hidden,
 }
 
 impl fmt::Display for SkipReason {
@@ -74,6 +93,7 @@ impl fmt::Display for SkipReason {
         f.write_str(match self {
             SkipReason::Disabled => "disabled (`enabled = false`)",
             SkipReason::Excluded => "excluded (`--less`)",
+            SkipReason::Hidden => "hidden folder (its name starts with `.`; rename it to run it)",
         })
     }
 }
@@ -103,9 +123,11 @@ pub enum DiscoverErrorKind {
 }
 
 /// Finds and validates every test group under `base`: each sub-folder whose name contains
-/// `test` and that has a `units/` folder (dot-folders are ignored), in name order.
+/// `test` and that has a `units/` folder, in name order.
 ///
-/// Disabled and excluded groups are listed in [`Discovery::skipped`]. A group that does not
+/// Disabled and excluded groups are listed in [`Discovery::skipped`], and so are hidden
+/// folders (`.test_wip/`) that have a `config.toml` and a `units/` folder: they are never run
+/// (`.testrium/` holds the runs), but never dropped without a word either. A group that does not
 /// validate, and any sub-folder that cannot be read (a symlink loop, no permission), is reported
 /// in [`Discovery::diagnostics`] with paths relative to `base`; discovery itself never fails
 /// because of one group.
@@ -133,10 +155,20 @@ pub fn discover(base: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
     let mut discovery = Discovery::default();
     for os_name in names {
         let shown = os_name.to_string_lossy().into_owned();
-        if !shown.contains("test") || shown.starts_with('.') {
+        if !shown.contains("test") {
             continue;
         }
         let dir = base_abs.join(&os_name);
+        if shown.starts_with('.') {
+            // Regression (issue 11 item 7): a hidden group was dropped without a word.
+            if dir.join("config.toml").is_file() && dir.join("units").is_dir() {
+                discovery.skipped.push(Skipped {
+                    name: shown,
+                    reason: SkipReason::Hidden,
+                });
+            }
+            continue;
+        }
         let problem = |discovery: &mut Discovery, message: String, hint: Option<String>| {
             discovery.invalid.push(shown.clone());
             discovery
@@ -188,7 +220,13 @@ pub fn discover(base: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
             });
             continue;
         }
-        match load(&dir, name, Path::new(name), true) {
+        match load(
+            &dir,
+            name,
+            Path::new(name),
+            true,
+            opts.check_launch.as_deref(),
+        ) {
             Loaded::Group(group) => discovery.groups.push(*group),
             Loaded::Disabled => discovery.skipped.push(Skipped {
                 name: name.to_owned(),

@@ -31,6 +31,7 @@ mod builder;
 mod check;
 mod diagnostic;
 mod discover;
+mod launch;
 mod load;
 mod model;
 mod names;

@@ -8,6 +8,7 @@ use toml::de::DeTable;
 
 use crate::check::{self, Draft, DraftUnit};
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::launch::launch_warnings;
 use crate::model::{Group, Setup};
 use crate::names::{did_you_mean, unsafe_name_reason};
 use crate::parse::{ConfigDraft, Reader, parse_config, parse_unit};
@@ -29,7 +30,7 @@ pub fn load_group(dir: &Path) -> Result<Group, Diagnostics> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "group".to_owned());
-    match load(&dir, &name, Path::new(&name), false) {
+    match load(&dir, &name, Path::new(&name), false, None) {
         Loaded::Group(group) => Ok(*group),
         Loaded::Disabled => Err(Diagnostic::new(&name, "group is disabled").into()),
         Loaded::Invalid(diagnostics) => Err(diagnostics),
@@ -45,8 +46,16 @@ pub(crate) enum Loaded {
     Invalid(Diagnostics),
 }
 
-/// Loads `dir` (absolute) as group `name`, showing paths under `display_dir`.
-pub(crate) fn load(dir: &Path, name: &str, display_dir: &Path, skip_disabled: bool) -> Loaded {
+/// Loads `dir` (absolute) as group `name`, showing paths under `display_dir`. With
+/// `check_launch` (the folders put first on `PATH`), also warns about programs and entrypoints
+/// that do not exist ([`launch_warnings`]).
+pub(crate) fn load(
+    dir: &Path,
+    name: &str,
+    display_dir: &Path,
+    skip_disabled: bool,
+    check_launch: Option<&[PathBuf]>,
+) -> Loaded {
     let mut loader = Loader {
         sources: Sources::default(),
         diagnostics: Diagnostics::new(),
@@ -128,6 +137,10 @@ pub(crate) fn load(dir: &Path, name: &str, display_dir: &Path, skip_disabled: bo
         None => {}
     }
 
+    if let Some(path_prepend) = check_launch {
+        let warnings = launch_warnings(&draft, &loader.sources, path_prepend);
+        loader.warnings.extend(warnings);
+    }
     match check::finish(draft, &loader.sources, loader.diagnostics, loader.warnings) {
         Ok(group) => Loaded::Group(Box::new(group)),
         Err(diagnostics) => Loaded::Invalid(diagnostics),

@@ -1268,6 +1268,12 @@ impl<'a> Supervisor<'a> {
             .env(ENV_RUN_DIR, &self.dir.path)
             .env(ENV_GROUP, &self.group().name)
             .env(ENV_RUN_ID, &self.marker);
+        // Any Python program of the run, and its children, imports the runner's package.
+        if !command.get_envs().any(|(key, _)| key == "PYTHONPATH") {
+            if let Some(dir) = python::runner_package_dir(&self.dir.path) {
+                command.env("PYTHONPATH", python::python_path_with(&dir));
+            }
+        }
         if let Some(cgroup) = &self.cgroup {
             process::join_cgroup(command, cgroup.procs_fd());
         }

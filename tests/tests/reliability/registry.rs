@@ -403,7 +403,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         area: INPUT,
-        scenario: "config files: binary garbage, a 10 MiB unit file, 100,000-deep nested arrays, inline tables and dotted table names, a FIFO as unit file, a directory as `config.toml`, a chmod 000 unit file (skipped as root)",
+        scenario: "config files: binary garbage, a unit file over the 64 MiB cap, 100,000-deep nested arrays, inline tables and dotted table names, a FIFO as unit file, a directory as `config.toml`, a chmod 000 unit file (skipped as root)",
         checked: "each: exit 3 (configuration error), the message names the file, no panic, no hang",
         test: "broken_config_files",
         file: None,

@@ -14,7 +14,14 @@ use crate::style::Style;
 /// group is found (or every one is skipped), 0 otherwise.
 pub fn main(global: &GlobalArgs, args: CheckArgs) -> u8 {
     let base = args.base.unwrap_or_else(|| PathBuf::from("."));
-    let options = DiscoverOptions::new().exclude(global.less.iter().cloned());
+    // Programs resolve as at run time: the runner puts its own folder (`testrium emit`, sibling
+    // binaries) before `PATH`.
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    let options = DiscoverOptions::new()
+        .exclude(global.less.iter().cloned())
+        .check_launch(exe_dir);
     let found = match discover(&base, &options) {
         Ok(found) => found,
         Err(error) => {

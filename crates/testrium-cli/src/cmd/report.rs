@@ -31,7 +31,7 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
         .groups
         .iter()
         .try_for_each(|g| terminal::write_group(&mut out, g, style))
-        .and_then(|()| terminal::write_summary(&mut out, &run, style));
+        .and_then(|()| terminal::write_summary(&mut out, &run, style, global.verbose));
     if let Err(err) = printed {
         if err.kind() != std::io::ErrorKind::BrokenPipe {
             say!("error: cannot write to stdout: {err}");

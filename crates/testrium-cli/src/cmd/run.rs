@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use testrium_config::{Diagnostics, DiscoverOptions, Group, discover};
+use testrium_config::{Diagnostics, DiscoverOptions, Group, SkipReason, discover};
 use testrium_events::{History, HistoryRecord, RunDb};
 use testrium_orchestrator::{AttemptOutcome, CancelToken, Run, RunError, TestriumExitCode};
 
 use crate::args::{GlobalArgs, RunArgs};
 use crate::cmd::error_chain;
 use crate::console::Console;
-use crate::report::model::{GroupReport, RunReport, SCHEMA, SkippedGroup};
+use crate::report::model::{GroupReport, RunReport, SCHEMA, SkipKind, SkippedGroup};
 use crate::report::{self, Format, build, sanitize, terminal};
 use crate::select::{Partition, Selection};
 use crate::style::Style;
@@ -43,6 +43,9 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
         jobs > 1,
     )));
     lock(&console).line(&plan.headline(jobs));
+    if let Some(line) = plan.empty_share() {
+        lock(&console).line(&line);
+    }
 
     let token = CancelToken::new();
     let signals = match crate::signals::install(
@@ -100,6 +103,11 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
                 } else {
                     "not run (--fail-fast)".into()
                 },
+                kind: if interrupted {
+                    SkipKind::Interrupted
+                } else {
+                    SkipKind::FailFast
+                },
             }),
         }
     }
@@ -129,7 +137,7 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
 
     let mut c = lock(&console);
     c.finish();
-    c.print(|out, style| terminal::write_summary(out, &run, style));
+    c.print(|out, style| terminal::write_summary(out, &run, style, global.verbose));
     let mut code = exit_code;
     for (format, path) in [
         (Format::Json, &args.json),
@@ -168,6 +176,8 @@ struct Plan {
     groups: Vec<Group>,
     skipped: Vec<SkippedGroup>,
     partition: Option<Partition>,
+    /// Groups selected before `--partition` took its share.
+    selected: usize,
     timeout: Option<Duration>,
 }
 
@@ -190,6 +200,19 @@ impl Plan {
             head.push_str(&format!(", {jobs} at a time"));
         }
         head
+    }
+
+    /// Said when the `--partition` share holds no group (more shards than groups).
+    fn empty_share(&self) -> Option<String> {
+        let p = self.partition?;
+        (self.groups.is_empty() && self.selected > 0).then(|| {
+            format!(
+                "partition {p} holds none of the {} selected group{}: nothing to run here \
+                 (the other shares run them)",
+                self.selected,
+                if self.selected == 1 { "" } else { "s" }
+            )
+        })
     }
 }
 
@@ -245,6 +268,12 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         .map(|s| SkippedGroup {
             name: s.name.clone(),
             reason: s.reason.to_string(),
+            kind: match s.reason {
+                SkipReason::Disabled => SkipKind::Disabled,
+                SkipReason::Excluded => SkipKind::Excluded,
+                SkipReason::Hidden => SkipKind::Hidden,
+                _ => SkipKind::Other,
+            },
         })
         .collect();
     let selection = Selection {
@@ -308,6 +337,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         skipped.push(SkippedGroup {
             name: name.clone(),
             reason: "invalid configuration (not selected)".into(),
+            kind: SkipKind::Invalid,
         });
     }
 
@@ -319,9 +349,11 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
             skipped.push(SkippedGroup {
                 name: group.name,
                 reason: "not selected".into(),
+                kind: SkipKind::NotSelected,
             });
         }
     }
+    let selected = groups.len();
     if let Some(partition) = partition {
         let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
         groups = partition.apply(groups, |g| g.name.as_str());
@@ -330,11 +362,15 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
                 skipped.push(SkippedGroup {
                     name,
                     reason: format!("another partition than {partition}"),
+                    kind: SkipKind::Partition,
                 });
             }
         }
     }
-    if groups.is_empty() {
+    // More shards than groups is normal for a small suite: an empty share is not an error
+    // (the reports it was asked for are still written, with no group in them).
+    let empty_share = partition.is_some() && selected > 0 && groups.is_empty();
+    if groups.is_empty() && !empty_share {
         if skipped.is_empty() {
             say!("error: no test group found in {}", base.display());
             say!(
@@ -346,6 +382,14 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
                 base.display(),
                 skipped.len()
             );
+            // Regression (issue 11 item 7): nothing is skipped in silence, here either.
+            for s in &skipped {
+                say!(
+                    "  SKIP {}: {}",
+                    sanitize::terminal(&s.name),
+                    sanitize::terminal(&s.reason)
+                );
+            }
         }
         return Err(TestriumExitCode::NO_GROUPS);
     }
@@ -358,6 +402,7 @@ fn plan(global: &GlobalArgs, args: &RunArgs) -> Result<Plan, u8> {
         groups,
         skipped,
         partition,
+        selected,
         timeout,
     })
 }

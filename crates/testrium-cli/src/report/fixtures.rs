@@ -215,10 +215,18 @@ pub fn run() -> RunReport {
             group("test_bad", vec![failing_attempt(1)]),
             group("test_flaky", vec![passing_attempt(1), failing_attempt(2)]),
         ],
-        skipped: vec![SkippedGroup {
-            name: "test_off".into(),
-            reason: "disabled".into(),
-        }],
+        skipped: vec![
+            SkippedGroup {
+                name: "test_off".into(),
+                reason: "disabled (`enabled = false`)".into(),
+                kind: SkipKind::Disabled,
+            },
+            SkippedGroup {
+                name: "test_other".into(),
+                reason: "not selected".into(),
+                kind: SkipKind::NotSelected,
+            },
+        ],
     }
 }
 

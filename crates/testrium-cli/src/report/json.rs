@@ -39,6 +39,22 @@ mod tests {
         insta::assert_json_snapshot!(run);
     }
 
+    /// `kind` was added to skipped groups (issue 11 item 7): a report stored before it still
+    /// reads, as `other`.
+    #[test]
+    fn a_skipped_group_without_kind_reads() {
+        let mut run = fixtures::run();
+        let mut value = serde_json::to_value(&run).unwrap();
+        for skipped in value["skipped"].as_array_mut().unwrap() {
+            skipped.as_object_mut().unwrap().remove("kind");
+        }
+        let read = read(&value.to_string()).unwrap();
+        for s in &mut run.skipped {
+            s.kind = super::super::model::SkipKind::Other;
+        }
+        assert_eq!(read, run);
+    }
+
     #[test]
     fn hostile_text_round_trips() {
         let run = fixtures::hostile();

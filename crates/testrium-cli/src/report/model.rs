@@ -84,6 +84,46 @@ pub struct SkippedGroup {
     pub name: String,
     /// `disabled`, `excluded by --less`, `not selected`, `other partition`…
     pub reason: String,
+    /// The reason, for programs (added in schema 1; `other` in reports written before it).
+    #[serde(default)]
+    pub kind: SkipKind,
+}
+
+/// Why a discovered group did not run, for programs reading the JSON report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    /// `enabled = false` in its `config.toml`.
+    Disabled,
+    /// A hidden folder (`.test_wip/`) that is otherwise a group.
+    Hidden,
+    /// Named in `--less`.
+    Excluded,
+    /// Not named on the command line, or not matching `-k`.
+    NotSelected,
+    /// In another `--partition` share.
+    Partition,
+    /// Its configuration is invalid, and it was not selected.
+    Invalid,
+    /// Not started: `--fail-fast` stopped the run.
+    FailFast,
+    /// Not started: the run was interrupted.
+    Interrupted,
+    /// Unknown (a report written before `kind` existed).
+    #[default]
+    #[serde(other)]
+    Other,
+}
+
+impl SkipKind {
+    /// Left out by the command line (`--less`, names, `-k`, `--partition`): the terminal
+    /// counts these, and names them with `--verbose`. Every other skipped group is named.
+    pub fn by_selection(self) -> bool {
+        matches!(
+            self,
+            SkipKind::Excluded | SkipKind::NotSelected | SkipKind::Partition | SkipKind::Invalid
+        )
+    }
 }
 
 /// One group: every attempt (`repeat` gives more than one).

@@ -325,8 +325,15 @@ fn style_overhead(style: Style) -> usize {
     }
 }
 
-/// Writes the closing summary of a run.
-pub fn write_summary(out: &mut dyn Write, run: &RunReport, style: Style) -> io::Result<()> {
+/// Writes the closing summary of a run. Skipped groups are named with their reason, except
+/// those left out by the command line (`--less`, names, `-k`, `--partition`), which are
+/// counted by reason and named only when `verbose`.
+pub fn write_summary(
+    out: &mut dyn Write,
+    run: &RunReport,
+    style: Style,
+    verbose: bool,
+) -> io::Result<()> {
     let flaky: Vec<&str> = run.flaky().map(|g| g.name.as_str()).collect();
     let mut line = format!(
         "\n{} {} group{}: {} passed, {} failed",
@@ -362,6 +369,39 @@ pub fn write_summary(out: &mut dyn Write, run: &RunReport, style: Style) -> io::
     for name in flaky {
         writeln!(out, "  {} {}", style.warn("FLAKY"), t(name))?;
     }
+    // Regression (issue 11 item 7): skipped groups were only counted ("1 skipped"), so a
+    // group disabled in its config, or a hidden `.test_wip/`, went unnoticed.
+    let mut left_out: Vec<(&str, usize)> = Vec::new();
+    for s in &run.skipped {
+        if s.kind.by_selection() {
+            match left_out.iter_mut().find(|(reason, _)| *reason == s.reason) {
+                Some((_, n)) => *n += 1,
+                None => left_out.push((&s.reason, 1)),
+            }
+            if !verbose {
+                continue;
+            }
+        }
+        writeln!(
+            out,
+            "  {} {}: {}",
+            style.warn("SKIP"),
+            t(&s.name),
+            t(&s.reason)
+        )?;
+    }
+    if !left_out.is_empty() {
+        let counts: Vec<String> = left_out
+            .iter()
+            .map(|(reason, n)| format!("{n} {}", t(reason)))
+            .collect();
+        let named = if verbose {
+            ""
+        } else {
+            " (--verbose names them)"
+        };
+        writeln!(out, "  left out: {}{named}", counts.join(", "))?;
+    }
     Ok(())
 }
 
@@ -375,7 +415,7 @@ mod tests {
         for g in &run.groups {
             write_group(&mut out, g, Style::PLAIN).unwrap();
         }
-        write_summary(&mut out, run, Style::PLAIN).unwrap();
+        write_summary(&mut out, run, Style::PLAIN, false).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -393,6 +433,31 @@ mod tests {
     #[test]
     fn passing_and_failing_groups() {
         insta::assert_snapshot!(render(&fixtures::run()));
+    }
+
+    /// Regression (issue 11 item 7): skipped groups were only counted. Those skipped by their
+    /// own config or folder are named with the reason; those left out by the command line are
+    /// counted by reason, and named with `--verbose`.
+    #[test]
+    fn skipped_groups_are_named_or_counted() {
+        let run = fixtures::run();
+        let mut quiet = Vec::new();
+        write_summary(&mut quiet, &run, Style::PLAIN, false).unwrap();
+        let quiet = String::from_utf8(quiet).unwrap();
+        assert!(
+            quiet.contains("SKIP test_off: disabled (`enabled = false`)"),
+            "{quiet}"
+        );
+        assert!(!quiet.contains("test_other"), "{quiet}");
+        assert!(quiet.contains("left out: 1 not selected"), "{quiet}");
+        let mut verbose = Vec::new();
+        write_summary(&mut verbose, &run, Style::PLAIN, true).unwrap();
+        let verbose = String::from_utf8(verbose).unwrap();
+        assert!(
+            verbose.contains("SKIP test_other: not selected"),
+            "{verbose}"
+        );
+        assert!(verbose.contains("SKIP test_off: disabled"), "{verbose}");
     }
 
     #[test]

@@ -50,6 +50,92 @@ fn finds_groups_in_name_order_and_says_what_it_skipped() {
     assert!(found.groups.iter().all(|g| g.dir.is_absolute()));
 }
 
+/// Regression (issue 11 item 7): a hidden folder that is otherwise a group (`.test_wip/` with
+/// `config.toml` and `units/`) was dropped without a word; it is listed as skipped, and
+/// neither loaded nor validated. `.testrium/` (the runs) and hidden folders that are not
+/// groups stay unlisted.
+#[test]
+fn a_hidden_group_folder_is_listed_as_skipped() {
+    let scratch = Scratch::new();
+    group(&scratch, ".test_wip", "not toml at all [[[");
+    group(&scratch, "test_real", GROUP_CONFIG);
+    scratch.write(&[
+        (".testrium/runs/test_real-1/Data.db", ""),
+        (".test_notes/readme.txt", "x"),
+        (".test_no_config/units/a.toml", UNIT),
+    ]);
+    let found = discover(&scratch.base, &DiscoverOptions::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(found.diagnostics.is_empty(), "{}", found.diagnostics);
+    let names: Vec<&str> = found.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["test_real"]);
+    let skipped: Vec<(&str, SkipReason)> = found
+        .skipped
+        .iter()
+        .map(|s| (s.name.as_str(), s.reason))
+        .collect();
+    assert_eq!(skipped, [(".test_wip", SkipReason::Hidden)]);
+    assert!(
+        SkipReason::Hidden.to_string().contains("starts with `.`"),
+        "{}",
+        SkipReason::Hidden
+    );
+}
+
+/// Regression (issue 11 item 4): `testrium check` said nothing about a `setup` or `command`
+/// program that does not exist. Asked for (`check_launch`), these are warnings at the key;
+/// without it (`testrium run`, embedders) nothing is looked up.
+#[test]
+fn launch_checks_warn_only_when_asked() {
+    let scratch = Scratch::new();
+    group(
+        &scratch,
+        "test_launch",
+        "[\"Configs\"]\nunits = [\"a\"]\nsetup = [\"./start-broker\"]\n",
+    );
+    scratch.write(&[(
+        "test_launch/units/a.toml",
+        "[\"a\"]\ninit = 0\ncommand = [\"my-tool-that-is-nowhere\"]\n",
+    )]);
+    let plain = discover(&scratch.base, &DiscoverOptions::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        plain.groups[0].warnings.is_empty(),
+        "{}",
+        plain.groups[0].warnings
+    );
+    let tools = scratch.path("tools");
+    let found = discover(
+        &scratch.base,
+        &DiscoverOptions::new().check_launch([tools.clone()]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let shown = found.groups[0].warnings.to_string();
+    assert_eq!(found.groups[0].warnings.len(), 2, "{shown}");
+    assert!(shown.contains("--> test_launch/config.toml:3:9"), "{shown}");
+    assert!(
+        shown.contains("program `./start-broker` of `setup` does not exist"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("--> test_launch/units/a.toml:3:11"),
+        "{shown}"
+    );
+    // A program in a folder put before `PATH` (the runner's own folder) is found.
+    std::fs::create_dir_all(&tools).unwrap_or_else(|e| panic!("{e}"));
+    let tool = tools.join("my-tool-that-is-nowhere");
+    std::fs::write(&tool, "#!/bin/sh\n").unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let found = discover(&scratch.base, &DiscoverOptions::new().check_launch([tools]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        found.groups[0].warnings.len(),
+        1,
+        "{}",
+        found.groups[0].warnings
+    );
+}
+
 #[test]
 fn a_disabled_group_with_a_broken_config_is_reported() {
     let scratch = Scratch::new();
@@ -120,9 +206,10 @@ fn symlink_loops_are_named_not_followed_forever() {
 fn huge_and_binary_files_are_refused_with_their_path() {
     let scratch = Scratch::new();
     group(&scratch, "test_huge", GROUP_CONFIG);
-    let mut huge = String::from("[\"Configs\"]\nunits = [\"a\"]\n");
-    huge.push_str(&"# padding padding padding padding padding padding padding\n".repeat(200_000));
-    scratch.write(&[("test_huge/config.toml", &huge)]);
+    // One byte over the cap, sparse: refused by its size before a byte of it is read.
+    let huge = std::fs::File::create(scratch.path("test_huge/config.toml"))
+        .and_then(|file| file.set_len(testrium_config::MAX_CONFIG_FILE_BYTES + 1));
+    huge.unwrap_or_else(|e| panic!("{e}"));
     group(&scratch, "test_binary", GROUP_CONFIG);
     scratch.write_bytes(
         "test_binary/units/a.toml",
@@ -132,13 +219,33 @@ fn huge_and_binary_files_are_refused_with_their_path() {
     assert_eq!(found.invalid, ["test_binary", "test_huge"]);
     let shown = found.diagnostics.to_string();
     assert!(
-        shown.contains("`test_huge/config.toml` is larger than 1024 KiB"),
+        shown.contains("`test_huge/config.toml` is larger than 64 MiB"),
         "{shown}"
     );
     assert!(
         shown.contains("`test_binary/units/a.toml` is not valid UTF-8"),
         "{shown}"
     );
+}
+
+/// Regression (issue 11 item 9): a valid 10 MB unit file (long comments) was refused by a
+/// 1 MiB cap, though the original reads it; no hand-written config reaches the 64 MiB cap.
+#[test]
+fn a_ten_megabyte_unit_file_of_comments_loads() {
+    let scratch = Scratch::new();
+    group(&scratch, "test_long_comments", GROUP_CONFIG);
+    let line = format!("# {}\n", "a long comment about this unit ".repeat(8));
+    let mut unit = String::with_capacity(10_500_000);
+    unit.push_str("[\"a\"]\n");
+    while unit.len() < 10_000_000 {
+        unit.push_str(&line);
+    }
+    unit.push_str("init = 0\nevents = [\"x\"]\n");
+    scratch.write(&[("test_long_comments/units/a.toml", &unit)]);
+    let found = discover(&scratch.base, &DiscoverOptions::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(found.diagnostics.is_empty(), "{}", found.diagnostics);
+    assert_eq!(found.groups.len(), 1);
+    assert_eq!(found.groups[0].units[0].events, ["x"]);
 }
 
 #[test]

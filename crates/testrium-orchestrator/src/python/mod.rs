@@ -11,7 +11,10 @@
 //! `entrypoint_command_gated`), `setup_command`, `direct_tests_command`.
 //! [`DirectTestsInput`] is what the direct-tests process reads, [`parse_direct_results`] what
 //! it wrote. The runner's package comes first on the import path of every process started
-//! this way, so it takes precedence over an installed original `testrium`.
+//! this way, so it takes precedence over an installed original `testrium`. Every other process
+//! of a run (a `command` unit, a `setup` program) gets the same folder first on `PYTHONPATH`
+//! ([`runner_package_dir`], [`python_path_with`]): the files are written without starting an
+//! interpreter, so a group with no Python pays a few small file checks.
 //!
 //! The Python side: `bootstrap.py` (the script, a stub), `runner.py` (`testrium._runner`: the
 //! modes), `utils.py` (`testrium.common.utils`), `sql_pool.py` (`testrium.common.sql_pool`), the `__init__` files; the probe client
@@ -27,5 +30,5 @@ mod tests;
 
 pub(crate) use self::{
     results::{DirectTestsInput, PriorResult, UnitDetail, parse_direct_results},
-    runtime::{PythonRuntime, needs_direct_tests},
+    runtime::{PythonRuntime, needs_direct_tests, python_path_with, runner_package_dir},
 };

@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 
 use super::error::{PythonError, PythonErrorKind};
 use super::interpreter::{default_cache_dir, fnv1a, resolve_interpreter};
@@ -170,12 +171,45 @@ impl PythonRuntime {
     }
 
     fn python_path(&self) -> OsString {
-        let mut paths = vec![self.package_dir.clone()];
-        if let Some(existing) = std::env::var_os("PYTHONPATH") {
-            paths.extend(std::env::split_paths(&existing));
-        }
-        std::env::join_paths(paths).unwrap_or_else(|_| self.package_dir.clone().into_os_string())
+        python_path_with(&self.package_dir)
     }
+}
+
+/// `PYTHONPATH` for a process the runner starts: `package_dir`, then the runner's own
+/// `PYTHONPATH` (if any), so a Python program started as a `command` unit, a `setup`
+/// program, or any process they start, imports the runner's `testrium` package first.
+pub(crate) fn python_path_with(package_dir: &Path) -> OsString {
+    let mut paths = vec![package_dir.to_path_buf()];
+    if let Some(existing) = std::env::var_os("PYTHONPATH") {
+        paths.extend(std::env::split_paths(&existing).filter(|p| !p.as_os_str().is_empty()));
+    }
+    std::env::join_paths(paths).unwrap_or_else(|_| package_dir.as_os_str().to_owned())
+}
+
+/// The folder holding the runner's `testrium` package, installed if it is not there yet, for
+/// the processes that are not started through the bootstrap (`command` units, a `setup`
+/// program): the shared folder [`PythonRuntime::prepare`] uses, or `<run_dir>/python/` when
+/// the cache cannot be written; `None` when neither can be written.
+///
+/// Cheap for groups without Python: no interpreter is started (nothing is byte-compiled
+/// here), the files are written once per process, and later calls only check that they are
+/// still there.
+pub(crate) fn runner_package_dir(run_dir: &Path) -> Option<PathBuf> {
+    static SHARED: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let installed = |dir: &Path| PACKAGE_FILES.iter().all(|(f, _)| dir.join(f).is_file());
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(dir) = shared.as_ref().filter(|dir| installed(dir)) {
+        return Some(dir.clone());
+    }
+    if let Some(dir) = shared_package_dir() {
+        if install_package(&dir).is_ok() {
+            *shared = Some(dir.clone());
+            return Some(dir);
+        }
+    }
+    drop(shared);
+    let local = run_dir.join("python");
+    (installed(&local) || install_package(&local).is_ok()).then_some(local)
 }
 
 /// `<cache>/python-package-<hash of the package's files>`.

@@ -1,0 +1,2 @@
+def run():
+    raise RuntimeError("this group fails whenever it runs")
