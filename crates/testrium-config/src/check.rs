@@ -233,24 +233,23 @@ fn check_units(checker: &mut Checker<'_>, draft: &Draft) {
                 Some("give every unit its own name".into()),
             );
         }
-        if draft_unit.explicit_init {
-            if let Some(first) = inits.insert(unit.init, &unit.name) {
-                if first != unit.name {
-                    checker.error(
-                        sites.or_header(&sites.init),
-                        "init",
-                        format!(
-                            "duplicate init {}: units `{first}` and `{}`",
-                            unit.init, unit.name
-                        ),
-                        Some(
-                            "every unit needs its own `init`; it orders units that are free to \
+        if draft_unit.explicit_init
+            && let Some(first) = inits.insert(unit.init, &unit.name)
+            && first != unit.name
+        {
+            checker.error(
+                sites.or_header(&sites.init),
+                "init",
+                format!(
+                    "duplicate init {}: units `{first}` and `{}`",
+                    unit.init, unit.name
+                ),
+                Some(
+                    "every unit needs its own `init`; it orders units that are free to \
                              start at the same time"
-                                .into(),
-                        ),
-                    );
-                }
-            }
+                        .into(),
+                ),
+            );
         }
         if unit.ready_timeout.is_zero() {
             checker.error(
@@ -271,15 +270,15 @@ fn check_units(checker: &mut Checker<'_>, draft: &Draft) {
                 None,
             );
         }
-        if let Some(ready) = &unit.ready_event {
-            if ready.trim().is_empty() {
-                checker.error(
-                    sites.or_header(&sites.ready_event),
-                    "ready_event",
-                    format!("`ready_event` of unit `{}` is blank", unit.name),
-                    Some("name a probe, or remove the key to be ready at once".into()),
-                );
-            }
+        if let Some(ready) = &unit.ready_event
+            && ready.trim().is_empty()
+        {
+            checker.error(
+                sites.or_header(&sites.ready_event),
+                "ready_event",
+                format!("`ready_event` of unit `{}` is blank", unit.name),
+                Some("name a probe, or remove the key to be ready at once".into()),
+            );
         }
         match &unit.launch {
             Launch::Command(argv) => {

@@ -150,6 +150,11 @@ compile_error!(
      testrium-events and testrium-verify build on any unix"
 );
 
+#[expect(
+    clippy::collapsible_if,
+    reason = "rust-version 1.89 allows let-chains; attempt.rs is being split (issue 12) and \
+              collapses its four nested `if`s then"
+)]
 mod attempt;
 mod cancel;
 mod error;

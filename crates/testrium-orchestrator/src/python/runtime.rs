@@ -51,14 +51,14 @@ impl PythonRuntime {
     /// run), or in `<run_dir>/python/` when no cache folder can be written.
     pub(crate) fn prepare(run_dir: &Path) -> Result<PythonRuntime, PythonError> {
         let interpreter = resolve_interpreter()?;
-        if let Some(shared) = shared_package_dir() {
-            if install_package(&shared).is_ok() {
-                compile_once(&interpreter, &shared);
-                return Ok(PythonRuntime {
-                    interpreter,
-                    package_dir: shared,
-                });
-            }
+        if let Some(shared) = shared_package_dir()
+            && install_package(&shared).is_ok()
+        {
+            compile_once(&interpreter, &shared);
+            return Ok(PythonRuntime {
+                interpreter,
+                package_dir: shared,
+            });
         }
         PythonRuntime::with_interpreter(run_dir, interpreter)
     }
