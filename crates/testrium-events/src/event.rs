@@ -197,7 +197,8 @@ impl EventLog {
     }
 
     /// The highest `ID` seen (readable or not), or `None` for an empty log; pass it to
-    /// [`RunDb::read_events_after`] to read only what came after.
+    /// [`RunDb::read_events_after`](crate::RunDb::read_events_after) to read only what came
+    /// after.
     pub fn last_id(&self) -> Option<i64> {
         let a = self.events.last().map(|e| e.id);
         let b = self.malformed.last().map(|m| m.id);

@@ -99,7 +99,6 @@
 //! assert_eq!(log.last_id(), Some(2));
 //! assert!("Receive".parse::<EventType>().is_ok());
 //! ```
-#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod env;
