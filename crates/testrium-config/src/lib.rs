@@ -24,6 +24,8 @@
 //! # Example
 //!
 //! ```no_run
+//! # #[cfg(feature = "toml")]
+//! # fn main() -> Result<(), testrium_config::DiscoverError> {
 //! use std::path::Path;
 //! use testrium_config::{DiscoverOptions, discover};
 //!
@@ -37,7 +39,10 @@
 //! if !found.diagnostics.is_empty() {
 //!     eprintln!("{}", found.diagnostics);
 //! }
-//! # Ok::<(), testrium_config::DiscoverError>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "toml"))]
+//! # fn main() {}
 //! ```
 //!
 //! Built in code, with any feature set:

@@ -63,10 +63,11 @@
 //! A unit records probes and waits for another unit's (with the `sqlite` feature):
 //!
 //! ```no_run
+//! # #[cfg(feature = "sqlite")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use testrium_events::{EventType, Probe, ProbeRecord, RunDb};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // In a unit started by the runner: TESTRIUM_EVENT_DB and TESTRIUM_UNIT are set.
 //! let probe = Probe::from_env()?;
 //! probe.emit("ready")?;
@@ -81,6 +82,8 @@
 //! println!("{} events, {} malformed rows", log.events.len(), log.malformed.len());
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "sqlite"))]
+//! # fn main() {}
 //! ```
 //!
 //! The vocabulary alone (any feature set) builds events in code, e.g. to verify events that
