@@ -111,10 +111,11 @@ fn assert_done_state(state: UnitState) {
 fn state_order(events: &[RunEvent], state: UnitState) -> Vec<String> {
     let mut order = Vec::new();
     for event in events {
-        if let RunEvent::UnitStateChanged { unit, state: s, .. } = event {
-            if *s == state && !order.contains(unit) {
-                order.push(unit.clone());
-            }
+        if let RunEvent::UnitStateChanged { unit, state: s, .. } = event
+            && *s == state
+            && !order.contains(unit)
+        {
+            order.push(unit.clone());
         }
     }
     order

@@ -77,6 +77,7 @@ fn emit_records_a_probe_with_key_and_metadata() {
 fn emit_reads_unit_and_db_from_the_environment() {
     let dir = TempDir::new("emit-env");
     let db = dir.0.join("Data.db");
+    RunDb::create(&db).expect("create");
     let out = testrium()
         .args(["emit", "ready"])
         .env("TESTRIUM_EVENT_DB", &db)
@@ -185,4 +186,32 @@ fn wait_returns_when_another_process_emits() {
     // The waiter's own 60 s timeout bounds this wait; it must exit 0 long before.
     let status = waiter.wait().expect("wait for testrium wait");
     assert_eq!(status.code(), Some(0));
+}
+
+/// Regression (issue 12): like `Probe::from_env`, `testrium emit` with a stale
+/// `TESTRIUM_EVENT_DB` created the missing folders and a database where it pointed. From the
+/// environment the database must exist; `--db` still creates it.
+#[test]
+fn emit_with_a_stale_environment_creates_nothing() {
+    let dir = TempDir::new("emit-stale");
+    let db = dir.0.join("runs").join("gone").join("Data.db");
+    let out = testrium()
+        .args(["emit", "ready", "--unit", "u"])
+        .env("TESTRIUM_EVENT_DB", &db)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(TestriumExitCode::ENVIRONMENT_ERROR))
+    );
+    let err = stderr(&out);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains("TESTRIUM_EVENT_DB"), "{err}");
+    assert!(
+        !dir.0.join("runs").exists(),
+        "folders created for a stale path"
+    );
+    let out = run(&["emit", "ready", "--unit", "u"], &db);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(db.exists());
 }

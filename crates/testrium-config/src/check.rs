@@ -4,12 +4,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use indexmap::IndexMap;
-use petgraph::graphmap::DiGraphMap;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::graph::find_cycles;
 use crate::model::{Circuit, Group, Launch, Settings, Setup, Unit};
 use crate::names::{did_you_mean, is_module_name, unsafe_name_reason};
 use crate::source::{Site, Sources};
@@ -234,24 +233,23 @@ fn check_units(checker: &mut Checker<'_>, draft: &Draft) {
                 Some("give every unit its own name".into()),
             );
         }
-        if draft_unit.explicit_init {
-            if let Some(first) = inits.insert(unit.init, &unit.name) {
-                if first != unit.name {
-                    checker.error(
-                        sites.or_header(&sites.init),
-                        "init",
-                        format!(
-                            "duplicate init {}: units `{first}` and `{}`",
-                            unit.init, unit.name
-                        ),
-                        Some(
-                            "every unit needs its own `init`; it orders units that are free to \
+        if draft_unit.explicit_init
+            && let Some(first) = inits.insert(unit.init, &unit.name)
+            && first != unit.name
+        {
+            checker.error(
+                sites.or_header(&sites.init),
+                "init",
+                format!(
+                    "duplicate init {}: units `{first}` and `{}`",
+                    unit.init, unit.name
+                ),
+                Some(
+                    "every unit needs its own `init`; it orders units that are free to \
                              start at the same time"
-                                .into(),
-                        ),
-                    );
-                }
-            }
+                        .into(),
+                ),
+            );
         }
         if unit.ready_timeout.is_zero() {
             checker.error(
@@ -272,15 +270,15 @@ fn check_units(checker: &mut Checker<'_>, draft: &Draft) {
                 None,
             );
         }
-        if let Some(ready) = &unit.ready_event {
-            if ready.trim().is_empty() {
-                checker.error(
-                    sites.or_header(&sites.ready_event),
-                    "ready_event",
-                    format!("`ready_event` of unit `{}` is blank", unit.name),
-                    Some("name a probe, or remove the key to be ready at once".into()),
-                );
-            }
+        if let Some(ready) = &unit.ready_event
+            && ready.trim().is_empty()
+        {
+            checker.error(
+                sites.or_header(&sites.ready_event),
+                "ready_event",
+                format!("`ready_event` of unit `{}` is blank", unit.name),
+                Some("name a probe, or remove the key to be ready at once".into()),
+            );
         }
         match &unit.launch {
             Launch::Command(argv) => {
@@ -415,7 +413,8 @@ fn check_dependencies(checker: &mut Checker<'_>, draft: &Draft) {
         .iter()
         .map(|u| (u.unit.name.as_str(), u))
         .collect();
-    let mut graph: DiGraphMap<usize, usize, std::hash::RandomState> = DiGraphMap::default();
+    // edges[unit] = (dependency, index of the dependency in `unit_dependencies`)
+    let mut edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); draft.units.len()];
     let index_of: HashMap<&str, usize> = draft
         .units
         .iter()
@@ -423,7 +422,6 @@ fn check_dependencies(checker: &mut Checker<'_>, draft: &Draft) {
         .map(|(i, u)| (u.unit.name.as_str(), i))
         .collect();
     for (from, draft_unit) in draft.units.iter().enumerate() {
-        graph.add_node(from);
         let unit = &draft_unit.unit;
         for (i, dependency) in unit.dependencies.iter().enumerate() {
             if dependency.trim().is_empty() || draft.broken_units.contains(dependency) {
@@ -472,39 +470,12 @@ fn check_dependencies(checker: &mut Checker<'_>, draft: &Draft) {
                 );
             }
             if let Some(&to) = index_of.get(dependency.as_str()) {
-                graph.add_edge(from, to, i);
+                edges[from].push((to, i));
             }
         }
     }
-    for component in petgraph::algo::tarjan_scc(&graph) {
-        if component.len() < 2 {
-            continue;
-        }
-        let members: HashSet<usize> = component.iter().copied().collect();
-        let Some(&start) = component.iter().min() else {
-            continue;
-        };
-        // Walk inside the component until a unit repeats: that closes a cycle.
-        let mut path = vec![start];
-        let mut position: HashMap<usize, usize> = HashMap::from([(start, 0)]);
-        let mut current = start;
-        let cycle = loop {
-            let Some(next) = graph
-                .neighbors(current)
-                .filter(|n| members.contains(n))
-                .min()
-            else {
-                break Vec::new();
-            };
-            if let Some(&at) = position.get(&next) {
-                let mut cycle = path[at..].to_vec();
-                cycle.push(next);
-                break cycle;
-            }
-            position.insert(next, path.len());
-            path.push(next);
-            current = next;
-        };
+    let cycles = find_cycles(edges.len(), |n| edges[n].iter().map(|&(to, _)| to));
+    for cycle in cycles {
         let (Some(&first), Some(&second)) = (cycle.first(), cycle.get(1)) else {
             continue;
         };
@@ -515,7 +486,10 @@ fn check_dependencies(checker: &mut Checker<'_>, draft: &Draft) {
         let Some(first_unit) = draft.units.get(first) else {
             continue;
         };
-        let dependency_index = graph.edge_weight(first, second).copied().unwrap_or(0);
+        let dependency_index = edges[first]
+            .iter()
+            .find(|&&(to, _)| to == second)
+            .map_or(0, |&(_, i)| i);
         checker.error(
             first_unit.sites.dependency(dependency_index),
             "unit_dependencies",
@@ -685,13 +659,14 @@ pub(crate) fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+#[cfg(feature = "toml")]
 /// `Duration` from seconds given in a file, or why not.
-pub(crate) fn seconds(value: f64) -> Result<Duration, &'static str> {
+pub(crate) fn seconds(value: f64) -> Result<std::time::Duration, &'static str> {
     if !value.is_finite() {
         return Err("it is not a finite number");
     }
     if value <= 0.0 {
         return Err("it must be greater than 0");
     }
-    Duration::try_from_secs_f64(value).map_err(|_| "it is too large")
+    std::time::Duration::try_from_secs_f64(value).map_err(|_| "it is too large")
 }

@@ -1,6 +1,7 @@
 //! Configuration diagnostics: every problem with its file, line, column, key and a hint,
 //! rendered like rustc's errors.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -143,27 +144,21 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     index
 }
 
-/// Makes text from config files safe to print on a terminal: control characters (escape
-/// sequences included) are shown escaped, never sent raw.
-pub(crate) fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+/// Makes text from config files safe to print on a terminal: [`escape_text`](crate::escape_text)
+/// (control characters, bidi overrides… shown escaped, never sent raw).
+pub(crate) fn sanitize(text: &str) -> Cow<'_, str> {
+    crate::text::escape_text(text)
 }
 
-/// Like [`sanitize`], but keeps one character per input character so columns still line up.
+/// Like [`sanitize`], but keeps one character per input character so columns still line up:
+/// a tab becomes a space, anything else [`needs_escape`](crate::needs_escape) holds for
+/// becomes U+FFFD.
 fn sanitize_line(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c == '\t' {
                 ' '
-            } else if c.is_control() {
+            } else if crate::text::needs_escape(c) {
                 '\u{fffd}'
             } else {
                 c
@@ -175,7 +170,8 @@ fn sanitize_line(text: &str) -> String {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}: {}", self.severity.as_str(), sanitize(&self.message))?;
-        let path = sanitize(&display_path(&self.path));
+        let shown = display_path(&self.path);
+        let path = sanitize(&shown);
         let digits = if self.has_position() {
             self.line.to_string().len()
         } else {

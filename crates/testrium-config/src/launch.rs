@@ -66,14 +66,12 @@ pub(crate) fn launch_warnings(
             _ => {}
         }
     }
-    if let (Some(Setup::Command(argv)), Some(site)) = (&draft.setup, &draft.setup_site) {
-        if let Some(program) = argv.first() {
-            if let Some((message, hint)) =
-                program_problem(program, &draft.dir, path_prepend, None, "`setup`", base)
-            {
-                warnings.push(warn(site, "setup", message, hint));
-            }
-        }
+    if let (Some(Setup::Command(argv)), Some(site)) = (&draft.setup, &draft.setup_site)
+        && let Some(program) = argv.first()
+        && let Some((message, hint)) =
+            program_problem(program, &draft.dir, path_prepend, None, "`setup`", base)
+    {
+        warnings.push(warn(site, "setup", message, hint));
     }
     warnings
 }

@@ -1,10 +1,13 @@
 //! The validated model of a test group. Values of these types are always valid: they are only
 //! produced by the loader or the builders after validation.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+
+use crate::graph::find_cycles;
 
 /// One test group: a folder with `config.toml` and `units/`, or the same built in code.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +36,33 @@ impl Group {
     /// The enabled units, in `Configs.units` order.
     pub fn enabled_units(&self) -> impl Iterator<Item = &Unit> {
         self.units.values().filter(|u| u.enabled)
+    }
+
+    /// A dependency cycle among the enabled units, if any: the unit names along
+    /// `unit_dependencies` edges (a unit, then one it depends on, …), the first repeated at
+    /// the end (`["a", "b", "a"]`; `["a", "a"]` for a unit that depends on itself).
+    /// Dependencies on units that are not enabled are ignored.
+    ///
+    /// A group from files or the builders never has one (validation rejects it); a group
+    /// changed after validation may, and a runner must not wait forever on it. Found with
+    /// [`find_cycles`](crate::find_cycles), like the validation's.
+    pub fn dependency_cycle(&self) -> Option<Vec<&str>> {
+        let enabled: Vec<&Unit> = self.enabled_units().collect();
+        let index: HashMap<&str, usize> = enabled
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.name.as_str(), i))
+            .collect();
+        let (units, index) = (&enabled, &index);
+        let cycle = find_cycles(enabled.len(), move |i| {
+            units[i]
+                .dependencies
+                .iter()
+                .filter_map(move |d| index.get(d.as_str()).copied())
+        })
+        .into_iter()
+        .next()?;
+        Some(cycle.into_iter().map(|i| units[i].name.as_str()).collect())
     }
 }
 

@@ -1,5 +1,6 @@
 //! The known keys, "did you mean" suggestions, and the rules for names and entrypoints.
 
+#[cfg(feature = "toml")]
 /// Keys of the `["Configs"]` table, legacy aliases included.
 pub(crate) const CONFIGS_KEYS: &[&str] = &[
     "units",
@@ -21,6 +22,7 @@ pub(crate) const CONFIGS_KEYS: &[&str] = &[
     "setup",
 ];
 
+#[cfg(feature = "toml")]
 /// Keys of a unit table, legacy aliases included.
 pub(crate) const UNIT_KEYS: &[&str] = &[
     "init",
@@ -39,15 +41,19 @@ pub(crate) const UNIT_KEYS: &[&str] = &[
     "cwd",
 ];
 
+#[cfg(feature = "toml")]
 /// Keys of one `[[circuit]]` table.
 pub(crate) const CIRCUIT_KEYS: &[&str] = &["name", "hops", "budget-ms", "hop-budget-ms"];
 
+#[cfg(feature = "toml")]
 /// Keys of a hop written as an inline table.
 pub(crate) const HOP_KEYS: &[&str] = &["hop", "budget-ms"];
 
+#[cfg(feature = "toml")]
 /// Top-level keys of `config.toml`.
 pub(crate) const CONFIG_FILE_KEYS: &[&str] = &["Configs", "circuit"];
 
+#[cfg(feature = "toml")]
 /// The current name of a legacy key (`analitics` → `gen-metrics`, …).
 pub(crate) fn legacy_alias_of(key: &str) -> Option<&'static str> {
     match key {
@@ -162,6 +168,7 @@ pub(crate) fn parse_entrypoint(text: &str) -> Result<(String, String), String> {
     Ok((module.to_owned(), function.to_owned()))
 }
 
+#[cfg(feature = "toml")]
 /// Splits a hop `unit:probe` (the probe may itself contain `:`).
 pub(crate) fn parse_hop(text: &str) -> Option<(&str, &str)> {
     let (unit, probe) = text.split_once(':')?;
@@ -175,6 +182,7 @@ pub(crate) fn parse_hop(text: &str) -> Option<(&str, &str)> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "toml")]
     #[test]
     fn suggestions() {
         let cases: &[(&str, Option<&str>)] = &[

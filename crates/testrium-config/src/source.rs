@@ -1,7 +1,9 @@
 //! Reading config files defensively (size cap, regular files only, UTF-8) and pointing
 //! diagnostics into them.
 
+#[cfg(feature = "toml")]
 use std::fs;
+#[cfg(feature = "toml")]
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,7 @@ impl Sources {
     }
 }
 
+#[cfg(feature = "toml")]
 /// Reads a config file: a regular file, at most [`MAX_CONFIG_FILE_BYTES`], valid UTF-8.
 /// The error names the display path and says what is wrong; it never panics.
 pub(crate) fn read_config_file(path: &Path, display: &Path) -> Result<String, Box<Diagnostic>> {
@@ -95,6 +98,7 @@ pub(crate) fn read_config_file(path: &Path, display: &Path) -> Result<String, Bo
     decode(bytes, display)
 }
 
+#[cfg(feature = "toml")]
 fn too_large(display: &Path) -> Diagnostic {
     Diagnostic::new(
         display,
@@ -107,6 +111,7 @@ fn too_large(display: &Path) -> Diagnostic {
     .with_hint("check that this is the file you meant (not a log or a binary)")
 }
 
+#[cfg(feature = "toml")]
 /// Turns bytes into text, or a diagnostic pointing at the first byte that is not UTF-8.
 pub(crate) fn decode(bytes: Vec<u8>, display: &Path) -> Result<String, Box<Diagnostic>> {
     match String::from_utf8(bytes) {
@@ -129,7 +134,7 @@ pub(crate) fn decode(bytes: Vec<u8>, display: &Path) -> Result<String, Box<Diagn
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "toml"))]
 mod tests {
     use super::*;
 

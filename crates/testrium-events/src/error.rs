@@ -110,6 +110,20 @@ pub enum ProbeErrorKind {
         /// The variable, e.g. `TESTRIUM_EVENT_DB`.
         var: &'static str,
     },
+    /// `Probe::from_env` where `TESTRIUM_EVENT_DB` names a database that does not exist: the
+    /// environment is left over from another run (the runner creates the database before it
+    /// starts a unit). Nothing is created there.
+    #[error(
+        "run database `{}` named by `{var}` does not exist (the runner creates it before it \
+         starts a unit; is this environment left over from another run?)",
+        path.display()
+    )]
+    DatabaseMissing {
+        /// The variable, `TESTRIUM_EVENT_DB`.
+        var: &'static str,
+        /// The path it names.
+        path: PathBuf,
+    },
     /// The unit name is empty or `*` (which means "every unit" to readers).
     #[error("cannot record probes as unit `{unit}`")]
     InvalidUnit {

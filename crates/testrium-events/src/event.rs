@@ -179,3 +179,40 @@ impl MalformedEvent {
         }
     }
 }
+
+/// The rows of the `Events` table, in `ID` order: the readable ones and the malformed ones.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct EventLog {
+    /// Rows read as events.
+    pub events: Vec<Event>,
+    /// Rows that could not be read, with the reason.
+    pub malformed: Vec<MalformedEvent>,
+}
+
+impl EventLog {
+    /// A log from parts.
+    pub fn new(events: Vec<Event>, malformed: Vec<MalformedEvent>) -> Self {
+        EventLog { events, malformed }
+    }
+
+    /// The highest `ID` seen (readable or not), or `None` for an empty log; pass it to
+    /// [`RunDb::read_events_after`](crate::RunDb::read_events_after) to read only what came
+    /// after.
+    pub fn last_id(&self) -> Option<i64> {
+        let a = self.events.last().map(|e| e.id);
+        let b = self.malformed.last().map(|m| m.id);
+        a.max(b)
+    }
+
+    /// Whether the log holds no row at all.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.malformed.is_empty()
+    }
+
+    /// Appends another log read after this one (keeps `ID` order).
+    pub fn extend(&mut self, other: EventLog) {
+        self.events.extend(other.events);
+        self.malformed.extend(other.malformed);
+    }
+}

@@ -18,9 +18,39 @@
 //! [`Event`]s of an [`EventLog`]; oversized metadata (over 1 MiB) is replaced by a note of its
 //! size.
 //!
+//! # Features: the vocabulary, the probe side, the whole store
+//!
+//! | features | what you get | links |
+//! |---|---|---|
+//! | `default-features = false` | the vocabulary: [`Event`], [`EventType`], [`MalformedEvent`], [`EventLog`], [`UnitState`], [`UnitStateRecord`], the environment contract ([`ENV_EVENT_DB`], [`ENV_UNIT`], …), [`monotonic_ns`], [`PYTHON_EVENTS_MODULE`] | serde, thiserror (libc on unix) |
+//! | `default-features = false, features = ["sqlite"]` | also [`Probe`], [`RunDb`], [`History`], [`ChangeWatch`], [`SCHEMA_VERSION`] | the system's `libsqlite3` (>= 3.45.3), dynamically |
+//! | default (`sqlite` + `bundled`) | the same, with SQLite compiled in | bundled SQLite (no system library needed) |
+//!
+//! Crates that only name events (a verifier, a report writer) take the vocabulary alone. A
+//! unit binary that only records probes can take the small probe side, which skips compiling
+//! SQLite's C code (~2 MB of binary, seconds of build) and uses the system library:
+//!
+//! ```toml
+//! [dependencies]
+//! testrium-events = { version = "0.4", default-features = false, features = ["sqlite"] }
+//! ```
+//!
+//! (`cargo build --no-default-features --features sqlite` does the same from the command
+//! line.) The system library must be SQLite 3.45.3 or newer (the oldest `rusqlite` supports;
+//! e.g. Debian 13, not Debian 12's 3.40): an older one fails at link time on
+//! `sqlite3_set_clientdata`. `SQLITE3_LIB_DIR` (with `SQLITE3_STATIC=1` for a static
+//! `libsqlite3.a`) points the build at another copy. Features unify across a build: inside a
+//! workspace where another crate takes the defaults, the unit gets the bundled SQLite too.
+//! The runner itself uses the defaults.
+//!
+//! Outside a run, [`Probe::from_env`] is an error, never a side effect: a missing variable is
+//! [`ProbeErrorKind::MissingEnv`], and a `TESTRIUM_EVENT_DB` naming a database that does not
+//! exist (a stale environment) is [`ProbeErrorKind::DatabaseMissing`] — nothing is created
+//! where it points; the runner creates the database before it starts a unit.
+//!
 //! # Schema
 //!
-//! `PRAGMA user_version` is [`SCHEMA_VERSION`]. Version 0 is the original Python Testrium
+//! `PRAGMA user_version` is `SCHEMA_VERSION`. Version 0 is the original Python Testrium
 //! 0.3: `Events(ID, Unit, StepCompleted, EventType, EventKey, Time, Metadata)`,
 //! `UnitStatus(Unit, Status, UpdatedAt)`, `Results(ID, TestGroup, Passed, Duration,
 //! AverageLatency, Summary, Time)`. Version 1 adds `Events.MonoNs` (CLOCK_MONOTONIC ns, see
@@ -30,11 +60,14 @@
 //!
 //! # Example
 //!
+//! A unit records probes and waits for another unit's (with the `sqlite` feature):
+//!
 //! ```no_run
+//! # #[cfg(feature = "sqlite")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use testrium_events::{EventType, Probe, ProbeRecord, RunDb};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // In a unit started by the runner: TESTRIUM_EVENT_DB and TESTRIUM_UNIT are set.
 //! let probe = Probe::from_env()?;
 //! probe.emit("ready")?;
@@ -49,28 +82,58 @@
 //! println!("{} events, {} malformed rows", log.events.len(), log.malformed.len());
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "sqlite"))]
+//! # fn main() {}
+//! ```
+//!
+//! The vocabulary alone (any feature set) builds events in code, e.g. to verify events that
+//! came from somewhere else:
+//!
+//! ```
+//! use testrium_events::{Event, EventLog, EventType};
+//!
+//! let log = EventLog::new(
+//!     vec![
+//!         Event::new(1, "client", "request-sent", EventType::Send, 10.0).with_key("r1"),
+//!         Event::new(2, "server", "request-received", EventType::Receive, 10.2).with_key("r1"),
+//!     ],
+//!     Vec::new(),
+//! );
+//! assert_eq!(log.last_id(), Some(2));
+//! assert!("Receive".parse::<EventType>().is_ok());
 //! ```
 #![warn(missing_docs)]
 
 mod env;
+#[cfg(feature = "sqlite")]
 mod error;
 mod event;
+#[cfg(feature = "sqlite")]
 mod history;
+#[cfg(feature = "sqlite")]
 mod probe;
 mod python;
+#[cfg(feature = "sqlite")]
 mod read;
+#[cfg(feature = "sqlite")]
 mod schema;
+mod state;
+#[cfg(feature = "sqlite")]
 mod store;
 mod sys;
 
 pub use crate::env::{ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT};
+#[cfg(feature = "sqlite")]
 pub use crate::error::{ProbeError, ProbeErrorKind, StoreError, StoreErrorKind};
-pub use crate::event::{Event, EventType, MalformedEvent, UnknownEventType};
+pub use crate::event::{Event, EventLog, EventType, MalformedEvent, UnknownEventType};
+#[cfg(feature = "sqlite")]
 pub use crate::history::{History, HistoryRecord};
+#[cfg(feature = "sqlite")]
 pub use crate::probe::{Probe, ProbeRecord};
 pub use crate::python::PYTHON_EVENTS_MODULE;
+#[cfg(feature = "sqlite")]
 pub use crate::schema::SCHEMA_VERSION;
-pub use crate::store::{
-    ChangeWatch, EventLog, RunDb, UnitState, UnitStateRecord, UnknownUnitState,
-};
+pub use crate::state::{UnitState, UnitStateRecord, UnknownUnitState};
+#[cfg(feature = "sqlite")]
+pub use crate::store::{ChangeWatch, RunDb};
 pub use crate::sys::monotonic_ns;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 
 use crate::env::{ENV_EVENT_DB, ENV_UNIT};
-use crate::error::{ProbeError, ProbeErrorKind, StoreError};
+use crate::error::{ProbeError, ProbeErrorKind, StoreError, StoreErrorKind};
 use crate::event::EventType;
 use crate::store::wal_path;
 use crate::sys::{FileWatch, monotonic_ns, unix_time};
@@ -152,27 +152,55 @@ impl fmt::Debug for Probe {
 impl Probe {
     /// Opens the run database named by `TESTRIUM_EVENT_DB` as the unit named by
     /// `TESTRIUM_UNIT` (both set by the runner for every unit it starts).
+    ///
+    /// The database must exist: the runner creates it before it starts a unit. Outside a
+    /// run this is an error — [`ProbeErrorKind::MissingEnv`] when a variable is not set,
+    /// [`ProbeErrorKind::DatabaseMissing`] when `TESTRIUM_EVENT_DB` names a file that does not
+    /// exist (an environment left over from an earlier run) — and nothing is created where the
+    /// variable points.
     pub fn from_env() -> Result<Probe, ProbeError> {
         let var = |var: &'static str| {
             std::env::var_os(var)
                 .filter(|v| !v.is_empty())
                 .ok_or(ProbeErrorKind::MissingEnv { var })
         };
-        let db = var(ENV_EVENT_DB)?;
+        let db = PathBuf::from(var(ENV_EVENT_DB)?);
         let unit = var(ENV_UNIT)?;
-        Probe::open(PathBuf::from(db), &unit.to_string_lossy())
+        Probe::open_existing(&db, &unit.to_string_lossy()).map_err(|e| match e.kind() {
+            ProbeErrorKind::Store(store) if matches!(store.kind(), StoreErrorKind::NotFound) => {
+                ProbeErrorKind::DatabaseMissing {
+                    var: ENV_EVENT_DB,
+                    path: db,
+                }
+                .into()
+            }
+            _ => e,
+        })
     }
 
-    /// Opens (creating it if needed) the run database at `db`, recording as `unit`.
+    /// Opens (creating it and its folder if needed) the run database at `db`, recording as
+    /// `unit`. For tools and tests that own the database; a unit started by the runner uses
+    /// [`Probe::from_env`].
     pub fn open(db: impl AsRef<Path>, unit: &str) -> Result<Probe, ProbeError> {
+        Probe::connect(db.as_ref(), unit, true)
+    }
+
+    /// Opens the run database at `db`, which must exist (it is never created, nor its
+    /// folder), recording as `unit`. A missing file is a [`StoreErrorKind::NotFound`] store
+    /// error.
+    pub fn open_existing(db: impl AsRef<Path>, unit: &str) -> Result<Probe, ProbeError> {
+        Probe::connect(db.as_ref(), unit, false)
+    }
+
+    fn connect(db: &Path, unit: &str, create: bool) -> Result<Probe, ProbeError> {
         if unit.is_empty() || unit == "*" {
             return Err(ProbeErrorKind::InvalidUnit {
                 unit: unit.to_owned(),
             }
             .into());
         }
-        let path = db.as_ref().to_path_buf();
-        let conn = schema::connect(&path, true, schema::Durability::Normal)?;
+        let path = db.to_path_buf();
+        let conn = schema::connect(&path, create, schema::Durability::Normal)?;
         Ok(Probe {
             path,
             unit: unit.to_owned(),

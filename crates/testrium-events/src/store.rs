@@ -2,158 +2,16 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
 use crate::error::StoreError;
-use crate::event::{Event, MalformedEvent};
+use crate::event::{Event, EventLog, MalformedEvent};
+use crate::state::{UnitState, UnitStateRecord};
 use crate::sys::{FileWatch, monotonic_ns, unix_time};
 use crate::{read, schema};
-
-/// Lifecycle state of a unit, stored in `UnitStatus.Status` (lowercase, as the original).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum UnitState {
-    /// Known to the runner, not started yet.
-    Created,
-    /// Its process is being started.
-    Starting,
-    /// Its ready probe was recorded (or it has none).
-    Ready,
-    /// Running after readiness.
-    Running,
-    /// Exited successfully by itself.
-    Finished,
-    /// Stopped by the runner at the end of the group (not a failure).
-    Stopped,
-    /// Failed (non-zero exit, signal, timeout, readiness timeout, spawn failure…).
-    Failed,
-}
-
-impl UnitState {
-    /// Every state, in lifecycle order.
-    pub const ALL: [UnitState; 7] = [
-        UnitState::Created,
-        UnitState::Starting,
-        UnitState::Ready,
-        UnitState::Running,
-        UnitState::Finished,
-        UnitState::Stopped,
-        UnitState::Failed,
-    ];
-
-    /// The stored text: `created`, `starting`, `ready`, `running`, `finished`, `stopped`,
-    /// `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UnitState::Created => "created",
-            UnitState::Starting => "starting",
-            UnitState::Ready => "ready",
-            UnitState::Running => "running",
-            UnitState::Finished => "finished",
-            UnitState::Stopped => "stopped",
-            UnitState::Failed => "failed",
-        }
-    }
-
-    /// Whether the unit is done (`finished`, `stopped` or `failed`).
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            UnitState::Finished | UnitState::Stopped | UnitState::Failed
-        )
-    }
-}
-
-impl fmt::Display for UnitState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error returned when text is not a unit state.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown unit state `{0}`")]
-pub struct UnknownUnitState(pub String);
-
-impl FromStr for UnitState {
-    type Err = UnknownUnitState;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        UnitState::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownUnitState(s.to_owned()))
-    }
-}
-
-/// A unit's state at a point in time (latest state, or one transition).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct UnitStateRecord {
-    /// The unit.
-    pub unit: String,
-    /// The state entered.
-    pub state: UnitState,
-    /// Wall clock, Unix seconds.
-    pub time: f64,
-    /// CLOCK_MONOTONIC nanoseconds, when recorded.
-    pub mono_ns: Option<i64>,
-}
-
-impl UnitStateRecord {
-    /// A record (for tests and tools building outcomes by hand).
-    pub fn new(unit: impl Into<String>, state: UnitState, time: f64, mono_ns: Option<i64>) -> Self {
-        UnitStateRecord {
-            unit: unit.into(),
-            state,
-            time,
-            mono_ns,
-        }
-    }
-}
-
-/// The rows of the `Events` table, in `ID` order: the readable ones and the malformed ones.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct EventLog {
-    /// Rows read as events.
-    pub events: Vec<Event>,
-    /// Rows that could not be read, with the reason.
-    pub malformed: Vec<MalformedEvent>,
-}
-
-impl EventLog {
-    /// A log from parts.
-    pub fn new(events: Vec<Event>, malformed: Vec<MalformedEvent>) -> Self {
-        EventLog { events, malformed }
-    }
-
-    /// The highest `ID` seen (readable or not), or `None` for an empty log; pass it to
-    /// [`RunDb::read_events_after`] to read only what came after.
-    pub fn last_id(&self) -> Option<i64> {
-        let a = self.events.last().map(|e| e.id);
-        let b = self.malformed.last().map(|m| m.id);
-        a.max(b)
-    }
-
-    /// Whether the log holds no row at all.
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.malformed.is_empty()
-    }
-
-    /// Appends another log read after this one (keeps `ID` order).
-    pub fn extend(&mut self, other: EventLog) {
-        self.events.extend(other.events);
-        self.malformed.extend(other.malformed);
-    }
-}
 
 /// The runner's handle on one run database: creates the schema, reads events for the
 /// verifier, records unit lifecycle states and small key/value metadata.

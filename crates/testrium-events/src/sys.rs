@@ -1,7 +1,9 @@
 //! Operating-system calls: the monotonic clock and file-change notification. The only module
 //! with `unsafe` code in this crate.
 
+#[cfg(feature = "sqlite")]
 use std::path::Path;
+#[cfg(feature = "sqlite")]
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock every process on the host shares, and the one
@@ -15,6 +17,7 @@ pub fn monotonic_ns() -> i64 {
 }
 
 /// Wall-clock time as Unix seconds (the `Time` column).
+#[cfg(feature = "sqlite")]
 pub(crate) fn unix_time() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -68,12 +71,14 @@ mod fallback {
 /// Wakes a waiter when a file is written (inotify `IN_MODIFY` on Linux): the run database's
 /// `-wal` file is appended to by every commit, so [`Probe::wait_for`](crate::Probe::wait_for)
 /// can sleep until something was written instead of waking up every millisecond.
+#[cfg(feature = "sqlite")]
 #[derive(Debug)]
 pub(crate) struct FileWatch {
     #[cfg(target_os = "linux")]
     fd: std::os::fd::OwnedFd,
 }
 
+#[cfg(feature = "sqlite")]
 impl FileWatch {
     /// Watches `path` for writes; `None` where that is not possible (not Linux, no such file,
     /// inotify limits reached): the caller then polls.
@@ -168,7 +173,7 @@ mod tests {
         assert!(b >= a);
     }
 
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "sqlite"))]
     #[test]
     fn file_watch_wakes_on_write() {
         use std::io::Write;
@@ -183,6 +188,7 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
+    #[cfg(feature = "sqlite")]
     #[test]
     fn unix_time_is_after_2020() {
         assert!(unix_time() > 1_577_836_800.0);

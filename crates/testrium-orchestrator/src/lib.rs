@@ -6,7 +6,8 @@
 //! creates a fresh run directory `<base>/.testrium/runs/<group>-<unix ms>-<pid>[-<n>]/` with
 //! `Data.db` (the run database) and `logs/<unit>.log`, then:
 //!
-//! 1. **plans** the units: a petgraph dependency graph of the enabled units (a cycle is a
+//! 1. **plans** the units: the dependency graph of the enabled units (a cycle, found by
+//!    [`Group::dependency_cycle`](testrium_config::Group::dependency_cycle), is a
 //!    [`RunErrorKind::DependencyCycle`] naming it); passive units (no `command`, no
 //!    `entrypoint`) and disabled units are not started;
 //! 2. starts the **setup** (`setup.py`'s `main()` or `setup = [...]`) in the background; it
@@ -87,6 +88,22 @@
 //! longer exists. Cancellation goes through a [`CancelToken`]; the library installs no signal
 //! handler.
 //!
+//! # Platform
+//!
+//! Linux only: process groups with `PR_SET_PDEATHSIG`, the child subreaper, cgroups v2,
+//! `/proc` and inotify are what make "nothing left behind" hold, and there is no fallback that
+//! keeps that promise elsewhere, so on any other target the crate does not compile (a
+//! `compile_error!` says so). The layers below it — `testrium-config`, `testrium-events`,
+//! `testrium-verify` — build on any unix, so tools that read configs, record probes or verify
+//! stored runs are not tied to Linux.
+//!
+//! # Crates and features
+//!
+//! The orchestrator uses `testrium-config` with its `toml` feature (groups from files) and
+//! `testrium-events` with `sqlite` and `bundled` (SQLite compiled in): a runner needs no
+//! system library. Units it starts may link the small probe side of `testrium-events`
+//! instead (see that crate's documentation).
+//!
 //! # Example
 //!
 //! ```no_run
@@ -126,6 +143,18 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "testrium-orchestrator needs Linux: it relies on PR_SET_PDEATHSIG, the child subreaper, \
+     cgroups v2, /proc and inotify to leave no process behind; testrium-config, \
+     testrium-events and testrium-verify build on any unix"
+);
+
+#[expect(
+    clippy::collapsible_if,
+    reason = "rust-version 1.89 allows let-chains; attempt.rs is being split (issue 12) and \
+              collapses its four nested `if`s then"
+)]
 mod attempt;
 mod cancel;
 mod error;

@@ -1,9 +1,7 @@
 //! Planning: the dependency graph of a group's units and the order they may start in.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
-use petgraph::algo::tarjan_scc;
-use petgraph::graph::{DiGraph, NodeIndex};
 use testrium_config::{Group, Launch, Unit};
 
 /// The units the runner starts, sorted by `init`, each with the indices of the units it
@@ -24,35 +22,13 @@ pub(crate) struct PlannedUnit {
 }
 
 /// Builds the plan. A dependency cycle among enabled units is an error naming the cycle
-/// (`a -> b -> a`).
+/// (`a -> b -> a`: `a` depends on `b`, which depends on `a`), found by the same finder as the
+/// config validation ([`Group::dependency_cycle`]).
 pub(crate) fn plan(group: &Group) -> Result<Plan, Vec<String>> {
+    if let Some(cycle) = group.dependency_cycle() {
+        return Err(cycle.into_iter().map(str::to_owned).collect());
+    }
     let enabled: Vec<&Unit> = group.enabled_units().collect();
-    let mut graph: DiGraph<usize, ()> = DiGraph::new();
-    let nodes: HashMap<&str, NodeIndex> = enabled
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.name.as_str(), graph.add_node(i)))
-        .collect();
-    for unit in &enabled {
-        for dep in &unit.dependencies {
-            if let (Some(&from), Some(&to)) =
-                (nodes.get(dep.as_str()), nodes.get(unit.name.as_str()))
-            {
-                graph.update_edge(from, to, ());
-            }
-        }
-    }
-    if let Some(cycle) = find_cycle(&graph) {
-        let mut names: Vec<String> = cycle
-            .iter()
-            .map(|&n| enabled[graph[n]].name.clone())
-            .collect();
-        if let Some(first) = names.first().cloned() {
-            names.push(first);
-        }
-        return Err(names);
-    }
-
     let mut launched: Vec<&Unit> = enabled
         .into_iter()
         .filter(|u| !matches!(u.launch, Launch::Passive))
@@ -80,42 +56,6 @@ pub(crate) fn plan(group: &Group) -> Result<Plan, Vec<String>> {
         })
         .collect();
     Ok(Plan { units })
-}
-
-/// One cycle of the graph, as the nodes along it (first node not repeated), if any.
-fn find_cycle(graph: &DiGraph<usize, ()>) -> Option<Vec<NodeIndex>> {
-    for scc in tarjan_scc(graph) {
-        let start = *scc.first()?;
-        if scc.len() == 1 && !graph.contains_edge(start, start) {
-            continue;
-        }
-        // Shortest path from a successor of `start` back to `start`, inside the component.
-        let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
-        let mut queue = VecDeque::from([start]);
-        while let Some(node) = queue.pop_front() {
-            for next in graph.neighbors(node) {
-                if !scc.contains(&next) {
-                    continue;
-                }
-                if next == start {
-                    let mut path = vec![node];
-                    let mut at = node;
-                    while at != start {
-                        let Some(&up) = parent.get(&at) else { break };
-                        at = up;
-                        path.push(at);
-                    }
-                    path.reverse();
-                    return Some(path);
-                }
-                if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(next) {
-                    e.insert(node);
-                    queue.push_back(next);
-                }
-            }
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -152,6 +92,8 @@ mod tests {
             a.dependencies.push("c".to_owned());
         }
         let cycle = plan(&group).expect_err("cycle");
+        // `c` (first in the group) depends on `b`, `b` on `a`, `a` on `c`.
+        assert_eq!(cycle, ["c", "b", "a", "c"]);
         assert_eq!(cycle.len(), 4, "{cycle:?}");
         assert_eq!(cycle.first(), cycle.last());
         for name in ["a", "b", "c"] {

@@ -18,6 +18,17 @@
 //! ([`CorrelationReport::pairs_omitted`] counts the rest); every count, orphan, duplicate and
 //! latency statistic still covers every pair.
 //!
+//! # A light layer
+//!
+//! The verifier reads no database and no file. It names the group model
+//! ([`Expectations::from_group`] takes a `testrium_config::Group`) and the event types
+//! (`testrium_events::Event`), and takes both crates without their default features: its
+//! dependency tree holds no SQLite, no TOML parser and no graph library — serde, serde_json,
+//! indexmap, strsim, thiserror and libc. A tool that verifies events from elsewhere (another
+//! store, a log, a test) builds them with `Event::new` and links only that; a tool that reads a
+//! stored run adds `testrium-events` with its `sqlite` feature. Text from units is escaped
+//! with `testrium_config::escape_text`, the escaper the command line uses too.
+//!
 //! # Rules
 //!
 //! - **Required probes.** Each enabled unit must record each probe in its `events`, under its

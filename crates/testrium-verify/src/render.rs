@@ -9,28 +9,12 @@ use crate::verdict::{FailureKind, LatencyStats, Verdict, WarningKind};
 /// At most this many lines per failure or warning kind; the rest is counted.
 const MAX_LINES_PER_KIND: usize = 20;
 
-/// `s` with control characters (C0, DEL, C1, and bidirectional overrides) escaped as `\u{..}`
-/// (`\n`, `\r`, `\t` as such), so text from units stays on one line and cannot drive a
-/// terminal.
+/// `s` escaped for a line of text: [`testrium_config::escape_text`], the escaper every
+/// Testrium output shares (controls, bidi formatting, U+2028/U+2029, U+FFFE/U+FFFF as
+/// `\u{..}`; `\n`, `\r`, `\t` as such), so text from units stays on one line and cannot
+/// drive a terminal.
 pub(crate) fn clean(s: &str) -> Cow<'_, str> {
-    let bad =
-        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if !s.chars().any(bad) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if bad(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+    testrium_config::escape_text(s)
 }
 
 /// A duration in seconds as text: `µs` below a millisecond, `ms` below a second, else `s`;
@@ -345,6 +329,16 @@ mod tests {
         assert_eq!(signal_name(0), "0");
         assert_eq!(signal_name(64), "64");
         assert_eq!(signal_name(-3), "-3");
+    }
+
+    /// Regression (issue 12): this renderer printed U+200E, U+200F, U+FFFE and U+FFFF raw
+    /// while the command line escaped them; both now use one escaper.
+    #[test]
+    fn clean_escapes_bidi_marks_and_noncharacters_like_the_cli() {
+        assert_eq!(
+            clean("a\u{200e}b\u{200f}c\u{fffe}d\u{ffff}"),
+            "a\\u{200e}b\\u{200f}c\\u{fffe}d\\u{ffff}"
+        );
     }
 
     #[test]

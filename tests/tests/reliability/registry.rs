@@ -625,11 +625,11 @@ fn existing_figures(doc: &str) -> (String, BTreeMap<String, String>) {
         if let Some(test) = line.strip_prefix("### ") {
             current = Some(test.trim().trim_matches('`').to_owned());
             sections.insert(current.clone().unwrap_or_default(), String::new());
-        } else if let Some(test) = &current {
-            if let Some(text) = sections.get_mut(test) {
-                text.push_str(line);
-                text.push('\n');
-            }
+        } else if let Some(test) = &current
+            && let Some(text) = sections.get_mut(test)
+        {
+            text.push_str(line);
+            text.push('\n');
         }
     }
     (block.to_owned(), sections)

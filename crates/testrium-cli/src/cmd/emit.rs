@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use testrium_events::{ENV_EVENT_DB, ENV_UNIT, EventType, Probe, ProbeRecord};
+use testrium_events::{
+    ENV_EVENT_DB, ENV_UNIT, EventType, Probe, ProbeErrorKind, ProbeRecord, StoreErrorKind,
+};
 use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{EmitArgs, GlobalArgs};
@@ -40,17 +42,47 @@ fn emit(args: EmitArgs) -> Result<(), String> {
             .ok_or_else(|| format!("invalid --meta `{entry}`: expected KEY=VALUE"))?;
         record = record.meta(key, value);
     }
-    let probe = Probe::open(&db, &unit).map_err(|e| super::error_chain(&e))?;
+    let probe = db.open(&unit)?;
     probe.record(record).map_err(|e| super::error_chain(&e))?;
     Ok(())
 }
 
 /// The run database: `--db`, else `$TESTRIUM_EVENT_DB`.
-pub(crate) fn db_path(arg: Option<PathBuf>) -> Result<PathBuf, String> {
-    arg.or_else(|| {
-        std::env::var_os(ENV_EVENT_DB)
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-    })
-    .ok_or_else(|| format!("no run database: pass --db or set {ENV_EVENT_DB}"))
+pub(crate) enum Db {
+    /// `--db`: opened, created if missing (a tool that owns the database).
+    Arg(PathBuf),
+    /// `$TESTRIUM_EVENT_DB`: must exist — the runner creates it before it starts a unit, and a
+    /// stale variable must not create folders and a database where it points.
+    Env(PathBuf),
+}
+
+impl Db {
+    pub(crate) fn open(&self, unit: &str) -> Result<Probe, String> {
+        let opened = match self {
+            Db::Arg(path) => Probe::open(path, unit),
+            Db::Env(path) => Probe::open_existing(path, unit).map_err(|e| match e.kind() {
+                ProbeErrorKind::Store(store)
+                    if matches!(store.kind(), StoreErrorKind::NotFound) =>
+                {
+                    ProbeErrorKind::DatabaseMissing {
+                        var: ENV_EVENT_DB,
+                        path: path.clone(),
+                    }
+                    .into()
+                }
+                _ => e,
+            }),
+        };
+        opened.map_err(|e| super::error_chain(&e))
+    }
+}
+
+pub(crate) fn db_path(arg: Option<PathBuf>) -> Result<Db, String> {
+    if let Some(path) = arg {
+        return Ok(Db::Arg(path));
+    }
+    std::env::var_os(ENV_EVENT_DB)
+        .filter(|p| !p.is_empty())
+        .map(|p| Db::Env(PathBuf::from(p)))
+        .ok_or_else(|| format!("no run database: pass --db or set {ENV_EVENT_DB}"))
 }

@@ -32,11 +32,11 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
         .iter()
         .try_for_each(|g| terminal::write_group(&mut out, g, style))
         .and_then(|()| terminal::write_summary(&mut out, &run, style, global.verbose));
-    if let Err(err) = printed {
-        if err.kind() != std::io::ErrorKind::BrokenPipe {
-            say!("error: cannot write to stdout: {err}");
-            return TestriumExitCode::ENVIRONMENT_ERROR;
-        }
+    if let Err(err) = printed
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        say!("error: cannot write to stdout: {err}");
+        return TestriumExitCode::ENVIRONMENT_ERROR;
     }
     let html = if args.run_dir.is_dir() {
         Some(args.run_dir.join(RUN_DIR_REPORT_HTML))

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use testrium_events::{ENV_UNIT, Probe};
+use testrium_events::ENV_UNIT;
 use testrium_orchestrator::TestriumExitCode;
 
 use super::emit::db_path;
@@ -35,7 +35,7 @@ fn wait(args: WaitArgs) -> Result<bool, String> {
         .ok()
         .filter(|u| !u.is_empty() && u != "*")
         .unwrap_or_else(|| String::from("testrium-wait"));
-    let probe = Probe::open(&db, &me).map_err(|e| super::error_chain(&e))?;
+    let probe = db.open(&me)?;
     probe
         .wait_for(&args.unit, &args.step, timeout)
         .map_err(|e| super::error_chain(&e))

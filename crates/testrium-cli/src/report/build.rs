@@ -55,13 +55,7 @@ pub fn group_report(group: &Group, outcome: &GroupOutcome) -> GroupReport {
 
 /// A group that could not be run at all.
 pub fn group_error(group: &Group, error: &dyn std::error::Error) -> GroupReport {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let message = testrium_config::error_chain(error);
     GroupReport {
         name: group.name.clone(),
         passed: false,

@@ -4,35 +4,11 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// Whether a character would change what a terminal shows beyond printing itself: C0/C1
-/// controls (ESC starts ANSI sequences), DEL, and the bidirectional overrides that reorder text.
-fn is_terminal_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{fffe}' | '\u{ffff}'
-        )
-}
-
 /// One line of unit-provided text, safe to print on a terminal: control characters, ANSI escape
-/// sequences and bidi overrides are shown escaped (`\n`, `\u{1b}`), never executed.
+/// sequences and bidi overrides are shown escaped (`\n`, `\u{1b}`), never executed. The
+/// escaper every Testrium output shares: [`testrium_config::escape_text`].
 pub fn terminal(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_terminal_unsafe) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if is_terminal_unsafe(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+    testrium_config::escape_text(text)
 }
 
 /// Several lines for the terminal (a diagnostic, an error chain): each line as [`terminal`],
@@ -126,6 +102,11 @@ mod tests {
         assert_eq!(terminal("\u{9b}31m"), "\\u{9b}31m");
         assert_eq!(terminal("abc\u{202e}def"), "abc\\u{202e}def");
         assert!(!terminal("\u{1b}]0;title\u{7}").contains('\u{1b}'));
+        // Regression (issue 12): the verifier's text did not escape these; one escaper now.
+        assert_eq!(
+            terminal("\u{200e}\u{200f}\u{fffe}\u{ffff}"),
+            "\\u{200e}\\u{200f}\\u{fffe}\\u{ffff}"
+        );
     }
 
     #[test]

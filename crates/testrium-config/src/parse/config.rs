@@ -248,13 +248,11 @@ fn modes(
         }
         found
     };
-    if single_allowed {
-        if let DeValue::String(text) = value.get_ref() {
-            if text.as_ref() == "All" {
-                return Some(LogMode::ALL.to_vec());
-            }
-            return parse_one(reader, text, value.span()).map(|m| vec![m]);
+    if single_allowed && let DeValue::String(text) = value.get_ref() {
+        if text.as_ref() == "All" {
+            return Some(LogMode::ALL.to_vec());
         }
+        return parse_one(reader, text, value.span()).map(|m| vec![m]);
     }
     let items = reader.strings(key, value, "[\"DEBUG\", \"INFO\"]")?;
     let mut out = Vec::new();

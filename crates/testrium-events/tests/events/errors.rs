@@ -119,3 +119,76 @@ fn from_env_without_variables_names_the_variable() {
         }
     ));
 }
+
+/// Regression (issue 12): `Probe::from_env` with a stale `TESTRIUM_EVENT_DB` (a run directory
+/// deleted since, or an environment copied from another run) created the missing folders and
+/// an empty database wherever the path pointed, and recorded probes into it. Opening from the
+/// environment now requires the database to exist (the runner creates it) and creates nothing.
+#[test]
+fn from_env_with_a_stale_database_path_creates_nothing() {
+    let dir = TempDir::new("stale-env");
+    let gone = dir.path().join("runs").join("test_x-123").join("Data.db");
+    // The environment is process-wide: run the check in a child process of this test binary,
+    // with exactly the variables it needs.
+    let exe = std::env::current_exe().expect("test binary");
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "errors::from_env_stale_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(testrium_events::ENV_EVENT_DB, &gone)
+        .env(testrium_events::ENV_UNIT, "u")
+        .env("TESTRIUM_EVENTS_STALE_CHILD", "1")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child test did not run: {stdout}"
+    );
+    assert!(
+        !dir.path().join("runs").exists(),
+        "from_env created folders where a stale path pointed"
+    );
+    // Opening explicitly (a tool that owns the database) still creates it.
+    Probe::open(&gone, "u").expect("explicit open creates");
+    assert!(gone.exists());
+}
+
+/// The child half of the test above; does nothing unless started by it.
+#[test]
+fn from_env_stale_child() {
+    if std::env::var_os("TESTRIUM_EVENTS_STALE_CHILD").is_none() {
+        return;
+    }
+    let err = Probe::from_env().expect_err("the database does not exist");
+    let ProbeErrorKind::DatabaseMissing { var, path } = err.kind() else {
+        panic!("expected DatabaseMissing, got {err:?}");
+    };
+    assert_eq!(*var, "TESTRIUM_EVENT_DB");
+    let expected = std::env::var_os(testrium_events::ENV_EVENT_DB).expect("set by the parent");
+    assert_eq!(path.as_os_str(), expected);
+    let text = err.to_string();
+    assert!(text.contains("does not exist"), "{text}");
+    assert!(text.contains("TESTRIUM_EVENT_DB"), "{text}");
+    assert!(!path.exists());
+    assert!(!path.parent().expect("parent").exists());
+}
+
+#[test]
+fn open_existing_never_creates() {
+    let dir = TempDir::new("open-existing");
+    let db = dir.path().join("sub").join("Data.db");
+    let err = Probe::open_existing(&db, "u").expect_err("missing");
+    let ProbeErrorKind::Store(store) = err.kind() else {
+        panic!("expected a store error, got {err:?}");
+    };
+    assert!(matches!(store.kind(), StoreErrorKind::NotFound));
+    assert!(!dir.path().join("sub").exists());
+    testrium_events::RunDb::create(&db).expect("create");
+    let probe = Probe::open_existing(&db, "u").expect("exists now");
+    probe.emit("x").expect("emit");
+}

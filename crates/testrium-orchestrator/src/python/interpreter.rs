@@ -98,10 +98,11 @@ impl<E: Fn(&str) -> Option<OsString>> Resolver<E> {
             .cache_dir
             .as_ref()
             .map(|dir| dir.join(format!("python-{:016x}.json", fnv1a(key.as_bytes()))));
-        if let Some(entry) = file.as_deref().and_then(read_entry) {
-            if entry.key == key && entry.executable.is_file() {
-                return Ok(entry.executable);
-            }
+        if let Some(entry) = file.as_deref().and_then(read_entry)
+            && entry.key == key
+            && entry.executable.is_file()
+        {
+            return Ok(entry.executable);
         }
         let found = self.ask()?;
         if let Some(file) = file {

@@ -52,14 +52,14 @@ impl PythonRuntime {
     /// run), or in `<run_dir>/python/` when no cache folder can be written.
     pub(crate) fn prepare(run_dir: &Path) -> Result<PythonRuntime, PythonError> {
         let interpreter = resolve_interpreter()?;
-        if let Some(shared) = shared_package_dir() {
-            if install_package(&shared).is_ok() {
-                compile_once(&interpreter, &shared);
-                return Ok(PythonRuntime {
-                    interpreter,
-                    package_dir: shared,
-                });
-            }
+        if let Some(shared) = shared_package_dir()
+            && install_package(&shared).is_ok()
+        {
+            compile_once(&interpreter, &shared);
+            return Ok(PythonRuntime {
+                interpreter,
+                package_dir: shared,
+            });
         }
         PythonRuntime::with_interpreter(run_dir, interpreter)
     }
@@ -201,11 +201,11 @@ pub(crate) fn runner_package_dir(run_dir: &Path) -> Option<PathBuf> {
     if let Some(dir) = shared.as_ref().filter(|dir| installed(dir)) {
         return Some(dir.clone());
     }
-    if let Some(dir) = shared_package_dir() {
-        if install_package(&dir).is_ok() {
-            *shared = Some(dir.clone());
-            return Some(dir);
-        }
+    if let Some(dir) = shared_package_dir()
+        && install_package(&dir).is_ok()
+    {
+        *shared = Some(dir.clone());
+        return Some(dir);
     }
     drop(shared);
     let local = run_dir.join("python");
