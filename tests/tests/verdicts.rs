@@ -472,3 +472,68 @@ fn python_units_churning_clients_lose_nothing() {
         assert_eq!(steps_of(db, &format!("u{n}")).len(), 40, "u{n}");
     }
 }
+
+const RESUME_ALL: testrium_config::InExcept = testrium_config::InExcept::ResumeAll;
+
+/// Regression (issue 11 item 4, entrypoints): an entrypoint whose module or function does not
+/// exist failed as a crash of the unit's code (`non_zero_exit`, an exception probe); it is the
+/// unit's `spawn_failed`, naming what is missing. A module that exists but imports something
+/// missing is still the unit's own crash.
+#[test]
+fn an_entrypoint_that_does_not_exist_is_a_spawn_failure() {
+    let base = TempBase::new("entry-missing");
+    let dir = base.dir("entry-missing-test");
+    std::fs::write(dir.join("app.py"), "def run():\n    pass\n").expect("write");
+    std::fs::write(
+        dir.join("broken.py"),
+        "import no_such_dependency\n\ndef run():\n    pass\n",
+    )
+    .expect("write");
+    let group = Group::builder("entry-missing-test", &dir)
+        .timeout(GENEROUS)
+        // `Resume-ALL`: each failure is judged on its own, none ends the group early.
+        .unit(
+            Unit::entrypoint("no-module", "nosuch:run")
+                .init(1)
+                .in_except(RESUME_ALL),
+        )
+        .unit(
+            Unit::entrypoint("no-function", "app:serve")
+                .init(2)
+                .in_except(RESUME_ALL),
+        )
+        .unit(
+            Unit::entrypoint("broken", "broken:run")
+                .init(3)
+                .in_except(RESUME_ALL),
+        )
+        .build()
+        .expect("valid group");
+    let outcome = Run::new(group)
+        .base_dir(base.path())
+        .grace_period(GRACE)
+        .execute()
+        .expect("run executes");
+    let spawn_message = |name: &str| match &unit(&outcome, name).failure {
+        Some(UnitFailure::SpawnFailed { message }) => message.clone(),
+        other => panic!("{name}: {other:?}\n{}", text(&outcome)),
+    };
+    assert!(
+        spawn_message("no-module").contains("no module `nosuch`"),
+        "{}",
+        text(&outcome)
+    );
+    assert!(
+        spawn_message("no-function").contains("has no function `serve`"),
+        "{}",
+        text(&outcome)
+    );
+    assert!(
+        matches!(
+            unit(&outcome, "broken").failure,
+            Some(UnitFailure::NonZeroExit { code: 1 })
+        ),
+        "{}",
+        text(&outcome)
+    );
+}

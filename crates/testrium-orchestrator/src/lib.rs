@@ -13,8 +13,9 @@
 //! 2. starts the **setup** (`setup.py`'s `main()` or `setup = [...]`) in the background; it
 //!    runs until the end of the attempt unless it exits by itself. If it fails (non-zero exit),
 //!    the group ends at once and the setup's outcome (with its log tail) fails the verdict.
-//!    Units with `use_setup = true` start only after the setup exited successfully (a one-shot
-//!    preparation). Other units do not wait for a `setup = [...]` command; after a `setup.py`
+//!    Units with `use_setup = true` start once the setup is up: a process of it recorded a
+//!    probe (a setup that is a service) or it exited successfully; a setup that fails fails
+//!    them (`dependency_failed` on `setup`). Other units do not wait for a `setup = [...]` command; after a `setup.py`
 //!    they get the original's head start: they start once the setup recorded a probe, exited
 //!    0, or ran for 0.2 s, whichever comes first;
 //! 3. **starts each unit** as soon as every unit it depends on is *ready*, in `init` order
@@ -32,12 +33,17 @@
 //!    that release. The direct-tests interpreter (below) is started ahead the same way,
 //!    released by its input file;
 //! 4. **supervises**: a unit is ready when its `ready_event` is recorded (at once without
-//!    one); not ready within `ready_timeout`, it fails then (not at the group timeout). The
-//!    units phase ends when every unit exited, or every required probe that can still be
-//!    recorded is and the event log then stayed quiet for the settle period
-//!    ([`Run::settle_period`]; units still running are then stopped and count as
-//!    `stopped`), or at the
-//!    group `timeout`, or on cancellation. A unit's own `timeout` fails that unit;
+//!    one); not ready within `ready_timeout`, it fails then (not at the group timeout). A unit
+//!    is its process *tree*: a *launcher* whose main process exits 0 while its service (its
+//!    process group, or processes carrying the attempt's marker and the unit's name) runs on
+//!    and something is still awaited from it lives until that tree is gone. A unit that
+//!    cannot be spawned fails at once (`spawn_failed`, with the resolved path and a hint).
+//!    The units phase ends when every unit exited; or every required probe that can still be
+//!    recorded is; or a unit failed for good (not `Resume-ALL`, no restart left: the verdict
+//!    is known, the other units are stopped, not blamed) — each of these two once the event
+//!    log stayed quiet for the settle period ([`Run::settle_period`]); or at the group
+//!    `timeout` (each unit still running then says what it waited for, each unit never
+//!    started why); or on cancellation. A unit's own `timeout` fails that unit;
 //! 5. **tears down**: SIGTERM to each unit's process group, the grace period, SIGKILL (units
 //!    that needed it are reported); then the group's Python direct test functions run (when
 //!    its Python files define any), the setup is stopped, and every process still carrying the
@@ -54,15 +60,19 @@
 //! Lifecycle states (`created → starting → ready → running → finished | stopped | failed`)
 //! are written to the run database with timestamps as they happen.
 //!
+//! Inside, every decision of an attempt is made by a scheduler with no I/O (events in —
+//! probe recorded, process exited, spawn failed, time passed —, actions out: start, signal,
+//! record a state, watch a launcher's tree), tested as tables without a process; a driver
+//! owns the processes, the run database and the observer (see `docs/ARCHITECTURE.md`).
+//!
 //! # Failure policy (`in-except`)
 //!
-//! - `Resume` (default): the failure is recorded and the rest of the circuit continues: units
-//!   that do not depend on the failed unit run on. Units that depend on it, directly or
-//!   through others, are stopped if running (status `stopped`, reason "dependency failed": a
-//!   client waiting for a crashed server would only run into the timeout) and never started
-//!   otherwise (`failed`, same reason). Probes that can no longer be recorded (of exited or
-//!   never-started units) no longer hold the group open, so a failure that leaves nothing to
-//!   wait for ends the group at once, as the original did.
+//! - `Resume` (default): the failure is recorded and the group's verdict is known: after the
+//!   settle period the other units are stopped (status `stopped`, not blamed) and the group
+//!   ends (`EndReason::UnitFailed`) instead of waiting for probes that would only run into
+//!   the timeout. Units that depend on the failed unit, directly or through others, are
+//!   stopped if running (reason "dependency failed") and never started otherwise (`failed`,
+//!   same reason).
 //! - `Reload`: the failed unit (crash, non-zero exit, readiness or unit timeout) is restarted,
 //!   at most [`Run::max_restarts`] times (default [`DEFAULT_MAX_RESTARTS`]); a unit that
 //!   recovers does not fail the group (its outcome counts the restarts). Past the budget it
@@ -87,6 +97,20 @@
 //! which first kills processes whose marker names a runner (of its pid namespace) that no
 //! longer exists. Cancellation goes through a [`CancelToken`]; the library installs no signal
 //! handler.
+//!
+//! # Process-wide state a `Run` touches
+//!
+//! - the child-subreaper flag of the calling process ([`Run::subreaper`], on by default; it
+//!   stays on after the run);
+//! - a count of attempts in flight in the process (so overlapping runs share the end-of-run
+//!   orphan sweep), and nothing else global: two `Run`s at once, in threads, work;
+//! - at the start of every run, processes whose marker names a runner of this pid namespace
+//!   that is gone (leftovers of a SIGKILLed runner) are killed, and stale attempt cgroups
+//!   removed;
+//! - never the caller's own children: a run signals, reaps or sweeps only processes it
+//!   started (its units and their descendants, known by process group, marker or cgroup).
+//!   Only with [`Run::kill_adopted_orphans`] (for a program that has no children of its own,
+//!   as the `testrium` binary) are adopted orphans in another session killed too.
 //!
 //! # Platform
 //!
@@ -150,11 +174,6 @@ compile_error!(
      testrium-events and testrium-verify build on any unix"
 );
 
-#[expect(
-    clippy::collapsible_if,
-    reason = "rust-version 1.89 allows let-chains; attempt.rs is being split (issue 12) and \
-              collapses its four nested `if`s then"
-)]
 mod attempt;
 mod cancel;
 mod error;

@@ -4,7 +4,10 @@
     testrium_bootstrap.py entrypoint GROUP_DIR MODULE FUNCTION
         run ``MODULE:FUNCTION`` of a unit; when it raises, record the Exception probe
         ``testrium-unit-exception:<Type>`` with ``{"message": str(exc)}``, print the
-        traceback to stderr and exit 1.
+        traceback to stderr and exit 1. When the module itself or the function does not
+        exist, the unit could not be started: say so on stderr, write the reason to
+        ``$TESTRIUM_RUN_DIR/spawn-failed/<unit>`` (the runner reports ``spawn_failed``) and
+        exit 1.
     testrium_bootstrap.py entrypoint-gated GROUP_DIR MODULE FUNCTION
         the same, pre-warmed: import what every unit needs (no user code), then wait until the
         run database's UnitStatus of TESTRIUM_UNIT says ``starting`` (or later) before running;
@@ -127,8 +130,37 @@ def _load_entrypoint(group_dir, module_name, function_name):
                 sys.path.pop(0)
     function = getattr(module, function_name, None)
     if not callable(function):
-        raise AttributeError(f"{module_name}:{function_name} does not resolve to a callable")
+        raise _EntrypointMissing(
+            f"entrypoint `{module_name}:{function_name}`: module `{module_name}` has no "
+            f"function `{function_name}`"
+        )
     return function
+
+
+class _EntrypointMissing(Exception):
+    """The entrypoint's module or function does not exist: the unit cannot be started."""
+
+
+def _module_missing(exc, module_name):
+    """Whether `exc` says the entrypoint's own module (or a package on its path) is missing,
+    not a module that the entrypoint's code imports."""
+    missing = getattr(exc, "name", None)
+    return isinstance(exc, ModuleNotFoundError) and bool(missing) and (
+        module_name == missing or module_name.startswith(missing + ".")
+    )
+
+
+def _report_spawn_failure(unit, message):
+    run_dir = os.environ.get("TESTRIUM_RUN_DIR")
+    if not run_dir or not unit:
+        return
+    try:
+        folder = os.path.join(run_dir, "spawn-failed")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, unit), "w", encoding="utf-8") as handle:
+            handle.write(message)
+    except OSError:
+        pass  # the exit status and stderr still tell
 
 
 def _unit_name(default):
@@ -137,16 +169,39 @@ def _unit_name(default):
 
 def run_entrypoint(group_dir, module_name, function_name):
     group_dir = _prepare_path(group_dir)
+    missing = None
     try:
         function = _load_entrypoint(group_dir, module_name, function_name)
+    except _EntrypointMissing as exc:
+        missing = str(exc)
+    except ModuleNotFoundError as exc:
+        if not _module_missing(exc, module_name):
+            return _unit_raised(group_dir, module_name, exc)
+        missing = (
+            f"entrypoint `{module_name}:{function_name}`: no module `{module_name}` in "
+            f"{group_dir} (nor on the import path)"
+        )
+    except Exception as exc:
+        return _unit_raised(group_dir, module_name, exc)
+    if missing is not None:
+        print(f"testrium: {missing}", file=sys.stderr)
+        _report_spawn_failure(_unit_name(module_name), missing)
+        return EXIT_FAILED
+    try:
         function()
     except Exception as exc:
-        import traceback
-
-        traceback.print_exc()
-        _record_exception(group_dir, _unit_name(module_name), exc)
-        return EXIT_FAILED
+        return _unit_raised(group_dir, module_name, exc)
     return 0
+
+
+def _unit_raised(group_dir, module_name, exc):
+    """The unit's code raised (called inside the `except` clause): its traceback on stderr,
+    its Exception probe recorded, exit 1."""
+    import traceback
+
+    traceback.print_exc()
+    _record_exception(group_dir, _unit_name(module_name), exc)
+    return EXIT_FAILED
 
 
 # Statuses that release a gated unit, and those that mean it will never be released.

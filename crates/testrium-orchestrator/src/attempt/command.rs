@@ -1,0 +1,154 @@
+//! Building the processes of an attempt: a unit's command line, working directory,
+//! environment and output; the Python runtime; interpreters started ahead of their units.
+
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use testrium_config::{Launch, Unit};
+use testrium_events::{ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT};
+
+use super::Supervisor;
+use crate::process::{self, ENV_RUN_ID, spawn};
+use crate::python::{self, PythonRuntime};
+
+impl Supervisor<'_> {
+    pub(super) fn unit_command(&mut self, unit: &Unit, gated: bool) -> Result<Command, String> {
+        let group = self.group();
+        let cwd = match unit.cwd.as_ref() {
+            Some(cwd) => group.dir.join(cwd),
+            None => group.dir.clone(),
+        };
+        let mut command = match &unit.launch {
+            Launch::Command(argv) => {
+                let Some(program) = argv.first() else {
+                    return Err("empty command".to_owned());
+                };
+                let mut command = Command::new(resolve_program(program, &cwd));
+                command.args(&argv[1..]);
+                command
+            }
+            Launch::Entrypoint { module, function } if gated => self
+                .python()?
+                .entrypoint_command_gated(&group.dir, module, function),
+            Launch::Entrypoint { module, function } => self
+                .python()?
+                .entrypoint_command(&group.dir, module, function),
+            // Not planned: passive units are never started.
+            _ => return Err("unit has nothing to start".to_owned()),
+        };
+        let log = self.dir.logs.join(format!("{}.log", unit.name));
+        self.prepare(&mut command, Some(&unit.name), &cwd, &log)?;
+        for (key, value) in &unit.env {
+            command.env(key, value);
+        }
+        Ok(command)
+    }
+
+    /// The environment, working directory and output every process of the run gets.
+    pub(super) fn prepare(
+        &self,
+        command: &mut Command,
+        unit: Option<&str>,
+        cwd: &Path,
+        log: &Path,
+    ) -> Result<(), String> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| format!("cannot open log `{}`: {e}", log.display()))?;
+        let err = file
+            .try_clone()
+            .map_err(|e| format!("cannot open log `{}`: {e}", log.display()))?;
+        command
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(err))
+            .env(ENV_EVENT_DB, &self.dir.db)
+            .env(ENV_RUN_DIR, &self.dir.path)
+            .env(ENV_GROUP, &self.group().name)
+            .env(ENV_RUN_ID, &self.marker);
+        // Any Python program of the run, and its children, imports the runner's package.
+        if !command.get_envs().any(|(key, _)| key == "PYTHONPATH")
+            && let Some(dir) = python::runner_package_dir(&self.dir.path)
+        {
+            command.env("PYTHONPATH", python::python_path_with(&dir));
+        }
+        if let Some(cgroup) = &self.cgroup {
+            process::join_cgroup(command, cgroup.procs_fd());
+        }
+        match unit {
+            Some(unit) => command.env(ENV_UNIT, unit),
+            None => command.env_remove(ENV_UNIT),
+        };
+        for (key, value) in &self.ctx.options.env {
+            command.env(key, value);
+        }
+        if !self.ctx.options.path_prepend.is_empty() {
+            let mut paths: Vec<PathBuf> = self.ctx.options.path_prepend.clone();
+            if let Some(existing) = std::env::var_os("PATH") {
+                paths.extend(std::env::split_paths(&existing));
+            }
+            if let Ok(joined) = std::env::join_paths(paths) {
+                command.env("PATH", joined);
+            }
+        }
+        Ok(())
+    }
+
+    /// The Python runtime, prepared on first use.
+    pub(super) fn python(&mut self) -> Result<&PythonRuntime, String> {
+        if self.python.is_none() {
+            self.python = Some(
+                PythonRuntime::prepare(&self.dir.path)
+                    .map_err(|e| testrium_config::error_chain(&e)),
+            );
+        }
+        match self.python.as_ref() {
+            Some(Ok(runtime)) => Ok(runtime),
+            Some(Err(message)) => Err(message.clone()),
+            None => Err("python runtime unavailable".to_owned()),
+        }
+    }
+
+    /// Starts, ahead of time, the interpreters of the entrypoint units that cannot start at
+    /// once (they wait for dependencies, or for the setup with `use_setup`); each waits for its
+    /// `starting` state.
+    pub(super) fn prewarm(&mut self) {
+        if self.needs_direct_tests() {
+            // Any error: the tests process is simply started when the units phase ends.
+            self.tests_prewarmed = self.direct_tests_process(true).ok();
+        }
+        for index in 0..self.procs.len() {
+            let planned = &self.ctx.plan.units[index];
+            // Not for the setup head start alone: a unit released at 0.2 s would then run its
+            // code at once, sooner than after a cold start as in the original.
+            let waits =
+                !planned.deps.is_empty() || (self.setup.is_some() && planned.unit.use_setup);
+            if !waits || !matches!(planned.unit.launch, Launch::Entrypoint { .. }) {
+                continue;
+            }
+            let unit = planned.unit.clone();
+            // On any error the unit is simply started the usual way.
+            if let Ok(process) = self.unit_command(&unit, true).and_then(spawn) {
+                self.procs[index].prewarmed = Some(process);
+            }
+        }
+    }
+}
+
+/// `argv[0]` of a `command`: looked up on `PATH` when it is a bare name, else relative to
+/// `cwd` (`./server.sh` becomes `<cwd>/server.sh`, so errors name the file plainly).
+pub(super) fn resolve_program(program: &str, cwd: &Path) -> OsString {
+    if program.contains('/') && Path::new(program).is_relative() {
+        cwd.join(program)
+            .components()
+            .collect::<PathBuf>()
+            .into_os_string()
+    } else {
+        OsString::from(program)
+    }
+}

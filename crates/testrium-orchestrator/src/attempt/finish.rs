@@ -1,0 +1,243 @@
+//! The end of an attempt: the whole sequence from setup to storage ([`Supervisor::run_all`]),
+//! the verification of every recorded row, the outcome and its storage in the run database.
+
+use std::time::{Duration, Instant};
+
+use testrium_events::{UnitState, monotonic_ns};
+use testrium_verify::{
+    DirectTest, Expectations, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, Verifier,
+    VerifyOptions,
+};
+
+use super::{LOG_TAIL_LINES, OUTCOME_META_KEY, Supervisor, VERDICT_META_KEY, unix_now};
+use crate::error::RunError;
+use crate::event::RunEvent;
+use crate::logs::read_tail;
+use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, StoredOutcome};
+use crate::process::{self, Exit, stop_processes};
+use crate::sample::{EventSample, PAIR_LIMIT};
+
+/// How long the runner waits for its watchdog to acknowledge a clean end.
+const WATCHDOG_STAND_DOWN: Duration = Duration::from_millis(100);
+
+impl Supervisor<'_> {
+    pub(super) fn run_all(
+        &mut self,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<AttemptOutcome, RunError> {
+        for slot in &self.sched.units {
+            self.record_state(&slot.unit.name, UnitState::Created)?;
+        }
+        if !self.sched.units.is_empty() || self.group().setup.is_some() {
+            // Best effort: without `sh`, descendants of a SIGKILLed runner's units are killed
+            // by the next run's sweep instead.
+            let cgroup = self.cgroup.as_ref().map(process::AttemptCgroup::path);
+            self.watchdog = process::Watchdog::start(&self.marker, cgroup).ok();
+        }
+        self.start_setup(observer);
+        self.prewarm();
+        let end = self.supervise(observer)?;
+        let units_phase = self.since();
+        let mut ended_unix_s = unix_now();
+        let mut ended_mono_ns = monotonic_ns();
+        observer(&RunEvent::TeardownStarted { reason: end });
+        let teardown_start = Instant::now();
+        self.teardown_units(end, observer)?;
+        let teardown = teardown_start.elapsed();
+        if self.ctx.options.stream_output {
+            self.flush_output(observer);
+        }
+        let direct_start = Instant::now();
+        let direct_tests = self.direct_tests(units_phase, observer)?;
+        let direct_time = direct_tests.as_ref().map(|_| direct_start.elapsed());
+        if direct_tests.is_some() {
+            // Test functions are part of the group (they may record probes, e.g. for passive
+            // units): what they record is not late.
+            ended_unix_s = unix_now();
+            ended_mono_ns = monotonic_ns();
+        }
+        // Never released (interrupted): it has no work to do.
+        if let Some(mut unreleased) = self.tests_prewarmed.take() {
+            stop_processes(&mut [&mut unreleased], Duration::ZERO);
+        }
+        self.teardown_setup();
+        let mut swept = self.sweep();
+        swept += self.kill_cgroup();
+        if let Some(guard) = self.in_flight.take() {
+            swept += guard.finish();
+        }
+        if let Some(mut watchdog) = self.watchdog.take() {
+            watchdog.stand_down(WATCHDOG_STAND_DOWN);
+        }
+        self.killed = true;
+        // Every unit is gone, so is any lock one of them held.
+        let locked = self.flush_states()?;
+
+        // Every row, read one at a time into the verifier and the attempt's sample of them,
+        // never held all at once: a flood of probes must not make the runner grow with it.
+        // The observer sees what the final read found, so it saw every probe.
+        let expectations = Expectations::from_group(self.group());
+        let mut verifier = Verifier::new(
+            &expectations,
+            VerifyOptions::default().pair_limit(PAIR_LIMIT),
+        );
+        let mut events = EventSample::default();
+        let seen = self.last_event_id;
+        let mut newest = seen;
+        let at = self.since();
+        self.db
+            .for_each_event_after(0, |row| match row {
+                Ok(event) => {
+                    newest = newest.max(event.id);
+                    if event.id > seen {
+                        observer(&RunEvent::ProbeRecorded {
+                            event: event.clone(),
+                            at,
+                        });
+                    }
+                    verifier.push(&event);
+                    events.push(&event);
+                }
+                Err(bad) => {
+                    newest = newest.max(bad.id);
+                    events.push_malformed();
+                    verifier.push_malformed(bad);
+                }
+            })
+            .map_err(|e| self.store(e))?;
+        events.finish();
+        self.last_event_id = newest;
+        let units = self.unit_outcomes();
+        let setup = self.setup_outcome(self.ctx.options.grace);
+        let mut verified_units = units.clone();
+        if let Some(setup) = setup.as_ref().filter(|s| s.status == UnitStatus::Failed) {
+            verified_units.push(setup.clone());
+        }
+        let direct_tests = match direct_tests {
+            Some(tests) => tests,
+            // As the original: a group where nothing ran (every unit passive or disabled, no
+            // direct test) is a failed scenario, not a vacuous pass.
+            None if self.sched.units.is_empty() && !self.interrupted && !locked => {
+                vec![DirectTest::failed(
+                    "scenario",
+                    0.0,
+                    "no entrypoints or test functions found: no unit was started and no direct \
+                 test ran",
+                )]
+            }
+            None => Vec::new(),
+        };
+        let mut direct_tests = direct_tests;
+        if locked {
+            direct_tests.push(DirectTest::failed(
+                "run database",
+                0.0,
+                format!(
+                    "the run database stayed locked after teardown: {} lifecycle state \
+                     writes could not be recorded",
+                    self.pending_states.borrow().len()
+                ),
+            ));
+        }
+        let verdict = verifier.finish(
+            &verified_units,
+            &direct_tests,
+            GroupTiming::wall(self.started_unix_s, ended_unix_s)
+                .with_mono_ns(self.started_mono_ns, ended_mono_ns),
+            end == EndReason::GroupTimeout,
+        );
+        let outcome = AttemptOutcome {
+            group: self.group().name.clone(),
+            attempt: self.ctx.attempt,
+            run_id: self.dir.id.clone(),
+            run_dir: self.dir.path.clone(),
+            db_path: self.dir.db.clone(),
+            units,
+            setup,
+            direct_tests,
+            events,
+            timings: AttemptTimings {
+                started_unix_s: self.started_unix_s,
+                started_mono_ns: self.started_mono_ns,
+                all_ready: self.sched.all_ready_at,
+                units_phase,
+                teardown,
+                direct_tests: direct_time,
+                total: self.since(),
+            },
+            end,
+            ignored_sigterm: self
+                .sched
+                .units
+                .iter()
+                .filter(|s| s.killed_after_grace)
+                .map(|s| s.unit.name.clone())
+                .collect(),
+            swept_processes: swept,
+            verdict,
+            interrupted: self.interrupted,
+        };
+        // Streamed into the database: the verdict of a flood holds every pair, and its text
+        // (plus the copies SQLite would make of it) would be the runner's largest allocation.
+        let stored = StoredOutcome::of(&outcome);
+        for written in [
+            self.db.write_meta_json(OUTCOME_META_KEY, &stored),
+            self.db.write_meta_json(VERDICT_META_KEY, &outcome.verdict),
+        ] {
+            match written {
+                // Still locked: the outcome is returned, only `testrium report` will miss it.
+                Err(e) if e.is_busy() => {}
+                result => result.map_err(|e| self.store(e))?,
+            }
+        }
+        observer(&RunEvent::AttemptFinished {
+            attempt: self.ctx.attempt,
+            passed: outcome.passed(),
+            interrupted: outcome.interrupted,
+            duration: outcome.timings.total,
+        });
+        Ok(outcome)
+    }
+
+    fn unit_outcomes(&self) -> Vec<UnitOutcome> {
+        self.group()
+            .units
+            .values()
+            .map(|unit| {
+                let Some(index) = self
+                    .sched
+                    .units
+                    .iter()
+                    .position(|s| s.unit.name == unit.name)
+                else {
+                    return UnitOutcome::new(unit.name.clone(), UnitStatus::NotStarted);
+                };
+                let slot = &self.sched.units[index];
+                let status = self.sched.status(index);
+                let mut outcome =
+                    UnitOutcome::new(unit.name.clone(), status).with_restarts(slot.restarts);
+                if let Some(failure) = slot.failure.clone() {
+                    outcome = outcome.with_failure(failure);
+                } else if slot.killed_after_grace {
+                    outcome = outcome.with_failure(UnitFailure::KilledAfterGrace {
+                        grace: self.ctx.options.grace,
+                    });
+                }
+                match slot.exit {
+                    Some(Exit::Code(code)) => outcome = outcome.with_exit_code(code),
+                    Some(Exit::Signal(signal)) => outcome = outcome.with_signal(signal),
+                    Some(Exit::Lost) | None => {}
+                }
+                if let (Some(start), Some(end)) = (slot.first_started, slot.ended) {
+                    outcome =
+                        outcome.with_duration_s(end.saturating_duration_since(start).as_secs_f64());
+                }
+                if status == UnitStatus::Failed || slot.killed_after_grace {
+                    outcome =
+                        outcome.with_log_tail(read_tail(&self.procs[index].log, LOG_TAIL_LINES));
+                }
+                outcome
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,132 @@
+//! What the scheduler knows of each unit and of the setup, and the questions it asks of them.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use testrium_config::{InExcept, Unit};
+use testrium_verify::{UnitFailure, UnitStatus};
+
+use crate::process::Exit;
+
+/// Where a unit is in its life. Mapped to the stored [`UnitState`]s and the outcome's
+/// [`UnitStatus`] by [`Scheduler::status`] and the `State` actions, and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Not started: waiting for its dependencies (or the setup).
+    Waiting,
+    /// Started, its readiness probe not seen yet.
+    Starting,
+    /// Ready (or without a readiness probe): running.
+    Running,
+    /// Asked to stop (SIGTERM sent), waiting for it to exit.
+    Terminating,
+    /// Over: exited, or never to be started.
+    Done,
+}
+
+/// Why the runner is stopping a unit.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum StopReason {
+    /// The group is over: the unit counts as stopped.
+    GroupEnd,
+    /// The unit failed (timeout, readiness): it counts as failed.
+    Failed(UnitFailure),
+    /// It failed and will be restarted (`Reload`).
+    Restart(UnitFailure),
+    /// A unit it depends on failed (`Resume`): it counts as stopped.
+    DependencyFailed(String),
+    /// The group timed out while the unit still had work to do: what it was waiting for.
+    GroupTimeout(String),
+}
+
+/// One unit as the scheduler sees it.
+#[derive(Debug)]
+pub(crate) struct UnitSlot {
+    pub(crate) unit: Unit,
+    pub(super) deps: Vec<usize>,
+    pub(crate) phase: Phase,
+    /// Whether its process runs (spawned and not exited).
+    pub(super) running: bool,
+    /// The current incarnation recorded its readiness probe (or has none).
+    pub(super) ready: bool,
+    /// Some incarnation was ready: dependents may start.
+    pub(super) been_ready: bool,
+    /// Required probes not recorded yet.
+    pub(super) missing: HashSet<String>,
+    pub(super) stop: Option<StopReason>,
+    pub(super) kill_at: Option<Instant>,
+    pub(crate) killed_after_grace: bool,
+    pub(crate) restarts: u32,
+    pub(crate) status: Option<UnitStatus>,
+    pub(crate) failure: Option<UnitFailure>,
+    pub(crate) exit: Option<Exit>,
+    /// The main process exited while the rest of its tree lives on and something is still
+    /// awaited from it: a launcher that started its service. It lives as long as its tree.
+    pub(crate) detached: bool,
+    /// When the current incarnation started, the first one, and when it ended.
+    pub(crate) started: Option<Instant>,
+    pub(crate) first_started: Option<Instant>,
+    pub(crate) ended: Option<Instant>,
+}
+
+impl UnitSlot {
+    pub(super) fn live(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Starting | Phase::Running | Phase::Terminating
+        )
+    }
+
+    /// Whether the unit can still record probes.
+    pub(super) fn may_record(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Waiting | Phase::Starting | Phase::Running
+        ) || matches!(self.stop, Some(StopReason::Restart(_)))
+    }
+
+    /// Something is still awaited from the unit: its readiness probe, or required probes.
+    pub(super) fn awaited(&self) -> bool {
+        (self.unit.ready_event.is_some() && !self.ready) || !self.missing.is_empty()
+    }
+
+    /// Failed for good (not `Resume-ALL`), or stopped because a unit it needs did: units that
+    /// depend on it are stopped, or never started.
+    pub(super) fn blocks_dependents(&self) -> bool {
+        self.phase == Phase::Done
+            && ((self.status == Some(UnitStatus::Failed)
+                && self.unit.in_except != InExcept::ResumeAll)
+                || matches!(self.failure, Some(UnitFailure::DependencyFailed { .. })))
+    }
+
+    /// The unit failed by itself (not as a consequence of a dependency) and will not be
+    /// restarted, under a failure policy that does not carry on (`Resume-ALL` does).
+    pub(super) fn failed_for_good(&self) -> bool {
+        self.phase == Phase::Done
+            && self.status == Some(UnitStatus::Failed)
+            && self.unit.in_except != InExcept::ResumeAll
+            && !matches!(self.failure, Some(UnitFailure::DependencyFailed { .. }))
+    }
+
+    /// Dependents may start.
+    pub(super) fn satisfies_dependents(&self) -> bool {
+        !self.blocks_dependents()
+            && (self.been_ready
+                || (self.phase == Phase::Done
+                    && self.status == Some(UnitStatus::Failed)
+                    && self.unit.in_except == InExcept::ResumeAll))
+    }
+}
+
+/// The setup as the scheduler sees it.
+#[derive(Debug)]
+pub(super) struct SetupSlot {
+    /// A `setup.py`: units get a head start wait.
+    pub(super) head_start: bool,
+    pub(super) started: Instant,
+    /// It exited successfully (or its status was lost).
+    pub(super) succeeded: bool,
+    /// A process of it recorded a probe: a setup that is a service is up.
+    pub(super) recorded: bool,
+    pub(super) failed: bool,
+}
