@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 
 use crate::check::{self, Draft, DraftCircuit, DraftUnit, UnitSites};
 use crate::diagnostic::Diagnostics;
-use crate::model::{Circuit, Group, Hop, InExcept, Launch, Settings, Setup, Unit};
+use crate::model::{Circuit, Group, Hop, InExcept, Launch, ReadyCheck, Settings, Setup, Unit};
 use crate::names::parse_entrypoint;
 use crate::source::{Site, Sources};
 
@@ -163,6 +163,9 @@ impl GroupBuilder {
                     enabled: builder.enabled,
                     launch,
                     ready_event: builder.ready_event,
+                    ready_check: builder.ready_check,
+                    ports: builder.ports,
+                    completed_dependencies: builder.completed_dependencies,
                     ready_timeout: builder.ready_timeout,
                     timeout: builder.timeout,
                     use_setup: builder.use_setup,
@@ -217,6 +220,9 @@ pub struct UnitBuilder {
     init: Option<u32>,
     enabled: bool,
     ready_event: Option<String>,
+    ready_check: Option<ReadyCheck>,
+    ports: Vec<String>,
+    completed_dependencies: Vec<String>,
     ready_timeout: Duration,
     timeout: Option<Duration>,
     use_setup: bool,
@@ -260,6 +266,9 @@ impl UnitBuilder {
             init: None,
             enabled: true,
             ready_event: None,
+            ready_check: None,
+            ports: Vec::new(),
+            completed_dependencies: Vec::new(),
             ready_timeout: Duration::from_secs(10),
             timeout: None,
             use_setup: false,
@@ -286,6 +295,36 @@ impl UnitBuilder {
     /// `ready_event`: the probe that makes the unit ready.
     pub fn ready_event(mut self, probe: impl Into<String>) -> Self {
         self.ready_event = Some(probe.into());
+        self
+    }
+
+    /// A readiness check instead of a probe: [`ReadyCheck::Tcp`] (`ready_tcp`), `Http`,
+    /// `Log` or `Command`. Exclusive with [`ready_event`](UnitBuilder::ready_event).
+    pub fn ready_check(mut self, check: ReadyCheck) -> Self {
+        self.ready_check = Some(check);
+        self
+    }
+
+    /// `ports`: names of loopback ports the runner picks for the unit (added to any given
+    /// before); see `{port.<name>}` placeholders and `TESTRIUM_PORT_<NAME>`.
+    pub fn ports<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.ports.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// `completed_dependencies`: units that must have exited 0 before this one starts (added
+    /// to any given before).
+    pub fn after_completion_of<I, S>(mut self, units: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.completed_dependencies
+            .extend(units.into_iter().map(Into::into));
         self
     }
 

@@ -48,6 +48,10 @@ pub(crate) struct UnitSites {
     pub(crate) init: Option<Site>,
     pub(crate) launch: Option<Site>,
     pub(crate) ready_event: Option<Site>,
+    /// Every readiness key given (`ready_event`, `ready_tcp`, …) with its site, in order.
+    pub(crate) readiness: Vec<(&'static str, Site)>,
+    pub(crate) ports: Vec<Site>,
+    pub(crate) completed: Vec<Site>,
     pub(crate) ready_timeout: Option<Site>,
     pub(crate) timeout: Option<Site>,
     pub(crate) dependencies: Vec<Site>,
@@ -63,6 +67,9 @@ impl UnitSites {
             init: None,
             launch: None,
             ready_event: None,
+            readiness: Vec::new(),
+            ports: Vec::new(),
+            completed: Vec::new(),
             ready_timeout: None,
             timeout: None,
             dependencies: Vec::new(),
@@ -78,6 +85,14 @@ impl UnitSites {
 
     fn dependency(&self, index: usize) -> &Site {
         self.dependencies.get(index).unwrap_or(&self.header)
+    }
+
+    fn port(&self, index: usize) -> &Site {
+        self.ports.get(index).unwrap_or(&self.header)
+    }
+
+    fn completed(&self, index: usize) -> &Site {
+        self.completed.get(index).unwrap_or(&self.header)
     }
 
     fn event(&self, index: usize) -> &Site {
@@ -99,6 +114,8 @@ impl DraftCircuit {
         self.hop_sites.get(index).unwrap_or(&self.site)
     }
 }
+
+mod services;
 
 struct Checker<'a> {
     sources: &'a Sources,
@@ -129,6 +146,7 @@ pub(crate) fn finish(
     check_settings(&mut checker, &draft);
     check_units(&mut checker, &draft);
     check_dependencies(&mut checker, &draft);
+    services::check_services(&mut checker, &draft);
     check_circuits(&mut checker, &draft);
     if !checker.diagnostics.is_empty() {
         let mut diagnostics = checker.diagnostics;
@@ -413,8 +431,8 @@ fn check_dependencies(checker: &mut Checker<'_>, draft: &Draft) {
         .iter()
         .map(|u| (u.unit.name.as_str(), u))
         .collect();
-    // edges[unit] = (dependency, index of the dependency in `unit_dependencies`)
-    let mut edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); draft.units.len()];
+    // edges[unit] = (dependency, where it is named, under which key)
+    let mut edges: Vec<Vec<(usize, &Site, &str)>> = vec![Vec::new(); draft.units.len()];
     let index_of: HashMap<&str, usize> = draft
         .units
         .iter()
@@ -423,58 +441,68 @@ fn check_dependencies(checker: &mut Checker<'_>, draft: &Draft) {
         .collect();
     for (from, draft_unit) in draft.units.iter().enumerate() {
         let unit = &draft_unit.unit;
-        for (i, dependency) in unit.dependencies.iter().enumerate() {
-            if dependency.trim().is_empty() || draft.broken_units.contains(dependency) {
-                continue;
-            }
-            let site = draft_unit.sites.dependency(i);
-            if dependency == &unit.name {
-                checker.error(
-                    site,
-                    "unit_dependencies",
-                    format!("unit `{}` depends on itself", unit.name),
-                    Some("remove it from `unit_dependencies`".into()),
-                );
-                continue;
-            }
-            let Some(target) = by_name.get(dependency.as_str()) else {
-                let hint = did_you_mean(dependency, by_name.keys().copied()).or_else(|| {
-                    Some(format!(
-                        "the units of this group are: {}",
-                        list(draft.units.iter().map(|u| u.unit.name.as_str()))
-                    ))
-                });
-                checker.error(
-                    site,
-                    "unit_dependencies",
-                    format!(
-                        "unit `{}` depends on unknown unit `{dependency}`",
-                        unit.name
-                    ),
-                    hint,
-                );
-                continue;
-            };
-            if unit.enabled && !target.unit.enabled {
-                checker.error(
-                    site,
-                    "unit_dependencies",
-                    format!(
-                        "unit `{}` depends on disabled unit `{dependency}`",
-                        unit.name
-                    ),
-                    Some(format!(
-                        "enable `{dependency}`, disable `{}` too, or remove the dependency",
-                        unit.name
-                    )),
-                );
-            }
-            if let Some(&to) = index_of.get(dependency.as_str()) {
-                edges[from].push((to, i));
+        let lists = [
+            ("unit_dependencies", &unit.dependencies),
+            ("completed_dependencies", &unit.completed_dependencies),
+        ];
+        for (list_key, names) in lists {
+            for (i, dependency) in names.iter().enumerate() {
+                if dependency.trim().is_empty() || draft.broken_units.contains(dependency) {
+                    continue;
+                }
+                let site = if list_key == "unit_dependencies" {
+                    draft_unit.sites.dependency(i)
+                } else {
+                    draft_unit.sites.completed(i)
+                };
+                if dependency == &unit.name {
+                    checker.error(
+                        site,
+                        list_key,
+                        format!("unit `{}` depends on itself", unit.name),
+                        Some(format!("remove it from `{list_key}`")),
+                    );
+                    continue;
+                }
+                let Some(target) = by_name.get(dependency.as_str()) else {
+                    let hint = did_you_mean(dependency, by_name.keys().copied()).or_else(|| {
+                        Some(format!(
+                            "the units of this group are: {}",
+                            list(draft.units.iter().map(|u| u.unit.name.as_str()))
+                        ))
+                    });
+                    checker.error(
+                        site,
+                        list_key,
+                        format!(
+                            "unit `{}` depends on unknown unit `{dependency}`",
+                            unit.name
+                        ),
+                        hint,
+                    );
+                    continue;
+                };
+                if unit.enabled && !target.unit.enabled {
+                    checker.error(
+                        site,
+                        list_key,
+                        format!(
+                            "unit `{}` depends on disabled unit `{dependency}`",
+                            unit.name
+                        ),
+                        Some(format!(
+                            "enable `{dependency}`, disable `{}` too, or remove the dependency",
+                            unit.name
+                        )),
+                    );
+                }
+                if let Some(&to) = index_of.get(dependency.as_str()) {
+                    edges[from].push((to, site, list_key));
+                }
             }
         }
     }
-    let cycles = find_cycles(edges.len(), |n| edges[n].iter().map(|&(to, _)| to));
+    let cycles = find_cycles(edges.len(), |n| edges[n].iter().map(|&(to, _, _)| to));
     for cycle in cycles {
         let (Some(&first), Some(&second)) = (cycle.first(), cycle.get(1)) else {
             continue;
@@ -483,16 +511,12 @@ fn check_dependencies(checker: &mut Checker<'_>, draft: &Draft) {
             .iter()
             .filter_map(|&i| draft.units.get(i).map(|u| u.unit.name.as_str()))
             .collect();
-        let Some(first_unit) = draft.units.get(first) else {
+        let Some(&(_, site, key)) = edges[first].iter().find(|&&(to, _, _)| to == second) else {
             continue;
         };
-        let dependency_index = edges[first]
-            .iter()
-            .find(|&&(to, _)| to == second)
-            .map_or(0, |&(_, i)| i);
         checker.error(
-            first_unit.sites.dependency(dependency_index),
-            "unit_dependencies",
+            site,
+            key,
             format!(
                 "dependency cycle: {}",
                 names

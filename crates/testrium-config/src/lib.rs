@@ -74,6 +74,7 @@ mod model;
 mod names;
 #[cfg(feature = "toml")]
 mod parse;
+mod placeholder;
 mod source;
 mod template;
 mod text;
@@ -87,7 +88,10 @@ pub use crate::discover::{
 pub use crate::graph::find_cycles;
 #[cfg(feature = "toml")]
 pub use crate::load::load_group;
-pub use crate::model::{Circuit, Group, Hop, InExcept, Launch, LogMode, Settings, Setup, Unit};
+pub use crate::model::{
+    Circuit, Group, Hop, InExcept, Launch, LogMode, ReadyCheck, Settings, Setup, Unit,
+};
+pub use crate::placeholder::{PlaceholderError, expand_placeholders};
 pub use crate::source::MAX_CONFIG_FILE_BYTES;
 pub use crate::template::{TemplateError, TemplateReport, write_template};
 pub use crate::text::{error_chain, escape_text, needs_escape};

@@ -58,6 +58,7 @@ impl Group {
             units[i]
                 .dependencies
                 .iter()
+                .chain(&units[i].completed_dependencies)
                 .filter_map(move |d| index.get(d.as_str()).copied())
         })
         .into_iter()
@@ -161,8 +162,17 @@ pub struct Unit {
     pub enabled: bool,
     /// How the unit's process is started.
     pub launch: Launch,
-    /// `ready_event`: the probe that makes the unit ready; ready at once when `None`.
+    /// `ready_event`: the probe that makes the unit ready; ready at once when `None` (and no
+    /// [`ready_check`](Unit::ready_check)).
     pub ready_event: Option<String>,
+    /// `ready_tcp`, `ready_http`, `ready_log` or `ready_command`: readiness without a probe
+    /// (exclusive with `ready_event`). Values as written: port placeholders not expanded.
+    pub ready_check: Option<ReadyCheck>,
+    /// `ports = ["http", …]`: names of loopback TCP ports the runner picks for the unit
+    /// before it starts (`TESTRIUM_PORT_<NAME>`, `{port.<name>}`).
+    pub ports: Vec<String>,
+    /// `completed_dependencies`: units that must have exited 0 before this one starts.
+    pub completed_dependencies: Vec<String>,
     /// `ready_timeout` in seconds (> 0, default 10).
     pub ready_timeout: Duration,
     /// `timeout` in seconds: the unit's own deadline, if any.
@@ -179,6 +189,58 @@ pub struct Unit {
     pub env: IndexMap<String, String>,
     /// `cwd`: working directory, relative to the group folder (default: the group folder).
     pub cwd: Option<PathBuf>,
+}
+
+/// Readiness without a probe: what the runner checks until it passes (or `ready_timeout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReadyCheck {
+    /// `ready_tcp = "127.0.0.1:6379"`: a TCP connection succeeds.
+    Tcp(String),
+    /// `ready_http = "http://127.0.0.1:8080/health"`: a plain HTTP GET answers 2xx.
+    Http(String),
+    /// `ready_log = "Ready to accept connections"`: a regular expression found in a line the
+    /// unit writes to stdout or stderr.
+    Log(String),
+    /// `ready_command = ["pg_isready", …]`: the command exits 0 (run in the unit's working
+    /// directory with its environment, each try bounded).
+    Command(Vec<String>),
+}
+
+impl ReadyCheck {
+    /// The unit key this check is written with (`ready_tcp`, …).
+    pub fn key(&self) -> &'static str {
+        match self {
+            ReadyCheck::Tcp(_) => "ready_tcp",
+            ReadyCheck::Http(_) => "ready_http",
+            ReadyCheck::Log(_) => "ready_log",
+            ReadyCheck::Command(_) => "ready_command",
+        }
+    }
+
+    /// Short kind (`tcp`, `http`, `log`, `command`), as recorded with the readiness event.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReadyCheck::Tcp(_) => "tcp",
+            ReadyCheck::Http(_) => "http",
+            ReadyCheck::Log(_) => "log",
+            ReadyCheck::Command(_) => "command",
+        }
+    }
+
+    /// The check's value as one line (a command joined with spaces).
+    pub fn target(&self) -> String {
+        match self {
+            ReadyCheck::Tcp(v) | ReadyCheck::Http(v) | ReadyCheck::Log(v) => v.clone(),
+            ReadyCheck::Command(argv) => argv.join(" "),
+        }
+    }
+}
+
+impl std::fmt::Display for ReadyCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind(), self.target())
+    }
 }
 
 /// How a unit's process is started.

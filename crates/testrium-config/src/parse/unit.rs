@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use toml::de::{DeTable, DeValue};
 
 use crate::check::{DraftUnit, UnitSites, list};
-use crate::model::{InExcept, Launch, Unit};
+use crate::model::{InExcept, Launch, ReadyCheck, Unit};
 use crate::names::{UNIT_KEYS, did_you_mean, parse_entrypoint, suggest};
 use crate::parse::reader::{Reader, describe, entries};
 use crate::source::Site;
@@ -116,6 +116,9 @@ fn parse_unit_table(
         enabled: true,
         launch: Launch::Passive,
         ready_event: None,
+        ready_check: None,
+        ports: Vec::new(),
+        completed_dependencies: Vec::new(),
         ready_timeout: Duration::from_secs(10),
         timeout: None,
         use_setup: false,
@@ -196,7 +199,57 @@ fn parse_unit_table(
             }
             "ready_event" => {
                 sites.ready_event = Some(reader.site(value.span()));
+                sites
+                    .readiness
+                    .push(("ready_event", reader.site(key.span())));
                 unit.ready_event = reader.name(key_name, value, "\"source-ready\"");
+            }
+            "ready_tcp" | "ready_http" | "ready_log" => {
+                let (static_key, example) = match key_name {
+                    "ready_tcp" => ("ready_tcp", "\"127.0.0.1:{port.redis}\""),
+                    "ready_http" => ("ready_http", "\"http://127.0.0.1:{port.http}/health\""),
+                    _ => ("ready_log", "\"Ready to accept connections\""),
+                };
+                sites
+                    .readiness
+                    .push((static_key, reader.site(value.span())));
+                if let Some(text) = reader.string(key_name, value, example) {
+                    unit.ready_check = Some(match static_key {
+                        "ready_tcp" => ReadyCheck::Tcp(text),
+                        "ready_http" => ReadyCheck::Http(text),
+                        _ => ReadyCheck::Log(text),
+                    });
+                }
+            }
+            "ready_command" => {
+                sites
+                    .readiness
+                    .push(("ready_command", reader.site(value.span())));
+                if let Some(argv) = reader.strings(
+                    key_name,
+                    value,
+                    "[\"pg_isready\", \"-h\", \"127.0.0.1\", \"-p\", \"{port.pg}\"]",
+                ) {
+                    unit.ready_check = Some(ReadyCheck::Command(
+                        argv.into_iter().map(|(a, _)| a).collect(),
+                    ));
+                }
+            }
+            "ports" => {
+                if let Some(items) = reader.strings(key_name, value, "[\"http\", \"admin\"]") {
+                    for (port, span) in items {
+                        sites.ports.push(reader.site(span));
+                        unit.ports.push(port);
+                    }
+                }
+            }
+            "completed_dependencies" => {
+                if let Some(items) = reader.strings(key_name, value, "[\"migrate\"]") {
+                    for (dependency, span) in items {
+                        sites.completed.push(reader.site(span));
+                        unit.completed_dependencies.push(dependency);
+                    }
+                }
             }
             "ready_timeout" => {
                 sites.ready_timeout = Some(reader.site(value.span()));

@@ -574,6 +574,68 @@ const CASES: &[Case] = &[
         "[\"b\"]\ninit = 1\nenabled = false\nevents = [\"b-got\"]\n",
         &["test_g/config.toml:4:21: circuit `circuit-1` goes through disabled unit `b`"],
     ),
+    // Real services (issue 14): readiness checks, ports, placeholders, one-shot units.
+    case(
+        "ready checks, ports and placeholders",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nports = [\"http\"]\ncommand = [\"srv\", \"--port={port.http}\", \"${HOME}\"]\nready_http = \"http://127.0.0.1:{port.http}/health\"\n",
+        "[\"b\"]\ninit = 1\nunit_dependencies = [\"a\"]\ncommand = [\"cli\", \"{a.port.http}\"]\nready_log = \"^up$\"\n",
+        &[],
+    ),
+    case(
+        "two readiness checks",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nready_event = \"x\"\nready_tcp = \"127.0.0.1:1\"\n",
+        B,
+        &["test_g/units/a.toml:4:13: unit `a` has both `ready_event` and `ready_tcp`"],
+    ),
+    case(
+        "malformed readiness checks",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nready_tcp = \"localhost\"\n",
+        "[\"b\"]\ninit = 1\nready_http = \"https://127.0.0.1/\"\n",
+        &[
+            "test_g/units/a.toml:3:13: `ready_tcp` of unit `a` `localhost` has no port",
+            "test_g/units/b.toml:3:14: `ready_http` of unit `b` `https://127.0.0.1/`: https is not supported",
+        ],
+    ),
+    case(
+        "invalid regex",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nready_log = \"(unclosed\"\n",
+        B,
+        &["test_g/units/a.toml:3:13: `ready_log` of unit `a` is not a valid regular expression"],
+    ),
+    case(
+        "unknown placeholders",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nports = [\"http\"]\ncommand = [\"srv\", \"{port.admin}\"]\n",
+        "[\"b\"]\ninit = 1\nenv = { URL = \"{c.port.http}\" }\n",
+        &[
+            "test_g/units/a.toml:4:11: `command` of unit `a`: placeholder `{port.admin}` names no port of unit `a`",
+            "test_g/units/b.toml:3:7: `env` of unit `b`: placeholder `{c.port.http}` names no port of a unit `c`",
+        ],
+    ),
+    case(
+        "bad port names",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nports = [\"http\", \"http\", \"a b\"]\n",
+        B,
+        &[
+            "test_g/units/a.toml:3:18: port `http` of unit `a` is declared twice",
+            "test_g/units/a.toml:3:26: port name `a b` of unit `a` is not valid",
+        ],
+    ),
+    case(
+        "completed dependencies: unknown and cycles across both lists",
+        CONFIG,
+        "[\"a\"]\ninit = 0\ncompleted_dependencies = [\"b\", \"migrate\"]\n",
+        B,
+        &[
+            "test_g/units/a.toml:3:27: dependency cycle: `a` -> `b` -> `a`",
+            "test_g/units/a.toml:3:32: unit `a` depends on unknown unit `migrate`",
+        ],
+    ),
 ];
 
 #[test]
