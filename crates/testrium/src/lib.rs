@@ -1,5 +1,5 @@
-//! Testrium in one dependency: the layers re-exported under one version, so a harness needs
-//! one crate instead of four version-matched ones.
+//! Testrium in one dependency: the layers re-exported under one version, and a `cargo test`
+//! harness that turns every test group under a folder into a test case ([`harness`]).
 //!
 //! The layers, as modules: [`config`] (`testrium-config`: the group model, validation,
 //! discovery), [`events`] (`testrium-events`: the run database and the probe API),
@@ -21,7 +21,29 @@
 //!   tells its observer while it works (a unit changed state, a probe was recorded, an
 //!   attempt ended…).
 //!
-//! # Example
+//! # Use it from `cargo test`
+//!
+//! ```toml
+//! [dev-dependencies]
+//! testrium = "0.4"
+//!
+//! [[test]]
+//! name = "groups"
+//! harness = false
+//! ```
+//!
+//! and in `tests/groups.rs`, every group under `tests/groups/` becomes a test case that
+//! `cargo test` and `cargo nextest run` run, filter and list like any other:
+//!
+//! ```no_run
+//! fn main() {
+//!     testrium::harness::main("tests/groups");
+//! }
+//! ```
+//!
+//! See [`harness`] for what a case does and what units need on their `PATH`.
+//!
+//! # Example: one group with `Run`
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -46,6 +68,12 @@
 //!
 //! Linux, like `testrium-orchestrator`.
 #![warn(missing_docs)]
+#![expect(
+    clippy::needless_doctest_main,
+    reason = "a `harness = false` test file is its `main`: the examples show that whole file"
+)]
+
+pub mod harness;
 
 pub use testrium_config as config;
 pub use testrium_events as events;
