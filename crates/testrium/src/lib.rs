@@ -1,5 +1,6 @@
-//! Testrium in one dependency: the layers re-exported under one version, and a `cargo test`
-//! harness that turns every test group under a folder into a test case ([`harness`]).
+//! Testrium in one dependency: the layers re-exported under one version, a `cargo test`
+//! harness that turns every test group under a folder into a test case ([`harness`]), and a
+//! [`Fixture`] that runs a group in the background for the length of a test.
 //!
 //! The layers, as modules: [`config`] (`testrium-config`: the group model, validation,
 //! discovery), [`events`] (`testrium-events`: the run database and the probe API),
@@ -8,7 +9,8 @@
 //! group). The everyday types are also at the top level: [`Group`] and [`Unit`] (with their
 //! builders) to describe a group, [`Run`], [`RunEvent`], [`CancelToken`] and [`GroupOutcome`]
 //! to run it, [`Verdict`] and [`Failure`] to read the result, [`Probe`] for units written in
-//! Rust, [`TestriumExitCode`] for tools that exit like `testrium`.
+//! Rust, [`TestriumExitCode`] for tools that exit like `testrium`; and [`Fixture`], to keep a
+//! group's units up while a test talks to them.
 //!
 //! # Which `Event` is which
 //!
@@ -64,6 +66,26 @@
 //! # }
 //! ```
 //!
+//! # Example: a group as a fixture
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use testrium::{Fixture, Group, Unit};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let group = Group::builder("test_api", "/path/to/test_api")
+//!     .unit(Unit::command("api", ["./target/debug/api-server"]).ready_event("listening"))
+//!     .build()?;
+//! let api = Fixture::start(group)?;
+//! api.wait_ready(Duration::from_secs(10))?;
+//! let listening = api.probe("api", "listening").expect("recorded: the unit is ready");
+//! println!("api (pid {:?}) ready at {}", api.pid("api"), listening.time);
+//! // … exercise the api …
+//! drop(api); // cancels the run and waits until every process it started is gone
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Platform
 //!
 //! Linux, like `testrium-orchestrator`.
@@ -73,6 +95,7 @@
     reason = "a `harness = false` test file is its `main`: the examples show that whole file"
 )]
 
+mod fixture;
 pub mod harness;
 
 pub use testrium_config as config;
@@ -80,6 +103,7 @@ pub use testrium_events as events;
 pub use testrium_orchestrator as orchestrator;
 pub use testrium_verify as verify;
 
+pub use crate::fixture::{Fixture, FixtureError, FixtureErrorKind};
 pub use testrium_config::{
     Circuit, Diagnostic, Diagnostics, DiscoverOptions, Discovery, Group, GroupBuilder, Hop, Unit,
     UnitBuilder, discover, load_group,
