@@ -12,9 +12,8 @@ use testrium_events::RunDb;
 
 use crate::cmd::error_chain;
 use crate::cmd::run::{REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON};
-use crate::report::model::RunReport;
-use crate::report::{self, Format, build, terminal};
-use crate::style::Style;
+use testrium_report::RunReport;
+use testrium_report::{self as report, Format, terminal};
 
 /// Runs `testrium report` and returns the exit code.
 pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
@@ -25,7 +24,7 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     };
-    let style = Style::for_stdout(global.no_color);
+    let style = crate::console::style_for_stdout(global.no_color);
     let mut out = std::io::stdout().lock();
     let printed = run
         .groups
@@ -72,7 +71,7 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
 /// database (`Data.db`, or the path itself when it is a database file), else builds it from
 /// the attempt the orchestrator stored there (a run no `testrium run` reported on: a harness
 /// embedding `Run`, or a `testrium run` killed before its report was written). The
-/// configuration is not known then: see [`build::attempt_report`].
+/// configuration is not known then: see [`report::attempt_report`].
 fn load(run_dir: &Path) -> Result<RunReport, String> {
     let path = run_dir.join(RUN_DIR_REPORT_JSON);
     let (text, from) = match std::fs::read_to_string(&path) {
@@ -104,19 +103,19 @@ fn load(run_dir: &Path) -> Result<RunReport, String> {
                                 db_path.display()
                             )
                         })?;
-                    let report = build::attempt_report(&attempt, None);
-                    return Ok(build::attempt_run(&attempt.group, "", report));
+                    let report = report::attempt_report(&attempt, None);
+                    return Ok(report::attempt_run(&attempt.group, "", report));
                 }
             }
         }
         Err(err) => return Err(format!("cannot read `{}`: {err}", path.display())),
     };
     let run = report::json::read(&text).map_err(|err| format!("cannot read `{from}`: {err}"))?;
-    if run.schema > crate::report::model::SCHEMA {
+    if run.schema > report::SCHEMA {
         return Err(format!(
             "`{from}` has report schema {}, newer than this testrium understands ({})",
             run.schema,
-            crate::report::model::SCHEMA
+            report::SCHEMA
         ));
     }
     Ok(run)

@@ -14,10 +14,9 @@ use testrium_orchestrator::{AttemptOutcome, CancelToken, Run, RunError, Testrium
 use crate::args::{GlobalArgs, RunArgs};
 use crate::cmd::error_chain;
 use crate::console::Console;
-use crate::report::model::{GroupReport, RunReport, SCHEMA, SkipKind, SkippedGroup};
-use crate::report::{self, Format, build, sanitize, terminal};
 use crate::select::{Partition, Selection};
-use crate::style::Style;
+use testrium_report::{self as report, Format, sanitize, terminal};
+use testrium_report::{GroupReport, RunReport, SCHEMA, SkipKind, SkippedGroup};
 
 /// File name of the stored report in each run directory (re-rendered by `testrium report`).
 pub const RUN_DIR_REPORT_JSON: &str = "report.json";
@@ -37,7 +36,7 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
     let jobs = args.jobs.max(1).min(plan.groups.len());
     let console = Arc::new(Mutex::new(Console::new(
         Box::new(std::io::stdout()),
-        Style::for_stdout(global.no_color),
+        crate::console::style_for_stdout(global.no_color),
         std::io::stdout().is_terminal(),
         global.verbose,
         jobs > 1,
@@ -491,11 +490,11 @@ fn run_group(
     }
     let (report, config_error) = match run.execute() {
         Ok(outcome) => {
-            let report = build::group_report(group, &outcome);
+            let report = report::group_report(group, &outcome);
             store_attempts(group, &outcome.attempts, &report, options, history, console);
             (report, false)
         }
-        Err(err) => (build::group_error(group, &err), is_config(&err)),
+        Err(err) => (report::group_error(group, &err), is_config(&err)),
     };
     let mut c = lock(console);
     c.group_finished(&group.name);
@@ -524,7 +523,7 @@ fn store_attempts(
     let mut warnings = Vec::new();
     for (outcome, attempt) in attempts.iter().zip(&report.attempts) {
         let base = options.base.display().to_string();
-        let single = build::attempt_run(&report.name, &base, attempt.clone());
+        let single = report::attempt_run(&report.name, &base, attempt.clone());
         let json = outcome.run_dir.join(RUN_DIR_REPORT_JSON);
         if let Err(err) = report::write_file(&json, |out| report::json::write(out, &single)) {
             warnings.push(format!("cannot write `{}`: {err}", json.display()));
@@ -566,7 +565,7 @@ fn store_attempts(
 fn record_history(
     base: &Path,
     outcome: &AttemptOutcome,
-    attempt: &crate::report::model::AttemptReport,
+    attempt: &testrium_report::AttemptReport,
 ) -> Result<(), testrium_events::StoreError> {
     let history = History::open(base)?;
     let v = &outcome.verdict;

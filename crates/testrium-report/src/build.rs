@@ -1,6 +1,6 @@
 //! Builds the report model from what the orchestrator returned, or stored in a run database
 //! and read back ([`AttemptOutcome::read_stored`]). The only place that knows the library
-//! types; the writers only know [`model`](super::model).
+//! types; the writers only know [`model`](crate::model).
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,7 +9,7 @@ use testrium_events::EventType;
 use testrium_orchestrator::{AttemptOutcome, GroupOutcome, TestriumExitCode};
 use testrium_verify::{LatencyStats, UnitStatus};
 
-use super::model::{
+use crate::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
     HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, RunReport, SCHEMA,
     TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,

@@ -1,6 +1,6 @@
 //! Hand-built reports for the writers' tests.
 
-use super::model::*;
+use crate::model::*;
 
 fn lat(count: u64, p50: f64) -> Latency {
     Latency {
