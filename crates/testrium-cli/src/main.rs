@@ -22,7 +22,6 @@ macro_rules! say {
 mod args;
 mod cmd;
 mod console;
-mod select;
 mod signals;
 
 use std::process::ExitCode;

@@ -216,16 +216,12 @@ pub fn run() -> RunReport {
             group("test_flaky", vec![passing_attempt(1), failing_attempt(2)]),
         ],
         skipped: vec![
-            SkippedGroup {
-                name: "test_off".into(),
-                reason: "disabled (`enabled = false`)".into(),
-                kind: SkipKind::Disabled,
-            },
-            SkippedGroup {
-                name: "test_other".into(),
-                reason: "not selected".into(),
-                kind: SkipKind::NotSelected,
-            },
+            SkippedGroup::new(
+                "test_off",
+                "disabled (`enabled = false`)",
+                SkipKind::Disabled,
+            ),
+            SkippedGroup::new("test_other", "not selected", SkipKind::NotSelected),
         ],
     }
 }

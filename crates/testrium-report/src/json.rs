@@ -50,7 +50,7 @@ mod tests {
         }
         let read = read(&value.to_string()).unwrap();
         for s in &mut run.skipped {
-            s.kind = crate::model::SkipKind::Other;
+            s.kind = crate::SkipKind::Other;
         }
         assert_eq!(read, run);
     }

@@ -15,6 +15,7 @@
 mod build;
 mod file;
 mod model;
+mod store;
 mod style;
 
 pub mod html;
@@ -26,11 +27,17 @@ pub mod terminal;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
-pub use crate::build::{attempt_report, attempt_run, group_error, group_report};
+pub use crate::build::{
+    attempt_report, attempt_run, group_error, group_report, group_run_report, run_report,
+};
 pub use crate::file::{Format, iso8601, write_file};
 pub use crate::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
     HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, RunReport, SCHEMA,
     SkipKind, SkippedGroup, TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
+};
+pub use crate::store::{
+    REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, StoreReportError,
+    store_attempt_reports,
 };
 pub use crate::style::Style;

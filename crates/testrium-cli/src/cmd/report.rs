@@ -11,9 +11,9 @@ use crate::args::{GlobalArgs, ReportArgs};
 use testrium_events::RunDb;
 
 use crate::cmd::error_chain;
-use crate::cmd::run::{REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON};
 use testrium_report::RunReport;
 use testrium_report::{self as report, Format, terminal};
+use testrium_report::{REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON};
 
 /// Runs `testrium report` and returns the exit code.
 pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
