@@ -16,7 +16,7 @@
 //!
 //! [`Format::write`] writes a report file whole or not at all ([`write_file`]);
 //! [`store_attempt_reports`] keeps each attempt's own report in its run directory and run
-//! database, where `testrium report` finds it. The `testrium` command calls these same
+//! database, where [`read_stored_report`] (`testrium report RUN_DIR`) finds it. The `testrium` command calls these same
 //! functions, so a harness that embeds [`Suite`](testrium_orchestrator::Suite) writes the very
 //! reports `testrium run --json F --junit F --html F` writes. Text that units wrote (names,
 //! keys, logs) is data in every format: [`sanitize`] makes it inert for each.
@@ -105,7 +105,7 @@ pub use crate::model::{
     SkipKind, SkippedGroup, TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
 };
 pub use crate::store::{
-    REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, StoreReportError,
-    store_attempt_reports,
+    REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, ReadReportError, StoreReportError,
+    read_stored_report, store_attempt_reports,
 };
 pub use crate::style::Style;
