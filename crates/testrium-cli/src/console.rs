@@ -4,15 +4,22 @@
 //! so blocks never interleave. A closed stdout (broken pipe) silences it; the run goes on.
 
 use std::collections::HashSet;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use testrium_config::Group;
 use testrium_events::UnitState;
 use testrium_orchestrator::RunEvent;
 
-use crate::report::sanitize;
-use crate::style::Style;
+use testrium_report::Style;
+use testrium_report::sanitize;
+
+/// Colour for stdout: only on a terminal, without `--no-color`, with `NO_COLOR` unset or empty
+/// (<https://no-color.org>).
+pub fn style_for_stdout(no_color_flag: bool) -> Style {
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Style::new(!(no_color_flag || no_color_env || !std::io::stdout().is_terminal()))
+}
 
 /// Live progress of one running group.
 #[derive(Debug)]

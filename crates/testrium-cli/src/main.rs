@@ -14,7 +14,7 @@ macro_rules! say {
         let _ = writeln!(
             std::io::stderr(),
             "{}",
-            $crate::report::sanitize::lines(&format!($($arg)*))
+            testrium_report::sanitize::lines(&format!($($arg)*))
         );
     }};
 }
@@ -22,10 +22,7 @@ macro_rules! say {
 mod args;
 mod cmd;
 mod console;
-mod report;
-mod select;
 mod signals;
-mod style;
 
 use std::process::ExitCode;
 

@@ -187,6 +187,7 @@ mod python;
 mod run;
 mod rundir;
 mod sample;
+mod suite;
 
 pub use crate::attempt::{OUTCOME_META_KEY, VERDICT_META_KEY};
 pub use crate::cancel::CancelToken;
@@ -196,3 +197,7 @@ pub use crate::exit_code::TestriumExitCode;
 pub use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, GroupOutcome};
 pub use crate::run::{DEFAULT_GRACE_PERIOD, DEFAULT_MAX_RESTARTS, DEFAULT_SETTLE_PERIOD, Run};
 pub use crate::sample::{EVENT_SAMPLE_LIMIT, EventSample, PAIR_LIMIT};
+pub use crate::suite::{
+    GroupRun, HistoryError, Partition, PartitionError, SkipKind, SkippedGroup, Suite, SuiteError,
+    SuiteErrorKind, SuiteEvent, SuiteOutcome, SuitePlan,
+};

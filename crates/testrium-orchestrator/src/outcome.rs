@@ -26,6 +26,29 @@ pub struct GroupOutcome {
 }
 
 impl GroupOutcome {
+    /// The outcome of `group` made of these attempts, not interrupted: for tests of code that
+    /// renders outcomes (a [`Run`](crate::Run) returns the real ones).
+    ///
+    /// ```
+    /// use testrium_orchestrator::{AttemptOutcome, GroupOutcome};
+    /// use testrium_verify::Verdict;
+    ///
+    /// let attempt = AttemptOutcome::new("test_x", 1, "/base/.testrium/runs/test_x-1", Verdict::new("test_x", []));
+    /// let outcome = GroupOutcome::new("test_x", [attempt]);
+    /// assert!(outcome.passed());
+    /// assert_eq!(outcome.exit_code(), 0);
+    /// ```
+    pub fn new(
+        group: impl Into<String>,
+        attempts: impl IntoIterator<Item = AttemptOutcome>,
+    ) -> Self {
+        GroupOutcome {
+            group: group.into(),
+            attempts: attempts.into_iter().collect(),
+            interrupted: false,
+        }
+    }
+
     /// Whether every attempt passed and nothing was interrupted.
     pub fn passed(&self) -> bool {
         !self.interrupted && !self.attempts.is_empty() && self.attempts.iter().all(|a| a.passed())
@@ -102,6 +125,39 @@ pub struct AttemptOutcome {
 }
 
 impl AttemptOutcome {
+    /// Attempt `attempt` of `group` in `run_dir` with this verdict, and nothing else recorded:
+    /// the run id is the directory's name, the database `<run_dir>/Data.db`, no unit, setup,
+    /// direct test or event, zero timings, ended because every unit exited, not interrupted.
+    /// For tests of code that renders outcomes; set the public fields for more.
+    pub fn new(
+        group: impl Into<String>,
+        attempt: u32,
+        run_dir: impl Into<PathBuf>,
+        verdict: Verdict,
+    ) -> Self {
+        let run_dir = run_dir.into();
+        AttemptOutcome {
+            group: group.into(),
+            attempt,
+            run_id: run_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            db_path: run_dir.join("Data.db"),
+            run_dir,
+            units: Vec::new(),
+            setup: None,
+            direct_tests: Vec::new(),
+            events: EventSample::default(),
+            timings: AttemptTimings::default(),
+            end: EndReason::AllExited,
+            ignored_sigterm: Vec::new(),
+            swept_processes: 0,
+            verdict,
+            interrupted: false,
+        }
+    }
+
     /// Whether the verdict passed and the attempt was not interrupted.
     pub fn passed(&self) -> bool {
         !self.interrupted && self.verdict.passed()

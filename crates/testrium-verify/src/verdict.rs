@@ -226,6 +226,71 @@ pub struct Warning {
     pub message: String,
 }
 
+impl Failure {
+    /// A failure of `kind` explained by `message`, tied to no unit, circuit or key (set those
+    /// with [`unit`](Failure::unit), [`circuit`](Failure::circuit), [`key`](Failure::key)):
+    /// for tests of code that renders verdicts.
+    ///
+    /// ```
+    /// use testrium_verify::{Failure, FailureKind};
+    ///
+    /// let failure = Failure::new(FailureKind::OrphanSend, "key `k1` was never received")
+    ///     .unit("source")
+    ///     .key("k1");
+    /// assert_eq!(failure.unit.as_deref(), Some("source"));
+    /// assert_eq!(failure.circuit, None);
+    /// ```
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            unit: None,
+            circuit: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+
+    /// Sets the unit it concerns.
+    #[must_use]
+    pub fn unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = Some(unit.into());
+        self
+    }
+
+    /// Sets the declared circuit it concerns.
+    #[must_use]
+    pub fn circuit(mut self, circuit: impl Into<String>) -> Self {
+        self.circuit = Some(circuit.into());
+        self
+    }
+
+    /// Sets the event key it concerns.
+    #[must_use]
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+}
+
+impl Warning {
+    /// A warning of `kind` explained by `message`, tied to no unit (set it with
+    /// [`unit`](Warning::unit)).
+    pub fn new(kind: WarningKind, message: impl Into<String>) -> Self {
+        Warning {
+            kind,
+            unit: None,
+            message: message.into(),
+        }
+    }
+
+    /// Sets the unit it concerns.
+    #[must_use]
+    pub fn unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = Some(unit.into());
+        self
+    }
+}
+
 /// A reference to one event, as evidence.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -572,6 +637,27 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The verdict of `group` with these failures (passed when there are none) and every
+    /// report empty: for tests of code that renders verdicts. Verdicts of real events come
+    /// from [`verify`](crate::verify).
+    ///
+    /// ```
+    /// use testrium_verify::{Failure, FailureKind, Verdict};
+    ///
+    /// let verdict = Verdict::new("test_x", [Failure::new(FailureKind::MissingProbe, "no `done`")]);
+    /// assert!(!verdict.passed());
+    /// assert!(Verdict::new("test_x", []).passed());
+    /// ```
+    pub fn new(group: impl Into<String>, failures: impl IntoIterator<Item = Failure>) -> Self {
+        let failures: Vec<Failure> = failures.into_iter().collect();
+        Verdict {
+            group: group.into(),
+            passed: failures.is_empty(),
+            failures,
+            ..Verdict::default()
+        }
+    }
+
     /// Whether the run passed.
     pub fn passed(&self) -> bool {
         self.passed

@@ -7,8 +7,8 @@ use testrium_config::{DiscoverOptions, Discovery, Severity, discover};
 use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{CheckArgs, GlobalArgs};
-use crate::report::sanitize;
-use crate::style::Style;
+use testrium_report::Style;
+use testrium_report::sanitize;
 
 /// Runs `testrium check` and returns the exit code: 3 on any configuration error, 2 when no
 /// group is found (or every one is skipped), 0 otherwise.
@@ -30,7 +30,11 @@ pub fn main(global: &GlobalArgs, args: CheckArgs) -> u8 {
         }
     };
     // Output errors (a closed pipe) are not the user's problem: the exit code still tells.
-    let _ = print(&base, &found, Style::for_stdout(global.no_color));
+    let _ = print(
+        &base,
+        &found,
+        crate::console::style_for_stdout(global.no_color),
+    );
     for name in &global.less {
         if !found.skipped.iter().any(|s| &s.name == name) {
             eprintln!(

@@ -8,9 +8,9 @@ use testrium_events::{History, HistoryRecord};
 use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{GlobalArgs, HistoryArgs};
-use crate::report::sanitize::terminal as t;
-use crate::report::terminal::{millis, seconds};
-use crate::style::Style;
+use testrium_report::Style;
+use testrium_report::sanitize::terminal as t;
+use testrium_report::terminal::{millis, seconds};
 
 /// Previous attempts a regression is judged against (at most).
 const BASELINE: usize = 10;
@@ -59,7 +59,7 @@ pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
             return TestriumExitCode::ENVIRONMENT_ERROR;
         }
     };
-    let style = Style::for_stdout(global.no_color);
+    let style = crate::console::style_for_stdout(global.no_color);
     let mut out = io::stdout().lock();
     match write(&mut out, &records, args.last, args.regression_factor, style) {
         Ok(()) => TestriumExitCode::SUCCESS,
@@ -203,7 +203,7 @@ fn write(
         };
         let mut line = format!(
             "  {}  {verdict}  {:width$}  #{}  {:>8}",
-            crate::report::iso8601(rec.time),
+            testrium_report::iso8601(rec.time),
             t(&rec.group),
             rec.attempt,
             seconds(rec.duration_s),

@@ -1,10 +1,16 @@
-//! Terminal colours: on only when stdout is a terminal, `--no-color` is absent and `NO_COLOR`
-//! is unset or empty (<https://no-color.org>).
+//! Terminal colours, as ANSI SGR codes. Whether to colour at all (a terminal, `--no-color`,
+//! `NO_COLOR`) is the caller's decision: the `testrium` command colours only a terminal.
 
-use std::io::IsTerminal;
-
-/// Whether and how to colour output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether and how to colour the terminal report.
+///
+/// ```
+/// use testrium_report::Style;
+///
+/// assert_eq!(Style::PLAIN.fail("FAIL"), "FAIL");
+/// assert_eq!(Style::COLOR.pass("ok"), "\u{1b}[1;32mok\u{1b}[0m");
+/// assert_eq!(Style::new(false), Style::PLAIN);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
     color: bool,
 }
@@ -13,14 +19,12 @@ impl Style {
     /// No colour at all (files, pipes, tests).
     pub const PLAIN: Style = Style { color: false };
 
-    /// Colour for stdout, from the flag, the environment and whether stdout is a terminal.
-    pub fn for_stdout(no_color_flag: bool) -> Style {
-        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if no_color_flag || no_color_env || !std::io::stdout().is_terminal() {
-            Style::PLAIN
-        } else {
-            Style { color: true }
-        }
+    /// ANSI colours (a terminal that asked for them).
+    pub const COLOR: Style = Style { color: true };
+
+    /// Colours when `color`, else [`Style::PLAIN`].
+    pub const fn new(color: bool) -> Style {
+        Style { color }
     }
 
     /// Whether colour codes are written.

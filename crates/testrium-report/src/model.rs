@@ -6,6 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The skipped groups of a report are those of the suite: one vocabulary, owned by the
+/// orchestrator (`kind` serializes as `disabled`, `not_selected`, …; an unknown kind reads as
+/// `other`).
+pub use testrium_orchestrator::{SkipKind, SkippedGroup};
+
 /// Version of the JSON document; bumped only on incompatible changes (fields are only added).
 pub const SCHEMA: u32 = 1;
 
@@ -35,6 +40,7 @@ pub fn finite(x: f64) -> f64 {
 
 /// A whole `testrium run` (or the re-rendering of stored runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunReport {
     /// [`SCHEMA`].
     pub schema: u32,
@@ -60,7 +66,34 @@ pub struct RunReport {
     pub skipped: Vec<SkippedGroup>,
 }
 
+impl Default for RunReport {
+    /// A report of this schema and Testrium version with no group, started at the epoch, exit
+    /// code 0.
+    fn default() -> Self {
+        RunReport {
+            schema: SCHEMA,
+            testrium_version: env!("CARGO_PKG_VERSION").to_owned(),
+            base: String::new(),
+            started_at: 0.0,
+            duration_s: 0.0,
+            interrupted: false,
+            exit_code: 0,
+            partition: None,
+            groups: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
 impl RunReport {
+    /// An empty report of a run in `base` (see [`RunReport::default`]); add groups to it.
+    pub fn new(base: impl Into<String>) -> Self {
+        RunReport {
+            base: base.into(),
+            ..RunReport::default()
+        }
+    }
+
     /// Groups that passed.
     pub fn passed(&self) -> usize {
         self.groups.iter().filter(|g| g.passed).count()
@@ -77,57 +110,9 @@ impl RunReport {
     }
 }
 
-/// A discovered group that did not run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SkippedGroup {
-    /// Folder name.
-    pub name: String,
-    /// `disabled`, `excluded by --less`, `not selected`, `other partition`…
-    pub reason: String,
-    /// The reason, for programs (added in schema 1; `other` in reports written before it).
-    #[serde(default)]
-    pub kind: SkipKind,
-}
-
-/// Why a discovered group did not run, for programs reading the JSON report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipKind {
-    /// `enabled = false` in its `config.toml`.
-    Disabled,
-    /// A hidden folder (`.test_wip/`) that is otherwise a group.
-    Hidden,
-    /// Named in `--less`.
-    Excluded,
-    /// Not named on the command line, or not matching `-k`.
-    NotSelected,
-    /// In another `--partition` share.
-    Partition,
-    /// Its configuration is invalid, and it was not selected.
-    Invalid,
-    /// Not started: `--fail-fast` stopped the run.
-    FailFast,
-    /// Not started: the run was interrupted.
-    Interrupted,
-    /// Unknown (a report written before `kind` existed).
-    #[default]
-    #[serde(other)]
-    Other,
-}
-
-impl SkipKind {
-    /// Left out by the command line (`--less`, names, `-k`, `--partition`): the terminal
-    /// counts these, and names them with `--verbose`. Every other skipped group is named.
-    pub fn by_selection(self) -> bool {
-        matches!(
-            self,
-            SkipKind::Excluded | SkipKind::NotSelected | SkipKind::Partition | SkipKind::Invalid
-        )
-    }
-}
-
 /// One group: every attempt (`repeat` gives more than one).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupReport {
     /// Folder name.
     pub name: String,
@@ -148,6 +133,23 @@ pub struct GroupReport {
 }
 
 impl GroupReport {
+    /// A group with these attempts: passed when there is at least one and each passed, flaky
+    /// when some passed and some failed (not counting interrupted ones), interrupted when the
+    /// last one was, its duration their sum.
+    pub fn new(name: impl Into<String>, attempts: Vec<AttemptReport>) -> Self {
+        let any_passed = attempts.iter().any(|a| a.passed);
+        let any_failed = attempts.iter().any(|a| !a.passed && !a.interrupted);
+        GroupReport {
+            name: name.into(),
+            passed: !attempts.is_empty() && attempts.iter().all(|a| a.passed),
+            flaky: any_passed && any_failed,
+            interrupted: attempts.last().is_some_and(|a| a.interrupted),
+            duration_s: attempts.iter().map(|a| a.duration_s).sum(),
+            attempts,
+            error: None,
+        }
+    }
+
     /// The attempt whose details a short report shows: the first failing one, else the last.
     pub fn shown_attempt(&self) -> Option<&AttemptReport> {
         self.attempts
@@ -158,7 +160,8 @@ impl GroupReport {
 }
 
 /// One execution of a group, with its own run directory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AttemptReport {
     /// 1-based.
     pub attempt: u32,
@@ -203,6 +206,7 @@ pub struct AttemptReport {
 /// Entries left out of an attempt's lists beyond [`LIST_LIMIT`] each. The full verdict is in
 /// the run database's meta table (`testrium.verdict`), the events in its `Events` table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Omitted {
     /// Failures beyond the limit.
     pub failures: u64,
@@ -217,6 +221,15 @@ pub struct Omitted {
 }
 
 impl AttemptReport {
+    /// Attempt number `attempt` (1-based) with this verdict and nothing else recorded.
+    pub fn new(attempt: u32, passed: bool) -> Self {
+        AttemptReport {
+            attempt,
+            passed,
+            ..AttemptReport::default()
+        }
+    }
+
     /// Orphan sends, orphan receives and duplicate keys, counting those left out of the lists.
     pub fn correlation_counts(&self) -> (u64, u64, u64) {
         let c = &self.correlation;
@@ -229,7 +242,8 @@ impl AttemptReport {
 }
 
 /// One unit of an attempt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UnitReport {
     /// Unit name.
     pub name: String,
@@ -260,8 +274,23 @@ pub struct UnitReport {
     pub log_tail: Vec<String>,
 }
 
+impl UnitReport {
+    /// A unit with a final `status` (`finished`, `stopped`, `failed`, `not_started`), passed
+    /// unless it failed, and nothing else recorded.
+    pub fn new(name: impl Into<String>, status: impl Into<String>) -> Self {
+        let status = status.into();
+        UnitReport {
+            name: name.into(),
+            passed: status != "failed",
+            status,
+            ..UnitReport::default()
+        }
+    }
+}
+
 /// A required probe and how often it was recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProbeCheck {
     /// The unit that must record it.
     pub unit: String,
@@ -271,8 +300,20 @@ pub struct ProbeCheck {
     pub count: u64,
 }
 
+impl ProbeCheck {
+    /// Probe `step` of `unit`, recorded `count` times (0: missing).
+    pub fn new(unit: impl Into<String>, step: impl Into<String>, count: u64) -> Self {
+        ProbeCheck {
+            unit: unit.into(),
+            step: step.into(),
+            count,
+        }
+    }
+}
+
 /// Send/Receive correlation of an attempt.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Correlation {
     /// Keys with both a Send and a Receive.
     pub paired: u64,
@@ -291,7 +332,8 @@ pub struct Correlation {
 }
 
 /// A keyed probe named by a correlation finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KeyedProbe {
     /// Unit (empty when not known).
     pub unit: String,
@@ -301,8 +343,20 @@ pub struct KeyedProbe {
     pub key: String,
 }
 
+impl KeyedProbe {
+    /// Probe `step` of `unit` with event key `key`.
+    pub fn new(unit: impl Into<String>, step: impl Into<String>, key: impl Into<String>) -> Self {
+        KeyedProbe {
+            unit: unit.into(),
+            step: step.into(),
+            key: key.into(),
+        }
+    }
+}
+
 /// Latency statistics, milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Latency {
     /// Samples.
     pub count: u64,
@@ -319,7 +373,8 @@ pub struct Latency {
 }
 
 /// Latency of one route.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RouteLatency {
     /// `unit:step` of the Sends.
     pub from: String,
@@ -329,8 +384,20 @@ pub struct RouteLatency {
     pub latency: Latency,
 }
 
+impl RouteLatency {
+    /// The latency of the pairs from `from` to `to`.
+    pub fn new(from: impl Into<String>, to: impl Into<String>, latency: Latency) -> Self {
+        RouteLatency {
+            from: from.into(),
+            to: to.into(),
+            latency,
+        }
+    }
+}
+
 /// A declared circuit's check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CircuitReport {
     /// Circuit name.
     pub name: String,
@@ -352,8 +419,25 @@ pub struct CircuitReport {
     pub hop_stats: Vec<HopStat>,
 }
 
+impl CircuitReport {
+    /// Circuit `name` through `hops` (`unit:probe`), held or broken, nothing measured.
+    pub fn new(
+        name: impl Into<String>,
+        passed: bool,
+        hops: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        CircuitReport {
+            name: name.into(),
+            passed,
+            hops: hops.into_iter().map(Into::into).collect(),
+            ..CircuitReport::default()
+        }
+    }
+}
+
 /// One hop of a declared circuit, over its instances.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HopStat {
     /// `unit:probe`.
     pub hop: String,
@@ -367,8 +451,20 @@ pub struct HopStat {
     pub latency: Option<Latency>,
 }
 
+impl HopStat {
+    /// Hop `hop` (`unit:probe`), reached by `reached` instances, nothing measured.
+    pub fn new(hop: impl Into<String>, reached: u64) -> Self {
+        HopStat {
+            hop: hop.into(),
+            reached,
+            ..HopStat::default()
+        }
+    }
+}
+
 /// A Python direct test function or callback check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DirectTestReport {
     /// Function name.
     pub name: String,
@@ -381,8 +477,21 @@ pub struct DirectTestReport {
     pub message: Option<String>,
 }
 
+impl DirectTestReport {
+    /// Direct test `name`, passed or failed, that ran `duration_s` seconds.
+    pub fn new(name: impl Into<String>, passed: bool, duration_s: f64) -> Self {
+        DirectTestReport {
+            name: name.into(),
+            passed,
+            duration_s,
+            message: None,
+        }
+    }
+}
+
 /// One reason an attempt failed, with its evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Failure {
     /// Stable kind from the verifier (`missing_probe`, `orphan_send`, … see docs/REPORTS.md).
     pub kind: String,
@@ -399,8 +508,43 @@ pub struct Failure {
     pub message: String,
 }
 
+impl Failure {
+    /// A failure (or warning) of `kind` (a stable id such as `missing_probe`) with its
+    /// evidence, tied to no unit, circuit or key until [`unit`](Failure::unit),
+    /// [`circuit`](Failure::circuit) or [`key`](Failure::key) say so.
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Failure {
+            kind: kind.into(),
+            message: message.into(),
+            ..Failure::default()
+        }
+    }
+
+    /// Sets the unit it concerns.
+    #[must_use]
+    pub fn unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = Some(unit.into());
+        self
+    }
+
+    /// Sets the circuit it concerns.
+    #[must_use]
+    pub fn circuit(mut self, circuit: impl Into<String>) -> Self {
+        self.circuit = Some(circuit.into());
+        self
+    }
+
+    /// Sets the event key it concerns.
+    #[must_use]
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+}
+
 /// Probes on a shared time axis.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Timeline {
     /// Lanes, in unit order.
     pub units: Vec<String>,
@@ -414,7 +558,8 @@ pub struct Timeline {
 }
 
 /// A probe on the timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TimelineEvent {
     /// Row id in the run database.
     pub id: i64,
@@ -434,8 +579,31 @@ pub struct TimelineEvent {
     pub failed: bool,
 }
 
+impl TimelineEvent {
+    /// Event `id` of `unit`'s probe `step` (`event_type`: `Default`, `Exception`, `Send` or
+    /// `Receive`), at `t_ms`, with no key and not failed.
+    pub fn new(
+        id: i64,
+        unit: impl Into<String>,
+        step: impl Into<String>,
+        event_type: impl Into<String>,
+        t_ms: f64,
+    ) -> Self {
+        TimelineEvent {
+            id,
+            unit: unit.into(),
+            step: step.into(),
+            event_type: event_type.into(),
+            key: None,
+            t_ms,
+            failed: false,
+        }
+    }
+}
+
 /// A Send→Receive pair on the timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Arrow {
     /// The Send's row id.
     pub from_id: i64,
@@ -445,4 +613,16 @@ pub struct Arrow {
     pub key: String,
     /// Receive minus Send.
     pub latency_ms: f64,
+}
+
+impl Arrow {
+    /// The pair of Send `from_id` and Receive `to_id` with key `key`.
+    pub fn new(from_id: i64, to_id: i64, key: impl Into<String>, latency_ms: f64) -> Self {
+        Arrow {
+            from_id,
+            to_id,
+            key: key.into(),
+            latency_ms,
+        }
+    }
 }

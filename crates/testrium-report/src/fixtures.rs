@@ -1,6 +1,6 @@
 //! Hand-built reports for the writers' tests.
 
-use super::model::*;
+use crate::model::*;
 
 fn lat(count: u64, p50: f64) -> Latency {
     Latency {
@@ -216,16 +216,12 @@ pub fn run() -> RunReport {
             group("test_flaky", vec![passing_attempt(1), failing_attempt(2)]),
         ],
         skipped: vec![
-            SkippedGroup {
-                name: "test_off".into(),
-                reason: "disabled (`enabled = false`)".into(),
-                kind: SkipKind::Disabled,
-            },
-            SkippedGroup {
-                name: "test_other".into(),
-                reason: "not selected".into(),
-                kind: SkipKind::NotSelected,
-            },
+            SkippedGroup::new(
+                "test_off",
+                "disabled (`enabled = false`)",
+                SkipKind::Disabled,
+            ),
+            SkippedGroup::new("test_other", "not selected", SkipKind::NotSelected),
         ],
     }
 }

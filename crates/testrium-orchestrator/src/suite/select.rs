@@ -1,20 +1,42 @@
-//! Which groups a `testrium run` runs: names, `-k PATTERN`, and `--partition` shares for CI.
+//! Which groups a [`Suite`](crate::Suite) runs: names, a pattern (`-k`), and partition shares
+//! for CI (`--partition`).
 
 use std::fmt;
 use std::str::FromStr;
 
-/// How groups are split between CI machines (`--partition`).
+/// How groups are split between CI machines (`--partition`): share K of N, `1 <= K <= N`.
+/// Over K = 1..=N the shares are disjoint and cover every selected group.
+///
+/// ```
+/// use testrium_orchestrator::Partition;
+///
+/// let p: Partition = "hash:2/3".parse()?;
+/// assert_eq!(p, Partition::Hash { share: 2, of: 3 });
+/// assert_eq!(p.to_string(), "hash:2/3");
+/// assert!("count:4/3".parse::<Partition>().is_err());
+/// # Ok::<(), testrium_orchestrator::PartitionError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Partition {
-    /// `hash:K/N`: share K of N by a stable hash of the group name. A group keeps its share when
-    /// other groups are added or removed.
-    Hash { share: u32, of: u32 },
+    /// `hash:K/N`: share K of N by a stable hash of the group name (FNV-1a, stable across
+    /// releases). A group keeps its share when other groups are added or removed.
+    Hash {
+        /// K, 1-based.
+        share: u32,
+        /// N.
+        of: u32,
+    },
     /// `count:K/N`: share K of N round-robin over the sorted list of selected groups. Shares are
     /// as even as possible, but a new group can move others between shares.
-    Count { share: u32, of: u32 },
+    Count {
+        /// K, 1-based.
+        share: u32,
+        /// N.
+        of: u32,
+    },
 }
 
-/// Why a `--partition` value was rejected.
+/// Why a partition (`--partition` value) was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "invalid partition `{text}`: {reason} (expected `hash:K/N` or `count:K/N` with 1 <= K <= N)"
@@ -66,8 +88,8 @@ impl fmt::Display for Partition {
 }
 
 impl Partition {
-    /// Keeps the names (sorted by the caller or not) that belong to this share; the result is
-    /// in the order given. Over K = 1..=N the shares are disjoint and cover every name.
+    /// Keeps the items (sorted or not) whose names belong to this share, in the order given.
+    /// Over K = 1..=N the shares are disjoint and cover every item.
     pub fn apply<T>(&self, items: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {
         match *self {
             Partition::Hash { share, of } => items
@@ -93,7 +115,7 @@ impl Partition {
 
 /// FNV-1a, 64 bits: stable across Rust versions and platforms (unlike `DefaultHasher`), so a
 /// group lands in the same `hash:` share on every CI machine and in every release.
-pub fn stable_hash(text: &str) -> u64 {
+pub(crate) fn stable_hash(text: &str) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     text.bytes().fold(OFFSET, |hash, byte| {
@@ -101,9 +123,9 @@ pub fn stable_hash(text: &str) -> u64 {
     })
 }
 
-/// The selection given on the command line: explicit group names and `-k PATTERN`.
+/// The selection: explicit group names and `-k PATTERN`.
 #[derive(Debug, Clone, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Group names given as arguments (empty: every group).
     pub names: Vec<String>,
     /// `-k PATTERN`: substring of the group name.
@@ -128,6 +150,7 @@ impl Selection {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
 mod tests {
     use super::*;
 

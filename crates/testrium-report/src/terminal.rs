@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::model::{AttemptReport, GroupReport, Latency, RunReport};
-use super::sanitize::{self, terminal as t};
+use crate::model::{AttemptReport, GroupReport, Latency, RunReport};
+use crate::sanitize::{self, terminal as t};
 use crate::style::Style;
 
 /// Most log lines shown per failing unit.
@@ -407,8 +407,8 @@ pub fn write_summary(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures;
     use super::*;
+    use crate::fixtures;
 
     fn render(run: &RunReport) -> String {
         let mut out = Vec::new();
@@ -426,8 +426,8 @@ mod tests {
         assert_eq!(millis(f64::INFINITY), "infms");
         assert_eq!(seconds(1e300), "1.000e300s");
         assert_eq!(seconds(75.25), "75.2s");
-        assert_eq!(crate::report::model::finite(f64::INFINITY), f64::MAX);
-        assert_eq!(crate::report::model::finite(f64::NAN), 0.0);
+        assert_eq!(crate::model::finite(f64::INFINITY), f64::MAX);
+        assert_eq!(crate::model::finite(f64::NAN), 0.0);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::model::RunReport;
+use crate::model::RunReport;
 
 /// Writes the run as pretty-printed JSON, newline-terminated.
 pub fn write(mut out: impl Write, run: &RunReport) -> io::Result<()> {
@@ -17,8 +17,8 @@ pub fn read(text: &str) -> serde_json::Result<RunReport> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures;
     use super::*;
+    use crate::fixtures;
 
     #[test]
     fn round_trips() {
@@ -50,7 +50,7 @@ mod tests {
         }
         let read = read(&value.to_string()).unwrap();
         for s in &mut run.skipped {
-            s.kind = super::super::model::SkipKind::Other;
+            s.kind = crate::SkipKind::Other;
         }
         assert_eq!(read, run);
     }

@@ -1,21 +1,13 @@
-//! Reports: a model built once per run ([`model`]) and one writer per format.
-
-pub mod build;
-pub mod html;
-pub mod json;
-pub mod junit;
-pub mod model;
-pub mod sanitize;
-pub mod terminal;
-
-#[cfg(test)]
-pub(crate) mod fixtures;
+//! Report files: the formats, written whole or not at all.
 
 use std::io::{self, Write};
 use std::path::Path;
 
+use crate::model::RunReport;
+
 /// A report file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// `--json`
     Json,
@@ -36,11 +28,13 @@ impl Format {
     }
 
     /// Writes `run` in this format to `path` (whole or not at all).
-    pub fn write(self, path: &Path, run: &model::RunReport) -> io::Result<()> {
+    pub fn write(self, path: &Path, run: &RunReport) -> io::Result<()> {
         match self {
-            Format::Json => write_file(path, |out| json::write(out, run)),
-            Format::Junit => write_file(path, |out| junit::write(out, run, &junit::FileLogs)),
-            Format::Html => write_file(path, |out| html::write(out, run)),
+            Format::Json => write_file(path, |out| crate::json::write(out, run)),
+            Format::Junit => write_file(path, |out| {
+                crate::junit::write(out, run, &crate::junit::FileLogs)
+            }),
+            Format::Html => write_file(path, |out| crate::html::write(out, run)),
         }
     }
 }
@@ -119,7 +113,8 @@ mod tests {
     /// temp-and-rename (reliability's `reports_written_to_a_fifo`).
     #[test]
     fn write_file_writes_through_symlinks_and_special_files() {
-        let dir = std::env::temp_dir().join(format!("testrium-cli-wf-sym-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("testrium-report-wf-sym-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let target = dir.join("target.txt");
@@ -142,7 +137,7 @@ mod tests {
 
     #[test]
     fn write_file_replaces_whole() {
-        let dir = std::env::temp_dir().join(format!("testrium-cli-wf-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("testrium-report-wf-{}", std::process::id()));
         let path = dir.join("sub/report.txt");
         write_file(&path, |out| out.write_all(b"one")).unwrap();
         write_file(&path, |out| out.write_all(b"two")).unwrap();

@@ -6,9 +6,9 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::model::{AttemptReport, GroupReport, RunReport, Timeline};
-use super::sanitize::html as e;
-use super::terminal::{millis, seconds};
+use crate::model::{AttemptReport, GroupReport, RunReport, Timeline};
+use crate::sanitize::html as e;
+use crate::terminal::{millis, seconds};
 
 const CSS: &str = r#"
 :root { --pass: #1a7f37; --fail: #cf222e; --warn: #9a6700; --muted: #656d76; --line: #d0d7de; }
@@ -84,7 +84,7 @@ pub fn render(run: &RunReport) -> String {
         },
         d = seconds(run.duration_s),
         base = e(&run.base),
-        at = super::iso8601(run.started_at),
+        at = crate::iso8601(run.started_at),
         v = e(&run.testrium_version),
         interrupted = if run.interrupted {
             " · <strong class=\"bad\">interrupted</strong>"
@@ -433,7 +433,7 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
             h,
             "<g class=\"lane\" data-unit=\"{u}\"><text x=\"8\" y=\"{ty:.1}\">{label}</text><line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{x2}\" y2=\"{y:.1}\"/></g>",
             u = e(unit),
-            label = e(&super::sanitize::one_line(unit, 22)),
+            label = e(&crate::sanitize::one_line(unit, 22)),
             ty = y + 4.0,
             x2 = WIDTH - RIGHT,
         );
@@ -517,7 +517,7 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
                 e(unit),
                 WIDTH - RIGHT,
                 lane_y(unit) - 8.0,
-                e(&super::sanitize::one_line(&text, 80))
+                e(&crate::sanitize::one_line(&text, 80))
             );
         }
         h.push_str("</g>\n");
@@ -552,7 +552,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(events: &[super::model::TimelineEvent], left: f64, right: f64) -> Layout {
+    fn new(events: &[crate::model::TimelineEvent], left: f64, right: f64) -> Layout {
         let n = events.len();
         if n == 0 {
             return Layout {
@@ -611,7 +611,7 @@ impl Layout {
     }
 
     /// About `count` ticks at probes spread along the axis: (x, real time in ms).
-    fn ticks(&self, events: &[super::model::TimelineEvent], count: usize) -> Vec<(f64, f64)> {
+    fn ticks(&self, events: &[crate::model::TimelineEvent], count: usize) -> Vec<(f64, f64)> {
         let n = self.xs.len();
         if n == 0 {
             return Vec::new();
@@ -635,8 +635,8 @@ impl Layout {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures;
     use super::*;
+    use crate::fixtures;
 
     #[test]
     fn lanes_probes_and_arrows() {

@@ -11,8 +11,8 @@ use std::io::{self, Write};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use super::model::{AttemptReport, Failure, GroupReport, RunReport, UnitReport};
-use super::sanitize;
+use crate::model::{AttemptReport, Failure, GroupReport, RunReport, UnitReport};
+use crate::sanitize;
 
 /// Most bytes of a unit log copied into `<system-out>` (its end is kept).
 pub const LOG_LIMIT: u64 = 64 * 1024;
@@ -237,7 +237,7 @@ fn write_suite<W: Write>(
         .with_attribute(("skipped", "0"))
         .with_attribute(("time", secs(g.duration_s).as_str()));
     if let Some(started) = started {
-        suite = suite.with_attribute(("timestamp", super::iso8601(started).as_str()));
+        suite = suite.with_attribute(("timestamp", crate::iso8601(started).as_str()));
     }
     suite.write_inner_content(|w| {
         w.create_element("properties").write_inner_content(|w| {
@@ -315,8 +315,8 @@ fn write_case<W: Write>(w: &mut Writer<W>, group: &str, case: &Case<'_>) -> io::
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::fixtures;
     use super::*;
+    use crate::fixtures;
     use quick_xml::Reader;
     use quick_xml::XmlVersion;
     use quick_xml::events::Event;

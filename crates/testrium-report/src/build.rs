@@ -1,15 +1,17 @@
 //! Builds the report model from what the orchestrator returned, or stored in a run database
 //! and read back ([`AttemptOutcome::read_stored`]). The only place that knows the library
-//! types; the writers only know [`model`](super::model).
+//! types; the writers only know [`model`](crate::model).
 
 use std::collections::{HashMap, HashSet};
 
 use testrium_config::Group;
 use testrium_events::EventType;
-use testrium_orchestrator::{AttemptOutcome, GroupOutcome, TestriumExitCode};
+use testrium_orchestrator::{
+    AttemptOutcome, GroupOutcome, GroupRun, SuiteOutcome, TestriumExitCode,
+};
 use testrium_verify::{LatencyStats, UnitStatus};
 
-use super::model::{
+use crate::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
     HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, RunReport, SCHEMA,
     TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
@@ -28,6 +30,33 @@ fn latency(s: &LatencyStats) -> Latency {
         p95_ms: finite(s.p95_s * 1e3),
         p99_ms: finite(s.p99_s * 1e3),
         max_ms: finite(s.max_s * 1e3),
+    }
+}
+
+/// The report of a whole [`Suite`](testrium_orchestrator::Suite): every group that ran (or
+/// could not), the skipped ones, the partition and the exit code — what `testrium run --json`
+/// writes.
+pub fn run_report(outcome: &SuiteOutcome) -> RunReport {
+    RunReport {
+        schema: SCHEMA,
+        testrium_version: env!("CARGO_PKG_VERSION").to_owned(),
+        base: outcome.base.display().to_string(),
+        started_at: outcome.started_unix_s,
+        duration_s: outcome.duration.as_secs_f64(),
+        interrupted: outcome.interrupted,
+        exit_code: outcome.exit_code(),
+        partition: outcome.partition.map(|p| p.to_string()),
+        groups: outcome.groups.iter().map(group_run_report).collect(),
+        skipped: outcome.skipped.clone(),
+    }
+}
+
+/// The report of one group of a suite: [`group_report`] when it ran, [`group_error`] when it
+/// could not.
+pub fn group_run_report(run: &GroupRun) -> GroupReport {
+    match &run.result {
+        Ok(outcome) => group_report(&run.group, outcome),
+        Err(error) => group_error(&run.group, error),
     }
 }
 
