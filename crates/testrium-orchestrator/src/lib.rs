@@ -1,5 +1,9 @@
-//! Testrium orchestrator: runs one test group as real processes and never leaves anything
-//! behind; [`Run`] is the harness the `testrium` command and other tools embed.
+//! Testrium orchestrator: runs test groups as real processes and never leaves anything
+//! behind. [`Run`] runs one group (the harness other tools embed); [`Suite`] runs the groups
+//! of a base folder as `testrium run` does — selection (`-k`, `--less`, `--partition`),
+//! `--jobs`, fail-fast, repeat, history, the exit-code policy — reporting through
+//! [`SuiteEvent`]s and a [`CancelToken`], with no signal handler and no printing
+//! (`testrium-report` renders its [`SuiteOutcome`]).
 //!
 //! A [`Run`] takes a validated [`Group`](testrium_config::Group) (from files with
 //! `testrium_config::load_group`, or from the builders) and, for each attempt (`1 + repeat`),
