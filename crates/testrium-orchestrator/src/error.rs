@@ -57,6 +57,12 @@ pub enum RunErrorKind {
         #[source]
         source: Box<testrium_events::StoreError>,
     },
+    /// The loopback ports the units declared (`ports = [...]`) could not be picked.
+    #[error("cannot pick the units' ports: {message}")]
+    Ports {
+        /// Why.
+        message: String,
+    },
 }
 
 /// The attempt stored in a run database could not be read back

@@ -377,7 +377,9 @@ pub(crate) fn decide(
 
 fn failure_kind(f: &UnitFailure) -> FailureKind {
     match f {
-        UnitFailure::ReadinessTimeout { .. } => FailureKind::ReadinessTimeout,
+        UnitFailure::ReadinessTimeout { .. } | UnitFailure::ReadinessCheckTimeout { .. } => {
+            FailureKind::ReadinessTimeout
+        }
         UnitFailure::ExitedBeforeReady { .. } => FailureKind::ExitedBeforeReady,
         UnitFailure::NonZeroExit { .. } => FailureKind::NonZeroExit,
         UnitFailure::Signaled { .. } => FailureKind::Signaled,

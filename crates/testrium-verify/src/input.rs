@@ -188,6 +188,18 @@ pub enum UnitFailure {
         #[serde(with = "crate::ser::seconds")]
         waited: Duration,
     },
+    /// The unit's readiness check (`ready_tcp`, `ready_http`, `ready_log`, `ready_command`)
+    /// did not pass within its `ready_timeout`. Its failure kind is `readiness_timeout`.
+    ReadinessCheckTimeout {
+        /// The check, e.g. `tcp 127.0.0.1:6379`.
+        check: String,
+        /// How long the runner waited.
+        #[serde(with = "crate::ser::seconds")]
+        waited: Duration,
+        /// The last error the check saw (`connection refused`, `HTTP 503`, `exit 2`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_error: Option<String>,
+    },
     /// The process exited before recording its readiness probe.
     ExitedBeforeReady {
         /// The readiness probe.
@@ -254,6 +266,21 @@ impl fmt::Display for UnitFailure {
                 "readiness probe `{probe}` not recorded within {}",
                 crate::render::fmt_seconds(waited.as_secs_f64())
             ),
+            UnitFailure::ReadinessCheckTimeout {
+                check,
+                waited,
+                last_error,
+            } => {
+                write!(
+                    f,
+                    "readiness check `{check}` did not pass within {}",
+                    crate::render::fmt_seconds(waited.as_secs_f64())
+                )?;
+                match last_error {
+                    Some(error) => write!(f, " (last: {error})"),
+                    None => Ok(()),
+                }
+            }
             UnitFailure::ExitedBeforeReady { probe } => {
                 write!(f, "exited before recording readiness probe `{probe}`")
             }

@@ -9,19 +9,20 @@ use std::process::{Command, Stdio};
 use testrium_config::{Launch, Unit};
 use testrium_events::{ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT};
 
-use super::Supervisor;
+use super::{Supervisor, ports};
 use crate::process::{self, ENV_RUN_ID, spawn};
 use crate::python::{self, PythonRuntime};
 
 impl Supervisor<'_> {
     pub(super) fn unit_command(&mut self, unit: &Unit, gated: bool) -> Result<Command, String> {
         let group = self.group();
-        let cwd = match unit.cwd.as_ref() {
-            Some(cwd) => group.dir.join(cwd),
-            None => group.dir.clone(),
-        };
+        let cwd = self.unit_cwd(unit)?;
         let mut command = match &unit.launch {
             Launch::Command(argv) => {
+                let argv: Vec<String> = argv
+                    .iter()
+                    .map(|a| self.expand(&unit.name, a))
+                    .collect::<Result<_, _>>()?;
                 let Some(program) = argv.first() else {
                     return Err("empty command".to_owned());
                 };
@@ -40,10 +41,41 @@ impl Supervisor<'_> {
         };
         let log = self.dir.logs.join(format!("{}.log", unit.name));
         self.prepare(&mut command, Some(&unit.name), &cwd, &log)?;
-        for (key, value) in &unit.env {
-            command.env(key, value);
-        }
+        self.unit_env(&mut command, unit)?;
         Ok(command)
+    }
+
+    /// The unit's working directory (its `cwd`, placeholders expanded, or the group folder).
+    pub(super) fn unit_cwd(&self, unit: &Unit) -> Result<PathBuf, String> {
+        let group = self.group();
+        match unit.cwd.as_ref() {
+            Some(cwd) => {
+                let cwd = self.expand(&unit.name, &cwd.to_string_lossy())?;
+                Ok(group.dir.join(cwd))
+            }
+            None => Ok(group.dir.clone()),
+        }
+    }
+
+    /// The unit's own port variables and its `env` (placeholders expanded).
+    pub(super) fn unit_env(&self, command: &mut Command, unit: &Unit) -> Result<(), String> {
+        for name in &unit.ports {
+            if let Some(port) = self.ports.get(&unit.name, name) {
+                command.env(ports::env_name(None, name), port.to_string());
+            }
+        }
+        for (key, value) in &unit.env {
+            command.env(key, self.expand(&unit.name, value)?);
+        }
+        Ok(())
+    }
+
+    /// `text` of unit `unit` with its port placeholders expanded.
+    pub(super) fn expand(&self, unit: &str, text: &str) -> Result<String, String> {
+        testrium_config::expand_placeholders(text, unit, self.ports.any(), |owner, name| {
+            self.ports.get(owner, name)
+        })
+        .map_err(|e| e.to_string())
     }
 
     /// The environment, working directory and output every process of the run gets.
@@ -62,6 +94,10 @@ impl Supervisor<'_> {
         let err = file
             .try_clone()
             .map_err(|e| format!("cannot open log `{}`: {e}", log.display()))?;
+        // Every port of the group, to every process of the run.
+        for (owner, name, port) in self.ports.iter() {
+            command.env(ports::env_name(Some(owner), name), port.to_string());
+        }
         command
             .current_dir(cwd)
             .stdin(Stdio::null())

@@ -10,7 +10,7 @@ use testrium_verify::{
 };
 
 use super::{LOG_TAIL_LINES, OUTCOME_META_KEY, Supervisor, VERDICT_META_KEY, unix_now};
-use crate::error::RunError;
+use crate::error::{RunError, RunErrorKind};
 use crate::event::RunEvent;
 use crate::logs::read_tail;
 use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, StoredOutcome};
@@ -25,6 +25,9 @@ impl Supervisor<'_> {
         &mut self,
         observer: &mut dyn FnMut(&RunEvent),
     ) -> Result<AttemptOutcome, RunError> {
+        self.ports = super::ports::Ports::allocate(self.group()).map_err(|message| {
+            RunError::new(&self.group().name, RunErrorKind::Ports { message })
+        })?;
         for slot in &self.sched.units {
             self.record_state(&slot.unit.name, UnitState::Created)?;
         }

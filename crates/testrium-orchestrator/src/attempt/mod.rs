@@ -24,6 +24,8 @@ mod command;
 mod direct_tests;
 mod finish;
 mod output;
+mod ports;
+mod ready;
 mod reap;
 mod scheduler;
 mod setup;
@@ -153,6 +155,8 @@ struct UnitProcs {
     tail: Option<LogTail>,
     /// When to look at a launcher's tree again, and the pause after that.
     tree_check: Option<(Instant, Duration)>,
+    /// Its readiness check (`ready_tcp`, …) while it is tried.
+    ready: Option<ready::ReadyState>,
 }
 
 struct Supervisor<'a> {
@@ -162,6 +166,8 @@ struct Supervisor<'a> {
     marker: String,
     sched: Scheduler,
     procs: Vec<UnitProcs>,
+    /// The ports of the group's units (`ports = [...]`), held until the attempt ends.
+    ports: ports::Ports,
     setup: Option<SetupProc>,
     python: Option<Result<PythonRuntime, String>>,
     t0: Instant,
@@ -222,6 +228,7 @@ impl<'a> Supervisor<'a> {
                 prewarmed: None,
                 tail: None,
                 tree_check: None,
+                ready: None,
             })
             .collect();
         Supervisor {
@@ -231,6 +238,7 @@ impl<'a> Supervisor<'a> {
             marker,
             sched,
             procs,
+            ports: ports::Ports::default(),
             setup: None,
             python: None,
             t0: now,
@@ -305,6 +313,7 @@ impl<'a> Supervisor<'a> {
             }
             self.apply_ended(ended);
             self.poll_setup(observer);
+            self.run_ready_checks();
             self.step(observer)?;
             if self.ctx.options.stream_output {
                 self.stream_output(observer);
@@ -318,11 +327,14 @@ impl<'a> Supervisor<'a> {
             } else {
                 TICK
             };
-            let wake = self
+            let mut wake = self
                 .sched
                 .next_deadline(now)
                 .min(self.next_tree_check())
                 .min(now + tick);
+            if let Some(at) = self.next_ready_check() {
+                wake = wake.min(at);
+            }
             let processes = self
                 .procs
                 .iter()
@@ -498,6 +510,11 @@ impl<'a> Supervisor<'a> {
             return;
         }
         self.killed = true;
+        for procs in &mut self.procs {
+            if let Some(mut ready) = procs.ready.take() {
+                ready.abandon();
+            }
+        }
         let mut processes: Vec<&mut Process> = self
             .procs
             .iter_mut()

@@ -74,12 +74,21 @@ pub(crate) struct Scheduler {
 impl Scheduler {
     /// The units to start (in `init` order, with the indices of their dependencies).
     pub(crate) fn new(units: Vec<(Unit, Vec<usize>)>, limits: Limits, now: Instant) -> Self {
+        let names: Vec<String> = units.iter().map(|(u, _)| u.name.clone()).collect();
         let units: Vec<UnitSlot> = units
             .into_iter()
             .map(|(unit, deps)| UnitSlot {
                 missing: unit.events.iter().cloned().collect(),
+                // On units that are not started (passive, disabled): satisfied from the start.
+                completed: unit
+                    .completed_dependencies
+                    .iter()
+                    .filter_map(|d| names.iter().position(|n| n == d))
+                    .collect(),
                 unit,
                 deps,
+                check_error: None,
+                check_shown: None,
                 phase: Phase::Waiting,
                 running: false,
                 ready: false,
@@ -178,9 +187,33 @@ impl Scheduler {
     /// The unit's process was started.
     pub(crate) fn spawned(&mut self, index: usize) {
         self.units[index].running = true;
-        if self.units[index].unit.ready_event.is_none() {
+        if !self.units[index].needs_ready() {
             self.mark_ready(index);
         }
+    }
+
+    /// Whether the unit's readiness check should be tried now (it is starting, not ready).
+    pub(crate) fn wants_check(&self, index: usize) -> bool {
+        let slot = &self.units[index];
+        slot.unit.ready_check.is_some() && slot.phase == Phase::Starting && !slot.ready
+    }
+
+    /// The unit's readiness check passed.
+    pub(crate) fn check_passed(&mut self, index: usize) {
+        if self.wants_check(index) {
+            self.mark_ready(index);
+        }
+    }
+
+    /// The unit's readiness check as the driver tries it (placeholders expanded), for the
+    /// messages.
+    pub(crate) fn check_shown(&mut self, index: usize, shown: String) {
+        self.units[index].check_shown = Some(shown);
+    }
+
+    /// A try of the unit's readiness check failed with `error`.
+    pub(crate) fn check_failed(&mut self, index: usize, error: String) {
+        self.units[index].check_error = Some(error);
     }
 
     /// The unit's process could not be started.

@@ -24,6 +24,12 @@ impl Supervisor<'_> {
         if self.ctx.cancel.is_kill_now() {
             self.sched.kill_now(Instant::now());
         }
+        // Readiness checks in flight (a `ready_command` still running) go first.
+        for procs in &mut self.procs {
+            if let Some(mut ready) = procs.ready.take() {
+                ready.abandon();
+            }
+        }
         self.sched.teardown(end, Instant::now());
         self.execute(observer)?;
         // Interpreters started ahead for units that never started.

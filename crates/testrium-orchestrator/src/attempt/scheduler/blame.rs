@@ -8,6 +8,19 @@ impl Scheduler {
         let slot = &self.units[index];
         let mut text = match slot.unit.ready_event.as_ref().filter(|_| !slot.ready) {
             Some(probe) => format!("its readiness probe `{probe}`"),
+            None if !slot.ready && slot.unit.ready_check.is_some() => {
+                let check = slot.check_shown.clone().unwrap_or_else(|| {
+                    slot.unit
+                        .ready_check
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                });
+                match &slot.check_error {
+                    Some(error) => format!("its readiness check `{check}` (last: {error})"),
+                    None => format!("its readiness check `{check}`"),
+                }
+            }
             None => {
                 let mut missing: Vec<&str> = slot.missing.iter().map(String::as_str).collect();
                 missing.sort_unstable();
@@ -36,6 +49,15 @@ impl Scheduler {
             .collect();
         if !deps.is_empty() {
             return format!("{} to be ready", quoted_list(&deps));
+        }
+        let completed: Vec<&str> = slot
+            .completed
+            .iter()
+            .filter(|&&d| !self.units[d].completed_ok())
+            .map(|&d| self.units[d].unit.name.as_str())
+            .collect();
+        if !completed.is_empty() {
+            return format!("{} to exit successfully", quoted_list(&completed));
         }
         match self.setup.as_ref() {
             Some(_) if slot.unit.use_setup => {

@@ -213,9 +213,19 @@ impl Scheduler {
             };
             let age = now.saturating_duration_since(started);
             if slot.phase == Phase::Starting && age >= slot.unit.ready_timeout {
-                let failure = UnitFailure::ReadinessTimeout {
-                    probe: slot.unit.ready_event.clone().unwrap_or_default(),
-                    waited: slot.unit.ready_timeout,
+                let failure = match &slot.unit.ready_check {
+                    Some(check) => UnitFailure::ReadinessCheckTimeout {
+                        check: slot
+                            .check_shown
+                            .clone()
+                            .unwrap_or_else(|| check.to_string()),
+                        waited: slot.unit.ready_timeout,
+                        last_error: slot.check_error.clone(),
+                    },
+                    None => UnitFailure::ReadinessTimeout {
+                        probe: slot.unit.ready_event.clone().unwrap_or_default(),
+                        waited: slot.unit.ready_timeout,
+                    },
                 };
                 self.fail(index, failure, now);
                 continue;
@@ -256,10 +266,18 @@ impl Scheduler {
                 if self.units[index].phase != Phase::Waiting {
                     continue;
                 }
-                let blocked = self.units[index]
+                // A one-shot dependency that ended any other way than exit 0 never completes.
+                let slot = &self.units[index];
+                let blocked = slot
                     .deps
                     .iter()
                     .find(|&&d| self.units[d].blocks_dependents())
+                    .or_else(|| {
+                        slot.completed.iter().find(|&&d| {
+                            let dep = &self.units[d];
+                            dep.phase == Phase::Done && !dep.completed_ok()
+                        })
+                    })
                     .map(|&d| self.units[d].unit.name.clone());
                 if let Some(dependency) = blocked {
                     let slot = &mut self.units[index];
@@ -271,10 +289,12 @@ impl Scheduler {
                     changed = true;
                     continue;
                 }
-                let deps_ready = self.units[index]
+                let slot = &self.units[index];
+                let deps_ready = slot
                     .deps
                     .iter()
-                    .all(|&d| self.units[d].satisfies_dependents());
+                    .all(|&d| self.units[d].satisfies_dependents())
+                    && slot.completed.iter().all(|&d| self.units[d].completed_ok());
                 if deps_ready && self.setup_allows(index, now) {
                     self.begin_start(index);
                     changed = true;

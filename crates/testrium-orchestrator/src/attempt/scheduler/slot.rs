@@ -44,7 +44,13 @@ pub(super) enum StopReason {
 pub(crate) struct UnitSlot {
     pub(crate) unit: Unit,
     pub(super) deps: Vec<usize>,
+    /// `completed_dependencies`: units that must have exited 0 first.
+    pub(super) completed: Vec<usize>,
     pub(crate) phase: Phase,
+    /// The last error of its readiness check (`ready_tcp`, …), for the blame.
+    pub(super) check_error: Option<String>,
+    /// Its readiness check as tried, placeholders expanded (`tcp 127.0.0.1:6379`).
+    pub(super) check_shown: Option<String>,
     /// Whether its process runs (spawned and not exited).
     pub(super) running: bool,
     /// The current incarnation recorded its readiness probe (or has none).
@@ -85,9 +91,21 @@ impl UnitSlot {
         ) || matches!(self.stop, Some(StopReason::Restart(_)))
     }
 
-    /// Something is still awaited from the unit: its readiness probe, or required probes.
+    /// Something is still awaited from the unit: its readiness, or required probes.
     pub(super) fn awaited(&self) -> bool {
-        (self.unit.ready_event.is_some() && !self.ready) || !self.missing.is_empty()
+        (self.needs_ready() && !self.ready) || !self.missing.is_empty()
+    }
+
+    /// It becomes ready by a probe or a check, not at once.
+    pub(super) fn needs_ready(&self) -> bool {
+        self.unit.ready_event.is_some() || self.unit.ready_check.is_some()
+    }
+
+    /// It exited 0 by itself: `completed_dependencies` on it are satisfied.
+    pub(super) fn completed_ok(&self) -> bool {
+        self.phase == Phase::Done
+            && self.status == Some(UnitStatus::Finished)
+            && self.exit == Some(Exit::Code(0))
     }
 
     /// Failed for good (not `Resume-ALL`), or stopped because a unit it needs did: units that
