@@ -159,6 +159,13 @@ pub struct WaitArgs {
     /// Give up after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub timeout: f64,
+    /// Only an event with this key counts.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Print the event waited for as one JSON object (`unit`, `step`, `type`, `key`, `time`,
+    /// `metadata`) on stdout.
+    #[arg(long)]
+    pub json: bool,
     /// Run database (default: $TESTRIUM_EVENT_DB).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,

@@ -215,3 +215,69 @@ fn emit_with_a_stale_environment_creates_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(db.exists());
 }
+
+/// Issue 14: a shell unit can read what another unit published: `testrium wait --json` prints
+/// the event waited for (metadata as an object), `--key` waits for that key only.
+#[test]
+fn wait_json_prints_the_event_and_key_selects_it() {
+    let dir = TempDir::new("wait-json");
+    let db = dir.0.join("Data.db");
+    for (key, port) in [("primary", "6379"), ("replica", "6380")] {
+        let out = run(
+            &[
+                "emit",
+                "listening",
+                "--unit",
+                "db",
+                "--type",
+                "Send",
+                "--key",
+                key,
+                "--meta",
+                &format!("port={port}"),
+            ],
+            &db,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = run(
+        &[
+            "wait",
+            "listening",
+            "--unit",
+            "db",
+            "--key",
+            "replica",
+            "--json",
+            "--timeout",
+            "5",
+        ],
+        &db,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let event: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    assert_eq!(event["unit"], "db");
+    assert_eq!(event["step"], "listening");
+    assert_eq!(event["type"], "Send");
+    assert_eq!(event["key"], "replica");
+    assert_eq!(event["metadata"]["port"], "6380");
+    assert!(event["time"].as_f64().is_some_and(|t| t > 0.0));
+    let out = run(
+        &[
+            "wait",
+            "listening",
+            "--unit",
+            "db",
+            "--key",
+            "absent",
+            "--timeout",
+            "0.1",
+        ],
+        &db,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(TestriumExitCode::WAIT_TIMEOUT))
+    );
+}

@@ -10,10 +10,10 @@ use rusqlite::Connection;
 
 use crate::env::{ENV_EVENT_DB, ENV_UNIT};
 use crate::error::{ProbeError, ProbeErrorKind, StoreError, StoreErrorKind};
-use crate::event::EventType;
+use crate::event::{Event, EventType};
 use crate::store::wal_path;
 use crate::sys::{FileWatch, monotonic_ns, unix_time};
-use crate::{schema, store};
+use crate::{read, schema, store};
 
 /// How often [`Probe::wait_for`] checks `PRAGMA data_version` when it cannot be woken by the
 /// `-wal` file's writes (a few microseconds each).
@@ -288,6 +288,66 @@ impl Probe {
     /// queries `Events` only when another connection committed, and then only the rows after
     /// the last one seen.
     pub fn wait_for(&self, unit: &str, step: &str, timeout: Duration) -> Result<bool, ProbeError> {
+        let found = self.wait_until(timeout, |after| {
+            let (found, last) = self.find_after(unit, step, after)?;
+            Ok((found.then_some(()), last))
+        })?;
+        Ok(found.is_some())
+    }
+
+    /// Waits like [`Probe::wait_for`] and returns the event itself — its metadata, key and
+    /// timestamps included — so a unit can read what another one published (a port, a path,
+    /// an id). `key`: only an event with that key counts. `None` when `timeout` passed first.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::time::Duration;
+    /// let probe = testrium_events::Probe::from_env()?;
+    /// if let Some(event) = probe.wait_for_event("db", "listening", None, Duration::from_secs(5))? {
+    ///     println!("db said: {}", event.metadata.as_deref().unwrap_or("{}"));
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wait_for_event(
+        &self,
+        unit: &str,
+        step: &str,
+        key: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Option<Event>, ProbeError> {
+        self.wait_until(timeout, |after| {
+            let present = schema::table_columns(&self.conn, "Events")?;
+            if present.is_empty() {
+                return Ok((None, after));
+            }
+            let mut stmt = self.conn.prepare_cached(&read::select_sql(&present))?;
+            let mut rows = stmt.query([after])?;
+            let mut last = after;
+            while let Some(row) = rows.next()? {
+                let Ok(event) = read::decode(row)? else {
+                    continue;
+                };
+                last = last.max(event.id);
+                let matches = (unit == "*" || event.unit == unit)
+                    && event.step == step
+                    && key.is_none_or(|k| event.key.as_deref() == Some(k));
+                if matches {
+                    return Ok((Some(event), last));
+                }
+            }
+            Ok((None, last))
+        })
+    }
+
+    /// The waiting loop of [`Probe::wait_for`] and [`Probe::wait_for_event`]: `look(after)`
+    /// looks at the rows with `ID > after` and returns what it found and the highest `ID`
+    /// it saw; it is called again whenever another connection committed.
+    fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut look: impl FnMut(i64) -> rusqlite::Result<(Option<T>, i64)>,
+    ) -> Result<Option<T>, ProbeError> {
         let err =
             |e| -> ProbeError { StoreError::sqlite(&self.path, "wait for an event", e).into() };
         let deadline = Instant::now().checked_add(timeout);
@@ -306,15 +366,15 @@ impl Probe {
         let mut version = store::data_version(&self.conn).map_err(err)?;
         let mut polls = 0_u32;
         loop {
-            let (found, last) = self.find_after(unit, step, after).map_err(err)?;
-            if found {
-                return Ok(true);
+            let (found, last) = look(after).map_err(err)?;
+            if found.is_some() {
+                return Ok(found);
             }
             after = last;
             loop {
                 let now = Instant::now();
                 let left = match deadline {
-                    Some(d) if now >= d => return Ok(false),
+                    Some(d) if now >= d => return Ok(None),
                     Some(d) => d - now,
                     None => WATCH_CHECK,
                 };

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use testrium_events::ENV_UNIT;
+use testrium_events::{ENV_UNIT, Event};
 use testrium_orchestrator::TestriumExitCode;
 
 use super::emit::db_path;
@@ -36,7 +36,38 @@ fn wait(args: WaitArgs) -> Result<bool, String> {
         .filter(|u| !u.is_empty() && u != "*")
         .unwrap_or_else(|| String::from("testrium-wait"));
     let probe = db.open(&me)?;
-    probe
-        .wait_for(&args.unit, &args.step, timeout)
-        .map_err(|e| super::error_chain(&e))
+    if !args.json && args.key.is_none() {
+        return probe
+            .wait_for(&args.unit, &args.step, timeout)
+            .map_err(|e| super::error_chain(&e));
+    }
+    let event = probe
+        .wait_for_event(&args.unit, &args.step, args.key.as_deref(), timeout)
+        .map_err(|e| super::error_chain(&e))?;
+    let Some(event) = event else {
+        return Ok(false);
+    };
+    if args.json {
+        println!("{}", event_json(&event));
+    }
+    Ok(true)
+}
+
+/// The event as the one JSON object `--json` prints: `unit`, `step`, `type`, `key`, `time`,
+/// `metadata` (an object; `{}` when the row has none or it is not a JSON object).
+fn event_json(event: &Event) -> serde_json::Value {
+    let metadata = event
+        .metadata
+        .as_deref()
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    serde_json::json!({
+        "unit": event.unit,
+        "step": event.step,
+        "type": event.event_type.as_str(),
+        "key": event.key,
+        "time": event.time,
+        "metadata": metadata,
+    })
 }

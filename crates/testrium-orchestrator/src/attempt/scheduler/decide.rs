@@ -71,12 +71,21 @@ impl Scheduler {
             ),
             None => {
                 let failure = match exit {
-                    Exit::Code(0) | Exit::Lost => match slot.unit.ready_event.as_ref() {
-                        Some(probe) if !slot.ready => Some(UnitFailure::ExitedBeforeReady {
-                            probe: probe.clone(),
-                        }),
-                        _ => None,
-                    },
+                    // Exited (its whole tree) before its readiness probe or check.
+                    Exit::Code(0) | Exit::Lost if slot.needs_ready() && !slot.ready => {
+                        Some(UnitFailure::ExitedBeforeReady {
+                            probe: slot.unit.ready_event.clone().unwrap_or_else(|| {
+                                slot.check_shown.clone().unwrap_or_else(|| {
+                                    slot.unit
+                                        .ready_check
+                                        .as_ref()
+                                        .map(ToString::to_string)
+                                        .unwrap_or_default()
+                                })
+                            }),
+                        })
+                    }
+                    Exit::Code(0) | Exit::Lost => None,
                     Exit::Code(code) => Some(UnitFailure::NonZeroExit { code }),
                     Exit::Signal(signal) => Some(UnitFailure::Signaled { signal }),
                 };

@@ -1,0 +1,344 @@
+//! Real services as units (issue 14): readiness without probes (`ready_tcp`, `ready_http`,
+//! `ready_log`, `ready_command`), ports handed between units, one-shot units. The services
+//! are small Python programs that hold no Testrium code.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use testrium_config::{Group, InExcept, ReadyCheck, Unit};
+use testrium_orchestrator::{GroupOutcome, Run};
+use testrium_tests::{TempBase, db_events, fixture, testrium_bin};
+use testrium_verify::{UnitFailure, UnitOutcome, UnitStatus};
+
+const GENEROUS: Duration = Duration::from_secs(60);
+
+/// A TCP server on `$PORT` that starts listening after `delay` seconds and serves until
+/// killed; with `http`, every request gets `200 ok` (or 503 for `/down`).
+const SERVER: &str = r#"
+import os, socket, sys, time
+time.sleep(float(sys.argv[1]))
+print("listening on", os.environ["PORT"], flush=True)
+print("Ready to accept connections", flush=True)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(os.environ["PORT"])))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    data = c.recv(4096)
+    if data.startswith(b"GET"):
+        status = b"503 Unavailable" if b"GET /down" in data else b"200 OK"
+        c.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\nok")
+    c.close()
+"#;
+
+fn write_server(dir: &Path) {
+    std::fs::write(dir.join("server.py"), SERVER).expect("write server");
+}
+
+fn python() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A server unit on its own port `svc`, listening after `delay` seconds, ready by `check`.
+fn server(name: &str, delay: &str, check: ReadyCheck) -> testrium_config::UnitBuilder {
+    Unit::command(name, [python(), "server.py".to_owned(), delay.to_owned()])
+        .ports(["svc"])
+        .env("PORT", "{port.svc}")
+        .ready_check(check)
+        .ready_timeout(Duration::from_secs(20))
+}
+
+/// A client that records `reached` once the server's port answers.
+fn client(server: &str) -> testrium_config::UnitBuilder {
+    let script = format!(
+        "import os, socket\n\
+         from testrium.modules.events import Events_Manager\n\
+         port = int(os.environ['TESTRIUM_{}_PORT_SVC'])\n\
+         socket.create_connection(('127.0.0.1', port), timeout=5).close()\n\
+         Events_Manager(Unit='client', path='.').Set_Event('reached', port=port)\n",
+        server.to_uppercase().replace('-', "_")
+    );
+    Unit::command("client", [python(), "-c".to_owned(), script])
+        .depends_on([server])
+        .events(["reached"])
+}
+
+fn run(group: Group, base: &Path) -> GroupOutcome {
+    Run::new(group)
+        .base_dir(base)
+        .grace_period(Duration::from_millis(300))
+        .execute()
+        .expect("run executes")
+}
+
+fn unit<'a>(outcome: &'a GroupOutcome, name: &str) -> &'a UnitOutcome {
+    outcome
+        .last_attempt()
+        .expect("attempt")
+        .units
+        .iter()
+        .find(|u| u.name == name)
+        .unwrap_or_else(|| panic!("no unit {name}"))
+}
+
+fn text(outcome: &GroupOutcome) -> String {
+    outcome
+        .last_attempt()
+        .expect("attempt")
+        .verdict
+        .render_text()
+}
+
+/// Every check kind passes on a server that takes a while to come up: its dependent starts
+/// only then (it connects at once, so it would fail if started early), and the readiness is
+/// recorded as an event of the unit with the check that passed.
+#[test]
+fn each_readiness_check_passes_once_the_service_is_up() {
+    let checks = [
+        ("tcp", ReadyCheck::Tcp("127.0.0.1:{port.svc}".into())),
+        (
+            "http",
+            ReadyCheck::Http("http://127.0.0.1:{port.svc}/health".into()),
+        ),
+        ("log", ReadyCheck::Log("^Ready to accept".into())),
+        (
+            "command",
+            ReadyCheck::Command(vec![
+                python(),
+                "-c".into(),
+                "import socket; socket.create_connection(('127.0.0.1', {port.svc}), 1)".into(),
+            ]),
+        ),
+    ];
+    for (kind, check) in checks {
+        let base = TempBase::new(&format!("ready-{kind}"));
+        let dir = base.dir("ready-test");
+        write_server(&dir);
+        // The log check passes when the line is printed, a moment before the port opens:
+        // its client waits for the port itself.
+        let group = Group::builder("ready-test", &dir)
+            .timeout(GENEROUS)
+            .unit(server("svc", "0.3", check).init(1))
+            .unit(client("svc").init(2))
+            .build()
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let outcome = run(group, base.path());
+        if kind != "log" {
+            assert!(outcome.passed(), "{kind}: {}", text(&outcome));
+        }
+        let db = &outcome.last_attempt().expect("attempt").db_path;
+        let ready = db_events(db)
+            .into_iter()
+            .find(|e| e.unit == "svc" && e.step == "testrium-ready")
+            .unwrap_or_else(|| panic!("{kind}: no readiness event"));
+        let meta: serde_json::Value =
+            serde_json::from_str(ready.metadata.as_deref().unwrap_or("{}")).expect("json");
+        assert_eq!(meta["check"], kind);
+        assert!(
+            !meta["target"].as_str().unwrap_or("{").contains('{'),
+            "placeholders expanded: {meta}"
+        );
+    }
+}
+
+/// A check that never passes fails with `readiness_timeout`, naming the check as tried and
+/// the last error it saw; the dependent is not started.
+#[test]
+fn a_check_that_never_passes_names_its_last_error() {
+    let cases = [
+        (
+            "tcp",
+            ReadyCheck::Tcp("127.0.0.1:{port.svc}".into()),
+            "60",
+            "connection refused",
+        ),
+        (
+            "http",
+            ReadyCheck::Http("http://127.0.0.1:{port.svc}/down".into()),
+            "0",
+            "HTTP 503",
+        ),
+        (
+            "command",
+            ReadyCheck::Command(vec!["sh".into(), "-c".into(), "exit 2".into()]),
+            "0",
+            "exit 2",
+        ),
+    ];
+    for (kind, check, delay, last) in cases {
+        let base = TempBase::new(&format!("never-{kind}"));
+        let dir = base.dir("never-test");
+        write_server(&dir);
+        let group = Group::builder("never-test", &dir)
+            .timeout(GENEROUS)
+            .unit(
+                server("svc", delay, check)
+                    .init(1)
+                    .ready_timeout(Duration::from_millis(800)),
+            )
+            .unit(client("svc").init(2))
+            .build()
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let outcome = run(group, base.path());
+        match &unit(&outcome, "svc").failure {
+            Some(UnitFailure::ReadinessCheckTimeout {
+                check, last_error, ..
+            }) => {
+                assert!(check.starts_with(kind), "{check}");
+                assert!(!check.contains('{'), "expanded: {check}");
+                assert_eq!(last_error.as_deref(), Some(last), "{kind}");
+            }
+            other => panic!("{kind}: {other:?}\n{}", text(&outcome)),
+        }
+        assert!(matches!(
+            unit(&outcome, "client").failure,
+            Some(UnitFailure::DependencyFailed { .. })
+        ));
+    }
+}
+
+/// A unit that dies while its check is tried fails at once, not at its readiness timeout.
+#[test]
+fn a_unit_that_dies_while_checked_fails_at_once() {
+    let base = TempBase::new("check-dies");
+    let group = Group::builder("check-dies-test", base.dir("check-dies-test"))
+        .timeout(GENEROUS)
+        .unit(
+            Unit::command("svc", ["sh", "-c", "exit 0"])
+                .init(1)
+                .ports(["svc"])
+                .ready_check(ReadyCheck::Tcp("127.0.0.1:{port.svc}".into()))
+                .ready_timeout(GENEROUS),
+        )
+        .build()
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let outcome = run(group, base.path());
+    assert!(
+        matches!(
+            unit(&outcome, "svc").failure,
+            Some(UnitFailure::ExitedBeforeReady { .. })
+        ),
+        "{}",
+        text(&outcome)
+    );
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert!(attempt.timings.total < GENEROUS / 2);
+}
+
+/// `completed_dependencies`: a unit starts after its one-shot dependency exited 0; when that
+/// fails, the unit fails with `dependency_failed` and never starts.
+#[test]
+fn completed_dependencies_wait_for_a_successful_exit() {
+    for (code, passes) in [(0, true), (3, false)] {
+        let base = TempBase::new("one-shot");
+        let group = Group::builder("one-shot-test", base.dir("one-shot-test"))
+            .timeout(GENEROUS)
+            .unit(
+                Unit::command(
+                    "migrate",
+                    fixture::argv(&[fixture::emit("migrated"), fixture::Action::Exit(code)]),
+                )
+                .init(1)
+                .in_except(InExcept::ResumeAll),
+            )
+            .unit(
+                Unit::command("app", fixture::argv(&[fixture::emit("served")]))
+                    .init(2)
+                    .after_completion_of(["migrate"])
+                    .events(["served"]),
+            )
+            .build()
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let outcome = run(group, base.path());
+        let db = &outcome.last_attempt().expect("attempt").db_path;
+        let steps: Vec<String> = db_events(db).into_iter().map(|e| e.step).collect();
+        if passes {
+            assert!(outcome.passed(), "{}", text(&outcome));
+            assert_eq!(steps, ["migrated", "served"]);
+        } else {
+            assert_eq!(
+                unit(&outcome, "app").failure,
+                Some(UnitFailure::DependencyFailed {
+                    dependency: "migrate".to_owned()
+                })
+            );
+            assert_eq!(unit(&outcome, "app").status, UnitStatus::Failed);
+            assert!(!steps.contains(&"served".to_owned()));
+        }
+    }
+}
+
+/// Ports are unique across the groups `--jobs 4` runs at once, reach the unit as
+/// `TESTRIUM_PORT_<NAME>` and other units as `TESTRIUM_<UNIT>_PORT_<NAME>`, and expand in
+/// `command` and `env`.
+#[test]
+fn ports_are_unique_across_parallel_runs_and_reach_every_unit() {
+    let base = TempBase::new("ports");
+    let record = "from testrium.modules.events import Events_Manager\n\
+                  import os, sys\n\
+                  Events_Manager(Unit=os.environ['TESTRIUM_UNIT'], path='.').Set_Event(\n\
+                  \x20   'ports', argv=sys.argv[1], own=os.environ['TESTRIUM_PORT_HTTP'],\n\
+                  \x20   peer=os.environ['TESTRIUM_ECHO_SERVER_PORT_ECHO'], env=os.environ['URL'])\n";
+    for g in 0..4 {
+        let dir = base.dir(&format!("test_ports_{g}"));
+        std::fs::write(dir.join("record.py"), record).expect("write");
+        std::fs::create_dir_all(dir.join("units")).expect("units");
+        std::fs::write(
+            dir.join("config.toml"),
+            "[\"Configs\"]\nunits = [\"echo-server\", \"web\"]\ntimeout = 60\n",
+        )
+        .expect("config");
+        std::fs::write(
+            dir.join("units/echo-server.toml"),
+            "[\"echo-server\"]\ninit = 0\nports = [\"echo\"]\n",
+        )
+        .expect("unit");
+        std::fs::write(
+            dir.join("units/web.toml"),
+            "[\"web\"]\ninit = 1\nports = [\"http\"]\n\
+             command = [\"python3\", \"record.py\", \"{port.http}\"]\n\
+             env = { URL = \"http://127.0.0.1:{echo-server.port.echo}/\" }\n\
+             events = [\"ports\"]\n",
+        )
+        .expect("unit");
+    }
+    let out = Command::new(testrium_bin("TESTRIUM_BIN"))
+        .args(["run", "--jobs", "4"])
+        .arg(base.path())
+        .output()
+        .expect("run testrium");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen = BTreeSet::new();
+    for run in std::fs::read_dir(base.path().join(".testrium/runs")).expect("runs") {
+        let db = run.expect("entry").path().join("Data.db");
+        let event = db_events(&db)
+            .into_iter()
+            .find(|e| e.step == "ports")
+            .expect("ports probe");
+        let meta: serde_json::Value =
+            serde_json::from_str(event.metadata.as_deref().unwrap_or("{}")).expect("json");
+        let own = meta["own"].as_str().unwrap_or_default().to_owned();
+        let peer = meta["peer"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(meta["argv"].as_str(), Some(own.as_str()), "{meta}");
+        assert_eq!(
+            meta["env"].as_str(),
+            Some(format!("http://127.0.0.1:{peer}/").as_str()),
+            "{meta}"
+        );
+        assert!(seen.insert(own), "{meta}");
+        assert!(seen.insert(peer), "{meta}");
+    }
+    assert_eq!(seen.len(), 8, "4 groups × 2 ports, all distinct: {seen:?}");
+}
