@@ -160,6 +160,7 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
             restarts: u.restarts,
             log_path: log.exists().then(|| log.display().to_string()),
             log_tail: u.log_tail.clone(),
+            ports: u.ports.clone(),
         })
         .collect();
 

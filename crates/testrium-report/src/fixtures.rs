@@ -37,6 +37,7 @@ fn unit(name: &str, status: &str, exit: i32) -> UnitReport {
         restarts: 0,
         log_path: Some(format!("/base/.testrium/runs/x/logs/{name}.log")),
         log_tail: vec![format!("{name}: started"), format!("{name}: done")],
+        ports: Default::default(),
     }
 }
 

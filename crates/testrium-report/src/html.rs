@@ -191,9 +191,14 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
         };
         let _ = writeln!(
             h,
-            "<tr class=\"{}\"><td><code>{}</code></td><td>{}</td><td class=\"num\">{exit}</td><td class=\"num\">{}</td><td>{}{}</td></tr>",
+            "<tr class=\"{}\"><td><code>{}</code>{}</td><td>{}</td><td class=\"num\">{exit}</td><td class=\"num\">{}</td><td>{}{}</td></tr>",
             if u.passed { "ok" } else { "bad" },
             e(&u.name),
+            if u.ports.is_empty() {
+                String::new()
+            } else {
+                format!(" <span class=\"ports\">ports {}</span>", e(&ports_text(u)))
+            },
             e(&u.status),
             u.duration_s.map(seconds).unwrap_or_default(),
             e(u.reason.as_deref().unwrap_or("")),
@@ -631,6 +636,15 @@ impl Layout {
         }
         ticks
     }
+}
+
+/// `http=43123 admin=43124`: the ports the runner picked for a unit.
+fn ports_text(u: &crate::model::UnitReport) -> String {
+    u.ports
+        .iter()
+        .map(|(name, port)| format!("{name}={port}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

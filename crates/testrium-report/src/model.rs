@@ -272,6 +272,9 @@ pub struct UnitReport {
     /// The last lines of its log.
     #[serde(default)]
     pub log_tail: Vec<String>,
+    /// The loopback ports the runner picked for it (`ports = [...]`), by name.
+    #[serde(default)]
+    pub ports: std::collections::BTreeMap<String, u16>,
 }
 
 impl UnitReport {

@@ -163,11 +163,26 @@ fn write_attempt(
             if u.restarts > 0 {
                 line.push_str(&format!("  restarted {}x", u.restarts));
             }
+            for (name, port) in &u.ports {
+                line.push_str(&format!("  {}={port}", t(name)));
+            }
             if let Some(reason) = &u.reason {
                 line.push_str(&format!("  ({})", t(reason)));
             }
             writeln!(out, "{}", line.trim_end())?;
         }
+    } else if a.units.iter().any(|u| !u.ports.is_empty()) {
+        // A passing group has no units section: its ports still show.
+        let ports: Vec<String> = a
+            .units
+            .iter()
+            .flat_map(|u| {
+                u.ports
+                    .iter()
+                    .map(move |(name, port)| format!("{}.{}={port}", t(&u.name), t(name)))
+            })
+            .collect();
+        writeln!(out, "  ports: {}", ports.join(" "))?;
     }
     for u in bad_units {
         if u.log_tail.is_empty() {

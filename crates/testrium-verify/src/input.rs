@@ -346,6 +346,9 @@ pub struct UnitOutcome {
     pub duration_s: Option<f64>,
     /// The last lines of its output, oldest first.
     pub log_tail: Vec<String>,
+    /// The loopback ports the runner picked for it (`ports = [...]`), by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ports: std::collections::BTreeMap<String, u16>,
 }
 
 impl UnitOutcome {
@@ -360,7 +363,15 @@ impl UnitOutcome {
             restarts: 0,
             duration_s: None,
             log_tail: Vec::new(),
+            ports: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// The ports the runner picked for the unit, by name.
+    #[must_use]
+    pub fn with_ports(mut self, ports: impl IntoIterator<Item = (String, u16)>) -> Self {
+        self.ports.extend(ports);
+        self
     }
 
     /// A unit that exited with status 0.

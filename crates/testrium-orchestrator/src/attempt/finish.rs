@@ -217,8 +217,14 @@ impl Supervisor<'_> {
                 };
                 let slot = &self.sched.units[index];
                 let status = self.sched.status(index);
-                let mut outcome =
-                    UnitOutcome::new(unit.name.clone(), status).with_restarts(slot.restarts);
+                let ports: Vec<(String, u16)> = unit
+                    .ports
+                    .iter()
+                    .filter_map(|name| Some((name.clone(), self.ports.get(&unit.name, name)?)))
+                    .collect();
+                let mut outcome = UnitOutcome::new(unit.name.clone(), status)
+                    .with_restarts(slot.restarts)
+                    .with_ports(ports);
                 if let Some(failure) = slot.failure.clone() {
                     outcome = outcome.with_failure(failure);
                 } else if slot.killed_after_grace {
