@@ -342,3 +342,121 @@ fn ports_are_unique_across_parallel_runs_and_reach_every_unit() {
     }
     assert_eq!(seen.len(), 8, "4 groups × 2 ports, all distinct: {seen:?}");
 }
+
+/// Runs `testrium run` on a copy of the bundled example `name` with a JSON report; returns
+/// the exit code, the terminal output and the report.
+fn run_example(name: &str) -> (Option<i32>, String, serde_json::Value) {
+    let base = TempBase::new(&format!("example-{name}"));
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples")
+        .join(name);
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(&from)
+        .arg(base.path())
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    let json = base.path().join("report.json");
+    let out = Command::new(testrium_bin("TESTRIUM_BIN"))
+        .arg("run")
+        .arg(base.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run testrium");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (out.status.code(), text, report)
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// The bundled Redis example: a real server with no Testrium code, ready by `ready_command`
+/// on a port the runner picked, written and read through by two shell units. Where Redis is
+/// not installed the group is skipped, and both the run and this test say why.
+#[test]
+fn the_redis_example_runs_where_redis_is_installed() {
+    let (code, text, report) = run_example("test_redis_service");
+    if !(on_path("redis-server") && on_path("redis-cli")) {
+        eprintln!(
+            "skipped: redis-server or redis-cli is not installed (Debian: apt-get install \
+             redis-server redis-tools); checking that the group is skipped, saying so"
+        );
+        assert!(text.contains("needs `redis-server`"), "{text}");
+        return;
+    }
+    assert_eq!(code, Some(0), "{text}");
+    let units = &report["groups"][0]["attempts"][0]["units"];
+    let redis = units
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["name"] == "redis"))
+        .expect("redis unit");
+    assert!(redis["ports"]["redis"].as_u64().is_some(), "{redis}");
+}
+
+/// The bundled HTTP example: `python3 -m http.server` ready by `ready_http`, and a plain
+/// Python `command` unit that imports the runner's `testrium` module.
+#[test]
+fn the_http_example_passes() {
+    let (code, text, _) = run_example("test_http_service");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("ports: web.http="), "{text}");
+}
+
+/// A group that `requires` a program that is not installed is skipped with that reason, in
+/// the terminal and in the JSON report (`kind` `missing_program`), not failed.
+#[test]
+fn a_group_requiring_a_missing_program_is_skipped_saying_why() {
+    let base = TempBase::new("requires");
+    let dir = base.dir("test_needs");
+    std::fs::create_dir_all(dir.join("units")).expect("units");
+    std::fs::write(
+        dir.join("config.toml"),
+        "[\"Configs\"]\nunits = [\"a\"]\nrequires = [\"no-such-program-testrium\"]\n",
+    )
+    .expect("config");
+    std::fs::write(
+        dir.join("units/a.toml"),
+        "[\"a\"]\ninit = 0\ncommand = [\"true\"]\n",
+    )
+    .expect("unit");
+    let ok = base.dir("test_ok");
+    std::fs::create_dir_all(ok.join("units")).expect("units");
+    std::fs::write(ok.join("config.toml"), "[\"Configs\"]\nunits = [\"a\"]\n").expect("config");
+    std::fs::write(
+        ok.join("units/a.toml"),
+        "[\"a\"]\ninit = 0\ncommand = [\"true\"]\n",
+    )
+    .expect("unit");
+    let json = base.path().join("report.json");
+    let out = Command::new(testrium_bin("TESTRIUM_BIN"))
+        .arg("run")
+        .arg(base.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run testrium");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("SKIP test_needs") && text.contains("needs `no-such-program-testrium`"),
+        "{text}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("report")).expect("json");
+    let skipped = &report["skipped"][0];
+    assert_eq!(skipped["name"], "test_needs");
+    assert_eq!(skipped["kind"], "missing_program");
+}

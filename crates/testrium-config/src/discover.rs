@@ -73,6 +73,18 @@ pub struct Skipped {
     pub name: String,
     /// Why.
     pub reason: SkipReason,
+    /// More about why, e.g. "needs `redis-server`, not found on PATH".
+    pub detail: Option<String>,
+}
+
+impl Skipped {
+    /// The reason as one line, with its detail when there is one.
+    pub fn describe(&self) -> String {
+        match &self.detail {
+            Some(detail) => format!("{}: {detail}", self.reason),
+            None => self.reason.to_string(),
+        }
+    }
 }
 
 /// Why a group was left out.
@@ -86,6 +98,8 @@ pub enum SkipReason {
     /// A hidden folder (its name starts with `.`, like `.test_wip/`) that is otherwise a
     /// group: it has a `config.toml` and a `units/` folder. Never loaded nor validated.
     Hidden,
+    /// A program named in its `requires` is not installed; [`Skipped::detail`] names it.
+    MissingProgram,
 }
 
 impl fmt::Display for SkipReason {
@@ -94,6 +108,7 @@ impl fmt::Display for SkipReason {
             SkipReason::Disabled => "disabled (`enabled = false`)",
             SkipReason::Excluded => "excluded (`--less`)",
             SkipReason::Hidden => "hidden folder (its name starts with `.`; rename it to run it)",
+            SkipReason::MissingProgram => "a program it `requires` is not installed",
         })
     }
 }
@@ -165,6 +180,7 @@ pub fn discover(base: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
                 discovery.skipped.push(Skipped {
                     name: shown,
                     reason: SkipReason::Hidden,
+                    detail: None,
                 });
             }
             continue;
@@ -217,6 +233,7 @@ pub fn discover(base: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
             discovery.skipped.push(Skipped {
                 name: name.to_owned(),
                 reason: SkipReason::Excluded,
+                detail: None,
             });
             continue;
         }
@@ -227,10 +244,18 @@ pub fn discover(base: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
             true,
             opts.check_launch.as_deref(),
         ) {
-            Loaded::Group(group) => discovery.groups.push(*group),
+            Loaded::Group(group) => match missing_programs(&group) {
+                Some(detail) => discovery.skipped.push(Skipped {
+                    name: name.to_owned(),
+                    reason: SkipReason::MissingProgram,
+                    detail: Some(detail),
+                }),
+                None => discovery.groups.push(*group),
+            },
             Loaded::Disabled => discovery.skipped.push(Skipped {
                 name: name.to_owned(),
                 reason: SkipReason::Disabled,
+                detail: None,
             }),
             Loaded::Invalid(diagnostics) => {
                 discovery.invalid.push(name.to_owned());
@@ -239,4 +264,37 @@ pub fn discover(base: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
         }
     }
     Ok(discovery)
+}
+
+/// "needs `redis-server`, not found on PATH" when a program the group `requires` is missing.
+fn missing_programs(group: &Group) -> Option<String> {
+    let missing: Vec<String> = group
+        .settings
+        .requires
+        .iter()
+        .filter(|program| !program_exists(program, &group.dir))
+        .map(|program| format!("`{program}`"))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "needs {}, not found on PATH; install {} to run it",
+        missing.join(", "),
+        if missing.len() == 1 { "it" } else { "them" }
+    ))
+}
+
+/// Whether `program` can be run: a path (relative to `dir` when it contains `/`), or an
+/// executable file in a folder of `PATH`.
+fn program_exists(program: &str, dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return executable(&dir.join(program));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| executable(&p.join(program))))
 }

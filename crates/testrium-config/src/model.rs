@@ -95,6 +95,10 @@ pub struct Settings {
     pub save_metrics: bool,
     /// `save-scores`, alias `save-performance` (default true).
     pub save_scores: bool,
+    /// `requires = ["redis-server"]` (new): programs the group needs; a group whose program is
+    /// not found (on `PATH`, or relative to the group folder when it contains `/`) is skipped
+    /// with that reason instead of failing.
+    pub requires: Vec<String>,
 }
 
 impl Default for Settings {
@@ -112,6 +116,7 @@ impl Default for Settings {
             gen_metrics: true,
             save_metrics: true,
             save_scores: true,
+            requires: Vec::new(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub(crate) const CONFIGS_KEYS: &[&str] = &[
     "save-analitics",
     "save-performance",
     "setup",
+    "requires",
 ];
 
 #[cfg(feature = "toml")]

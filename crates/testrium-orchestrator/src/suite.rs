@@ -270,11 +270,12 @@ impl Suite {
             .iter()
             .map(|s| SkippedGroup {
                 name: s.name.clone(),
-                reason: s.reason.to_string(),
+                reason: s.describe(),
                 kind: match s.reason {
                     SkipReason::Disabled => SkipKind::Disabled,
                     SkipReason::Excluded => SkipKind::Excluded,
                     SkipReason::Hidden => SkipKind::Hidden,
+                    SkipReason::MissingProgram => SkipKind::MissingProgram,
                     _ => SkipKind::Other,
                 },
             })

@@ -211,6 +211,11 @@ fn parse_configs(reader: &mut Reader<'_>, table: &DeTable<'_>, draft: &mut Confi
                     _ => settings.save_scores = b,
                 }
             }
+            "requires" => {
+                if let Some(programs) = reader.strings(name, value, "[\"redis-server\"]") {
+                    settings.requires = programs.into_iter().map(|(p, _)| p).collect();
+                }
+            }
             "setup" => {
                 if let Some(argv) = reader.strings(name, value, "[\"./start-broker\", \"--quiet\"]")
                 {

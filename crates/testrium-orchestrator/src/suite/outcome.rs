@@ -208,6 +208,8 @@ pub enum SkipKind {
     FailFast,
     /// Not started: the suite was cancelled.
     Interrupted,
+    /// A program it `requires` is not installed (the reason names it).
+    MissingProgram,
     /// Unknown (a report written before `kind` existed, or by a newer version).
     #[default]
     #[serde(other)]
