@@ -17,9 +17,13 @@ use super::Supervisor;
 use crate::logs::LogTail;
 use crate::process::{self, Exit, Process, stop_processes};
 
-/// The first pause between two tries, and the longest.
+/// The first pause between two tries, and the longest; in between, a 24th of the time
+/// the check has been tried (a service that comes up after 0.3 s is seen within ~15 ms).
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const MAX_PAUSE: Duration = Duration::from_millis(250);
+/// How soon the driver looks again at a try in flight (a connection ends in microseconds on
+/// loopback; its answer must not wait for the next pause).
+const IN_FLIGHT_LOOK: Duration = Duration::from_millis(1);
 /// The longest one try may take (a connection, a request, a command).
 const TRY_LIMIT: Duration = Duration::from_secs(5);
 /// The step of the event recording that a check passed.
@@ -55,7 +59,7 @@ pub(super) struct ReadyState {
 
 impl ReadyState {
     fn pause(&self, now: Instant) -> Duration {
-        (now.saturating_duration_since(self.started) / 8).clamp(FIRST_PAUSE, MAX_PAUSE)
+        (now.saturating_duration_since(self.started) / 24).clamp(FIRST_PAUSE, MAX_PAUSE)
     }
 
     /// Stops a try in flight (a command is killed; a thread ends by itself within its limit).
@@ -111,9 +115,18 @@ impl Supervisor<'_> {
 
     /// When the next try of a check is due.
     pub(super) fn next_ready_check(&self) -> Option<Instant> {
+        let soon = Instant::now() + IN_FLIGHT_LOOK;
         self.procs
             .iter()
-            .filter_map(|p| p.ready.as_ref().map(|r| r.next_try))
+            .filter_map(|p| {
+                p.ready.as_ref().map(|r| {
+                    if r.pending.is_some() {
+                        soon
+                    } else {
+                        r.next_try
+                    }
+                })
+            })
             .min()
     }
 
