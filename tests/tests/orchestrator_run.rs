@@ -676,17 +676,23 @@ fn rust_request_response_circuit_passes() {
                 .depends_on(["server"])
                 .events(["request-sent", "response-received", "done"]),
         )
+        // The round trip itself, request `req-<i>` and response `req-<i>-response`: since
+        // issue 13 each request is an instance linked to its own response. (This circuit
+        // ended at the client's single `done` before, as a circuit could not follow a flow
+        // across two keys; one `done` now completes one of the three instances only.)
         .circuit(
             Circuit::new("echo")
                 .hop(Hop::new("client", "request-sent"))
                 .hop(Hop::new("server", "request-received"))
-                .hop(Hop::new("client", "done")),
+                .hop(Hop::new("client", "response-received")),
         )
         .build()
         .expect("valid group");
     let outcome = run(group, base.path());
     let attempt = &outcome.attempts[0];
     assert!(outcome.passed(), "{}", attempt.verdict.render_text());
+    let circuit = &attempt.verdict.circuits[0];
+    assert_eq!((circuit.instances, circuit.complete), (3, 3));
     assert_eq!(
         attempt.verdict.correlation.pairs.len(),
         6,

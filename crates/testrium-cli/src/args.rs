@@ -138,6 +138,9 @@ pub struct EmitArgs {
     /// Event key (required for Send and Receive).
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
+    /// The key of the event that caused this one (links circuit hops across keys).
+    #[arg(long, value_name = "KEY")]
+    pub cause: Option<String>,
     /// Unit name (default: $TESTRIUM_UNIT).
     #[arg(long, value_name = "UNIT")]
     pub unit: Option<String>,

@@ -94,6 +94,12 @@ pub struct Event {
     pub pid: Option<i64>,
     /// `Metadata`: a JSON object as text; `None` when absent or empty.
     pub metadata: Option<String>,
+    /// `Cause`: the key of the event that caused this one (see the `[[circuit]]` linking
+    /// rules); `None` when NULL or empty. The readers also take it from a `cause` string in
+    /// the metadata (how a group written for the original records it). Absent from events
+    /// serialized before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 impl Event {
@@ -115,6 +121,7 @@ impl Event {
             mono_ns: None,
             pid: None,
             metadata: None,
+            cause: None,
         }
     }
 
@@ -143,6 +150,13 @@ impl Event {
     #[must_use]
     pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
         self.metadata = Some(metadata.into());
+        self
+    }
+
+    /// Sets the cause: the key of the event that caused this one.
+    #[must_use]
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
         self
     }
 }

@@ -30,10 +30,11 @@ const POLL_AFTER_WRITE: Duration = Duration::from_micros(100);
 const POLLS_AFTER_WRITE: u32 = 200;
 
 const INSERT: &str = "INSERT INTO Events
-    (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid, Cause)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-/// One probe to record with [`Probe::record`]: a step, a type, an optional key and metadata.
+/// One probe to record with [`Probe::record`]: a step, a type, an optional key, an optional
+/// cause and metadata.
 ///
 /// ```
 /// use testrium_events::{EventType, ProbeRecord};
@@ -42,7 +43,12 @@ const INSERT: &str = "INSERT INTO Events
 ///     .event_type(EventType::Send)
 ///     .key("order-42")
 ///     .meta("size", 3);
-/// # let _ = record;
+/// // A response sent with its own key, linked to the request that caused it.
+/// let response = ProbeRecord::new("response-sent")
+///     .event_type(EventType::Send)
+///     .key("resp-7")
+///     .cause("req-7");
+/// # let _ = (record, response);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -55,6 +61,9 @@ pub struct ProbeRecord {
     pub key: Option<String>,
     /// The metadata; must be a JSON object (checked when recorded).
     pub metadata: serde_json::Value,
+    /// The key of the event that caused this one (the `Cause` column): links this probe to
+    /// that event in a declared circuit, whatever its own key. `None` or empty: no cause.
+    pub cause: Option<String>,
 }
 
 impl ProbeRecord {
@@ -65,6 +74,7 @@ impl ProbeRecord {
             event_type: EventType::Default,
             key: None,
             metadata: serde_json::Value::Object(serde_json::Map::new()),
+            cause: None,
         }
     }
 
@@ -79,6 +89,15 @@ impl ProbeRecord {
     #[must_use]
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
+        self
+    }
+
+    /// Sets the cause: the key of the event that caused this one (for example the request
+    /// key on the probe that sends its response under another key). An explicit cause is
+    /// authoritative when the verifier links a circuit's hops.
+    #[must_use]
+    pub fn cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
         self
     }
 
@@ -264,6 +283,7 @@ impl Probe {
                 &metadata,
                 monotonic_ns(),
                 self.pid,
+                record.cause.as_deref().filter(|c| !c.is_empty()),
             ))?;
             Ok(self.conn.last_insert_rowid())
         };

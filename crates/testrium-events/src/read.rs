@@ -11,7 +11,7 @@ pub(crate) const MAX_METADATA_BYTES: usize = 1 << 20;
 
 /// The columns read, in order. Missing columns (a database written by an older client that
 /// could not be migrated, e.g. read-only) are read as NULL.
-pub(crate) const COLUMNS: [&str; 9] = [
+pub(crate) const COLUMNS: [&str; 10] = [
     "ID",
     "Unit",
     "StepCompleted",
@@ -21,6 +21,7 @@ pub(crate) const COLUMNS: [&str; 9] = [
     "MonoNs",
     "Pid",
     "Metadata",
+    "Cause",
 ];
 
 /// Builds the SELECT for the columns present in the table.
@@ -120,6 +121,19 @@ fn metadata(v: ValueRef<'_>) -> Option<String> {
     lossy_text(v)
 }
 
+/// A non-empty `cause` string in the metadata: how a unit written for the original records a
+/// cause (the original folds unknown keyword arguments of `Set_Event` into the metadata).
+fn metadata_cause(metadata: Option<&str>) -> Option<String> {
+    let meta = metadata.filter(|m| m.contains("\"cause\""))?;
+    match serde_json::from_str::<serde_json::Value>(meta)
+        .ok()?
+        .get("cause")?
+    {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
 /// Decodes one row selected with [`select_sql`].
 pub(crate) fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Event, MalformedEvent>> {
     let id = match row.get_ref(0)? {
@@ -158,5 +172,6 @@ pub(crate) fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Event, 
     event.mono_ns = integer(row.get_ref(6)?);
     event.pid = integer(row.get_ref(7)?);
     event.metadata = metadata(row.get_ref(8)?);
+    event.cause = lossy_text(row.get_ref(9)?).or_else(|| metadata_cause(event.metadata.as_deref()));
     Ok(Ok(event))
 }

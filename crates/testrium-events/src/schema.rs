@@ -5,6 +5,7 @@
 //! |---|---|
 //! | 0 | the original Python Testrium 0.3: `Events`, `UnitStatus`, `Results` (rollback journal) |
 //! | 1 | WAL; `Events.MonoNs`, `Events.Pid`, `UnitStatus.MonoNs`; tables `UnitTransitions`, `TestriumMeta` |
+//! | 2 | `Events.Cause` (the key of the event that caused this one; NULL by default) |
 //!
 //! The schema is only ever extended: columns are added with defaults, never renamed or
 //! dropped, so rows written by any client version are read by every other one. The Python
@@ -20,7 +21,7 @@ use crate::error::{StoreError, StoreErrorKind};
 
 /// The schema version this build writes (`PRAGMA user_version`). See the module table in the
 /// crate documentation for what each version added.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a writer waits for the write lock before SQLite reports "database is locked".
 /// Generous on purpose: a probe must never be lost because another unit was writing.
@@ -35,7 +36,8 @@ const CREATE_EVENTS: &str = "CREATE TABLE IF NOT EXISTS Events (
     Time NUMBER,
     Metadata TEXT,
     MonoNs INTEGER DEFAULT NULL,
-    Pid INTEGER DEFAULT NULL
+    Pid INTEGER DEFAULT NULL,
+    Cause TEXT DEFAULT NULL
 )";
 
 const CREATE_UNIT_STATUS: &str = "CREATE TABLE IF NOT EXISTS UnitStatus (
@@ -73,6 +75,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("Events", "Metadata", "TEXT"),
     ("Events", "MonoNs", "INTEGER DEFAULT NULL"),
     ("Events", "Pid", "INTEGER DEFAULT NULL"),
+    ("Events", "Cause", "TEXT DEFAULT NULL"),
     ("UnitStatus", "MonoNs", "INTEGER DEFAULT NULL"),
 ];
 

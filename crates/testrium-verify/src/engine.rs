@@ -1,6 +1,6 @@
 //! `verify`: every rule, combined into one verdict with its failures and warnings.
 
-use crate::circuits::check_circuits;
+use crate::circuits::{Omitted, check_circuits, kind_index};
 use crate::context::Context;
 use crate::correlate::correlate;
 use crate::evidence::{events_span, exceptions, late_events, unknown_units};
@@ -11,7 +11,8 @@ use crate::render::{clean, fmt_seconds};
 use crate::rows::Rows;
 use crate::stream::VerifyOptions;
 use crate::verdict::{
-    Clock, Failure, FailureKind, RunSummary, Verdict, ViolationKind, Warning, WarningKind,
+    CircuitReport, Clock, Failure, FailureKind, RunSummary, Verdict, ViolationKind, Warning,
+    WarningKind,
 };
 use testrium_events::MalformedEvent;
 
@@ -152,56 +153,11 @@ pub(crate) fn decide(
     }
 
     // Declared circuits.
-    let circuits = check_circuits(&ctx, &exp.circuits);
-    for c in &circuits {
-        for v in &c.violations {
-            let key = v
-                .key
-                .as_deref()
-                .map(|k| format!(" key `{}`", clean(k)))
-                .unwrap_or_default();
-            let name = clean(&c.name);
-            let hop = clean(&v.hop_name);
-            let n = v.hop + 1;
-            let (kind, message) = match v.kind {
-                ViolationKind::Missing => (
-                    FailureKind::CircuitIncomplete,
-                    format!("circuit `{name}`{key}: hop {n} `{hop}` never happened"),
-                ),
-                ViolationKind::OutOfOrder => (
-                    FailureKind::CircuitOutOfOrder,
-                    format!(
-                        "circuit `{name}`{key}: hop {n} `{hop}` happened only before the previous hop (by {})",
-                        fmt_seconds(v.over_by_s.unwrap_or_default())
-                    ),
-                ),
-                ViolationKind::HopOverBudget => (
-                    FailureKind::HopOverBudget,
-                    format!(
-                        "circuit `{name}`{key}: hop {n} `{hop}` took {}, over its {} budget by {}",
-                        fmt_seconds(v.actual_s.unwrap_or_default()),
-                        fmt_seconds(v.budget_s.unwrap_or_default()),
-                        fmt_seconds(v.over_by_s.unwrap_or_default())
-                    ),
-                ),
-                _ => (
-                    FailureKind::CircuitOverBudget,
-                    format!(
-                        "circuit `{name}`{key}: took {} from first to last hop, over its {} budget by {}",
-                        fmt_seconds(v.actual_s.unwrap_or_default()),
-                        fmt_seconds(v.budget_s.unwrap_or_default()),
-                        fmt_seconds(v.over_by_s.unwrap_or_default())
-                    ),
-                ),
-            };
-            failures.push(Failure {
-                circuit: Some(c.name.clone()),
-                key: v.key.as_deref().map(str::to_owned),
-                kind,
-                unit: None,
-                message,
-            });
-        }
+    let checked = check_circuits(&ctx, &exp.circuits);
+    let mut circuits = Vec::with_capacity(checked.len());
+    for (c, omitted) in checked {
+        circuit_failures(&c, &omitted, &mut failures);
+        circuits.push(c);
     }
 
     // Unit outcomes.
@@ -372,6 +328,125 @@ pub(crate) fn decide(
         malformed,
         unknown_units,
         late_events,
+    }
+}
+
+/// The failures of one circuit: one per listed violation, one per kind for those left out.
+fn circuit_failures(c: &CircuitReport, omitted: &Omitted, failures: &mut Vec<Failure>) {
+    let name = clean(&c.name);
+    for v in &c.violations {
+        let key = v
+            .key
+            .as_deref()
+            .map(|k| format!(" key `{}`", clean(k)))
+            .unwrap_or_default();
+        let hop = clean(&v.hop_name);
+        let n = v.hop + 1;
+        let (kind, message) = match v.kind {
+            ViolationKind::Missing if v.unlinked > 0 => {
+                let mut keys: Vec<String> = v
+                    .unlinked_keys
+                    .iter()
+                    .map(|k| format!("`{}`", clean(k)))
+                    .collect();
+                if (keys.len() as u64) < v.unlinked && !keys.is_empty() {
+                    keys.push("…".to_owned());
+                }
+                let keys = if keys.is_empty() {
+                    "without a key".to_owned()
+                } else {
+                    format!("keys {}", keys.join(", "))
+                };
+                let message = match v.previous_key.as_deref() {
+                    Some(p) => {
+                        let p = clean(p);
+                        format!(
+                            "circuit `{name}`{key}: hop {n} `{hop}` recorded {}× but not caused by `{p}` ({keys}): give it `cause=\"{p}\"`, or use one key for the flow",
+                            v.unlinked
+                        )
+                    }
+                    None => format!(
+                        "circuit `{name}`{key}: hop {n} `{hop}` recorded {}× but not linked to hop {} ({keys}): give it the key of the hop before as its `cause`, or record it in the same unit",
+                        v.unlinked,
+                        n - 1
+                    ),
+                };
+                (FailureKind::CircuitIncomplete, message)
+            }
+            ViolationKind::Missing => (
+                FailureKind::CircuitIncomplete,
+                format!("circuit `{name}`{key}: hop {n} `{hop}` never happened"),
+            ),
+            ViolationKind::OutOfOrder => (
+                FailureKind::CircuitOutOfOrder,
+                format!(
+                    "circuit `{name}`{key}: hop {n} `{hop}` happened only before the previous hop (by {})",
+                    fmt_seconds(v.over_by_s.unwrap_or_default())
+                ),
+            ),
+            ViolationKind::HopOverBudget => (
+                FailureKind::HopOverBudget,
+                format!(
+                    "circuit `{name}`{key}: hop {n} `{hop}` took {}, over its {} budget by {}",
+                    fmt_seconds(v.actual_s.unwrap_or_default()),
+                    fmt_seconds(v.budget_s.unwrap_or_default()),
+                    fmt_seconds(v.over_by_s.unwrap_or_default())
+                ),
+            ),
+            _ => (
+                FailureKind::CircuitOverBudget,
+                format!(
+                    "circuit `{name}`{key}: took {} from first to last hop, over its {} budget by {}",
+                    fmt_seconds(v.actual_s.unwrap_or_default()),
+                    fmt_seconds(v.budget_s.unwrap_or_default()),
+                    fmt_seconds(v.over_by_s.unwrap_or_default())
+                ),
+            ),
+        };
+        failures.push(Failure {
+            circuit: Some(c.name.clone()),
+            key: v.key.as_deref().map(str::to_owned),
+            kind,
+            unit: None,
+            message,
+        });
+    }
+    let kinds = [
+        (
+            ViolationKind::Missing,
+            FailureKind::CircuitIncomplete,
+            "incomplete",
+        ),
+        (
+            ViolationKind::OutOfOrder,
+            FailureKind::CircuitOutOfOrder,
+            "out of order",
+        ),
+        (
+            ViolationKind::HopOverBudget,
+            FailureKind::HopOverBudget,
+            "over a hop budget",
+        ),
+        (
+            ViolationKind::TotalOverBudget,
+            FailureKind::CircuitOverBudget,
+            "over the total budget",
+        ),
+    ];
+    for (vk, kind, what) in kinds {
+        let count = omitted[kind_index(vk)];
+        if count > 0 {
+            failures.push(Failure {
+                circuit: Some(c.name.clone()),
+                key: None,
+                kind,
+                unit: None,
+                message: format!(
+                    "circuit `{name}`: {count} more instance(s) {what}, not listed (the first {} broken instances are)",
+                    c.violations.len().min(100)
+                ),
+            });
+        }
     }
 }
 

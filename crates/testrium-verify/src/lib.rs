@@ -46,14 +46,22 @@
 //!   recorded first, or the wall clock went backwards) counts as 0 and is reported as a
 //!   `negative_latency` warning. Statistics (count, min, mean, nearest-rank p50/p95/p99, max)
 //!   are given over all pairs and per route (sending unit → receiving unit).
-//! - **Circuits.** Each declared circuit is checked per instance: once per key of its first
-//!   hop whose events carry keys (later hops with keys must carry the same key; keys seen only
-//!   at later hops belong to other flows), or once if no hop event has a key. The first hop is
-//!   its earliest event, every next hop the earliest event not before the previous hop (equal
-//!   timestamps are in order). A hop with no event is `circuit_incomplete`; one whose events
-//!   all precede the previous hop is `circuit_out_of_order` (with by how much); a hop later
-//!   than its budget is `hop_over_budget`; first to last hop over the total budget is
-//!   `circuit_over_budget`.
+//! - **Circuits.** Each event of a declared circuit's first hop starts an *instance*; each
+//!   next hop is linked to it when its event carries the same key as the instance's last
+//!   events, names one of those keys as its `cause` (then only these two rules apply), is
+//!   the next event of the unit that recorded the previous hop (program order, first in,
+//!   first out), or is reached from the previous hop through events that are no hops (the
+//!   host's `response-sent` links its `request-received` to the client's
+//!   `response-received`); an event with neither key nor cause, of a hop whose unit differs
+//!   from the previous hop's, takes the instance that reached the previous hop first. A
+//!   broken instance is `circuit_incomplete` at its first hop never linked (naming the events
+//!   of that hop that were recorded but not linked, and how to link them), or
+//!   `circuit_out_of_order` when that hop's event came before the previous hop (with by how
+//!   much); a hop later than its budget is `hop_over_budget`; first to last hop over the
+//!   total budget is `circuit_over_budget`. A circuit without any first-hop event is
+//!   incomplete at its first hop. The first 100 broken instances are listed, the rest
+//!   counted ([`CircuitReport::violations_omitted`]); latency is over the instances whose
+//!   every hop was linked. `docs/CONFIG.md` gives the rules with a round-trip example.
 //! - **Units and direct tests.** A unit whose status is [`UnitStatus::Failed`] fails the run
 //!   with the kind of its [`UnitFailure`]; a reason on a unit that did not fail (a server that
 //!   ignored SIGTERM at teardown) is a `unit_notice` warning. A failed [`DirectTest`] fails
@@ -135,7 +143,7 @@ pub use crate::input::{
 pub use crate::stream::{Verifier, VerifyOptions};
 pub use crate::verdict::{
     CircuitReport, CircuitViolation, Clock, CorrelationReport, DuplicateKey, EventRef,
-    ExceptionEvidence, Failure, FailureKind, HopReport, LatencyReport, LatencyStats, Pair,
-    ProbeCheck, ProbeReport, RouteLatency, RunSummary, UnknownUnit, Verdict, ViolationKind,
+    ExceptionEvidence, Failure, FailureKind, HopReport, InstanceTrace, LatencyReport, LatencyStats,
+    Pair, ProbeCheck, ProbeReport, RouteLatency, RunSummary, UnknownUnit, Verdict, ViolationKind,
     Warning, WarningKind,
 };

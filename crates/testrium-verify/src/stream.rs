@@ -42,8 +42,12 @@ impl VerifyOptions {
 /// tests and timing, whatever order the events come in.
 ///
 /// Each event is kept in a compact form (about 40 bytes, with one copy of each distinct unit,
-/// probe and event key; `Exception` events also keep their pid and metadata), where an
-/// [`Event`] takes some 250 bytes with its strings.
+/// probe and event key; `Exception` events also keep their pid and metadata, events that
+/// name a cause 8 bytes more), where an [`Event`] takes some 250 bytes with its strings.
+/// Declared circuits are linked when the verdict is asked for, in one pass over the events
+/// in time order: beyond one 4-byte index per event for that order, what it holds grows
+/// with the instances open at a time (and the latencies of complete ones), not with the
+/// events.
 ///
 /// ```
 /// use testrium_events::{Event, EventType};

@@ -490,9 +490,11 @@ pub enum ViolationKind {
 pub struct CircuitViolation {
     /// What broke.
     pub kind: ViolationKind,
-    /// The key of the instance (`None` for a circuit without keys).
+    /// The starting key of the instance: the key of its first-hop event (`None` when that
+    /// event has no key, or when the circuit has no instance at all).
     pub key: Option<Arc<str>>,
-    /// Index of the hop that broke (0-based; the last hop for `TotalOverBudget`).
+    /// Index of the hop that broke (0-based; the last hop for `TotalOverBudget`). For
+    /// `Missing` and `OutOfOrder`, the instance's first broken hop.
     pub hop: usize,
     /// `unit:probe` of that hop.
     pub hop_name: String,
@@ -503,6 +505,33 @@ pub struct CircuitViolation {
     pub budget_s: Option<f64>,
     /// By how much the budget was exceeded, or the order broken, seconds.
     pub over_by_s: Option<f64>,
+    /// `ID` of the instance's first-hop event (`None` when the circuit has no instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_id: Option<i64>,
+    /// For `Missing`: the key the instance carried at its last linked hop (what the missing
+    /// hop should name as its `cause`, or carry as its key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key: Option<Arc<str>>,
+    /// For `Missing`: how many events of the missing hop were recorded but linked to no
+    /// instance (0: the hop was never recorded, or only by other instances).
+    #[serde(default, skip_serializing_if = "crate::ser::is_zero")]
+    pub unlinked: u64,
+    /// For `Missing`: the first distinct keys of those unlinked events (at most 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlinked_keys: Vec<String>,
+}
+
+/// The events of one circuit instance, for a report to show or highlight it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct InstanceTrace {
+    /// The starting key (the key of its first-hop event).
+    pub key: Option<Arc<str>>,
+    /// `ID` of the event linked at each hop it reached, in hop order (the first broken hop
+    /// and those after it are absent).
+    pub event_ids: Vec<i64>,
+    /// Whether every hop was linked, in order and within every budget.
+    pub complete: bool,
 }
 
 /// One hop of a circuit, over all its instances.
@@ -515,32 +544,48 @@ pub struct HopReport {
     pub probe: String,
     /// Budget from the previous hop, seconds.
     pub budget_s: Option<f64>,
-    /// Instances in which this hop happened in order.
+    /// Instances in which this hop was linked, in order.
     pub reached: u64,
-    /// Time from the previous hop, over the instances that reached it (`None` for the first).
+    /// Time from the previous hop, over the instances whose every hop was linked (`None` for
+    /// the first hop, or when no instance is complete).
     pub from_previous: Option<LatencyStats>,
 }
 
 /// The check of one declared circuit.
+///
+/// Each event of the first hop starts an *instance*; the next hops are linked to it by the
+/// rules of `docs/CONFIG.md` (same key, explicit cause, program order, through the pairs, and
+/// time order for hops that share neither key nor unit). Per-hop and total latency are over
+/// the instances whose every hop was linked (over budget or not).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CircuitReport {
     /// The circuit's name.
     pub name: String,
-    /// Whether any of its hops' events carry keys (then it is checked once per key).
+    /// Whether any event of its hops carries a key.
     pub keyed: bool,
-    /// Instances checked (keys, or 1).
+    /// Instances: events of the first hop.
     pub instances: u64,
-    /// Instances in which every hop happened in order within budget.
+    /// Instances in which every hop was linked, in order and within every budget.
     pub complete: u64,
     /// Per-hop figures.
     pub hops: Vec<HopReport>,
-    /// First hop to last, over complete-in-order instances.
+    /// First hop to last, over the instances whose every hop was linked.
     pub total: Option<LatencyStats>,
     /// The total budget, seconds.
     pub total_budget_s: Option<f64>,
-    /// Everything that broke, sorted by key then hop.
+    /// What broke, for the first broken instances (in the order they started, each with its
+    /// first broken hop and every budget it exceeded), at most 100 instances.
     pub violations: Vec<CircuitViolation>,
+    /// Violations of the broken instances left out of [`violations`](Self::violations)
+    /// (absent, 0, when none was left out).
+    #[serde(default, skip_serializing_if = "crate::ser::is_zero")]
+    pub violations_omitted: u64,
+    /// The first instances (up to 20) and every instance in
+    /// [`violations`](Self::violations), in the order they started: their linked events, so
+    /// a report can show or highlight one instance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<InstanceTrace>,
 }
 
 impl CorrelationReport {

@@ -35,6 +35,9 @@ fn emit(args: EmitArgs) -> Result<(), String> {
     if let Some(key) = args.key {
         record = record.key(key);
     }
+    if let Some(cause) = args.cause {
+        record = record.cause(cause);
+    }
     for entry in &args.meta {
         let (key, value) = entry
             .split_once('=')

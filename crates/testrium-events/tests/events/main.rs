@@ -1,5 +1,6 @@
 //! Integration tests of the event store: one test binary for the crate.
 
+mod cause;
 mod common;
 mod errors;
 mod history;

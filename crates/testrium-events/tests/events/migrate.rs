@@ -47,7 +47,8 @@ fn original_database_is_migrated_by_adding_columns() {
             "Time",
             "Metadata",
             "MonoNs",
-            "Pid"
+            "Pid",
+            "Cause"
         ]
     );
     assert_eq!(

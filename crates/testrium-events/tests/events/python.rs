@@ -276,7 +276,7 @@ print(m.correlate_send_receive()["orphan_sends"][0]["EventKey"])
     assert_eq!(out, "2 True {}\nk\n");
     assert_eq!(
         columns(&db, "Events").last().map(String::as_str),
-        Some("Pid")
+        Some("Cause")
     );
     let log = RunDb::open(&db).expect("open").read_events().expect("read");
     assert_eq!(log.events.len(), 2);

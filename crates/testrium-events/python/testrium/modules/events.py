@@ -5,7 +5,8 @@ The API of the original Python Testrium 0.3 ``testrium.modules.events`` module:
 as the Rust ``testrium_events::Probe`` into the run database:
 
 * the original tables and columns, plus ``Events.MonoNs`` (``time.monotonic_ns()``, the
-  CLOCK_MONOTONIC shared by every process on the host) and ``Events.Pid``;
+  CLOCK_MONOTONIC shared by every process on the host), ``Events.Pid`` and ``Events.Cause``
+  (``Set_Event(..., cause="req-7")``: the key of the event that caused this one);
 * WAL journal, ``synchronous=NORMAL`` and a 30 s busy timeout, so concurrent writers queue
   instead of losing probes to "database is locked";
 * ``wait_for_event`` wakes within about a millisecond of the awaited probe's commit: it
@@ -48,7 +49,7 @@ UNIT_ENV = "TESTRIUM_UNIT"
 VALID_EVENT_TYPES = {"Default", "Exception", "Send", "Receive"}
 
 #: ``PRAGMA user_version`` written by this client (0 is the original package's schema).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_S = 30.0
 _WAIT_POLL_S = 0.001
 # With a watch on the -wal file: the longest sleep between two checks anyway, and the polls
@@ -68,7 +69,8 @@ _CREATE_TABLES = (
     Time NUMBER,
     Metadata TEXT,
     MonoNs INTEGER DEFAULT NULL,
-    Pid INTEGER DEFAULT NULL
+    Pid INTEGER DEFAULT NULL,
+    Cause TEXT DEFAULT NULL
 )""",
     """CREATE TABLE IF NOT EXISTS UnitStatus (
     Unit TEXT PRIMARY KEY,
@@ -103,12 +105,14 @@ _ADDED_COLUMNS = (
     ("Events", "Metadata", "TEXT"),
     ("Events", "MonoNs", "INTEGER DEFAULT NULL"),
     ("Events", "Pid", "INTEGER DEFAULT NULL"),
+    ("Events", "Cause", "TEXT DEFAULT NULL"),
     ("UnitStatus", "MonoNs", "INTEGER DEFAULT NULL"),
 )
 
 _INSERT_EVENT = (
-    "INSERT INTO Events (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO Events"
+    " (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid, Cause)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _FIND_AFTER = (
@@ -400,6 +404,10 @@ class Events_Manager(_Store):
         event_key = kwargs.pop("event_key", "")
         if event_type in {"Send", "Receive"} and not event_key:
             raise ValueError("Send and Receive events require event_key")
+        # New: the key of the event that caused this one (``cause="req-7"``). The original
+        # folds unknown keyword arguments into the metadata, so a group that passes it still
+        # runs there; a ``cause`` string in the metadata counts as the cause too.
+        cause = kwargs.pop("cause", None)
 
         # In the original's order: extra keyword arguments are merged first (so metadata that
         # is not a mapping raises TypeError there), then the result must be a dict.
@@ -408,6 +416,10 @@ class Events_Manager(_Store):
             metadata = {**metadata, **kwargs}
         if not isinstance(metadata, dict):
             raise ValueError("metadata must be a dictionary")
+        if cause is None and isinstance(metadata.get("cause"), str):
+            cause = metadata["cause"]
+        if cause is not None and not isinstance(cause, str):
+            raise ValueError("cause must be a string (the key of the causing event)")
         # As the original: a value JSON cannot encode raises TypeError and records nothing.
         encoded = json.dumps(metadata, sort_keys=True)
 
@@ -422,6 +434,7 @@ class Events_Manager(_Store):
                 encoded,
                 time.monotonic_ns(),
                 os.getpid(),
+                cause or None,
             ),
         )
 
