@@ -13,8 +13,8 @@ use testrium_verify::{LatencyStats, UnitStatus};
 
 use crate::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
-    HopStat, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency, RunReport, SCHEMA,
-    TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
+    HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency,
+    RunReport, SCHEMA, TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
 };
 
 /// How many entries of a list of `len` are beyond [`LIST_LIMIT`].
@@ -277,6 +277,17 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
                         reached: h.reached,
                         budget_ms: h.budget_s.map(|s| s * 1e3),
                         latency: h.from_previous.as_ref().map(latency),
+                    })
+                    .collect(),
+                instances: circuit.instances,
+                complete: circuit.complete,
+                traces: circuit
+                    .traces
+                    .iter()
+                    .map(|t| InstanceTrace {
+                        key: t.key.as_deref().map(str::to_owned),
+                        event_ids: t.event_ids.clone(),
+                        complete: t.complete,
                     })
                     .collect(),
             }

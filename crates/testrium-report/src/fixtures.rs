@@ -97,6 +97,9 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
                     latency: Some(lat(1, 0.4)),
                 },
             ],
+            instances: 1,
+            complete: 1,
+            traces: Vec::new(),
         }],
         direct_tests: vec![],
         failures: vec![],
@@ -150,6 +153,7 @@ pub fn failing_attempt(attempt: u32) -> AttemptReport {
     }];
     a.circuits[0].passed = false;
     a.circuits[0].total = None;
+    a.circuits[0].complete = 0;
     a.circuits[0].message = Some("hop target:command-received never recorded".into());
     a.failures = vec![
         Failure {

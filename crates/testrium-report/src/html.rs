@@ -180,7 +180,9 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
         h.push_str("</ul>\n");
     }
     h.push_str("<h3>Timeline</h3>\n");
-    timeline_svg(h, &format!("{group}-{}", a.attempt), a);
+    let id = format!("{group}-{}", a.attempt);
+    let highlights = instance_highlights(h, &id, a);
+    timeline_svg(h, &id, a, &highlights);
 
     h.push_str("<h3>Units</h3>\n<table class=\"units\">\n<tr><th>unit</th><th>status</th><th>exit</th><th>duration</th><th>reason</th></tr>\n");
     for u in &a.units {
@@ -325,6 +327,7 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
                     })
                     .collect()
             };
+            let complete = format!("{}/{}", circuit.complete, circuit.instances);
             let _ = writeln!(
                 h,
                 "<tr class=\"{cls}\"><td><code>{}</code></td><td class=\"{cls}\">{}{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
@@ -336,10 +339,7 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
                     .map(|m| format!(": {}", e(m)))
                     .unwrap_or_default(),
                 hops.join(" → "),
-                circuit
-                    .total
-                    .map(|t| t.count.to_string())
-                    .unwrap_or_default(),
+                complete,
                 circuit.total.map(|t| millis(t.p95_ms)).unwrap_or_default(),
                 circuit.budget_ms.map(millis).unwrap_or_default(),
                 cls = if circuit.passed { "ok" } else { "bad" },
@@ -384,7 +384,68 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
 }
 
 /// The sequence diagram: lanes (one per unit) across a shared time axis.
-fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
+/// Circuit instances the reader can highlight on the timeline, without a script: a link to
+/// `#hl-…` targets an empty marker just before the timeline, and a CSS rule on
+/// `:target ~ svg` dims every probe but that instance's. Writes the markers and the rules;
+/// returns, per timeline event id, the classes of the instances it belongs to.
+fn instance_highlights(
+    h: &mut String,
+    id: &str,
+    a: &AttemptReport,
+) -> std::collections::HashMap<i64, Vec<String>> {
+    let safe: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let mut classes: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    let mut rules = String::new();
+    let mut links = Vec::new();
+    for (ci, circuit) in a.circuits.iter().enumerate() {
+        let mut these = Vec::new();
+        for (n, trace) in circuit.traces.iter().enumerate() {
+            let class = format!("i-{ci}-{n}");
+            let anchor = format!("hl-{safe}-{ci}-{n}");
+            for event in &trace.event_ids {
+                classes.entry(*event).or_default().push(class.clone());
+            }
+            let _ = write!(h, "<span class=\"hl\" id=\"{anchor}\"></span>");
+            let _ = write!(
+                rules,
+                "#{anchor}:target ~ svg .probe{{opacity:.2}}#{anchor}:target ~ svg .{class}{{opacity:1;stroke:#1f2328;stroke-width:3}}"
+            );
+            let label = trace.key.as_deref().unwrap_or("(no key)");
+            these.push(format!(
+                "<a href=\"#{anchor}\" class=\"{}\">{}</a>",
+                if trace.complete { "ok" } else { "bad" },
+                e(label)
+            ));
+        }
+        if !these.is_empty() {
+            links.push(format!(
+                "<code>{}</code> ({}/{} complete): {}",
+                e(&circuit.name),
+                circuit.complete,
+                circuit.instances,
+                these.join(" ")
+            ));
+        }
+    }
+    if !links.is_empty() {
+        let _ = writeln!(
+            h,
+            "<style>{rules}</style><p class=\"instances muted\">Highlight an instance — {}</p>",
+            links.join(" · ")
+        );
+    }
+    classes
+}
+
+fn timeline_svg(
+    h: &mut String,
+    id: &str,
+    a: &AttemptReport,
+    highlights: &std::collections::HashMap<i64, Vec<String>>,
+) {
     let tl: &Timeline = &a.timeline;
     let mut lanes: Vec<&str> = tl.units.iter().map(String::as_str).collect();
     for ev in &tl.events {
@@ -491,7 +552,11 @@ fn timeline_svg(h: &mut String, id: &str, a: &AttemptReport) {
             .unwrap_or_default();
         let _ = writeln!(
             h,
-            "<circle class=\"probe {ty}{failed}\" data-unit=\"{unit}\" data-step=\"{step}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{r}\"><title>{unit}:{step} ({ty}){key} at {t}{fail}</title></circle>",
+            "<circle class=\"probe {ty}{failed}{instances}\" data-unit=\"{unit}\" data-step=\"{step}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{r}\"><title>{unit}:{step} ({ty}){key} at {t}{fail}</title></circle>",
+            instances = highlights
+                .get(&ev.id)
+                .map(|c| format!(" {}", c.join(" ")))
+                .unwrap_or_default(),
             ty = e(&ev.event_type),
             failed = if ev.failed { " failed" } else { "" },
             unit = e(&ev.unit),
@@ -651,6 +716,7 @@ fn ports_text(u: &crate::model::UnitReport) -> String {
 mod tests {
     use super::*;
     use crate::fixtures;
+    use crate::model::InstanceTrace;
 
     #[test]
     fn lanes_probes_and_arrows() {
@@ -666,6 +732,32 @@ mod tests {
         assert!(page.contains("class=\"probe Send failed\""));
         assert!(page.contains("✗ missing: command-received"));
         assert!(!page.contains("http://") || !page.contains("src=\"http"));
+        assert!(!page.contains("<script"));
+    }
+
+    /// Issue 13: the timeline can highlight one circuit instance, without a script: a link
+    /// per instance targets a marker before the timeline, and a `:target` rule keeps that
+    /// instance's probes bright.
+    #[test]
+    fn a_circuit_instance_can_be_highlighted_without_a_script() {
+        let mut run = fixtures::run();
+        let attempt = &mut run.groups[0].attempts[0];
+        let ids: Vec<i64> = attempt.timeline.events.iter().map(|e| e.id).collect();
+        attempt.circuits[0].traces = vec![InstanceTrace {
+            key: Some("req-7".into()),
+            event_ids: ids.clone(),
+            complete: true,
+        }];
+        let page = render(&run);
+        assert!(page.contains("href=\"#hl-"), "a link per instance");
+        assert!(page.contains(">req-7</a>"));
+        assert!(page.contains(":target ~ svg .i-0-0{opacity:1"));
+        let marked = page.matches(" i-0-0\"").count();
+        assert_eq!(
+            marked,
+            ids.len(),
+            "every probe of the instance carries its class"
+        );
         assert!(!page.contains("<script"));
     }
 

@@ -420,6 +420,30 @@ pub struct CircuitReport {
     /// Per hop: how many instances reached it, and the time from the previous hop.
     #[serde(default)]
     pub hop_stats: Vec<HopStat>,
+    /// Instances: one per event of the first hop.
+    #[serde(default)]
+    pub instances: u64,
+    /// Instances linked at every hop, in order, within every budget.
+    #[serde(default)]
+    pub complete: u64,
+    /// Some instances with the events linked at each hop they reached (the first ones and
+    /// every broken one listed), for the HTML timeline's highlight.
+    #[serde(default)]
+    pub traces: Vec<InstanceTrace>,
+}
+
+/// One circuit instance: its starting key and the timeline ids of its events, hop by hop.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InstanceTrace {
+    /// The key of its first-hop event, when it has one.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The `id` of the event linked at each hop it reached, in hop order.
+    #[serde(default)]
+    pub event_ids: Vec<i64>,
+    /// Linked at every hop, in order, within every budget.
+    pub complete: bool,
 }
 
 impl CircuitReport {

@@ -272,17 +272,17 @@ fn write_attempt(
             style.fail("broken")
         };
         let mut line = format!("  circuit {}: {verdict}", t(&circuit.name));
+        let mut notes = vec![format!(
+            "{}/{} complete",
+            circuit.complete, circuit.instances
+        )];
         if let Some(total) = &circuit.total {
-            line.push_str(&format!(
-                " ({} complete, p95 {}",
-                total.count,
-                millis(total.p95_ms)
-            ));
-            if let Some(budget) = circuit.budget_ms {
-                line.push_str(&format!(", budget {}", millis(budget)));
-            }
-            line.push(')');
+            notes.push(format!("p95 {}", millis(total.p95_ms)));
         }
+        if let Some(budget) = circuit.budget_ms {
+            notes.push(format!("budget {}", millis(budget)));
+        }
+        line.push_str(&format!(" ({})", notes.join(", ")));
         if let Some(message) = &circuit.message {
             line.push_str(&format!(": {}", t(message)));
         }
