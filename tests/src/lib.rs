@@ -179,6 +179,42 @@ pub fn probe_pid(db: &Path, unit: &str, step: &str) -> Option<u32> {
 }
 
 /// The typed model of `testrium-fixture`'s actions.
+/// One unit's outcome in the last attempt of a run (the test fails when there is none).
+pub fn unit_outcome<'a>(
+    outcome: &'a testrium_orchestrator::GroupOutcome,
+    name: &str,
+) -> &'a testrium_verify::UnitOutcome {
+    outcome
+        .last_attempt()
+        .expect("attempt")
+        .units
+        .iter()
+        .find(|u| u.name == name)
+        .unwrap_or_else(|| panic!("no unit {name}"))
+}
+
+/// The verdict of the last attempt as text, for assertion messages.
+pub fn verdict_text(outcome: &testrium_orchestrator::GroupOutcome) -> String {
+    outcome
+        .last_attempt()
+        .expect("attempt")
+        .verdict
+        .render_text()
+}
+
+/// Runs `group` with `base` as base folder and a short grace period (the test fails when the
+/// run cannot start at all).
+pub fn run_group(
+    group: testrium_config::Group,
+    base: &Path,
+) -> testrium_orchestrator::GroupOutcome {
+    testrium_orchestrator::Run::new(group)
+        .base_dir(base)
+        .grace_period(Duration::from_millis(300))
+        .execute()
+        .expect("run executes")
+}
+
 pub mod fixture {
     /// One action of a fixture script; the script runs its actions in order.
     #[derive(Debug, Clone, PartialEq, Eq)]

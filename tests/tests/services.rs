@@ -8,9 +8,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use testrium_config::{Group, InExcept, ReadyCheck, Unit};
-use testrium_orchestrator::{GroupOutcome, Run};
-use testrium_tests::{TempBase, db_events, fixture, testrium_bin};
-use testrium_verify::{UnitFailure, UnitOutcome, UnitStatus};
+use testrium_tests::{
+    TempBase, db_events, fixture, run_group, testrium_bin, unit_outcome, verdict_text,
+};
+use testrium_verify::{UnitFailure, UnitStatus};
 
 const GENEROUS: Duration = Duration::from_secs(60);
 
@@ -70,32 +71,6 @@ fn client(server: &str) -> testrium_config::UnitBuilder {
         .events(["reached"])
 }
 
-fn run(group: Group, base: &Path) -> GroupOutcome {
-    Run::new(group)
-        .base_dir(base)
-        .grace_period(Duration::from_millis(300))
-        .execute()
-        .expect("run executes")
-}
-
-fn unit<'a>(outcome: &'a GroupOutcome, name: &str) -> &'a UnitOutcome {
-    outcome
-        .last_attempt()
-        .expect("attempt")
-        .units
-        .iter()
-        .find(|u| u.name == name)
-        .unwrap_or_else(|| panic!("no unit {name}"))
-}
-
-fn text(outcome: &GroupOutcome) -> String {
-    outcome
-        .last_attempt()
-        .expect("attempt")
-        .verdict
-        .render_text()
-}
-
 /// Every check kind passes on a server that takes a while to come up: its dependent starts
 /// only then (it connects at once, so it would fail if started early), and the readiness is
 /// recorded as an event of the unit with the check that passed.
@@ -129,9 +104,9 @@ fn each_readiness_check_passes_once_the_service_is_up() {
             .unit(client("svc").init(2))
             .build()
             .unwrap_or_else(|e| panic!("{e:?}"));
-        let outcome = run(group, base.path());
+        let outcome = run_group(group, base.path());
         if kind != "log" {
-            assert!(outcome.passed(), "{kind}: {}", text(&outcome));
+            assert!(outcome.passed(), "{kind}: {}", verdict_text(&outcome));
         }
         let db = &outcome.last_attempt().expect("attempt").db_path;
         let ready = db_events(db)
@@ -186,8 +161,8 @@ fn a_check_that_never_passes_names_its_last_error() {
             .unit(client("svc").init(2))
             .build()
             .unwrap_or_else(|e| panic!("{e:?}"));
-        let outcome = run(group, base.path());
-        match &unit(&outcome, "svc").failure {
+        let outcome = run_group(group, base.path());
+        match &unit_outcome(&outcome, "svc").failure {
             Some(UnitFailure::ReadinessCheckTimeout {
                 check, last_error, ..
             }) => {
@@ -195,10 +170,10 @@ fn a_check_that_never_passes_names_its_last_error() {
                 assert!(!check.contains('{'), "expanded: {check}");
                 assert_eq!(last_error.as_deref(), Some(last), "{kind}");
             }
-            other => panic!("{kind}: {other:?}\n{}", text(&outcome)),
+            other => panic!("{kind}: {other:?}\n{}", verdict_text(&outcome)),
         }
         assert!(matches!(
-            unit(&outcome, "client").failure,
+            unit_outcome(&outcome, "client").failure,
             Some(UnitFailure::DependencyFailed { .. })
         ));
     }
@@ -219,14 +194,14 @@ fn a_unit_that_dies_while_checked_fails_at_once() {
         )
         .build()
         .unwrap_or_else(|e| panic!("{e:?}"));
-    let outcome = run(group, base.path());
+    let outcome = run_group(group, base.path());
     assert!(
         matches!(
-            unit(&outcome, "svc").failure,
+            unit_outcome(&outcome, "svc").failure,
             Some(UnitFailure::ExitedBeforeReady { .. })
         ),
         "{}",
-        text(&outcome)
+        verdict_text(&outcome)
     );
     let attempt = outcome.last_attempt().expect("attempt");
     assert!(attempt.timings.total < GENEROUS / 2);
@@ -256,20 +231,20 @@ fn completed_dependencies_wait_for_a_successful_exit() {
             )
             .build()
             .unwrap_or_else(|e| panic!("{e:?}"));
-        let outcome = run(group, base.path());
+        let outcome = run_group(group, base.path());
         let db = &outcome.last_attempt().expect("attempt").db_path;
         let steps: Vec<String> = db_events(db).into_iter().map(|e| e.step).collect();
         if passes {
-            assert!(outcome.passed(), "{}", text(&outcome));
+            assert!(outcome.passed(), "{}", verdict_text(&outcome));
             assert_eq!(steps, ["migrated", "served"]);
         } else {
             assert_eq!(
-                unit(&outcome, "app").failure,
+                unit_outcome(&outcome, "app").failure,
                 Some(UnitFailure::DependencyFailed {
                     dependency: "migrate".to_owned()
                 })
             );
-            assert_eq!(unit(&outcome, "app").status, UnitStatus::Failed);
+            assert_eq!(unit_outcome(&outcome, "app").status, UnitStatus::Failed);
             assert!(!steps.contains(&"served".to_owned()));
         }
     }

@@ -12,7 +12,9 @@ use std::time::Duration;
 use testrium_config::{Group, Setup, Unit};
 use testrium_orchestrator::{EndReason, GroupOutcome, Run, RunEvent};
 use testrium_tests::fixture::{self, Action, emit, wait};
-use testrium_tests::{TempBase, db_events, pid_alive, probe_pid, wait_until};
+use testrium_tests::{
+    TempBase, db_events, pid_alive, probe_pid, run_group, unit_outcome, verdict_text, wait_until,
+};
 use testrium_verify::{UnitFailure, UnitStatus};
 
 const GRACE: Duration = Duration::from_millis(300);
@@ -20,32 +22,6 @@ const LONG: Duration = Duration::from_secs(20);
 /// Group timeout of the tests whose bug was to wait for it: far above what they need, so a
 /// run that ends well before it proves the group ended as soon as its outcome was known.
 const GENEROUS: Duration = Duration::from_secs(60);
-
-fn run(group: Group, base: &Path) -> GroupOutcome {
-    Run::new(group)
-        .base_dir(base)
-        .grace_period(GRACE)
-        .execute()
-        .expect("run executes")
-}
-
-fn unit<'a>(outcome: &'a GroupOutcome, name: &str) -> &'a testrium_verify::UnitOutcome {
-    outcome
-        .last_attempt()
-        .expect("attempt")
-        .units
-        .iter()
-        .find(|u| u.name == name)
-        .unwrap_or_else(|| panic!("no unit {name}"))
-}
-
-fn text(outcome: &GroupOutcome) -> String {
-    outcome
-        .last_attempt()
-        .expect("attempt")
-        .verdict
-        .render_text()
-}
 
 /// A shell word.
 fn quote(word: &str) -> String {
@@ -98,8 +74,8 @@ fn a_launcher_unit_lives_as_long_as_its_service() {
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
-    assert!(outcome.passed(), "{}", text(&outcome));
+    let outcome = run_group(group, base.path());
+    assert!(outcome.passed(), "{}", verdict_text(&outcome));
     let db = &outcome.last_attempt().expect("attempt").db_path;
     let service = probe_pid(db, "server", "server-ready").expect("service pid");
     assert!(
@@ -124,15 +100,15 @@ fn a_launcher_whose_service_dies_fails_once_its_tree_is_gone() {
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
+    let outcome = run_group(group, base.path());
     assert!(!outcome.passed());
     assert!(
         matches!(
-            unit(&outcome, "server").failure,
+            unit_outcome(&outcome, "server").failure,
             Some(UnitFailure::ExitedBeforeReady { .. })
         ),
         "{}",
-        text(&outcome)
+        verdict_text(&outcome)
     );
     let attempt = outcome.last_attempt().expect("attempt");
     assert!(
@@ -165,8 +141,8 @@ fn use_setup_units_start_once_a_service_setup_is_up() {
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
-    assert!(outcome.passed(), "{}", text(&outcome));
+    let outcome = run_group(group, base.path());
+    assert!(outcome.passed(), "{}", verdict_text(&outcome));
     let attempt = outcome.last_attempt().expect("attempt");
     assert_ne!(attempt.end, EndReason::GroupTimeout);
     let setup = attempt.setup.as_ref().expect("setup outcome");
@@ -189,10 +165,10 @@ fn a_failing_setup_fails_its_use_setup_units_as_their_dependency() {
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
+    let outcome = run_group(group, base.path());
     assert!(!outcome.passed());
     assert_eq!(
-        unit(&outcome, "worker").failure,
+        unit_outcome(&outcome, "worker").failure,
         Some(UnitFailure::DependencyFailed {
             dependency: "setup".to_owned()
         })
@@ -224,7 +200,7 @@ fn spawn_failure_group(base: &TempBase, name: &str, command: Vec<String>) -> Gro
         )
         .build()
         .expect("valid group");
-    run(group, base.path())
+    run_group(group, base.path())
 }
 
 /// Regression (issue 11 item 4): `command = ["./clinet.sh"]` (a typo) made the group wait its
@@ -236,27 +212,33 @@ fn a_command_that_does_not_exist_fails_its_unit_at_once() {
     let base = TempBase::new("spawn-typo");
     let outcome = spawn_failure_group(&base, "spawn-typo-test", vec!["./clinet.sh".to_owned()]);
     let attempt = outcome.last_attempt().expect("attempt");
-    assert_eq!(attempt.end, EndReason::UnitFailed, "{}", text(&outcome));
+    assert_eq!(
+        attempt.end,
+        EndReason::UnitFailed,
+        "{}",
+        verdict_text(&outcome)
+    );
     assert!(
         attempt.timings.total < GENEROUS / 2,
         "{:?}",
         attempt.timings
     );
-    let Some(UnitFailure::SpawnFailed { message }) = &unit(&outcome, "client").failure else {
-        panic!("{}", text(&outcome));
+    let Some(UnitFailure::SpawnFailed { message }) = &unit_outcome(&outcome, "client").failure
+    else {
+        panic!("{}", verdict_text(&outcome));
     };
     let resolved = base.path().join("spawn-typo-test").join("clinet.sh");
     assert!(
         message.contains(&format!("`{}` does not exist", resolved.display())),
         "{message}"
     );
-    assert_eq!(unit(&outcome, "server").status, UnitStatus::Stopped);
-    assert_eq!(unit(&outcome, "server").failure, None);
+    assert_eq!(unit_outcome(&outcome, "server").status, UnitStatus::Stopped);
+    assert_eq!(unit_outcome(&outcome, "server").failure, None);
     assert!(matches!(
-        unit(&outcome, "reporter").failure,
+        unit_outcome(&outcome, "reporter").failure,
         Some(UnitFailure::DependencyFailed { .. })
     ));
-    assert!(!text(&outcome).contains("exceeded its timeout"));
+    assert!(!verdict_text(&outcome).contains("exceeded its timeout"));
 }
 
 /// Regression (issue 11 item 4): a script without the run bit, and one whose `#!`
@@ -269,8 +251,9 @@ fn a_command_without_the_run_bit_or_its_interpreter_says_why() {
     std::fs::write(&no_x, "#!/bin/sh\nexit 0\n").expect("write");
     std::fs::set_permissions(&no_x, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let outcome = spawn_failure_group(&base, "spawn-perm-test", vec![no_x.display().to_string()]);
-    let Some(UnitFailure::SpawnFailed { message }) = &unit(&outcome, "client").failure else {
-        panic!("{}", text(&outcome));
+    let Some(UnitFailure::SpawnFailed { message }) = &unit_outcome(&outcome, "client").failure
+    else {
+        panic!("{}", verdict_text(&outcome));
     };
     assert!(message.contains("not executable"), "{message}");
     assert!(message.contains("chmod +x"), "{message}");
@@ -284,8 +267,9 @@ fn a_command_without_the_run_bit_or_its_interpreter_says_why() {
         "spawn-interp-test",
         vec![no_interpreter.display().to_string()],
     );
-    let Some(UnitFailure::SpawnFailed { message }) = &unit(&outcome, "client").failure else {
-        panic!("{}", text(&outcome));
+    let Some(UnitFailure::SpawnFailed { message }) = &unit_outcome(&outcome, "client").failure
+    else {
+        panic!("{}", verdict_text(&outcome));
     };
     assert!(
         message.contains("its interpreter `/nonexistent/python9`"),
@@ -320,29 +304,34 @@ fn the_group_timeout_names_what_each_unit_waited_for() {
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
+    let outcome = run_group(group, base.path());
     assert_eq!(
         outcome.last_attempt().expect("attempt").end,
         EndReason::GroupTimeout
     );
-    let Some(UnitFailure::GroupTimedOut { waiting_for, .. }) = &unit(&outcome, "server").failure
+    let Some(UnitFailure::GroupTimedOut { waiting_for, .. }) =
+        &unit_outcome(&outcome, "server").failure
     else {
-        panic!("{}", text(&outcome));
+        panic!("{}", verdict_text(&outcome));
     };
     assert_eq!(waiting_for, "its readiness probe `listening`");
-    let Some(UnitFailure::GroupTimedOut { waiting_for, .. }) = &unit(&outcome, "worker").failure
+    let Some(UnitFailure::GroupTimedOut { waiting_for, .. }) =
+        &unit_outcome(&outcome, "worker").failure
     else {
-        panic!("{}", text(&outcome));
+        panic!("{}", verdict_text(&outcome));
     };
     assert_eq!(waiting_for, "required probe `two`");
-    assert_eq!(unit(&outcome, "client").status, UnitStatus::NotStarted);
     assert_eq!(
-        unit(&outcome, "client").failure,
+        unit_outcome(&outcome, "client").status,
+        UnitStatus::NotStarted
+    );
+    assert_eq!(
+        unit_outcome(&outcome, "client").failure,
         Some(UnitFailure::NotStarted {
             waiting_for: "`server` to be ready".to_owned()
         })
     );
-    let report = text(&outcome);
+    let report = verdict_text(&outcome);
     assert!(!report.contains("exceeded its timeout"), "{report}");
 }
 
@@ -403,7 +392,7 @@ fn an_embedded_run_never_touches_the_embedders_children() {
             })
             .execute()
             .expect("run executes");
-        assert!(outcome.passed(), "{}", text(&outcome));
+        assert!(outcome.passed(), "{}", verdict_text(&outcome));
         let daemon = probe_pid(
             &outcome.last_attempt().expect("attempt").db_path,
             "daemonizer",
@@ -465,8 +454,8 @@ fn python_units_churning_clients_lose_nothing() {
                 .events(["c0", "c39"]),
         );
     }
-    let outcome = run(builder.build().expect("valid group"), base.path());
-    assert!(outcome.passed(), "{}", text(&outcome));
+    let outcome = run_group(builder.build().expect("valid group"), base.path());
+    assert!(outcome.passed(), "{}", verdict_text(&outcome));
     let db = &outcome.last_attempt().expect("attempt").db_path;
     for n in 0..units {
         assert_eq!(steps_of(db, &format!("u{n}")).len(), 40, "u{n}");
@@ -514,26 +503,26 @@ fn an_entrypoint_that_does_not_exist_is_a_spawn_failure() {
         .grace_period(GRACE)
         .execute()
         .expect("run executes");
-    let spawn_message = |name: &str| match &unit(&outcome, name).failure {
+    let spawn_message = |name: &str| match &unit_outcome(&outcome, name).failure {
         Some(UnitFailure::SpawnFailed { message }) => message.clone(),
-        other => panic!("{name}: {other:?}\n{}", text(&outcome)),
+        other => panic!("{name}: {other:?}\n{}", verdict_text(&outcome)),
     };
     assert!(
         spawn_message("no-module").contains("no module `nosuch`"),
         "{}",
-        text(&outcome)
+        verdict_text(&outcome)
     );
     assert!(
         spawn_message("no-function").contains("has no function `serve`"),
         "{}",
-        text(&outcome)
+        verdict_text(&outcome)
     );
     assert!(
         matches!(
-            unit(&outcome, "broken").failure,
+            unit_outcome(&outcome, "broken").failure,
             Some(UnitFailure::NonZeroExit { code: 1 })
         ),
         "{}",
-        text(&outcome)
+        verdict_text(&outcome)
     );
 }
