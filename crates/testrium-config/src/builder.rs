@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::check::{self, Draft, DraftCircuit, DraftUnit, UnitSites};
+use crate::check::{self, Draft, DraftCircuit, DraftFault, DraftUnit, UnitSites};
 use crate::diagnostic::Diagnostics;
-use crate::model::{Circuit, Group, Hop, InExcept, Launch, ReadyCheck, Settings, Setup, Unit};
+use crate::model::{
+    Circuit, Fault, Group, Hop, InExcept, Launch, ReadyCheck, Settings, Setup, Unit,
+};
 use crate::names::parse_entrypoint;
 use crate::source::{Site, Sources};
 
@@ -52,6 +54,7 @@ impl Group {
             settings: Settings::default(),
             units: Vec::new(),
             circuits: Vec::new(),
+            faults: Vec::new(),
             setup: None,
         }
     }
@@ -66,6 +69,7 @@ pub struct GroupBuilder {
     settings: Settings,
     units: Vec<UnitBuilder>,
     circuits: Vec<Circuit>,
+    faults: Vec<Fault>,
     setup: Option<Setup>,
 }
 
@@ -103,6 +107,13 @@ impl GroupBuilder {
     /// Adds a circuit.
     pub fn circuit(mut self, circuit: Circuit) -> Self {
         self.circuits.push(circuit);
+        self
+    }
+
+    /// Adds a `[[fault]]`.
+    #[must_use]
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.faults.push(fault);
         self
     }
 
@@ -195,6 +206,15 @@ impl GroupBuilder {
                     site: site.clone(),
                     hop_sites: Vec::new(),
                     budget_site: None,
+                })
+                .collect(),
+            faults: self
+                .faults
+                .into_iter()
+                .map(|fault| DraftFault {
+                    fault,
+                    after_site: site.clone(),
+                    unit_site: site.clone(),
                 })
                 .collect(),
             setup: self.setup,

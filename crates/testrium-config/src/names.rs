@@ -58,7 +58,18 @@ pub(crate) const HOP_KEYS: &[&str] = &["hop", "budget-ms"];
 
 #[cfg(feature = "toml")]
 /// Top-level keys of `config.toml`.
-pub(crate) const CONFIG_FILE_KEYS: &[&str] = &["Configs", "circuit"];
+pub(crate) const CONFIG_FILE_KEYS: &[&str] = &["Configs", "circuit", "fault"];
+
+#[cfg(feature = "toml")]
+/// Keys of one `[[fault]]` table.
+pub(crate) const FAULT_KEYS: &[&str] = &[
+    "after",
+    "occurrence",
+    "unit",
+    "action",
+    "duration-ms",
+    "optional",
+];
 
 #[cfg(feature = "toml")]
 /// The current name of a legacy key (`analitics` → `gen-metrics`, …).
