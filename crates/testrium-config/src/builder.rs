@@ -111,7 +111,6 @@ impl GroupBuilder {
     }
 
     /// Adds a `[[fault]]`.
-    #[must_use]
     pub fn fault(mut self, fault: Fault) -> Self {
         self.faults.push(fault);
         self

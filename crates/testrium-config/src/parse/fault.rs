@@ -105,7 +105,7 @@ pub(crate) fn parse_faults(reader: &mut Reader<'_>, value: &Value<'_>, draft: &m
                         broken = true;
                         continue;
                     };
-                    if !(number.is_finite() && number >= 0.0 && number <= 86_400_000.0) {
+                    if !(0.0..=86_400_000.0).contains(&number) {
                         broken = true;
                         reader.error(
                             Some(value.span()),
