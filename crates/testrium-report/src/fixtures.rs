@@ -127,6 +127,7 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
             }],
         },
         omitted: Omitted::default(),
+        faults: Vec::new(),
     }
 }
 

@@ -785,6 +785,7 @@ fn failure_kind_ids_are_stable_and_round_trip() {
             "circuit_over_budget",
             "malformed_event",
             "group_timeout",
+            "fault_not_triggered",
         ]
     );
     for k in FailureKind::ALL {

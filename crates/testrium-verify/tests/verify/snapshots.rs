@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use testrium_events::{Event, EventType, MalformedEvent};
 use testrium_verify::{
-    DirectTest, Expectations, ExpectedCircuit, FailureKind, GroupTiming, UnitFailure, UnitOutcome,
-    UnitStatus, Verdict, VerifyInput, verify,
+    DirectTest, Expectations, ExpectedCircuit, Failure, FailureKind, GroupTiming, UnitFailure,
+    UnitOutcome, UnitStatus, Verdict, VerifyInput, verify,
 };
 
 use crate::support::{default, recv, send};
@@ -215,6 +215,21 @@ fn failing(kind: FailureKind) -> Verdict {
         }
         FailureKind::GroupTimeout => {
             timed_out = true;
+        }
+        FailureKind::FaultNotTriggered => {
+            // Judged by the runner, which adds it to the verifier's verdict.
+            let exp = expectations();
+            let mut v = verify(
+                &VerifyInput::new(&exp, &events)
+                    .unit_outcomes(&outcomes)
+                    .timing(timing()),
+            );
+            v.add_failure(Failure::new(
+                FailureKind::FaultNotTriggered,
+                "fault `kill` of `target` after `source:command-sent` #3 never triggered: the \
+                 probe was recorded 1 time",
+            ));
+            return v;
         }
         other => panic!("no scenario for {other}"),
     }
