@@ -52,6 +52,8 @@ pub fn read_tail(path: &std::path::Path, limit: u64) -> io::Result<String> {
 }
 
 struct Case<'a> {
+    /// The attempt it is part of.
+    attempt: &'a AttemptReport,
     name: String,
     time: f64,
     failures: Vec<&'a Failure>,
@@ -86,6 +88,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
             )
         });
         cases.push(Case {
+            attempt: a,
             name: format!("unit {}{suffix}", u.name),
             time: u.duration_s.unwrap_or(0.0),
             failures,
@@ -110,6 +113,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
                 .unwrap_or_else(|| format!("circuit {} broken", c.name))
         });
         cases.push(Case {
+            attempt: a,
             name: format!("circuit {}{suffix}", c.name),
             time: 0.0,
             failures,
@@ -119,6 +123,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
     }
     for t in &a.direct_tests {
         cases.push(Case {
+            attempt: a,
             name: format!("test {}{suffix}", t.name),
             time: t.duration_s,
             failures: Vec::new(),
@@ -143,6 +148,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
         summary.push_str(&format!("\nwarning: {}: {}", w.kind, w.message));
     }
     cases.push(Case {
+        attempt: a,
         name: format!("group checks{suffix}"),
         time: a.duration_s,
         extra: (!a.passed
@@ -277,7 +283,42 @@ fn write_suite<W: Write>(
     Ok(())
 }
 
+/// The failure that stands for a testcase: the first root cause among its failures, else
+/// the cause of its first failure (a circuit broken by a unit's crash), else its first.
+fn primary<'a>(a: &'a AttemptReport, case: &Case<'a>) -> Option<&'a Failure> {
+    let first = case.failures.first()?;
+    let own = case.failures.iter().find(|f| {
+        f.caused_by.is_none()
+            && a.root_causes.iter().any(|r| {
+                a.failures
+                    .get(r.failure)
+                    .is_some_and(|g| std::ptr::eq(g, **f))
+            })
+    });
+    own.copied()
+        .or_else(|| first.caused_by.and_then(|c| a.failures.get(c)))
+        .or(Some(first))
+}
+
+/// A root cause's message, with the unit's uncaught exception and its frame when known.
+fn cause_message(a: &AttemptReport, f: &Failure) -> String {
+    let root = a.root_causes.iter().find(|r| {
+        a.failures
+            .get(r.failure)
+            .is_some_and(|g| std::ptr::eq(g, f))
+    });
+    let mut message = f.message.clone();
+    if let Some(exception) = root.and_then(|r| r.exception.as_deref()) {
+        message.push_str(&format!(": {exception}"));
+        if let Some(frame) = root.and_then(|r| r.frame.as_deref()) {
+            message.push_str(&format!(" (at {frame})"));
+        }
+    }
+    message
+}
+
 fn write_case<W: Write>(w: &mut Writer<W>, group: &str, case: &Case<'_>) -> io::Result<()> {
+    let a = case.attempt;
     w.create_element("testcase")
         .with_attribute(("classname", attr(group).as_str()))
         .with_attribute(("name", attr(&case.name).as_str()))
@@ -286,19 +327,21 @@ fn write_case<W: Write>(w: &mut Writer<W>, group: &str, case: &Case<'_>) -> io::
             let mut lines: Vec<String> = case
                 .failures
                 .iter()
-                .map(|f| format!("{}: {}", f.kind, f.message))
+                .map(|f| match f.caused_by.and_then(|c| a.failures.get(c)) {
+                    Some(cause) => format!("{}: {} (caused by {})", f.kind, f.message, cause.kind),
+                    None => format!("{}: {}", f.kind, cause_message(a, f)),
+                })
                 .collect();
             lines.extend(case.extra.clone());
-            if let Some(first) = lines.first() {
-                let mut message = first.clone();
-                if lines.len() > 1 {
-                    message.push_str(&format!(" (and {} more)", lines.len() - 1));
-                }
-                let kind = case
-                    .failures
-                    .first()
-                    .map(|f| f.kind.as_str())
-                    .unwrap_or("failure");
+            if !lines.is_empty() {
+                // Type and message: the root cause.
+                let (kind, message) = match primary(a, case) {
+                    Some(f) => (
+                        f.kind.as_str(),
+                        format!("{}: {}", f.kind, cause_message(a, f)),
+                    ),
+                    None => ("failure", lines[0].clone()),
+                };
                 w.create_element("failure")
                     .with_attribute(("message", attr(&message).as_str()))
                     .with_attribute(("type", attr(kind).as_str()))
@@ -471,22 +514,29 @@ pub(crate) mod tests {
         let bad = suites[1];
         assert_eq!(bad.attr("failures"), "3");
         let cases = bad.all("testcase");
+        // Regression (issue 16): the type read `missing_probe` and the message `… (and 1
+        // more)` for a unit that crashed; both are the root cause now, for the testcases its
+        // crash broke too.
         let source = cases[0].one("failure");
-        assert_eq!(source.attr("type"), "orphan_send");
-        assert!(source.text.contains("key \"k1\" was never received"));
+        assert_eq!(source.attr("type"), "non_zero_exit");
+        assert!(
+            source
+                .text
+                .contains("key `k1` that was never received (caused by non_zero_exit)")
+        );
         let target = cases[1].one("failure");
-        assert_eq!(target.attr("type"), "missing_probe");
+        assert_eq!(target.attr("type"), "non_zero_exit");
         assert_eq!(
             target.attr("message"),
-            "missing_probe: target: `command-received` was never recorded (and 1 more)"
+            "non_zero_exit: target exited with code 1: ValueError: boom (at target.py:5 in handle)"
         );
         assert!(
             target
                 .text
-                .contains("non_zero_exit: target exited with code 1")
+                .contains("missing_probe: target: `command-received` was never recorded")
         );
         assert!(cases[1].one("system-out").text.contains("ValueError: boom"));
-        assert_eq!(cases[2].one("failure").attr("type"), "circuit_incomplete");
+        assert_eq!(cases[2].one("failure").attr("type"), "non_zero_exit");
         assert_eq!(root.attr("tests"), "16");
 
         let flaky = suites[2];

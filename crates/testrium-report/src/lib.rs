@@ -81,6 +81,7 @@
 )]
 
 mod build;
+mod cause;
 mod file;
 mod model;
 mod store;
@@ -101,9 +102,9 @@ pub use crate::build::{
 pub use crate::file::{Format, iso8601, write_file};
 pub use crate::model::{
     Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
-    HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency,
-    RunReport, SCHEMA, SkipKind, SkippedGroup, TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport,
-    finite,
+    HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RootCause,
+    RouteLatency, RunReport, SCHEMA, SkipKind, SkippedGroup, TIMELINE_LIMIT, Timeline,
+    TimelineEvent, UnitReport, finite,
 };
 pub use crate::store::{
     REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, ReadReportError, StoreReportError,

@@ -98,36 +98,90 @@ fn write_attempt(
     let warnings = a.warnings.len() + a.omitted.warnings as usize;
     if !a.failures.is_empty() {
         writeln!(out, "  {} ({failures}):", style.bold("failures"))?;
-        let width = a
-            .failures
+        // Causes first, each with its consequences folded under it, then the rest.
+        let lines = failure_lines(a);
+        let width = lines
             .iter()
             .take(MAX_FAILURES)
-            .map(|f| f.kind.chars().count())
+            .filter_map(|l| match l {
+                FailureLine::Failure { depth: 0, index } => {
+                    Some(a.failures[*index].kind.chars().count())
+                }
+                _ => None,
+            })
             .max()
             .unwrap_or(0);
-        for f in a.failures.iter().take(MAX_FAILURES) {
-            // A failing direct test carries its traceback: its first line here, the rest
-            // under the test's own line below.
-            let message = match f.kind.as_str() {
-                "direct_test_failed" => first_line(&f.message),
-                _ => t(&f.message).into_owned(),
-            };
-            writeln!(
-                out,
-                "    {:width$}  {message}",
-                style.fail(&f.kind),
-                width = width + style_overhead(style)
-            )?;
+        let nested = lines
+            .iter()
+            .take(MAX_FAILURES)
+            .filter_map(|l| match l {
+                FailureLine::Failure { depth: 1, index } => {
+                    Some(a.failures[*index].kind.chars().count())
+                }
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut listed = 0;
+        for line in lines.iter().take(MAX_FAILURES) {
+            match line {
+                FailureLine::Failure { depth, index } => {
+                    listed += 1;
+                    let f = &a.failures[*index];
+                    // A failing direct test carries its traceback: its first line here, the
+                    // rest under the test's own line below.
+                    let message = match f.kind.as_str() {
+                        "direct_test_failed" => first_line(&f.message),
+                        _ => t(&f.message).into_owned(),
+                    };
+                    let (indent, width) = if *depth == 0 {
+                        ("", width)
+                    } else {
+                        ("    ", nested)
+                    };
+                    writeln!(
+                        out,
+                        "    {indent}{:width$}  {message}",
+                        style.fail(&f.kind),
+                        width = width + style_overhead(style)
+                    )?;
+                }
+                FailureLine::Exception { exception, frame } => {
+                    let at = frame
+                        .as_deref()
+                        .map(|f| format!("  (at {})", t(f)))
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "      {} {}{at}",
+                        style.fail("exception:"),
+                        t(exception)
+                    )?;
+                }
+                FailureLine::Caused { count, kinds } => {
+                    writeln!(out, "      caused {count} more: {kinds}")?;
+                }
+                FailureLine::More { count } => {
+                    writeln!(out, "        … and {count} more")?;
+                    listed += count;
+                }
+            }
         }
-        if failures > MAX_FAILURES {
+        if failures > listed {
             writeln!(
                 out,
                 "    … and {} more (see --json and the run database)",
-                failures - MAX_FAILURES
+                failures - listed
             )?;
         }
     }
-    for w in a.warnings.iter().take(MAX_FAILURES) {
+    let folded = |w: &&crate::model::Failure| {
+        w.kind == "exception"
+            && a.root_causes
+                .iter()
+                .any(|r| r.exception.is_some() && r.unit.is_some() && r.unit == w.unit)
+    };
+    for w in a.warnings.iter().filter(|w| !folded(w)).take(MAX_FAILURES) {
         writeln!(
             out,
             "  {} {}: {}",
@@ -188,7 +242,9 @@ fn write_attempt(
         if u.log_tail.is_empty() {
             continue;
         }
+        // The last lines, or from the start of the traceback when it is longer.
         let from = u.log_tail.len().saturating_sub(LOG_TAIL_LINES);
+        let from = crate::cause::traceback_start(&u.log_tail).map_or(from, |tb| from.min(tb));
         let shown = &u.log_tail[from..];
         writeln!(out, "  last {} log lines of {}:", shown.len(), t(&u.name))?;
         for line in shown {
@@ -321,6 +377,87 @@ fn write_attempt(
 }
 
 /// The first line of a message (real or already escaped line breaks), with `…` when cut.
+/// Most consequences listed under their cause.
+const MAX_CONSEQUENCES: usize = 5;
+
+enum FailureLine {
+    Failure {
+        depth: u8,
+        index: usize,
+    },
+    Exception {
+        exception: String,
+        frame: Option<String>,
+    },
+    Caused {
+        count: u64,
+        kinds: String,
+    },
+    More {
+        count: usize,
+    },
+}
+
+/// The failures in the order they are shown: each root cause, its exception, a count of its
+/// consequences by kind and the first of them; then the failures of no known cause.
+fn failure_lines(a: &AttemptReport) -> Vec<FailureLine> {
+    let mut lines = Vec::new();
+    let mut shown = vec![false; a.failures.len()];
+    for root in &a.root_causes {
+        if root.failure >= a.failures.len() {
+            continue;
+        }
+        shown[root.failure] = true;
+        lines.push(FailureLine::Failure {
+            depth: 0,
+            index: root.failure,
+        });
+        if let Some(exception) = &root.exception {
+            lines.push(FailureLine::Exception {
+                exception: exception.clone(),
+                frame: root.frame.clone(),
+            });
+        }
+        let consequences: Vec<usize> = (0..a.failures.len())
+            .filter(|&i| a.failures[i].caused_by == Some(root.failure))
+            .collect();
+        if consequences.is_empty() {
+            continue;
+        }
+        let mut by_kind: Vec<(&str, usize)> = Vec::new();
+        for &i in &consequences {
+            let kind = a.failures[i].kind.as_str();
+            match by_kind.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => by_kind.push((kind, 1)),
+            }
+        }
+        let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        lines.push(FailureLine::Caused {
+            count: consequences.len() as u64,
+            kinds: kinds.join(", "),
+        });
+        for &i in consequences.iter().take(MAX_CONSEQUENCES) {
+            shown[i] = true;
+            lines.push(FailureLine::Failure { depth: 1, index: i });
+        }
+        if consequences.len() > MAX_CONSEQUENCES {
+            for &i in &consequences[MAX_CONSEQUENCES..] {
+                shown[i] = true;
+            }
+            lines.push(FailureLine::More {
+                count: consequences.len() - MAX_CONSEQUENCES,
+            });
+        }
+    }
+    lines.extend(
+        (0..a.failures.len())
+            .filter(|&i| !shown[i])
+            .map(|index| FailureLine::Failure { depth: 0, index }),
+    );
+    lines
+}
+
 fn first_line(message: &str) -> String {
     let clean = t(message);
     let cut = clean.find("\\n").map_or(&*clean, |i| &clean[..i]);
@@ -448,6 +585,43 @@ mod tests {
     #[test]
     fn passing_and_failing_groups() {
         insta::assert_snapshot!(render(&fixtures::run()));
+    }
+
+    /// The first failure line of a group's block.
+    fn first_failure(text: &str) -> &str {
+        text.lines()
+            .skip_while(|l| !l.starts_with("  failures"))
+            .nth(1)
+            .unwrap_or_default()
+    }
+
+    /// Regression (issue 16): the missing probes of a unit that crashed were listed before
+    /// the crash, and its Python exception was printed as a warning.
+    #[test]
+    fn a_crash_cascade_shows_the_crash_first() {
+        let mut run = fixtures::run();
+        run.groups.retain(|g| !g.passed);
+        let text = render(&run);
+        assert!(first_failure(&text).contains("non_zero_exit"), "{text}");
+        assert!(
+            text.contains("ValueError: boom  (at target.py:5 in handle)"),
+            "{text}"
+        );
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_spawn_failure_shows_the_spawn_first() {
+        let text = render(&fixtures::spawn_failure());
+        assert!(first_failure(&text).contains("spawn_failed"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_readiness_timeout_shows_the_timeout_first() {
+        let text = render(&fixtures::readiness_timeout());
+        assert!(first_failure(&text).contains("readiness_timeout"), "{text}");
+        insta::assert_snapshot!(text);
     }
 
     /// Regression (issue 11 item 7): skipped groups were only counted. Those skipped by their
