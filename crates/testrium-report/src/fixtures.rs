@@ -298,7 +298,7 @@ pub fn readiness_timeout() -> RunReport {
         .unit("client"),
         Failure::new(
             "readiness_timeout",
-            "unit `server` readiness probe `listening` not recorded within 500.000ms",
+            "unit `server` readiness probe `listening` not recorded within 500 ms",
         )
         .unit("server"),
         Failure::new(

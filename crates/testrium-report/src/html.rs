@@ -788,7 +788,7 @@ mod tests {
             "2 lanes x 4 attempts"
         );
         assert_eq!(page.matches("<g class=\"arrow\"").count(), 2);
-        assert!(page.contains("<text x=\"585.0\" y=\"") || page.contains("0.400ms"));
+        assert!(page.contains("<text x=\"585.0\" y=\"") || page.contains("400 µs"));
         assert!(page.contains("class=\"probe Send failed\""));
         assert!(page.contains("✗ missing: command-received"));
         assert!(!page.contains("http://") || !page.contains("src=\"http"));

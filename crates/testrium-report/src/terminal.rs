@@ -14,25 +14,15 @@ const MAX_FAILURES: usize = 30;
 /// Most keys listed per orphan/duplicate list.
 const MAX_KEYS: usize = 5;
 
-/// A duration for people: `0.012s`, `1.250s`, `75.3s`; absurd values (clocks written by hand
-/// into `Events`) in scientific notation, `1.798e308s`.
+/// A duration in seconds for people: `2 s`, `12.4 ms`, `850 µs` — three significant digits
+/// ([`testrium_verify::fmt_seconds`], the one formatter of every human-readable report).
 pub fn seconds(s: f64) -> String {
-    if !s.is_finite() || s.abs() >= 1e9 {
-        format!("{s:.3e}s")
-    } else if s >= 60.0 {
-        format!("{s:.1}s")
-    } else {
-        format!("{s:.3}s")
-    }
+    testrium_verify::fmt_seconds(s)
 }
 
-/// A latency in milliseconds: `0.412ms`; absurd values as `1.798e308ms`.
+/// A latency in milliseconds for people, as [`seconds`]: `412 µs`, `8.15 ms`.
 pub fn millis(ms: f64) -> String {
-    if !ms.is_finite() || ms.abs() >= 1e12 {
-        format!("{ms:.3e}ms")
-    } else {
-        format!("{ms:.3}ms")
-    }
+    testrium_verify::fmt_seconds(ms / 1e3)
 }
 
 fn latency_line(l: &Latency) -> String {
@@ -573,11 +563,12 @@ mod tests {
 
     #[test]
     fn absurd_durations_stay_short() {
-        assert_eq!(millis(0.4123), "0.412ms");
-        assert_eq!(millis(f64::MAX), "1.798e308ms");
-        assert_eq!(millis(f64::INFINITY), "infms");
-        assert_eq!(seconds(1e300), "1.000e300s");
-        assert_eq!(seconds(75.25), "75.2s");
+        assert_eq!(millis(0.4123), "412 µs");
+        assert_eq!(millis(2000.0), "2 s");
+        assert_eq!(millis(f64::MAX), "1.80e305 s");
+        assert_eq!(millis(f64::INFINITY), "inf");
+        assert_eq!(seconds(1e300), "1.00e300 s");
+        assert_eq!(seconds(75.25), "75.3 s");
         assert_eq!(crate::model::finite(f64::INFINITY), f64::MAX);
         assert_eq!(crate::model::finite(f64::NAN), 0.0);
     }

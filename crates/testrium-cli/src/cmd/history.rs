@@ -170,7 +170,7 @@ fn write(
             .iter()
             .rev()
             .filter_map(|r| r.record.p95_s)
-            .map(|s| format!("{:.2}", s * 1e3))
+            .map(|s| millis(s * 1e3))
             .collect();
         let mut line = format!(
             "  {:width$}  {:>4}  {:>8.0}%  {:>10}  {}",
@@ -181,7 +181,7 @@ fn write(
             if trend.is_empty() {
                 "–".to_owned()
             } else {
-                format!("{} ms", trend.join(" → "))
+                trend.join(" → ")
             }
         );
         if passed > 0 && passed < mine.len() {
