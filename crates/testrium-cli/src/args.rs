@@ -199,9 +199,10 @@ pub struct HistoryArgs {
     /// How many runs to show.
     #[arg(short = 'n', long, default_value_t = 20)]
     pub last: usize,
-    /// Flag a latency regression when a run's p95 exceeds the median p95 of the group's
-    /// previous runs by this factor.
-    #[arg(long, value_name = "FACTOR", default_value_t = 1.5)]
+    /// Flag a latency regression when the group's last 3 runs each have a p95 above this
+    /// factor times (and more than 1 ms above) the median p95 of up to 20 runs before them
+    /// (at least 5): a lasting shift, not one noisy run.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.25)]
     pub regression_factor: f64,
 }
 
