@@ -52,6 +52,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Show the last runs, pass rate and latency trend.
     History(HistoryArgs),
+    /// List the groups `run` would run with the same selection (names, `-k`, `--less`,
+    /// `--partition`): their units, dependencies, readiness and circuits. Starts nothing.
+    List(ListArgs),
 }
 
 impl Default for Command {
@@ -96,6 +99,26 @@ pub struct RunArgs {
     /// Write the HTML report (one is always written to the run directory).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    /// Base folder holding the test groups (default: the current directory), or one group's
+    /// folder.
+    #[arg(value_name = "BASE")]
+    pub base: Option<PathBuf>,
+    /// Only these groups (folder names).
+    #[arg(value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// Only groups whose name contains PATTERN.
+    #[arg(short = 'k', value_name = "PATTERN")]
+    pub pattern: Option<String>,
+    /// Only a share of the groups: `hash:K/N` or `count:K/N`.
+    #[arg(long, value_name = "hash:K/N|count:K/N")]
+    pub partition: Option<String>,
+    /// Print the list as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -215,6 +238,7 @@ const SUBCOMMANDS: &[&str] = &[
     "wait",
     "report",
     "history",
+    "list",
     "help",
 ];
 

@@ -1011,3 +1011,61 @@ fn nothing_is_skipped_in_silence() {
         "{stderr}"
     );
 }
+
+/// Issue 16: `testrium list` names exactly the groups `run` runs with the same selection
+/// flags, with their units, readiness, dependencies and circuits, and starts nothing.
+#[test]
+fn list_names_the_groups_run_would_run() {
+    let base = Base::new("list").with(&[
+        "test_shell_circuit",
+        "test_rust_circuit",
+        "test_api_queue_worker",
+    ]);
+    let selection = ["-k", "circuit", "--less", "test_rust_circuit"];
+    let out = testrium()
+        .arg("list")
+        .arg(&base.path)
+        .args(selection)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_report!(
+        "list_names_the_groups_run_would_run",
+        base.redact(&text(&out.stdout))
+    );
+    assert!(
+        !base.path.join(".testrium").join("runs").exists(),
+        "list started nothing"
+    );
+
+    let out = testrium()
+        .arg("list")
+        .arg(&base.path)
+        .args(selection)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let server = &listed["groups"][0]["units"][0];
+    assert_eq!(server["name"], "server");
+    assert_eq!(server["ready_event"], "server-ready");
+    assert_eq!(listed["groups"][0]["units"][1]["dependencies"][0], "server");
+    assert_eq!(listed["groups"][0]["circuits"][0]["name"], "request");
+
+    let report = base.path.join("run.json");
+    let out = base.run(&[&selection[..], &["--json", report.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let ran: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(names(&listed), names(&ran));
+    assert_eq!(names(&listed), ["test_shell_circuit"]);
+}

@@ -117,7 +117,7 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
 }
 
 /// The suite the flags describe. `Err` is the exit code, after the message was printed.
-fn suite(global: &GlobalArgs, args: &RunArgs) -> Result<Suite, u8> {
+pub(crate) fn suite(global: &GlobalArgs, args: &RunArgs) -> Result<Suite, u8> {
     let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
         Some(Err(err)) => {
             say!("error: {err}");
@@ -189,7 +189,7 @@ fn suite(global: &GlobalArgs, args: &RunArgs) -> Result<Suite, u8> {
 }
 
 /// Says why nothing was started.
-fn say_plan_error(err: &SuiteError) {
+pub(crate) fn say_plan_error(err: &SuiteError) {
     let base = err.base.display();
     match &err.kind {
         SuiteErrorKind::Discover(err) => say!("error: {}", error_chain(err)),
