@@ -99,6 +99,10 @@ pub struct RunArgs {
     /// Write the HTML report (one is always written to the run directory).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Write the run as Chrome trace-event JSON, for Perfetto UI or chrome://tracing (one is
+    /// always written to the run directory, `trace.json`).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -210,6 +214,9 @@ pub struct ReportArgs {
     /// Write the HTML report.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Write the run as Chrome trace-event JSON (Perfetto UI, chrome://tracing).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -193,6 +193,7 @@ fn bundled_examples_pass() {
     let json_path = base.path.join("out/report.json");
     let junit_path = base.path.join("out/junit.xml");
     let html_path = base.path.join("out/report.html");
+    let trace_path = base.path.join("out/trace.json");
     let out = base.run(&[
         "--json",
         json_path.to_str().unwrap(),
@@ -200,6 +201,8 @@ fn bundled_examples_pass() {
         junit_path.to_str().unwrap(),
         "--html",
         html_path.to_str().unwrap(),
+        "--trace",
+        trace_path.to_str().unwrap(),
     ]);
     let stdout = text(&out.stdout);
     assert_eq!(
@@ -224,9 +227,43 @@ fn bundled_examples_pass() {
     let rust = &groups[2]["attempts"][0];
     assert_eq!(rust["correlation"]["paired"], 20);
 
-    // Each run directory has its own report and HTML page, and `testrium report` re-renders it.
+    // Issue 16: the trace parses, with one track per unit and one flow per Send→Receive pair.
+    let trace = json(&trace_path);
+    let events = trace["traceEvents"].as_array().unwrap();
+    let of =
+        |ph: &str| -> Vec<&serde_json::Value> { events.iter().filter(|e| e["ph"] == ph).collect() };
+    for (pid, group) in (1u64..).zip(groups) {
+        let attempt = &group["attempts"][0];
+        let mut units: Vec<&str> = attempt["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap())
+            .collect();
+        let mut tracks: Vec<&str> = of("M")
+            .iter()
+            .filter(|e| e["name"] == "thread_name" && e["pid"] == pid)
+            .map(|e| e["args"]["name"].as_str().unwrap())
+            .collect();
+        units.sort_unstable();
+        tracks.sort_unstable();
+        assert_eq!(tracks, units, "{}", group["name"]);
+        let flows = of("s").iter().filter(|e| e["pid"] == pid).count();
+        assert_eq!(
+            flows as u64,
+            attempt["correlation"]["paired"].as_u64().unwrap(),
+            "{}",
+            group["name"]
+        );
+    }
+    assert_eq!(of("s").len(), of("f").len());
+    assert!(!of("b").is_empty(), "circuit instances as async spans");
+
+    // Each run directory has its own report, HTML page and trace, and `testrium report`
+    // re-renders it.
     let run_dir = PathBuf::from(api["run_dir"].as_str().unwrap());
     assert!(run_dir.join("report.html").is_file());
+    assert!(run_dir.join("trace.json").is_file());
     let again = testrium().arg("report").arg(&run_dir).output().unwrap();
     assert_eq!(again.status.code(), Some(0));
     assert!(text(&again.stdout).starts_with("PASS test_api_queue_worker"));

@@ -89,6 +89,7 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
         (Format::Json, &args.json),
         (Format::Junit, &args.junit),
         (Format::Html, &args.html),
+        (Format::Trace, &args.trace),
     ] {
         let Some(path) = path else { continue };
         match format.write(path, &run) {
