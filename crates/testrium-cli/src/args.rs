@@ -84,6 +84,14 @@ pub struct RunArgs {
     /// Run each group N extra times (overrides `repeat`).
     #[arg(long, value_name = "N")]
     pub repeat: Option<u8>,
+    /// Re-run a failing attempt of a group up to N times; a group that fails, then passes, is
+    /// FLAKY.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// What a FLAKY group (passed only on a retry) counts as: `pass` (with a warning) or
+    /// `fail`.
+    #[arg(long, value_enum, value_name = "fail|pass", default_value_t = FlakyResult::Pass)]
+    pub flaky_result: FlakyResult,
     /// Override every group's timeout, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
@@ -140,6 +148,16 @@ pub struct GenArgs {
     /// Target folder (default: the current directory).
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// `--flaky-result`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum FlakyResult {
+    /// A flaky group fails the run.
+    Fail,
+    /// A flaky group passes, with a warning.
+    #[default]
+    Pass,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1106,3 +1106,64 @@ fn list_names_the_groups_run_would_run() {
     assert_eq!(names(&listed), names(&ran));
     assert_eq!(names(&listed), ["test_shell_circuit"]);
 }
+
+/// Issue 16: `--retries N` re-runs a failing group; one that fails, then passes, is FLAKY in
+/// the terminal, the JSON and the JUnit (`<flakyFailure>`, no `<failure>`), and passes —
+/// unless `--flaky-result fail`.
+#[test]
+fn retries_report_a_group_that_passes_on_retry_as_flaky() {
+    let base = Base::new("retries").with(&["test_flaky"]);
+    // The coin lands tails (exit 1) first, then heads.
+    let marker = base.path.join("test_flaky").join("flipped.marker");
+    std::fs::write(&marker, "").unwrap();
+    let json_path = base.path.join("r.json");
+    let junit_path = base.path.join("j.xml");
+    let out = base.run(&[
+        "--retries",
+        "2",
+        "--json",
+        json_path.to_str().unwrap(),
+        "--junit",
+        junit_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_report!(
+        "retries_report_a_group_that_passes_on_retry_as_flaky",
+        base.redact(&text(&out.stdout))
+    );
+    assert!(
+        text(&out.stderr).contains("warning: `test_flaky` passed only on a retry (flaky)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let report = json(&json_path);
+    let group = &report["groups"][0];
+    assert_eq!(group["passed"], true);
+    assert_eq!(group["flaky"], true);
+    let attempts: Vec<(bool, bool)> = group["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["passed"].as_bool().unwrap(),
+                a["retry"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(attempts, [(false, false), (true, true)]);
+
+    let xml = std::fs::read_to_string(&junit_path).unwrap();
+    let coin = xml
+        .split("<testcase ")
+        .find(|c| c.contains("name=\"unit coin\""))
+        .unwrap();
+    assert!(coin.contains("<flakyFailure "), "{xml}");
+    assert!(!coin.contains("<failure "), "{xml}");
+    assert!(!xml.contains("[attempt"), "{xml}");
+
+    // The passing attempt left the marker: tails again first, and now flaky fails the run.
+    assert!(marker.exists());
+    let out = base.run(&["--retries", "1", "--flaky-result", "fail"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+}

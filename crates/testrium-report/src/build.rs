@@ -353,6 +353,7 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
         timeline: timeline(a, group),
         omitted,
         root_causes: Vec::new(),
+        retry: a.retry,
     };
     // Whom a unit waited for: the dependency that failed, else (a unit never started) the
     // first of its dependencies in the configuration.

@@ -129,6 +129,7 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
         },
         omitted: Omitted::default(),
         root_causes: Vec::new(),
+        retry: false,
     }
 }
 
@@ -379,5 +380,17 @@ pub fn hostile() -> RunReport {
     let mut run = run();
     run.groups = vec![group(&format!("test_{h}"), vec![a])];
     run.skipped.clear();
+    run
+}
+
+/// A group whose first attempt crashed and whose retry passed (`--retries 1`).
+pub fn flaky_on_retry() -> RunReport {
+    let mut retry = passing_attempt(2);
+    retry.retry = true;
+    let mut g = group("test_bad", vec![failing_attempt(1), retry]);
+    g.passed = true;
+    g.flaky = true;
+    let mut run = run();
+    run.groups = vec![g];
     run
 }

@@ -118,7 +118,9 @@ fn group_section(h: &mut String, index: usize, g: &GroupReport) {
         name = e(&g.name),
         label = cls.to_uppercase(),
         d = seconds(g.duration_s),
-        flaky = if g.flaky {
+        flaky = if g.passed_on_retry() {
+            " <span class=\"badge flaky\">FLAKY</span> <span class=\"muted\">passed on retry</span>"
+        } else if g.flaky {
             " <span class=\"badge flaky\">FLAKY</span>"
         } else {
             ""
@@ -144,8 +146,9 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
     if many {
         let _ = writeln!(
             h,
-            "<h3>Attempt {} <span class=\"{}\">{}</span> <span class=\"muted\">{}</span></h3>",
+            "<h3>Attempt {}{} <span class=\"{}\">{}</span> <span class=\"muted\">{}</span></h3>",
             a.attempt,
+            if a.retry { " (retry)" } else { "" },
             if a.passed { "ok" } else { "bad" },
             if a.passed { "passed" } else { "failed" },
             seconds(a.duration_s)

@@ -60,6 +60,8 @@ struct Case<'a> {
     /// A failure with no structured entry (a unit that failed with no named failure).
     extra: Option<String>,
     out: Option<String>,
+    /// The failures of this testcase in the attempts retried before it: type, message, body.
+    reruns: Vec<(String, String, String)>,
 }
 
 fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Case<'a>> {
@@ -94,6 +96,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
             failures,
             extra,
             out: Some(logs.log(u)),
+            reruns: Vec::new(),
         });
     }
     for c in &a.circuits {
@@ -119,6 +122,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
             failures,
             extra,
             out: Some(c.hops.join(" -> ")),
+            reruns: Vec::new(),
         });
     }
     for t in &a.direct_tests {
@@ -129,6 +133,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
             failures: Vec::new(),
             extra: (!t.passed).then(|| t.message.clone().unwrap_or_else(|| "failed".into())),
             out: None,
+            reruns: Vec::new(),
         });
     }
     let rest: Vec<&Failure> = a
@@ -159,6 +164,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
         .then(|| "the attempt failed".to_owned()),
         failures: rest,
         out: Some(summary),
+        reruns: Vec::new(),
     });
     cases
 }
@@ -183,20 +189,39 @@ pub fn write(out: impl Write, run: &RunReport, logs: &dyn LogSource) -> io::Resu
         .groups
         .iter()
         .map(|g| {
-            let many = g.attempts.len() > 1;
-            let cases = g
-                .attempts
-                .iter()
-                .flat_map(|a| {
-                    let suffix = if many {
-                        format!(" [attempt {}]", a.attempt)
-                    } else {
-                        String::new()
-                    };
-                    cases(a, &suffix, logs)
-                })
-                .collect();
-            (g, cases)
+            // An attempt that failed and was retried is no testcase of its own: its failures
+            // are the `<flakyFailure>`s (its retry passed) or `<rerunFailure>`s (it failed
+            // again) of the retry's testcases, as surefire and nextest write them.
+            let shown = (0..g.attempts.len()).filter(|&i| !g.retried(i)).count();
+            let many = shown > 1;
+            let mut earlier: Vec<Case<'_>> = Vec::new();
+            let mut all = Vec::new();
+            for (i, a) in g.attempts.iter().enumerate() {
+                let suffix = if many {
+                    format!(" [attempt {}]", a.attempt)
+                } else {
+                    String::new()
+                };
+                let mut these = cases(a, &suffix, logs);
+                if g.retried(i) {
+                    earlier.extend(these.into_iter().map(|mut c| {
+                        c.name.truncate(c.name.len() - suffix.len());
+                        c
+                    }));
+                    continue;
+                }
+                for case in &mut these {
+                    let base = &case.name[..case.name.len() - suffix.len()];
+                    case.reruns = earlier
+                        .iter()
+                        .filter(|e| e.name == base)
+                        .filter_map(failure_parts)
+                        .collect();
+                }
+                earlier.clear();
+                all.extend(these);
+            }
+            (g, all)
         })
         .collect();
     let failing = |cases: &[Case<'_>]| {
@@ -317,35 +342,57 @@ fn cause_message(a: &AttemptReport, f: &Failure) -> String {
     message
 }
 
-fn write_case<W: Write>(w: &mut Writer<W>, group: &str, case: &Case<'_>) -> io::Result<()> {
+/// A failing testcase's `<failure>`: its type and message (the root cause) and its body
+/// (every evidence line); `None` when it passed.
+fn failure_parts(case: &Case<'_>) -> Option<(String, String, String)> {
     let a = case.attempt;
+    let mut lines: Vec<String> = case
+        .failures
+        .iter()
+        .map(|f| match f.caused_by.and_then(|c| a.failures.get(c)) {
+            Some(cause) => format!("{}: {} (caused by {})", f.kind, f.message, cause.kind),
+            None => format!("{}: {}", f.kind, cause_message(a, f)),
+        })
+        .collect();
+    lines.extend(case.extra.clone());
+    if lines.is_empty() {
+        return None;
+    }
+    // Type and message: the root cause.
+    let (kind, message) = match primary(a, case) {
+        Some(f) => (
+            f.kind.clone(),
+            format!("{}: {}", f.kind, cause_message(a, f)),
+        ),
+        None => ("failure".to_owned(), lines[0].clone()),
+    };
+    Some((kind, message, lines.join("\n")))
+}
+
+fn write_case<W: Write>(w: &mut Writer<W>, group: &str, case: &Case<'_>) -> io::Result<()> {
     w.create_element("testcase")
         .with_attribute(("classname", attr(group).as_str()))
         .with_attribute(("name", attr(&case.name).as_str()))
         .with_attribute(("time", secs(case.time).as_str()))
         .write_inner_content(|w| {
-            let mut lines: Vec<String> = case
-                .failures
-                .iter()
-                .map(|f| match f.caused_by.and_then(|c| a.failures.get(c)) {
-                    Some(cause) => format!("{}: {} (caused by {})", f.kind, f.message, cause.kind),
-                    None => format!("{}: {}", f.kind, cause_message(a, f)),
-                })
-                .collect();
-            lines.extend(case.extra.clone());
-            if !lines.is_empty() {
-                // Type and message: the root cause.
-                let (kind, message) = match primary(a, case) {
-                    Some(f) => (
-                        f.kind.as_str(),
-                        format!("{}: {}", f.kind, cause_message(a, f)),
-                    ),
-                    None => ("failure", lines[0].clone()),
-                };
+            let failure = failure_parts(case);
+            if let Some((kind, message, body)) = &failure {
                 w.create_element("failure")
-                    .with_attribute(("message", attr(&message).as_str()))
+                    .with_attribute(("message", attr(message).as_str()))
                     .with_attribute(("type", attr(kind).as_str()))
-                    .write_text_content(text(&lines.join("\n")))?;
+                    .write_text_content(text(body))?;
+            }
+            // Earlier tries of a retried attempt: flaky when this one passed.
+            let tag = if failure.is_some() {
+                "rerunFailure"
+            } else {
+                "flakyFailure"
+            };
+            for (kind, message, body) in &case.reruns {
+                w.create_element(tag)
+                    .with_attribute(("message", attr(message).as_str()))
+                    .with_attribute(("type", attr(kind).as_str()))
+                    .write_text_content(text(body))?;
             }
             if let Some(out) = case.out.as_deref().filter(|o| !o.is_empty()) {
                 w.create_element("system-out")
@@ -552,6 +599,25 @@ pub(crate) mod tests {
                 .iter()
                 .any(|p| p.attr("name") == "flaky" && p.attr("value") == "true")
         );
+    }
+
+    /// Issue 16: an attempt retried to a pass is no testcase of its own; its failures are
+    /// `<flakyFailure>`s of the retry's testcases, as surefire and nextest write them.
+    #[test]
+    fn a_retried_attempt_is_flaky_failures_of_its_retry() {
+        let root = parse(&render(&fixtures::flaky_on_retry()));
+        let suite = root.one("testsuite");
+        assert_eq!(suite.attr("failures"), "0");
+        let cases = suite.all("testcase");
+        assert!(cases.iter().all(|c| !c.attr("name").contains("[attempt")));
+        assert!(cases.iter().all(|c| c.all("failure").is_empty()));
+        let target = cases
+            .iter()
+            .find(|c| c.attr("name") == "unit target")
+            .unwrap();
+        let flaky = target.one("flakyFailure");
+        assert_eq!(flaky.attr("type"), "non_zero_exit");
+        assert!(flaky.text.contains("missing_probe"));
     }
 
     #[test]

@@ -110,6 +110,18 @@ impl RunReport {
     }
 }
 
+impl GroupReport {
+    /// Whether attempt `index` (0-based) failed and the next attempt is its retry.
+    pub fn retried(&self, index: usize) -> bool {
+        self.attempts.get(index + 1).is_some_and(|next| next.retry)
+    }
+
+    /// Passed thanks to a retry of a failed attempt (`--retries`): FLAKY.
+    pub fn passed_on_retry(&self) -> bool {
+        self.passed && self.attempts.iter().any(|a| a.retry)
+    }
+}
+
 /// One group: every attempt (`repeat` gives more than one).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -206,6 +218,9 @@ pub struct AttemptReport {
     /// before it existed.
     #[serde(default)]
     pub root_causes: Vec<RootCause>,
+    /// A retry of the failed attempt before it (`--retries`).
+    #[serde(default)]
+    pub retry: bool,
 }
 
 /// A failure that is a cause, not a consequence: a unit that could not be spawned, crashed,

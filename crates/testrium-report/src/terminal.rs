@@ -38,7 +38,10 @@ fn latency_line(l: &Latency) -> String {
 /// Writes the block of one finished group.
 pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io::Result<()> {
     let interrupted = group.interrupted;
-    let label = if group.passed {
+    let on_retry = group.passed_on_retry();
+    let label = if on_retry {
+        style.warn("FLAKY")
+    } else if group.passed {
         style.pass("PASS")
     } else if interrupted {
         style.warn("INTR")
@@ -47,11 +50,17 @@ pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io
     };
     let attempts = group.attempts.len();
     let mut head = format!("{label} {} {}", t(&group.name), seconds(group.duration_s));
-    if attempts > 1 {
+    if attempts > 1 && !on_retry {
         let passed = group.attempts.iter().filter(|a| a.passed).count();
         head.push_str(&format!("  ({passed}/{attempts} attempts passed)"));
     }
-    if group.flaky {
+    if on_retry {
+        let retries = group.attempts.iter().filter(|a| a.retry).count();
+        head.push_str(&format!(
+            "  (passed after {retries} retr{})",
+            if retries == 1 { "y" } else { "ies" }
+        ));
+    } else if group.flaky {
         head.push_str(&format!("  {}", style.warn("FLAKY")));
     }
     writeln!(out, "{head}")?;
@@ -62,7 +71,12 @@ pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io
         let verdicts: Vec<&str> = group
             .attempts
             .iter()
-            .map(|a| if a.passed { "pass" } else { "fail" })
+            .map(|a| match (a.passed, a.retry) {
+                (true, false) => "pass",
+                (false, false) => "fail",
+                (true, true) => "pass (retry)",
+                (false, true) => "fail (retry)",
+            })
             .collect();
         writeln!(out, "  attempts: {}", verdicts.join(", "))?;
     }
@@ -598,6 +612,16 @@ mod tests {
             text.contains("ValueError: boom  (at target.py:5 in handle)"),
             "{text}"
         );
+        insta::assert_snapshot!(text);
+    }
+
+    /// Issue 16: a group that passed on a retry is FLAKY, with the root cause of the attempt
+    /// that failed first.
+    #[test]
+    fn a_flaky_group_shows_the_root_cause_of_its_failed_attempt_first() {
+        let text = render(&fixtures::flaky_on_retry());
+        assert!(text.starts_with("FLAKY test_bad"), "{text}");
+        assert!(first_failure(&text).contains("non_zero_exit"), "{text}");
         insta::assert_snapshot!(text);
     }
 

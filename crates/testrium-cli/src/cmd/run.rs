@@ -15,7 +15,7 @@ use testrium_orchestrator::{
 };
 use testrium_report::{self as report, Format, sanitize, terminal};
 
-use crate::args::{GlobalArgs, RunArgs};
+use crate::args::{FlakyResult, GlobalArgs, RunArgs};
 use crate::cmd::error_chain;
 use crate::console::Console;
 
@@ -84,6 +84,17 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
     let mut c = lock(&console);
     c.finish();
     c.print(|out, style| terminal::write_summary(out, &run, style, global.verbose));
+    let flaky: Vec<String> = outcome
+        .flaky_groups()
+        .map(|g| format!("`{}`", sanitize::terminal(&g.group.name)))
+        .collect();
+    if !flaky.is_empty() && args.flaky_result == FlakyResult::Pass {
+        say!(
+            "warning: {} passed only on a retry (flaky), counted as passed; --flaky-result fail makes {} fail the run",
+            flaky.join(", "),
+            if flaky.len() == 1 { "it" } else { "them" }
+        );
+    }
     let mut code = run.exit_code;
     for (format, path) in [
         (Format::Json, &args.json),
@@ -186,6 +197,9 @@ pub(crate) fn suite(global: &GlobalArgs, args: &RunArgs) -> Result<Suite, u8> {
     if let Some(repeat) = args.repeat {
         suite = suite.repeat_override(repeat);
     }
+    suite = suite
+        .retries(args.retries)
+        .flaky_fails(args.flaky_result == FlakyResult::Fail);
     Ok(suite)
 }
 

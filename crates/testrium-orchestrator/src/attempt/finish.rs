@@ -179,6 +179,7 @@ impl Supervisor<'_> {
             swept_processes: swept,
             verdict,
             interrupted: self.interrupted,
+            retry: self.ctx.retry,
         };
         // Streamed into the database: the verdict of a flood holds every pair, and its text
         // (plus the copies SQLite would make of it) would be the runner's largest allocation.
