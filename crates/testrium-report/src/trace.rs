@@ -13,15 +13,51 @@ use serde_json::{Value, json};
 
 use crate::model::{AttemptReport, RunReport};
 
-/// Writes `run` as a Chrome trace-event JSON document.
-pub fn write(mut out: impl Write, run: &RunReport) -> io::Result<()> {
-    serde_json::to_writer(&mut out, &document(run))?;
-    out.write_all(b"\n")
+/// Writes `run` as a Chrome trace-event JSON document, one event at a time (a flood of
+/// probes never sits in memory as one document).
+pub fn write(out: impl Write, run: &RunReport) -> io::Result<()> {
+    let mut out = io::BufWriter::new(out);
+    out.write_all(b"{\"traceEvents\":[\n")?;
+    let mut first = true;
+    events(run, &mut |event| {
+        if !first {
+            out.write_all(b",\n")?;
+        }
+        first = false;
+        serde_json::to_writer(&mut out, &event).map_err(io::Error::from)
+    })?;
+    out.write_all(b"\n],\"displayTimeUnit\":\"ms\",\"otherData\":")?;
+    serde_json::to_writer(&mut out, &other_data(run))?;
+    out.write_all(b"}\n")?;
+    out.flush()
 }
 
-/// The trace-event document of `run`: `{ "traceEvents": […], "displayTimeUnit": "ms" }`.
+/// The trace-event document of `run` as one value: `{ "traceEvents": […], "displayTimeUnit":
+/// "ms", "otherData": {…} }` (what [`write`] writes).
 pub fn document(run: &RunReport) -> Value {
-    let mut events: Vec<Value> = Vec::new();
+    let mut all = Vec::new();
+    let _ = events(run, &mut |event| {
+        all.push(event);
+        Ok(())
+    });
+    json!({
+        "traceEvents": all,
+        "displayTimeUnit": "ms",
+        "otherData": other_data(run),
+    })
+}
+
+fn other_data(run: &RunReport) -> Value {
+    json!({
+        "testrium_version": run.testrium_version,
+        "base": run.base,
+    })
+}
+
+type Emit<'e> = dyn FnMut(Value) -> io::Result<()> + 'e;
+
+/// Every event of `run`, in order, to `emit`.
+fn events(run: &RunReport, emit: &mut Emit<'_>) -> io::Result<()> {
     let mut ids = Ids::default();
     let mut pid = 0u64;
     for group in &run.groups {
@@ -34,17 +70,10 @@ pub fn document(run: &RunReport) -> Value {
                 group.name.clone()
             };
             let offset_us = ((a.started_at - run.started_at) * 1e6).max(0.0);
-            attempt_events(&mut events, &mut ids, pid, &name, offset_us, a);
+            attempt_events(emit, &mut ids, pid, &name, offset_us, a)?;
         }
     }
-    json!({
-        "traceEvents": events,
-        "displayTimeUnit": "ms",
-        "otherData": {
-            "testrium_version": run.testrium_version,
-            "base": run.base,
-        },
-    })
+    Ok(())
 }
 
 /// Ids of flows and async spans, unique in the document.
@@ -59,17 +88,17 @@ impl Ids {
 }
 
 fn attempt_events(
-    events: &mut Vec<Value>,
+    emit: &mut Emit<'_>,
     ids: &mut Ids,
     pid: u64,
     name: &str,
     offset_us: f64,
     a: &AttemptReport,
-) {
-    events.push(json!({
+) -> io::Result<()> {
+    emit(json!({
         "name": "process_name", "ph": "M", "pid": pid, "tid": 0,
         "args": { "name": name },
-    }));
+    }))?;
     // One track per unit: the timeline's lanes, then any unit only the unit list names.
     let mut lanes: Vec<&str> = a.timeline.units.iter().map(String::as_str).collect();
     for u in &a.units {
@@ -88,14 +117,14 @@ fn attempt_events(
         .map(|(i, unit)| (*unit, i as u64 + 1))
         .collect();
     for (unit, tid) in lanes.iter().zip(1u64..) {
-        events.push(json!({
+        emit(json!({
             "name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
             "args": { "name": unit },
-        }));
-        events.push(json!({
+        }))?;
+        emit(json!({
             "name": "thread_sort_index", "ph": "M", "pid": pid, "tid": tid,
             "args": { "sort_index": tid },
-        }));
+        }))?;
     }
 
     // Probes.
@@ -104,11 +133,11 @@ fn attempt_events(
         let ts = offset_us + e.t_ms * 1e3;
         let tid = tid_of.get(e.unit.as_str()).copied().unwrap_or(0);
         at.insert(e.id, (ts, tid));
-        events.push(json!({
+        emit(json!({
             "name": e.step, "cat": e.event_type, "ph": "i", "s": "t",
             "ts": ts, "pid": pid, "tid": tid,
             "args": { "id": e.id, "key": e.key, "failed": e.failed },
-        }));
+        }))?;
     }
 
     // Send→Receive pairs as flows.
@@ -120,14 +149,14 @@ fn attempt_events(
         };
         let id = ids.next();
         let args = json!({ "key": arrow.key, "latency_ms": arrow.latency_ms });
-        events.push(json!({
+        emit(json!({
             "name": arrow.key, "cat": "pair", "ph": "s", "id": id, "bp": "e",
             "ts": from_ts, "pid": pid, "tid": from_tid, "args": args,
-        }));
-        events.push(json!({
+        }))?;
+        emit(json!({
             "name": arrow.key, "cat": "pair", "ph": "f", "id": id, "bp": "e",
             "ts": to_ts, "pid": pid, "tid": to_tid, "args": args,
-        }));
+        }))?;
     }
 
     // Circuit instances as async spans, first hop to last.
@@ -152,16 +181,17 @@ fn attempt_events(
                 "hops_reached": trace.event_ids.len(),
                 "hops": circuit.hops.len(),
             });
-            events.push(json!({
+            emit(json!({
                 "name": span, "cat": "circuit", "ph": "b", "id": id,
                 "ts": start, "pid": pid, "tid": 0, "args": args,
-            }));
-            events.push(json!({
+            }))?;
+            emit(json!({
                 "name": span, "cat": "circuit", "ph": "e", "id": id,
                 "ts": end, "pid": pid, "tid": 0,
-            }));
+            }))?;
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
