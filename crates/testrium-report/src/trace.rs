@@ -33,7 +33,7 @@ pub fn write(out: impl Write, run: &RunReport) -> io::Result<()> {
 }
 
 /// The trace-event document of `run` as one value: `{ "traceEvents": […], "displayTimeUnit":
-/// "ms", "otherData": {…} }` (what [`write`] writes).
+/// "ms", "otherData": {…} }` (what [`write()`] writes).
 pub fn document(run: &RunReport) -> Value {
     let mut all = Vec::new();
     let _ = events(run, &mut |event| {
