@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Command::Wait(wait) => cmd::wait::main(&cli.global, wait),
         Command::Report(report) => cmd::report::main(&cli.global, report),
         Command::History(history) => cmd::history::main(&cli.global, history),
+        Command::List(list) => cmd::list::main(&cli.global, list),
     };
     ExitCode::from(code)
 }

@@ -140,6 +140,7 @@ pub use crate::expect::{Expectations, ExpectedCircuit, ExpectedHop, ExpectedUnit
 pub use crate::input::{
     DirectTest, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, VerifyInput,
 };
+pub use crate::render::fmt_seconds;
 pub use crate::stream::{Verifier, VerifyOptions};
 pub use crate::verdict::{
     CircuitReport, CircuitViolation, Clock, CorrelationReport, DuplicateKey, EventRef,
