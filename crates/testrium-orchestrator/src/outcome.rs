@@ -392,8 +392,14 @@ pub(crate) struct StoredOutcome<'a> {
     /// when true, so other records keep their bytes).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     retry: bool,
-    #[serde(default)]
+    /// Written only when the group has faults, so records of groups without any stay as
+    /// they were.
+    #[serde(default, skip_serializing_if = "no_faults")]
     faults: Cow<'a, [FaultOutcome]>,
+}
+
+fn no_faults(faults: &Cow<'_, [FaultOutcome]>) -> bool {
+    faults.is_empty()
 }
 
 impl<'a> StoredOutcome<'a> {
