@@ -398,6 +398,10 @@ pub(crate) struct StoredOutcome<'a> {
     faults: Cow<'a, [FaultOutcome]>,
 }
 
+#[expect(
+    clippy::ptr_arg,
+    reason = "serde's skip_serializing_if passes the field itself by reference"
+)]
 fn no_faults(faults: &Cow<'_, [FaultOutcome]>) -> bool {
     faults.is_empty()
 }
