@@ -77,7 +77,9 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
         }
         _ => {}
     });
+    let ticker = Ticker::start(Arc::clone(&console));
     let outcome = suite.execute(plan);
+    drop(ticker);
     drop(signals);
 
     let run = report::run_report(&outcome);
@@ -307,4 +309,40 @@ fn group_finished(console: &Mutex<Console>, base: &Path, group: &Group, run: &Gr
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Ticks the console about once a second while groups run (elapsed times on the status line,
+/// "still running" lines off a terminal); stops when dropped.
+struct Ticker {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(console: Arc<Mutex<Console>>) -> Ticker {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("testrium-ticker".to_owned())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(std::time::Duration::from_secs(1))
+                {
+                    lock(&console).tick(std::time::Instant::now());
+                }
+            })
+            .ok();
+        Ticker {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
