@@ -105,6 +105,8 @@ pub struct Console {
     live: bool,
     verbose: bool,
     prefix_group: bool,
+    /// `-q`: no `RUN` lines and no "still running" notes, only each group's line.
+    quiet: bool,
     broken: bool,
     status_len: usize,
     last_draw: Option<Instant>,
@@ -140,6 +142,7 @@ impl Console {
             live,
             verbose,
             prefix_group,
+            quiet: false,
             broken: false,
             status_len: 0,
             last_draw: None,
@@ -150,6 +153,12 @@ impl Console {
                 .filter(|&c| c >= 20)
                 .unwrap_or(80),
         }
+    }
+
+    /// `-q`: print only each group's line (and failures), no progress lines.
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
     }
 
     fn io(&mut self, result: io::Result<()>) {
@@ -272,7 +281,7 @@ impl Console {
                 p.units_up.clear();
                 p.units_starting.clear();
                 p.seen.clear();
-                if !self.live {
+                if !self.live && !self.quiet {
                     let suffix = if *attempts > 1 {
                         format!(" (attempt {attempt}/{attempts})")
                     } else {
@@ -325,6 +334,9 @@ impl Console {
     /// (its elapsed times move); off a terminal, each group running longer than 10 s says what
     /// it waits for, every 10 s, so a stuck group in CI does not look like a working one.
     pub fn tick(&mut self, now: Instant) {
+        if self.quiet {
+            return;
+        }
         if self.live {
             self.draw_status(true);
             return;

@@ -37,13 +37,16 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
         say!("{}", group.warnings);
     }
     let jobs = suite.jobs_for(&plan);
-    let console = Arc::new(Mutex::new(Console::new(
-        Box::new(std::io::stdout()),
-        crate::console::style_for_stdout(global.no_color),
-        std::io::stdout().is_terminal(),
-        global.verbose,
-        jobs > 1,
-    )));
+    let console = Arc::new(Mutex::new(
+        Console::new(
+            Box::new(std::io::stdout()),
+            crate::console::style_for_stdout(global.no_color),
+            std::io::stdout().is_terminal(),
+            global.verbose,
+            jobs > 1,
+        )
+        .quiet(global.quiet),
+    ));
     lock(&console).line(&headline(&plan, jobs));
     if let Some(line) = empty_share(&plan) {
         lock(&console).line(&line);
@@ -69,11 +72,12 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
     };
     let observer_console = Arc::clone(&console);
     let base = plan.base.clone();
+    let quiet = global.quiet;
     let suite = suite.cancel(token).observer(move |event| match event {
         SuiteEvent::GroupStarted { group } => lock(&observer_console).group_started(group),
         SuiteEvent::Run { group, event } => lock(&observer_console).event(group, event),
         SuiteEvent::GroupFinished { group, run } => {
-            group_finished(&observer_console, &base, group, run);
+            group_finished(&observer_console, &base, group, run, quiet);
         }
         _ => {}
     });
@@ -289,7 +293,13 @@ fn empty_share(plan: &SuitePlan) -> Option<String> {
 
 /// A group is over: keep each attempt's report in its run directory, say what could not be
 /// kept (or recorded in the history), print the group's block.
-fn group_finished(console: &Mutex<Console>, base: &Path, group: &Group, run: &GroupRun) {
+fn group_finished(
+    console: &Mutex<Console>,
+    base: &Path,
+    group: &Group,
+    run: &GroupRun,
+    quiet: bool,
+) {
     let report = report::group_run_report(run);
     let mut warnings: Vec<String> = Vec::new();
     if let Ok(outcome) = &run.result {
@@ -304,7 +314,11 @@ fn group_finished(console: &Mutex<Console>, base: &Path, group: &Group, run: &Gr
         });
     }
     c.group_finished(&group.name);
-    c.print(|out, style| terminal::write_group(out, &report, style));
+    if quiet {
+        c.print(|out, style| terminal::write_group_brief(out, &report, style));
+    } else {
+        c.print(|out, style| terminal::write_group(out, &report, style));
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
