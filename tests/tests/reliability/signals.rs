@@ -109,7 +109,9 @@ fn ctrl_c_during(label: &str, write_setup: impl FnOnce(&Path) -> GroupDir) {
     let group = write_setup(base.path().join("test_setup").as_path());
     group
         .unit(
-            UnitSpec::fixture("worker", &["emit:up"])
+            // It never records its probe: the attempt is still running at the Ctrl-C, whether
+            // the worker already started (the setup recorded a probe: it is up) or not.
+            UnitSpec::fixture("worker", &["hang"])
                 .line("use_setup = true")
                 .events(&["up"]),
         )
