@@ -28,6 +28,7 @@ pub(crate) struct Draft {
     /// not reported again.
     pub(crate) broken_units: HashSet<String>,
     pub(crate) circuits: Vec<DraftCircuit>,
+    pub(crate) contracts: Vec<DraftContract>,
     pub(crate) setup: Option<Setup>,
     pub(crate) setup_site: Option<Site>,
 }
@@ -115,7 +116,10 @@ impl DraftCircuit {
     }
 }
 
+mod contracts;
 mod services;
+
+pub(crate) use self::contracts::DraftContract;
 
 struct Checker<'a> {
     sources: &'a Sources,
@@ -148,6 +152,7 @@ pub(crate) fn finish(
     check_dependencies(&mut checker, &draft);
     services::check_services(&mut checker, &draft);
     check_circuits(&mut checker, &draft);
+    contracts::check_contracts(&mut checker, &draft);
     if !checker.diagnostics.is_empty() {
         let mut diagnostics = checker.diagnostics;
         diagnostics.extend(warnings);
@@ -164,6 +169,7 @@ pub(crate) fn finish(
         settings: draft.settings,
         units,
         circuits: draft.circuits.into_iter().map(|c| c.circuit).collect(),
+        contracts: draft.contracts.into_iter().map(|c| c.contract).collect(),
         setup: draft.setup,
         warnings,
     })
