@@ -93,6 +93,8 @@ pub mod sanitize;
 pub mod terminal;
 
 #[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
 pub(crate) mod fixtures;
 
 pub use crate::build::{
@@ -100,10 +102,10 @@ pub use crate::build::{
 };
 pub use crate::file::{Format, iso8601, write_file};
 pub use crate::model::{
-    Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, GroupReport,
-    HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck, RouteLatency,
-    RunReport, SCHEMA, SkipKind, SkippedGroup, TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport,
-    finite,
+    Arrow, AttemptReport, CircuitReport, ContractReport, Correlation, DirectTestReport, Failure,
+    GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck,
+    RouteLatency, RunReport, SCHEMA, SkipKind, SkippedGroup, TIMELINE_LIMIT, Timeline,
+    TimelineEvent, UnitReport, finite,
 };
 pub use crate::store::{
     REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, ReadReportError, StoreReportError,
