@@ -188,6 +188,7 @@ mod outcome;
 mod plan;
 mod process;
 mod python;
+mod reverify;
 mod run;
 mod rundir;
 mod sample;
@@ -199,6 +200,7 @@ pub use crate::error::{RunError, RunErrorKind, StoredAttemptError, StoredAttempt
 pub use crate::event::RunEvent;
 pub use crate::exit_code::TestriumExitCode;
 pub use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, GroupOutcome};
+pub use crate::reverify::{ReverifyError, ReverifyErrorKind, reverify};
 pub use crate::run::{DEFAULT_GRACE_PERIOD, DEFAULT_MAX_RESTARTS, DEFAULT_SETTLE_PERIOD, Run};
 pub use crate::sample::{EVENT_SAMPLE_LIMIT, EventSample, PAIR_LIMIT};
 pub use crate::suite::{
