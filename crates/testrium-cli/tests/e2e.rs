@@ -1103,12 +1103,18 @@ fn verify_rejudges_a_stored_run_against_the_edited_contract() {
     assert_eq!(report["exit_code"], 1);
     let failures = &report["groups"][0]["attempts"][0]["failures"];
     assert_eq!(failures[0]["kind"], "contract_duplicated", "{failures}");
-    assert!(
-        std::fs::read_to_string(&junit)
-            .unwrap()
-            .contains("contract_duplicated")
+    assert_eq!(
+        report["groups"][0]["attempts"][0]["contracts"][0]["duplicated"],
+        1
     );
-    assert!(html.is_file());
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("name=\"contract producer:order-sent -&gt; worker:order-received\""),
+        "{xml}"
+    );
+    assert!(xml.contains("type=\"contract_duplicated\""), "{xml}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<table class=\"contracts\">"), "{page}");
 
     // The same with the group folder given.
     let out = testrium()

@@ -828,6 +828,43 @@ fn legacy_aliases_and_every_value_form() {
 }
 
 #[test]
+fn builders_validate_contracts_like_files() {
+    use testrium_config::{Contract, Delivery, Group, ProbeRef, Unit};
+    let contract = |send: (&str, &str), receive: (&str, &str)| {
+        Contract::new(
+            ProbeRef::new(send.0, send.1),
+            ProbeRef::new(receive.0, receive.1),
+            Delivery::ExactlyOnce,
+        )
+    };
+    let group = || {
+        Group::builder("test_b", "/tmp")
+            .unit(Unit::passive("a").events(["sent"]))
+            .unit(Unit::passive("b").events(["got"]))
+    };
+    let ok = group()
+        .contract(contract(("a", "sent"), ("b", "got")).within(Duration::from_millis(5)))
+        .build()
+        .unwrap_or_else(|d| panic!("{:?}", lines(&d)));
+    assert_eq!(ok.contracts.len(), 1);
+    let err = group()
+        .contract(contract(("a", "sent"), ("c", "got")))
+        .contract(contract(("a", "sent"), ("b", "got")).within(Duration::ZERO))
+        .contract(contract(("a", "sent"), ("b", "got")))
+        .build()
+        .expect_err("invalid contracts");
+    let messages: Vec<String> = err.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(
+        messages,
+        [
+            "contract `a:sent -> c:got` names unknown unit `c`",
+            "`within-ms` of contract `a:sent -> b:got` must be greater than 0",
+            "two contracts cover `a:sent -> b:got`",
+        ]
+    );
+}
+
+#[test]
 fn contracts_keep_their_values() {
     let config = "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[contract]]\nsend = \"a:a-sent\"\n\
                   receive = \"b:b-got\"\ndelivery = \"at-most-once\"\nwithin-ms = 250\n";
