@@ -61,6 +61,11 @@
 //!    of the units phase, or of the direct tests when the group has some (their probes are
 //!    part of the group).
 //!
+//! [`reverify`] judges a stored attempt again against a group's current configuration
+//! (`testrium verify`): the run database opened read-only, its rows streamed into a new
+//! `Verifier` with the stored unit outcomes, direct tests and timing; nothing is started or
+//! written.
+//!
 //! Lifecycle states (`created → starting → ready → running → finished | stopped | failed`)
 //! are written to the run database with timestamps as they happen.
 //!
