@@ -8,11 +8,14 @@
 //!    time this process (the runner, its check threads included) used over that time, as a
 //!    share of one core.
 //!
+//! 3. Fault trigger latency (`[[fault]]`): from the triggering probe's record to the fault
+//!    being carried out, as the attempt's outcome reports it, over the same number of runs.
+//!
 //! Prints the median and p90; figures go to docs/PERFORMANCE.md.
 
 use std::time::{Duration, Instant};
 
-use testrium_config::{Group, ReadyCheck, Unit};
+use testrium_config::{Fault, FaultAction, Group, ReadyCheck, Unit};
 use testrium_orchestrator::Run;
 use testrium_tests::{TempBase, db_events};
 
@@ -120,6 +123,39 @@ fn idle_cost(base: &TempBase, check: bool) -> f64 {
     (cpu_time() - cpu).as_secs_f64() / wall.elapsed().as_secs_f64()
 }
 
+/// One run of a producer recording three orders and a fault killing a worker on the 3rd:
+/// how long after that probe the fault was carried out.
+fn fault_latency(base: &TempBase) -> Duration {
+    let fixture = testrium_tests::fixture::argv(&[
+        testrium_tests::fixture::emit("up"),
+        testrium_tests::fixture::Action::Hang,
+    ]);
+    let producer = testrium_tests::fixture::argv(&[
+        testrium_tests::fixture::emit("order-sent"),
+        testrium_tests::fixture::emit("order-sent"),
+        testrium_tests::fixture::emit("order-sent"),
+    ]);
+    let group = Group::builder("bench-fault", base.dir("bench-fault"))
+        .timeout(Duration::from_secs(30))
+        .unit(Unit::command("worker", fixture).init(0).ready_event("up"))
+        .unit(
+            Unit::command("producer", producer)
+                .init(1)
+                .depends_on(["worker"])
+                .events(["order-sent"]),
+        )
+        .fault(Fault::new("producer", "order-sent", "worker", FaultAction::Kill).occurrence(3))
+        .build()
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let outcome = Run::new(group)
+        .base_dir(base.path())
+        .execute()
+        .expect("run");
+    outcome.last_attempt().expect("attempt").faults[0]
+        .latency
+        .expect("fired")
+}
+
 fn main() {
     let iterations: usize = std::env::var("BENCH_ITERATIONS")
         .ok()
@@ -137,6 +173,15 @@ fn main() {
         at(0.5).as_secs_f64() * 1e3,
         at(0.9).as_secs_f64() * 1e3,
         at(1.0).as_secs_f64() * 1e3,
+    );
+    let mut faults: Vec<Duration> = (0..iterations).map(|_| fault_latency(&base)).collect();
+    faults.sort();
+    let f_at = |q: f64| faults[((faults.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "fault fired after its probe, {iterations} runs: median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
+        f_at(0.5).as_secs_f64() * 1e3,
+        f_at(0.9).as_secs_f64() * 1e3,
+        f_at(1.0).as_secs_f64() * 1e3,
     );
     let (with_check, without) = (idle_cost(&base, true), idle_cost(&base, false));
     println!(

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::check::{self, Draft, DraftCircuit, DraftContract, DraftUnit, UnitSites};
+use crate::check::{self, Draft, DraftCircuit, DraftContract, DraftFault, DraftUnit, UnitSites};
 use crate::diagnostic::Diagnostics;
 use crate::model::{
-    Circuit, Contract, Group, Hop, InExcept, Launch, ReadyCheck, Settings, Setup, Unit,
+    Circuit, Contract, Fault, Group, Hop, InExcept, Launch, ReadyCheck, Settings, Setup, Unit,
 };
 use crate::names::parse_entrypoint;
 use crate::source::{Site, Sources};
@@ -55,6 +55,7 @@ impl Group {
             units: Vec::new(),
             circuits: Vec::new(),
             contracts: Vec::new(),
+            faults: Vec::new(),
             setup: None,
         }
     }
@@ -70,6 +71,7 @@ pub struct GroupBuilder {
     units: Vec<UnitBuilder>,
     circuits: Vec<Circuit>,
     contracts: Vec<Contract>,
+    faults: Vec<Fault>,
     setup: Option<Setup>,
 }
 
@@ -129,6 +131,12 @@ impl GroupBuilder {
     /// ```
     pub fn contract(mut self, contract: Contract) -> Self {
         self.contracts.push(contract);
+        self
+    }
+
+    /// Adds a `[[fault]]`.
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.faults.push(fault);
         self
     }
 
@@ -231,6 +239,15 @@ impl GroupBuilder {
                     site: site.clone(),
                     send_site: None,
                     receive_site: None,
+                })
+                .collect(),
+            faults: self
+                .faults
+                .into_iter()
+                .map(|fault| DraftFault {
+                    fault,
+                    after_site: site.clone(),
+                    unit_site: site.clone(),
                 })
                 .collect(),
             setup: self.setup,

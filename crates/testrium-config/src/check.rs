@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::find_cycles;
-use crate::model::{Circuit, Group, Launch, Settings, Setup, Unit};
+use crate::model::{Circuit, Fault, Group, Launch, Settings, Setup, Unit};
 use crate::names::{did_you_mean, is_module_name, unsafe_name_reason};
 use crate::source::{Site, Sources};
 
@@ -29,6 +29,7 @@ pub(crate) struct Draft {
     pub(crate) broken_units: HashSet<String>,
     pub(crate) circuits: Vec<DraftCircuit>,
     pub(crate) contracts: Vec<DraftContract>,
+    pub(crate) faults: Vec<DraftFault>,
     pub(crate) setup: Option<Setup>,
     pub(crate) setup_site: Option<Site>,
 }
@@ -101,6 +102,14 @@ impl UnitSites {
     }
 }
 
+/// A fault with where its parts are written.
+#[derive(Debug)]
+pub(crate) struct DraftFault {
+    pub(crate) fault: Fault,
+    pub(crate) after_site: Site,
+    pub(crate) unit_site: Site,
+}
+
 /// A circuit with where its parts are written.
 #[derive(Debug)]
 pub(crate) struct DraftCircuit {
@@ -153,6 +162,7 @@ pub(crate) fn finish(
     services::check_services(&mut checker, &draft);
     check_circuits(&mut checker, &draft);
     contracts::check_contracts(&mut checker, &draft);
+    check_faults(&mut checker, &draft);
     if !checker.diagnostics.is_empty() {
         let mut diagnostics = checker.diagnostics;
         diagnostics.extend(warnings);
@@ -170,6 +180,7 @@ pub(crate) fn finish(
         units,
         circuits: draft.circuits.into_iter().map(|c| c.circuit).collect(),
         contracts: draft.contracts.into_iter().map(|c| c.contract).collect(),
+        faults: draft.faults.into_iter().map(|f| f.fault).collect(),
         setup: draft.setup,
         warnings,
     })
@@ -537,6 +548,70 @@ fn check_dependencies(checker: &mut Checker<'_>, draft: &Draft) {
                     .into(),
             ),
         );
+    }
+}
+
+/// A fault names units of the group (enabled, started) and a probe its trigger unit records.
+fn check_faults(checker: &mut Checker<'_>, draft: &Draft) {
+    let by_name: HashMap<&str, &Unit> = draft
+        .units
+        .iter()
+        .map(|u| (u.unit.name.as_str(), &u.unit))
+        .collect();
+    let units = || list(draft.units.iter().map(|u| u.unit.name.as_str()));
+    for draft_fault in &draft.faults {
+        let fault = &draft_fault.fault;
+        match by_name.get(fault.after_unit.as_str()) {
+            None => checker.error(
+                &draft_fault.after_site,
+                "after",
+                format!("fault `after` names unknown unit `{}`", fault.after_unit),
+                did_you_mean(&fault.after_unit, by_name.keys().copied())
+                    .or_else(|| Some(format!("the units of this group are: {}", units()))),
+            ),
+            Some(unit) => {
+                let known = unit.events.iter().any(|e| e == &fault.after_probe)
+                    || unit.ready_event.as_deref() == Some(fault.after_probe.as_str());
+                if !known {
+                    checker.error(
+                        &draft_fault.after_site,
+                        "after",
+                        format!(
+                            "fault `after` names probe `{}`, which unit `{}` does not declare",
+                            fault.after_probe, fault.after_unit
+                        ),
+                        did_you_mean(&fault.after_probe, unit.events.iter().map(String::as_str))
+                            .or_else(|| {
+                                Some(format!(
+                                    "add it to the `events` of `{}`, or name one of them",
+                                    fault.after_unit
+                                ))
+                            }),
+                    );
+                }
+            }
+        }
+        match by_name.get(fault.unit.as_str()) {
+            None => checker.error(
+                &draft_fault.unit_site,
+                "unit",
+                format!("fault names unknown unit `{}`", fault.unit),
+                did_you_mean(&fault.unit, by_name.keys().copied())
+                    .or_else(|| Some(format!("the units of this group are: {}", units()))),
+            ),
+            Some(unit) if !unit.enabled || matches!(unit.launch, Launch::Passive) => {
+                checker.error(
+                    &draft_fault.unit_site,
+                    "unit",
+                    format!(
+                        "fault hits unit `{}`, which is not started (disabled or passive)",
+                        fault.unit
+                    ),
+                    None,
+                );
+            }
+            Some(_) => {}
+        }
     }
 }
 

@@ -91,6 +91,7 @@ pub(crate) fn load(
         broken_units: HashSet::new(),
         circuits: config.circuits,
         contracts: config.contracts,
+        faults: config.faults,
         setup: None,
         setup_site: None,
     };

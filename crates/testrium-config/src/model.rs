@@ -25,6 +25,8 @@ pub struct Group {
     pub circuits: Vec<Circuit>,
     /// Declared delivery contracts (`[[contract]]` in config.toml), in file order.
     pub contracts: Vec<Contract>,
+    /// Faults injected at a point of the flow (`[[fault]]` in config.toml), in file order.
+    pub faults: Vec<Fault>,
     /// What runs before the units: `setup = [...]` in `["Configs"]`, or `setup.py` with `main()`.
     pub setup: Option<Setup>,
     /// Problems that do not stop the group from running (each with [`Severity::Warning`]),
@@ -300,6 +302,104 @@ pub enum Setup {
     PythonMain(PathBuf),
     /// `setup = ["prog", "arg", …]` in `["Configs"]`.
     Command(Vec<String>),
+}
+
+/// A fault injected when a probe is recorded (`[[fault]]`): when unit `after_unit` records
+/// `after_probe` for the `occurrence`-th time, `action` hits unit `unit`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Fault {
+    /// The unit whose probe triggers the fault.
+    pub after_unit: String,
+    /// The probe that triggers it.
+    pub after_probe: String,
+    /// Which recording of that probe triggers it (1-based, default 1).
+    pub occurrence: u32,
+    /// The unit hit.
+    pub unit: String,
+    /// What is done to it.
+    pub action: FaultAction,
+    /// `duration-ms`: for `stop`, how long before SIGCONT; for `restart`, how long before it
+    /// starts again (default 0).
+    pub duration: Duration,
+    /// `optional = true`: a fault whose probe never comes does not fail the group.
+    pub optional: bool,
+}
+
+impl Fault {
+    /// A fault: `action` on `unit` when `after` (`"unit:probe"`) is first recorded.
+    pub fn new(
+        after_unit: impl Into<String>,
+        after_probe: impl Into<String>,
+        unit: impl Into<String>,
+        action: FaultAction,
+    ) -> Self {
+        Fault {
+            after_unit: after_unit.into(),
+            after_probe: after_probe.into(),
+            occurrence: 1,
+            unit: unit.into(),
+            action,
+            duration: Duration::ZERO,
+            optional: false,
+        }
+    }
+
+    /// On the `occurrence`-th recording of the probe (1-based).
+    #[must_use]
+    pub fn occurrence(mut self, occurrence: u32) -> Self {
+        self.occurrence = occurrence;
+        self
+    }
+
+    /// `duration-ms`.
+    #[must_use]
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// `optional`.
+    #[must_use]
+    pub fn optional(mut self, optional: bool) -> Self {
+        self.optional = optional;
+        self
+    }
+}
+
+/// What a fault does to its unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FaultAction {
+    /// SIGKILL to the unit's whole tree.
+    Kill,
+    /// SIGTERM, the grace period, then SIGKILL.
+    Terminate,
+    /// SIGSTOP to the whole tree; SIGCONT after `duration-ms`.
+    Stop,
+    /// Kill the tree, then start the unit again after `duration-ms`, awaiting its readiness
+    /// as at first start (its dependents keep running).
+    Restart,
+}
+
+impl FaultAction {
+    /// Every action, in documentation order.
+    pub const ALL: [FaultAction; 4] = [
+        FaultAction::Kill,
+        FaultAction::Terminate,
+        FaultAction::Stop,
+        FaultAction::Restart,
+    ];
+
+    /// The text used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultAction::Kill => "kill",
+            FaultAction::Terminate => "terminate",
+            FaultAction::Stop => "stop",
+            FaultAction::Restart => "restart",
+        }
+    }
 }
 
 /// A declared circuit: an ordered list of hops from cause to effect.

@@ -58,11 +58,22 @@ pub(crate) const HOP_KEYS: &[&str] = &["hop", "budget-ms"];
 
 #[cfg(feature = "toml")]
 /// Top-level keys of `config.toml`.
-pub(crate) const CONFIG_FILE_KEYS: &[&str] = &["Configs", "circuit", "contract"];
+pub(crate) const CONFIG_FILE_KEYS: &[&str] = &["Configs", "circuit", "contract", "fault"];
 
 #[cfg(feature = "toml")]
 /// Keys of a `[[contract]]` table.
 pub(crate) const CONTRACT_KEYS: &[&str] = &["send", "receive", "delivery", "within-ms"];
+
+#[cfg(feature = "toml")]
+/// Keys of one `[[fault]]` table.
+pub(crate) const FAULT_KEYS: &[&str] = &[
+    "after",
+    "occurrence",
+    "unit",
+    "action",
+    "duration-ms",
+    "optional",
+];
 
 #[cfg(feature = "toml")]
 /// The current name of a legacy key (`analitics` → `gen-metrics`, …).

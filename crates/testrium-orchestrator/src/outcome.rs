@@ -122,6 +122,53 @@ pub struct AttemptOutcome {
     pub verdict: Verdict,
     /// Whether the attempt was cut short by cancellation.
     pub interrupted: bool,
+    /// The group's faults (`[[fault]]`) and what became of each.
+    pub faults: Vec<FaultOutcome>,
+}
+
+/// What became of one `[[fault]]` in an attempt.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct FaultOutcome {
+    /// The probe that triggers it, `unit:probe`.
+    pub after: String,
+    /// Which recording of the probe triggers it.
+    pub occurrence: u32,
+    /// The unit hit.
+    pub unit: String,
+    /// `kill`, `terminate`, `stop` or `restart`.
+    pub action: String,
+    /// Whether its probe came and it fired.
+    pub fired: bool,
+    /// When it fired, from the start of the attempt.
+    #[serde(default, with = "opt_seconds")]
+    pub at: Option<Duration>,
+    /// From the triggering probe's record to the fault being carried out (monotonic clock).
+    #[serde(default, with = "opt_seconds")]
+    pub latency: Option<Duration>,
+    /// `optional = true`: not firing does not fail the group.
+    pub optional: bool,
+}
+
+impl FaultOutcome {
+    /// A fault that did not fire (yet): set [`fired`](FaultOutcome::fired), `at` and
+    /// `latency` when it did.
+    pub fn new(
+        after: impl Into<String>,
+        occurrence: u32,
+        unit: impl Into<String>,
+        action: impl Into<String>,
+        optional: bool,
+    ) -> Self {
+        FaultOutcome {
+            after: after.into(),
+            occurrence,
+            unit: unit.into(),
+            action: action.into(),
+            optional,
+            ..FaultOutcome::default()
+        }
+    }
 }
 
 impl AttemptOutcome {
@@ -155,6 +202,7 @@ impl AttemptOutcome {
             swept_processes: 0,
             verdict,
             interrupted: false,
+            faults: Vec::new(),
         }
     }
 
@@ -318,6 +366,8 @@ pub(crate) struct StoredOutcome<'a> {
     timings: AttemptTimings,
     ignored_sigterm: Cow<'a, [String]>,
     swept_processes: usize,
+    #[serde(default)]
+    faults: Cow<'a, [FaultOutcome]>,
 }
 
 impl<'a> StoredOutcome<'a> {
@@ -337,6 +387,7 @@ impl<'a> StoredOutcome<'a> {
             timings: outcome.timings,
             ignored_sigterm: Cow::Borrowed(&outcome.ignored_sigterm),
             swept_processes: outcome.swept_processes,
+            faults: Cow::Borrowed(&outcome.faults),
         }
     }
 
@@ -358,6 +409,7 @@ impl<'a> StoredOutcome<'a> {
             swept_processes: self.swept_processes,
             verdict,
             interrupted: self.interrupted,
+            faults: self.faults.into_owned(),
         }
     }
 }

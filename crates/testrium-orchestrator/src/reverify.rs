@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use testrium_config::Group;
 use testrium_events::{RunDb, SCHEMA_VERSION, StoreError};
-use testrium_verify::{Expectations, GroupTiming, UnitStatus, Verifier, VerifyOptions};
+use testrium_verify::{
+    Expectations, FailureKind, GroupTiming, UnitStatus, Verifier, VerifyOptions,
+};
 
 use crate::error::StoredAttemptError;
 use crate::outcome::{AttemptOutcome, EndReason};
@@ -96,7 +98,8 @@ fn names(list: &[String]) -> String {
 /// the stored attempt with the new verdict. Nothing is started and nothing is written: the
 /// database is opened read-only ([`RunDb::open_read_only`]), its rows read one at a time into
 /// a [`Verifier`] with the stored unit outcomes, direct tests, timing and timeout, as the run
-/// itself did.
+/// itself did. The runner's own judgements that no event can revisit (`fault_not_triggered`)
+/// are kept from the stored verdict.
 ///
 /// # Errors
 ///
@@ -171,11 +174,18 @@ pub fn reverify(run_dir: &Path, group: &Group) -> Result<AttemptOutcome, Reverif
             .with_mono_ns(t.started_mono_ns, t.started_mono_ns + (d * 1e9) as i64),
         None => GroupTiming::default(),
     };
-    outcome.verdict = verifier.finish(
+    let mut verdict = verifier.finish(
         &units,
         &outcome.direct_tests,
         timing,
         outcome.end == EndReason::GroupTimeout,
     );
+    // The runner's own judgements, which no event can revisit (a fault that never triggered).
+    for failure in outcome.verdict.failures() {
+        if failure.kind == FailureKind::FaultNotTriggered {
+            verdict.add_failure(failure.clone());
+        }
+    }
+    outcome.verdict = verdict;
     Ok(outcome)
 }

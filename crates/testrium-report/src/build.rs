@@ -13,8 +13,9 @@ use testrium_verify::{LatencyStats, UnitStatus};
 
 use crate::model::{
     Arrow, AttemptReport, CircuitReport, ContractReport, Correlation, DirectTestReport, Failure,
-    GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck,
-    RouteLatency, RunReport, SCHEMA, TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
+    FaultReport, GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted,
+    ProbeCheck, RouteLatency, RunReport, SCHEMA, TIMELINE_LIMIT, Timeline, TimelineEvent,
+    UnitReport, finite,
 };
 
 /// How many entries of a list of `len` are beyond [`LIST_LIMIT`].
@@ -349,6 +350,20 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
         warnings,
         timeline: timeline(a, group),
         omitted,
+        faults: a
+            .faults
+            .iter()
+            .map(|f| FaultReport {
+                after: f.after.clone(),
+                occurrence: f.occurrence,
+                unit: f.unit.clone(),
+                action: f.action.clone(),
+                fired: f.fired,
+                at_s: f.at.map(|d| d.as_secs_f64()),
+                latency_ms: f.latency.map(|d| d.as_secs_f64() * 1e3),
+                optional: f.optional,
+            })
+            .collect(),
     }
 }
 

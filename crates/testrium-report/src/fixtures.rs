@@ -128,6 +128,7 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
             }],
         },
         omitted: Omitted::default(),
+        faults: Vec::new(),
     }
 }
 

@@ -594,6 +594,34 @@ fn timeline_svg(
         }
         h.push_str("</g>\n");
     }
+    // Faults: a red diamond on the lane of the unit hit, just after the probe that fired it.
+    for f in a.faults.iter().filter(|f| f.fired) {
+        let trigger = f.after.split_once(':');
+        let at = tl
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, ev)| trigger == Some((ev.unit.as_str(), ev.step.as_str())))
+            .nth(f.occurrence.saturating_sub(1) as usize)
+            .and_then(|(i, _)| layout.xs.get(i).copied());
+        let (Some(x), true) = (at, lanes.contains(&f.unit.as_str())) else {
+            continue;
+        };
+        let (x, y) = (x + 4.0, lane_y(&f.unit));
+        let latency = f
+            .latency_ms
+            .map(|ms| format!(", {} after its probe", millis(ms)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            h,
+            "<g class=\"fault\" data-unit=\"{unit}\"><path d=\"M{x:.1},{top:.1} l6,9 l-6,9 l-6,-9 z\" fill=\"#cf222e\"/><title>fault: {action} {unit} after {after} #{n}{latency}</title></g>",
+            unit = e(&f.unit),
+            action = e(&f.action),
+            after = e(&f.after),
+            n = f.occurrence,
+            top = y - 9.0,
+        );
+    }
     h.push_str("</svg>\n");
     h.push_str(
         "<p class=\"legend muted\"><span class=\"dot Send\"></span>Send \

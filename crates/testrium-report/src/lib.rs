@@ -103,8 +103,8 @@ pub use crate::build::{
 pub use crate::file::{Format, iso8601, write_file};
 pub use crate::model::{
     Arrow, AttemptReport, CircuitReport, ContractReport, Correlation, DirectTestReport, Failure,
-    GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck,
-    RouteLatency, RunReport, SCHEMA, SkipKind, SkippedGroup, TIMELINE_LIMIT, Timeline,
+    FaultReport, GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted,
+    ProbeCheck, RouteLatency, RunReport, SCHEMA, SkipKind, SkippedGroup, TIMELINE_LIMIT, Timeline,
     TimelineEvent, UnitReport, finite,
 };
 pub use crate::store::{

@@ -204,6 +204,33 @@ pub struct AttemptReport {
     /// How many entries of the bounded lists were left out (the run database has them all).
     #[serde(default)]
     pub omitted: Omitted,
+    /// The group's faults (`[[fault]]`) and what became of each.
+    #[serde(default)]
+    pub faults: Vec<FaultReport>,
+}
+
+/// One `[[fault]]` of an attempt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FaultReport {
+    /// The probe that triggers it, `unit:probe`.
+    pub after: String,
+    /// Which recording of the probe triggers it.
+    pub occurrence: u32,
+    /// The unit hit.
+    pub unit: String,
+    /// `kill`, `terminate`, `stop` or `restart`.
+    pub action: String,
+    /// Whether it fired.
+    pub fired: bool,
+    /// When it fired, from the start of the attempt.
+    #[serde(default)]
+    pub at_s: Option<f64>,
+    /// From the triggering probe's record to the fault being carried out.
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    /// Not firing does not fail the group.
+    pub optional: bool,
 }
 
 /// Entries left out of an attempt's lists beyond [`LIST_LIMIT`] each. The full verdict is in

@@ -291,6 +291,22 @@ fn write_attempt(
     for contract in &a.contracts {
         write_contract(out, contract, style)?;
     }
+    for f in &a.faults {
+        let what = format!(
+            "{} {} after {} #{}",
+            t(&f.action),
+            t(&f.unit),
+            t(&f.after),
+            f.occurrence
+        );
+        let line = match (f.fired, f.latency_ms) {
+            (true, Some(ms)) => format!("fired {} after its probe", millis(ms)),
+            (true, None) => "fired".to_owned(),
+            (false, _) if f.optional => "never triggered (optional)".to_owned(),
+            (false, _) => style.fail("never triggered").to_string(),
+        };
+        writeln!(out, "  fault {what}: {line}")?;
+    }
     for test in &a.direct_tests {
         let label = if test.passed {
             style.pass("PASS")

@@ -86,11 +86,13 @@ pub enum FailureKind {
     MalformedEvent,
     /// `group_timeout`
     GroupTimeout,
+    /// `fault_not_triggered`: a `[[fault]]` whose probe never came (not `optional`).
+    FaultNotTriggered,
 }
 
 impl FailureKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FailureKind; 24] = [
+    pub const ALL: [FailureKind; 25] = [
         FailureKind::MissingProbe,
         FailureKind::OrphanSend,
         FailureKind::OrphanReceive,
@@ -115,6 +117,7 @@ impl FailureKind {
         FailureKind::ContractUnsent,
         FailureKind::MalformedEvent,
         FailureKind::GroupTimeout,
+        FailureKind::FaultNotTriggered,
     ];
 
     /// The stable snake_case id.
@@ -144,6 +147,7 @@ impl FailureKind {
             FailureKind::ContractUnsent => "contract_unsent",
             FailureKind::MalformedEvent => "malformed_event",
             FailureKind::GroupTimeout => "group_timeout",
+            FailureKind::FaultNotTriggered => "fault_not_triggered",
         }
     }
 
@@ -730,6 +734,14 @@ impl Verdict {
     /// Whether the run passed.
     pub fn passed(&self) -> bool {
         self.passed
+    }
+
+    /// Adds a failure found outside the verifier (a runner's own judgement, such as a fault
+    /// that never triggered): the verdict no longer passes.
+    pub fn add_failure(&mut self, failure: Failure) {
+        self.failures.push(failure);
+        self.failures.sort_by_key(|f| f.kind);
+        self.passed = false;
     }
 
     /// Every reason the run failed.

@@ -6,7 +6,7 @@ use std::ops::Range;
 use indexmap::IndexMap;
 use toml::de::{DeTable, DeValue};
 
-use crate::check::{DraftCircuit, DraftContract, list};
+use crate::check::{DraftCircuit, DraftContract, DraftFault, list};
 use crate::model::{Circuit, Hop, LogMode, Settings};
 use crate::names::{
     CIRCUIT_KEYS, CONFIG_FILE_KEYS, CONFIGS_KEYS, HOP_KEYS, did_you_mean, legacy_alias_of,
@@ -24,6 +24,7 @@ pub(crate) struct ConfigDraft {
     pub(crate) units: Vec<(String, Site)>,
     pub(crate) circuits: Vec<DraftCircuit>,
     pub(crate) contracts: Vec<DraftContract>,
+    pub(crate) faults: Vec<DraftFault>,
     pub(crate) setup: Option<(Vec<String>, Site)>,
     /// Where `["Configs"]` is (or the file).
     pub(crate) site: Site,
@@ -42,6 +43,7 @@ pub(crate) fn parse_config(reader: &mut Reader<'_>, text: &str) -> ConfigDraft {
         units: Vec::new(),
         circuits: Vec::new(),
         contracts: Vec::new(),
+        faults: Vec::new(),
         setup: None,
         site: reader.file_site(),
         repeat_site: None,
@@ -72,6 +74,7 @@ pub(crate) fn parse_config(reader: &mut Reader<'_>, text: &str) -> ConfigDraft {
             }
             "circuit" => parse_circuits(reader, value, &mut draft),
             "contract" => parse_contracts(reader, value, &mut draft.contracts),
+            "fault" => super::fault::parse_faults(reader, value, &mut draft),
             other => {
                 let hint = if CONFIGS_KEYS.contains(&other) {
                     Some(format!(

@@ -4,6 +4,7 @@
 
 mod config;
 mod contract;
+mod fault;
 mod reader;
 mod unit;
 

@@ -684,6 +684,26 @@ const CASES: &[Case] = &[
             "test_g/units/a.toml:3:32: unit `a` depends on unknown unit `migrate`",
         ],
     ),
+    // Faults (issue 17).
+    case(
+        "a valid fault",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[fault]]\nafter = \"a:a-sent\"\noccurrence = 2\nunit = \"b\"\naction = \"restart\"\nduration-ms = 500\n",
+        "[\"a\"]\ninit = 0\ncommand = [\"x\"]\nevents = [\"a-ready\", \"a-sent\"]\n",
+        "[\"b\"]\ninit = 1\ncommand = [\"x\"]\nunit_dependencies = [\"a\"]\nevents = [\"b-got\"]\n",
+        &[],
+    ),
+    case(
+        "fault errors: unknown probe, unknown unit, bad action, negative duration",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[fault]]\nafter = \"a:a-snt\"\nunit = \"c\"\naction = \"restart\"\n[[fault]]\nafter = \"a:a-sent\"\nunit = \"b\"\naction = \"explode\"\n[[fault]]\nafter = \"a:a-sent\"\nunit = \"b\"\naction = \"stop\"\nduration-ms = -5\n",
+        "[\"a\"]\ninit = 0\ncommand = [\"x\"]\nevents = [\"a-ready\", \"a-sent\"]\n",
+        "[\"b\"]\ninit = 1\ncommand = [\"x\"]\nevents = [\"b-got\"]\n",
+        &[
+            "test_g/config.toml:4:9: fault `after` names probe `a-snt`, which unit `a` does not declare",
+            "test_g/config.toml:5:8: fault names unknown unit `c`",
+            "test_g/config.toml:10:10: fault `action` cannot be `explode`",
+            "test_g/config.toml:15:15: `duration-ms` must be between 0 and 86400000, found -5",
+        ],
+    ),
 ];
 
 #[test]

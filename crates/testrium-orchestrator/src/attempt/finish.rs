@@ -5,15 +5,16 @@ use std::time::{Duration, Instant};
 
 use testrium_events::{UnitState, monotonic_ns};
 use testrium_verify::{
-    DirectTest, Expectations, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, Verifier,
-    VerifyOptions,
+    DirectTest, Expectations, Failure, FailureKind, GroupTiming, UnitFailure, UnitOutcome,
+    UnitStatus, Verifier, VerifyOptions,
 };
 
+use super::scheduler::Scheduler;
 use super::{LOG_TAIL_LINES, OUTCOME_META_KEY, Supervisor, VERDICT_META_KEY, unix_now};
 use crate::error::{RunError, RunErrorKind};
 use crate::event::RunEvent;
 use crate::logs::read_tail;
-use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, StoredOutcome};
+use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, FaultOutcome, StoredOutcome};
 use crate::process::{self, Exit, stop_processes};
 use crate::sample::{EventSample, PAIR_LIMIT};
 
@@ -142,13 +143,26 @@ impl Supervisor<'_> {
                 ),
             ));
         }
-        let verdict = verifier.finish(
+        let mut verdict = verifier.finish(
             &verified_units,
             &direct_tests,
             GroupTiming::wall(self.started_unix_s, ended_unix_s)
                 .with_mono_ns(self.started_mono_ns, ended_mono_ns),
             end == EndReason::GroupTimeout,
         );
+        let faults = self.fault_outcomes();
+        if !self.interrupted {
+            for fault in faults.iter().filter(|f| !f.fired && !f.optional) {
+                verdict.add_failure(Failure::new(
+                    FailureKind::FaultNotTriggered,
+                    format!(
+                        "fault `{}` of `{}` after `{}` #{} never triggered: its probe was not \
+                         recorded that often (`optional = true` allows that)",
+                        fault.action, fault.unit, fault.after, fault.occurrence
+                    ),
+                ));
+            }
+        }
         let outcome = AttemptOutcome {
             group: self.group().name.clone(),
             attempt: self.ctx.attempt,
@@ -179,6 +193,7 @@ impl Supervisor<'_> {
             swept_processes: swept,
             verdict,
             interrupted: self.interrupted,
+            faults,
         };
         // Streamed into the database: the verdict of a flood holds every pair, and its text
         // (plus the copies SQLite would make of it) would be the runner's largest allocation.
@@ -244,6 +259,32 @@ impl Supervisor<'_> {
                 if status == UnitStatus::Failed || slot.killed_after_grace {
                     outcome =
                         outcome.with_log_tail(read_tail(&self.procs[index].log, LOG_TAIL_LINES));
+                }
+                outcome
+            })
+            .collect()
+    }
+
+    /// The group's faults and what became of each.
+    fn fault_outcomes(&self) -> Vec<FaultOutcome> {
+        self.sched
+            .faults()
+            .iter()
+            .zip(&self.faults_fired)
+            .map(|(slot, fired_mono)| {
+                let fault = &slot.fault;
+                let mut outcome = FaultOutcome::new(
+                    format!("{}:{}", fault.after_unit, fault.after_probe),
+                    fault.occurrence,
+                    fault.unit.clone(),
+                    fault.action.as_str(),
+                    fault.optional,
+                );
+                if let Some((at, _)) = slot.fired {
+                    outcome.fired = true;
+                    outcome.at = Some(at.saturating_duration_since(self.t0));
+                    outcome.latency =
+                        fired_mono.and_then(|mono| Scheduler::fault_latency(slot, mono));
                 }
                 outcome
             })

@@ -168,6 +168,8 @@ struct Supervisor<'a> {
     procs: Vec<UnitProcs>,
     /// The ports of the group's units (`ports = [...]`), held until the attempt ends.
     ports: ports::Ports,
+    /// When each fault of the group was carried out (monotonic ns), once it was.
+    faults_fired: Vec<Option<i64>>,
     setup: Option<SetupProc>,
     python: Option<Result<PythonRuntime, String>>,
     t0: Instant,
@@ -217,7 +219,8 @@ impl<'a> Supervisor<'a> {
                 .collect(),
             limits,
             now,
-        );
+        )
+        .with_faults(ctx.group.faults.clone());
         let procs = ctx
             .plan
             .units
@@ -239,6 +242,7 @@ impl<'a> Supervisor<'a> {
             sched,
             procs,
             ports: ports::Ports::default(),
+            faults_fired: vec![None; ctx.group.faults.len()],
             setup: None,
             python: None,
             t0: now,
@@ -403,6 +407,21 @@ impl<'a> Supervisor<'a> {
                     self.procs[index].tree_check =
                         Some((Instant::now() + TREE_CHECK_FIRST, TREE_CHECK_FIRST));
                 }
+                Action::FaultFired(index) => {
+                    if let Some(slot) = self.faults_fired.get_mut(index) {
+                        *slot = Some(monotonic_ns());
+                    }
+                }
+                Action::Suspend(unit) | Action::Continue(unit) => {
+                    let signal = if matches!(action, Action::Suspend(_)) {
+                        Signal::SIGSTOP
+                    } else {
+                        Signal::SIGCONT
+                    };
+                    if let Some(tree) = self.tree(unit) {
+                        tree.signal(signal);
+                    }
+                }
             }
         }
         Ok(started)
@@ -485,7 +504,8 @@ impl<'a> Supervisor<'a> {
                 .setup
                 .as_ref()
                 .is_some_and(|setup| setup.recorded(event));
-        self.sched.probe(&event.unit, &event.step, by_setup, now);
+        self.sched
+            .probe(&event.unit, &event.step, event.mono_ns, by_setup, now);
     }
 
     // ----- the last resort ---------------------------------------------------------------

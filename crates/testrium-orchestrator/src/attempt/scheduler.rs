@@ -16,6 +16,7 @@ use testrium_config::Unit;
 use testrium_events::UnitState;
 use testrium_verify::{UnitFailure, UnitStatus};
 
+pub(crate) use self::faults::FaultSlot;
 pub(crate) use self::slot::{Phase, UnitSlot};
 use self::slot::{SetupSlot, StopReason};
 use crate::outcome::EndReason;
@@ -42,6 +43,12 @@ pub(crate) enum Action {
     Restarting(usize, u32),
     /// Look at the unit's tree until it is gone, then call [`Scheduler::tree_gone`].
     WatchTree(usize),
+    /// Fault `n` (of [`Scheduler::faults`]) fired: the driver notes when.
+    FaultFired(usize),
+    /// SIGSTOP to the unit's whole tree (a `stop` fault).
+    Suspend(usize),
+    /// SIGCONT to the unit's whole tree.
+    Continue(usize),
 }
 
 /// The configuration the scheduler decides by.
@@ -69,6 +76,7 @@ pub(crate) struct Scheduler {
     end: Option<EndReason>,
     pub(crate) all_ready_at: Option<Duration>,
     actions: VecDeque<Action>,
+    faults: Vec<FaultSlot>,
 }
 
 impl Scheduler {
@@ -89,6 +97,8 @@ impl Scheduler {
                 deps,
                 check_error: None,
                 check_shown: None,
+                restart_at: None,
+                coming_back: false,
                 phase: Phase::Waiting,
                 running: false,
                 ready: false,
@@ -121,6 +131,7 @@ impl Scheduler {
             end: None,
             all_ready_at: None,
             actions: VecDeque::new(),
+            faults: Vec::new(),
         }
     }
 
@@ -157,9 +168,17 @@ impl Scheduler {
     }
 
     /// Any probe was recorded; `by_setup`: by a process of the setup; `unit`, `step`: whose.
-    pub(crate) fn probe(&mut self, unit: &str, step: &str, by_setup: bool, now: Instant) {
+    pub(crate) fn probe(
+        &mut self,
+        unit: &str,
+        step: &str,
+        mono_ns: Option<i64>,
+        by_setup: bool,
+        now: Instant,
+    ) {
         self.any_probe = true;
         self.last_activity = now;
+        self.trigger_faults(unit, step, mono_ns, now);
         if by_setup && let Some(setup) = self.setup.as_mut() {
             setup.recorded = true;
         }
@@ -297,6 +316,7 @@ impl Scheduler {
             return;
         }
         self.check_deadlines(now);
+        self.resume_stopped(now, false);
         self.stop_dependents(now);
         self.start_eligible(now);
         if self.all_ready_at.is_none()
@@ -354,6 +374,14 @@ impl Scheduler {
         if let Some(since) = self.settling {
             wake = wake.min(self.last_activity.max(since) + self.limits.settle);
         }
+        if let Some(at) = self.next_resume() {
+            wake = wake.min(at);
+        }
+        for slot in &self.units {
+            if let Some(at) = slot.restart_at {
+                wake = wake.min(at);
+            }
+        }
         wake
     }
 
@@ -361,6 +389,8 @@ impl Scheduler {
 
     /// The units phase is over: stop every unit still running, settle the ones never started.
     pub(crate) fn teardown(&mut self, end: EndReason, now: Instant) {
+        // A stopped process cannot act on SIGTERM: continue it first.
+        self.resume_stopped(now, true);
         for index in 0..self.units.len() {
             let slot = &self.units[index];
             match slot.phase {
@@ -378,6 +408,13 @@ impl Scheduler {
                     if let Some(StopReason::Restart(failure)) = self.units[index].stop.clone() {
                         self.units[index].stop = Some(StopReason::Failed(failure));
                     }
+                }
+                Phase::Waiting if slot.restart_at.is_some() => {
+                    // A `restart` fault stopped it and the group ended before its restart.
+                    let slot = &mut self.units[index];
+                    slot.phase = Phase::Done;
+                    slot.restart_at = None;
+                    slot.status = Some(UnitStatus::Stopped);
                 }
                 Phase::Waiting => {
                     // A unit that never started always says why it was waiting.
@@ -432,6 +469,7 @@ impl Scheduler {
 
 mod blame;
 mod decide;
+mod faults;
 mod slot;
 #[cfg(test)]
 mod tests;

@@ -789,6 +789,7 @@ fn failure_kind_ids_are_stable_and_round_trip() {
             "contract_unsent",
             "malformed_event",
             "group_timeout",
+            "fault_not_triggered",
         ]
     );
     for k in FailureKind::ALL {

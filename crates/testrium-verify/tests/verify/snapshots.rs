@@ -5,7 +5,7 @@ use std::time::Duration;
 use testrium_config::Delivery;
 use testrium_events::{Event, EventType, MalformedEvent};
 use testrium_verify::{
-    DirectTest, Expectations, ExpectedCircuit, ExpectedContract, FailureKind, GroupTiming,
+    DirectTest, Expectations, ExpectedCircuit, ExpectedContract, Failure, FailureKind, GroupTiming,
     UnitFailure, UnitOutcome, UnitStatus, Verdict, VerifyInput, verify,
 };
 
@@ -262,6 +262,21 @@ fn failing(kind: FailureKind) -> Verdict {
                     .unit_outcomes(&outcomes)
                     .timing(timing()),
             );
+        }
+        FailureKind::FaultNotTriggered => {
+            // Judged by the runner, which adds it to the verifier's verdict.
+            let exp = expectations();
+            let mut v = verify(
+                &VerifyInput::new(&exp, &events)
+                    .unit_outcomes(&outcomes)
+                    .timing(timing()),
+            );
+            v.add_failure(Failure::new(
+                FailureKind::FaultNotTriggered,
+                "fault `kill` of `target` after `source:command-sent` #3 never triggered: the \
+                 probe was recorded 1 time",
+            ));
+            return v;
         }
         other => panic!("no scenario for {other}"),
     }

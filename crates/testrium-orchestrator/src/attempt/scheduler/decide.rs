@@ -16,6 +16,7 @@ impl Scheduler {
     pub(super) fn mark_ready(&mut self, index: usize) {
         let slot = &mut self.units[index];
         slot.ready = true;
+        slot.coming_back = false;
         slot.been_ready = true;
         slot.phase = Phase::Running;
         self.actions
@@ -69,6 +70,22 @@ impl Scheduler {
                 Some(UnitFailure::DependencyFailed { dependency }),
                 UnitState::Stopped,
             ),
+            // Ended by a fault: not a failure by itself.
+            Some(StopReason::Fault) => (Phase::Done, UnitStatus::Stopped, None, UnitState::Stopped),
+            Some(StopReason::FaultRestart(at)) => {
+                // Started again at `at`, awaiting its readiness as at first start; its
+                // dependents keep running (it was ready before).
+                slot.phase = Phase::Waiting;
+                slot.restart_at = Some(at);
+                slot.coming_back = true;
+                slot.running = false;
+                slot.exit = None;
+                slot.ready = false;
+                slot.killed_after_grace = false;
+                self.actions
+                    .push_back(Action::State(index, UnitState::Stopped));
+                return;
+            }
             None => {
                 let failure = match exit {
                     // Exited (its whole tree) before its readiness probe or check.
@@ -304,7 +321,16 @@ impl Scheduler {
                     .iter()
                     .all(|&d| self.units[d].satisfies_dependents())
                     && slot.completed.iter().all(|&d| self.units[d].completed_ok());
-                if deps_ready && self.setup_allows(index, now) {
+                // A unit a `restart` fault killed starts again at its time, not before.
+                let restart_due = match self.units[index].restart_at {
+                    Some(at) if now < at => continue,
+                    Some(_) => {
+                        self.units[index].restart_at = None;
+                        true
+                    }
+                    None => false,
+                };
+                if restart_due || (deps_ready && self.setup_allows(index, now)) {
                     self.begin_start(index);
                     changed = true;
                 }
@@ -342,6 +368,14 @@ impl Scheduler {
         // healthy units at the timeout.
         if self.units.iter().any(UnitSlot::failed_for_good) {
             return Some(EndReason::UnitFailed);
+        }
+        // A unit a `restart` fault killed comes back (ready again) before the group ends.
+        if self
+            .units
+            .iter()
+            .any(|s| s.coming_back && matches!(s.phase, Phase::Waiting | Phase::Starting))
+        {
+            return None;
         }
         // Every unit that can start has started (a unit with no probes of its own still gets
         // to run), and nothing that could still record a required probe is left.

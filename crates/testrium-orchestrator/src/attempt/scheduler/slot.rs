@@ -37,6 +37,10 @@ pub(super) enum StopReason {
     DependencyFailed(String),
     /// The group timed out while the unit still had work to do: what it was waiting for.
     GroupTimeout(String),
+    /// A fault stopped it (`kill`, `terminate`): it counts as stopped, not failed.
+    Fault,
+    /// A `restart` fault killed it: it starts again at this moment.
+    FaultRestart(Instant),
 }
 
 /// One unit as the scheduler sees it.
@@ -51,6 +55,10 @@ pub(crate) struct UnitSlot {
     pub(super) check_error: Option<String>,
     /// Its readiness check as tried, placeholders expanded (`tcp 127.0.0.1:6379`).
     pub(super) check_shown: Option<String>,
+    /// A `restart` fault killed it: when to start it again.
+    pub(super) restart_at: Option<Instant>,
+    /// A `restart` fault killed it and it is not ready again yet: the group waits for it.
+    pub(super) coming_back: bool,
     /// Whether its process runs (spawned and not exited).
     pub(super) running: bool,
     /// The current incarnation recorded its readiness probe (or has none).

@@ -83,7 +83,7 @@ fn dependencies_start_in_order_once_ready() {
     assert_eq!(starts(&step_spawning(&mut s, t0)), [0]);
     // Not ready yet: nothing else starts.
     assert_eq!(starts(&step_spawning(&mut s, t0)), Vec::<usize>::new());
-    s.probe("api", "up", false, t0);
+    s.probe("api", "up", None, false, t0);
     let actions = drain(&mut s);
     assert_eq!(
         actions,
@@ -223,10 +223,10 @@ fn a_launcher_lives_as_long_as_its_tree() {
     step_spawning(&mut s, t0);
     assert!(s.units[0].detached);
     // The service records the readiness probe: the client starts.
-    s.probe("server", "up", false, t0);
+    s.probe("server", "up", None, false, t0);
     assert_eq!(starts(&step_spawning(&mut s, t0)), [1]);
     // Nothing awaited any more: the launcher is finished; its service is stopped at teardown.
-    s.probe("server", "answered", false, t0);
+    s.probe("server", "answered", None, false, t0);
     drain(&mut s);
     assert_eq!(s.status(0), UnitStatus::Finished);
 }
@@ -262,9 +262,9 @@ fn use_setup_units_wait_for_the_setup_to_be_up() {
     s.setup_started(false, true, t0);
     assert_eq!(starts(&step_spawning(&mut s, t0)), Vec::<usize>::new());
     // A probe of another process does not count; one of the setup does.
-    s.probe("someone", "x", false, t0);
+    s.probe("someone", "x", None, false, t0);
     assert_eq!(starts(&step_spawning(&mut s, t0)), Vec::<usize>::new());
-    s.probe("broker", "broker-up", true, t0);
+    s.probe("broker", "broker-up", None, true, t0);
     assert_eq!(starts(&step_spawning(&mut s, t0)), [0]);
 }
 
@@ -303,7 +303,7 @@ fn the_group_timeout_names_what_each_unit_waited_for() {
         ),
     ]);
     step_spawning(&mut s, t0);
-    s.probe("worker", "one", false, t0);
+    s.probe("worker", "one", None, false, t0);
     let end = t0 + GROUP_TIMEOUT;
     step_spawning(&mut s, end);
     assert_eq!(s.end(), Some(EndReason::GroupTimeout));
@@ -355,4 +355,48 @@ fn sigkill_follows_sigterm_after_the_grace_period_unless_killed_at_once() {
     drain(&mut s);
     assert!(s.units[0].killed_after_grace);
     assert!(!s.any_live());
+}
+
+#[test]
+fn a_fault_fires_on_the_nth_probe_and_a_restart_waits_for_readiness_again() {
+    use testrium_config::{Fault, FaultAction};
+    let (s, t0) = scheduler(vec![
+        (Unit::command("worker", ["x"]).ready_event("up"), vec![]),
+        (
+            Unit::command("producer", ["x"]).events(["order-sent"]),
+            vec![0],
+        ),
+    ]);
+    let mut s = s.with_faults(vec![
+        Fault::new("producer", "order-sent", "worker", FaultAction::Restart)
+            .occurrence(2)
+            .duration(Duration::from_millis(100)),
+    ]);
+    step_spawning(&mut s, t0);
+    s.probe("worker", "up", None, false, t0);
+    step_spawning(&mut s, t0);
+    s.probe("producer", "order-sent", Some(1), false, t0);
+    assert!(drain(&mut s).is_empty(), "not on the first order");
+    s.probe("producer", "order-sent", Some(2), false, t0);
+    assert_eq!(
+        drain(&mut s),
+        [
+            Action::FaultFired(0),
+            Action::Signal {
+                unit: 0,
+                kill: true,
+                tree: true
+            }
+        ]
+    );
+    s.exited(0, Exit::Signal(9), false, t0);
+    drain(&mut s);
+    // Not before its time; the group does not end while the worker comes back.
+    assert_eq!(starts(&step_spawning(&mut s, t0)), Vec::<usize>::new());
+    assert_eq!(s.end(), None);
+    let later = t0 + Duration::from_millis(100);
+    assert_eq!(starts(&step_spawning(&mut s, later)), [0]);
+    s.probe("worker", "up", None, false, later);
+    drain(&mut s);
+    assert_ne!(s.status(0), UnitStatus::Failed);
 }
