@@ -58,6 +58,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Show the last runs, pass rate and latency trend.
     History(HistoryArgs),
+    /// List the groups `run` would run with the same selection (names, `-k`, `--less`,
+    /// `--partition`): their units, dependencies, readiness and circuits. Starts nothing.
+    List(ListArgs),
 }
 
 impl Default for Command {
@@ -87,6 +90,14 @@ pub struct RunArgs {
     /// Run each group N extra times (overrides `repeat`).
     #[arg(long, value_name = "N")]
     pub repeat: Option<u8>,
+    /// Re-run a failing attempt of a group up to N times; a group that fails, then passes, is
+    /// FLAKY.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// What a FLAKY group (passed only on a retry) counts as: `pass` (with a warning) or
+    /// `fail`.
+    #[arg(long, value_enum, value_name = "fail|pass", default_value_t = FlakyResult::Pass)]
+    pub flaky_result: FlakyResult,
     /// Override every group's timeout, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
@@ -102,6 +113,30 @@ pub struct RunArgs {
     /// Write the HTML report (one is always written to the run directory).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Write the run as Chrome trace-event JSON, for Perfetto UI or chrome://tracing (one is
+    /// always written to the run directory, `trace.json`).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    /// Base folder holding the test groups (default: the current directory), or one group's
+    /// folder.
+    #[arg(value_name = "BASE")]
+    pub base: Option<PathBuf>,
+    /// Only these groups (folder names).
+    #[arg(value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// Only groups whose name contains PATTERN.
+    #[arg(short = 'k', value_name = "PATTERN")]
+    pub pattern: Option<String>,
+    /// Only a share of the groups: `hash:K/N` or `count:K/N`.
+    #[arg(long, value_name = "hash:K/N|count:K/N")]
+    pub partition: Option<String>,
+    /// Print the list as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,6 +154,16 @@ pub struct GenArgs {
     /// Target folder (default: the current directory).
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// `--flaky-result`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum FlakyResult {
+    /// A flaky group fails the run.
+    Fail,
+    /// A flaky group passes, with a warning.
+    #[default]
+    Pass,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -193,6 +238,9 @@ pub struct ReportArgs {
     /// Write the HTML report.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Write the run as Chrome trace-event JSON (Perfetto UI, chrome://tracing).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -223,9 +271,10 @@ pub struct HistoryArgs {
     /// How many runs to show.
     #[arg(short = 'n', long, default_value_t = 20)]
     pub last: usize,
-    /// Flag a latency regression when a run's p95 exceeds the median p95 of the group's
-    /// previous runs by this factor.
-    #[arg(long, value_name = "FACTOR", default_value_t = 1.5)]
+    /// Flag a latency regression when the group's last 3 runs each have a p95 above this
+    /// factor times (and more than 1 ms above) the median p95 of up to 20 runs before them
+    /// (at least 5): a lasting shift, not one noisy run.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.25)]
     pub regression_factor: f64,
 }
 
@@ -238,6 +287,7 @@ const SUBCOMMANDS: &[&str] = &[
     "wait",
     "report",
     "history",
+    "list",
     "help",
 ];
 

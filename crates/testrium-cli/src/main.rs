@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Command::Report(report) => cmd::report::main(&cli.global, report),
         Command::Verify(verify) => cmd::verify::main(&cli.global, verify),
         Command::History(history) => cmd::history::main(&cli.global, history),
+        Command::List(list) => cmd::list::main(&cli.global, list),
     };
     ExitCode::from(code)
 }

@@ -137,13 +137,13 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Snapshot of a terminal report: durations, latencies and run ids vary from run to run.
+/// Snapshot of a terminal report: durations, latencies (one format, `[T]`) and run ids vary
+/// from run to run.
 macro_rules! assert_report {
     ($name:expr, $text:expr) => {
         insta::with_settings!({
             filters => vec![
-                (r"\d+\.\d{3}ms", "[MS]"),
-                (r"\b\d+\.\d+s\b", "[S]"),
+                (r"-?\b\d+(\.\d+)?(e\d+)? (ns|µs|ms|s)\b", "[T]"),
                 (r"(runs/[^/\s]+?)-\d{10,}-\d+(-\d+)?", "$1-[ID]"),
                 (r"(\d+ pairs?)\s+p50", "$1  p50"),
                 (r"(->\s[a-z]+)\s+(\d+ pairs?)", "$1  $2"),
@@ -193,6 +193,7 @@ fn bundled_examples_pass() {
     let json_path = base.path.join("out/report.json");
     let junit_path = base.path.join("out/junit.xml");
     let html_path = base.path.join("out/report.html");
+    let trace_path = base.path.join("out/trace.json");
     let out = base.run(&[
         "--json",
         json_path.to_str().unwrap(),
@@ -200,6 +201,8 @@ fn bundled_examples_pass() {
         junit_path.to_str().unwrap(),
         "--html",
         html_path.to_str().unwrap(),
+        "--trace",
+        trace_path.to_str().unwrap(),
     ]);
     let stdout = text(&out.stdout);
     assert_eq!(
@@ -224,9 +227,43 @@ fn bundled_examples_pass() {
     let rust = &groups[2]["attempts"][0];
     assert_eq!(rust["correlation"]["paired"], 20);
 
-    // Each run directory has its own report and HTML page, and `testrium report` re-renders it.
+    // Issue 16: the trace parses, with one track per unit and one flow per Send→Receive pair.
+    let trace = json(&trace_path);
+    let events = trace["traceEvents"].as_array().unwrap();
+    let of =
+        |ph: &str| -> Vec<&serde_json::Value> { events.iter().filter(|e| e["ph"] == ph).collect() };
+    for (pid, group) in (1u64..).zip(groups) {
+        let attempt = &group["attempts"][0];
+        let mut units: Vec<&str> = attempt["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap())
+            .collect();
+        let mut tracks: Vec<&str> = of("M")
+            .iter()
+            .filter(|e| e["name"] == "thread_name" && e["pid"] == pid)
+            .map(|e| e["args"]["name"].as_str().unwrap())
+            .collect();
+        units.sort_unstable();
+        tracks.sort_unstable();
+        assert_eq!(tracks, units, "{}", group["name"]);
+        let flows = of("s").iter().filter(|e| e["pid"] == pid).count();
+        assert_eq!(
+            flows as u64,
+            attempt["correlation"]["paired"].as_u64().unwrap(),
+            "{}",
+            group["name"]
+        );
+    }
+    assert_eq!(of("s").len(), of("f").len());
+    assert!(!of("b").is_empty(), "circuit instances as async spans");
+
+    // Each run directory has its own report, HTML page and trace, and `testrium report`
+    // re-renders it.
     let run_dir = PathBuf::from(api["run_dir"].as_str().unwrap());
     assert!(run_dir.join("report.html").is_file());
+    assert!(run_dir.join("trace.json").is_file());
     let again = testrium().arg("report").arg(&run_dir).output().unwrap();
     assert_eq!(again.status.code(), Some(0));
     assert!(text(&again.stdout).starts_with("PASS test_api_queue_worker"));
@@ -596,15 +633,10 @@ fn html_report_renders_in_chromium() {
     assert!(dom.contains("marker-end=\"url(#head-0-1)\""));
     assert!(dom.matches("<circle class=\"probe").count() >= 24 + 4);
     // The orphan send of job-2 is ringed, the missing probe named on its lane.
-    // (A probe of a circuit instance also carries the instance's classes, `i-0-0`.)
-    assert!(
-        dom.match_indices("<circle class=\"probe Send failed")
-            .any(|(at, _)| dom[at..]
-                .split('>')
-                .next()
-                .is_some_and(|tag| tag.contains("data-unit=\"producer\""))),
-        "{dom}"
-    );
+    // (A probe of a circuit instance carries its instance classes after `failed`.)
+    assert!(dom.split("<circle").any(
+        |c| c.starts_with(" class=\"probe Send failed") && c.contains("data-unit=\"producer\"")
+    ));
     assert!(dom.contains("✗ missing: job-done"));
 }
 
@@ -813,7 +845,7 @@ fn budget_overruns_are_evidence() {
             .contains("hop_over_budget      circuit `slow-hop` key `k1`: hop 2 `b:received` took"),
         "{stdout}"
     );
-    assert!(stdout.contains("over its 1.000ms budget by"));
+    assert!(stdout.contains("over its 1 ms budget by"));
     assert!(stdout.contains("circuit_over_budget  circuit `slow-hop` key `k1`: took"));
     assert!(stdout.contains("circuit slow-hop: broken"));
     let xml = std::fs::read_to_string(&junit_path).unwrap();
@@ -1227,4 +1259,123 @@ fn verify_refuses_what_it_cannot_judge() {
     );
 
     assert_eq!(snapshot_dir(&run_dir), before, "verify wrote into the run");
+}
+
+/// Issue 16: `testrium list` names exactly the groups `run` runs with the same selection
+/// flags, with their units, readiness, dependencies and circuits, and starts nothing.
+#[test]
+fn list_names_the_groups_run_would_run() {
+    let base = Base::new("list").with(&[
+        "test_shell_circuit",
+        "test_rust_circuit",
+        "test_api_queue_worker",
+    ]);
+    let selection = ["-k", "circuit", "--less", "test_rust_circuit"];
+    let out = testrium()
+        .arg("list")
+        .arg(&base.path)
+        .args(selection)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_report!(
+        "list_names_the_groups_run_would_run",
+        base.redact(&text(&out.stdout))
+    );
+    assert!(
+        !base.path.join(".testrium").join("runs").exists(),
+        "list started nothing"
+    );
+
+    let out = testrium()
+        .arg("list")
+        .arg(&base.path)
+        .args(selection)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let server = &listed["groups"][0]["units"][0];
+    assert_eq!(server["name"], "server");
+    assert_eq!(server["ready_event"], "server-ready");
+    assert_eq!(listed["groups"][0]["units"][1]["dependencies"][0], "server");
+    assert_eq!(listed["groups"][0]["circuits"][0]["name"], "request");
+
+    let report = base.path.join("run.json");
+    let out = base.run(&[&selection[..], &["--json", report.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let ran: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(names(&listed), names(&ran));
+    assert_eq!(names(&listed), ["test_shell_circuit"]);
+}
+
+/// Issue 16: `--retries N` re-runs a failing group; one that fails, then passes, is FLAKY in
+/// the terminal, the JSON and the JUnit (`<flakyFailure>`, no `<failure>`), and passes —
+/// unless `--flaky-result fail`.
+#[test]
+fn retries_report_a_group_that_passes_on_retry_as_flaky() {
+    let base = Base::new("retries").with(&["test_flaky"]);
+    // The coin lands tails (exit 1) first, then heads.
+    let marker = base.path.join("test_flaky").join("flipped.marker");
+    std::fs::write(&marker, "").unwrap();
+    let json_path = base.path.join("r.json");
+    let junit_path = base.path.join("j.xml");
+    let out = base.run(&[
+        "--retries",
+        "2",
+        "--json",
+        json_path.to_str().unwrap(),
+        "--junit",
+        junit_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_report!(
+        "retries_report_a_group_that_passes_on_retry_as_flaky",
+        base.redact(&text(&out.stdout))
+    );
+    assert!(
+        text(&out.stderr).contains("warning: `test_flaky` passed only on a retry (flaky)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let report = json(&json_path);
+    let group = &report["groups"][0];
+    assert_eq!(group["passed"], true);
+    assert_eq!(group["flaky"], true);
+    let attempts: Vec<(bool, bool)> = group["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["passed"].as_bool().unwrap(),
+                a["retry"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(attempts, [(false, false), (true, true)]);
+
+    let xml = std::fs::read_to_string(&junit_path).unwrap();
+    let coin = xml
+        .split("<testcase ")
+        .find(|c| c.contains("name=\"unit coin\""))
+        .unwrap();
+    assert!(coin.contains("<flakyFailure "), "{xml}");
+    assert!(!coin.contains("<failure "), "{xml}");
+    assert!(!xml.contains("[attempt"), "{xml}");
+
+    // The passing attempt left the marker: tails again first, and now flaky fails the run.
+    assert!(marker.exists());
+    let out = base.run(&["--retries", "1", "--flaky-result", "fail"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
 }

@@ -222,3 +222,92 @@ impl History {
         Ok(out)
     }
 }
+
+/// When a group's latency counts as regressed: a *lasting* shift, not one noisy run on a shared
+/// machine (sub-millisecond pairs spike to 2–8 ms in single runs). The `recent` newest runs
+/// must each have a p95 above the median p95 of up to `baseline` earlier runs (at least
+/// `min_baseline` of them) by more than `relative` (a fraction) *and* by more than
+/// `absolute_s`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct RegressionRule {
+    /// Newest runs that must all be shifted.
+    pub recent: usize,
+    /// Earlier runs the baseline is the median of, at most.
+    pub baseline: usize,
+    /// Earlier runs needed before anything is flagged.
+    pub min_baseline: usize,
+    /// Relative shift, e.g. `0.25` for 25 %.
+    pub relative: f64,
+    /// Absolute shift, seconds.
+    pub absolute_s: f64,
+}
+
+impl Default for RegressionRule {
+    /// 3 recent runs, each > 25 % and > 1 ms above the median of up to 20 earlier runs (at
+    /// least 5).
+    fn default() -> Self {
+        RegressionRule {
+            recent: 3,
+            baseline: 20,
+            min_baseline: 5,
+            relative: 0.25,
+            absolute_s: 1e-3,
+        }
+    }
+}
+
+/// A lasting latency shift found by [`RegressionRule::judge`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Regression {
+    /// Median p95 of the earlier runs, seconds.
+    pub baseline_p95_s: f64,
+    /// The smallest p95 of the recent runs, seconds: every one of them is at least this.
+    pub recent_p95_s: f64,
+}
+
+impl RegressionRule {
+    /// Sets the relative shift (`0.25` for 25 %).
+    #[must_use]
+    pub fn relative(mut self, relative: f64) -> Self {
+        self.relative = relative;
+        self
+    }
+
+    /// The median p95 of the runs before the `recent` newest, when there are enough of them.
+    /// `p95_s`: one group's p95 values, newest first.
+    pub fn baseline_p95_s(&self, p95_s: &[f64]) -> Option<f64> {
+        let earlier: Vec<f64> = p95_s
+            .iter()
+            .skip(self.recent)
+            .take(self.baseline)
+            .copied()
+            .collect();
+        (earlier.len() >= self.min_baseline.max(1)).then(|| median(earlier))
+    }
+
+    /// Whether the newest runs of one group (`p95_s`: its p95 values, newest first) show a
+    /// lasting regression.
+    pub fn judge(&self, p95_s: &[f64]) -> Option<Regression> {
+        let recent = p95_s.get(..self.recent.max(1))?;
+        let baseline_p95_s = self.baseline_p95_s(p95_s)?;
+        let recent_p95_s = recent.iter().copied().fold(f64::INFINITY, f64::min);
+        let shifted = recent_p95_s > baseline_p95_s * (1.0 + self.relative)
+            && recent_p95_s - baseline_p95_s > self.absolute_s;
+        shifted.then_some(Regression {
+            baseline_p95_s,
+            recent_p95_s,
+        })
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}

@@ -127,7 +127,7 @@ pub use crate::env::{ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT};
 pub use crate::error::{ProbeError, ProbeErrorKind, StoreError, StoreErrorKind};
 pub use crate::event::{Event, EventLog, EventType, MalformedEvent, UnknownEventType};
 #[cfg(feature = "sqlite")]
-pub use crate::history::{History, HistoryRecord};
+pub use crate::history::{History, HistoryRecord, Regression, RegressionRule};
 #[cfg(feature = "sqlite")]
 pub use crate::probe::{Probe, ProbeRecord};
 pub use crate::python::PYTHON_EVENTS_MODULE;

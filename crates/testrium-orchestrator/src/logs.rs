@@ -96,6 +96,48 @@ pub(crate) fn read_tail(path: &Path, lines: usize) -> Vec<String> {
         // The first line is probably cut.
         all.remove(0);
     }
-    let skip = all.len().saturating_sub(lines);
+    let mut skip = all.len().saturating_sub(lines);
+    // A Python traceback that started before the last lines is kept whole (up to
+    // TRACEBACK_LINES), so the unit's own frame is in the tail.
+    if let Some(start) = all
+        .iter()
+        .rposition(|l| l.trim_end() == "Traceback (most recent call last):")
+        && start < skip
+        && all.len() - start <= TRACEBACK_LINES
+    {
+        skip = start;
+    }
     all[skip..].iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Most lines of a log tail kept to hold a whole Python traceback.
+const TRACEBACK_LINES: usize = 200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 16): the 12-line log tail cut off the user's own stack frame of a
+    /// deep traceback.
+    #[test]
+    fn the_tail_holds_the_whole_traceback() {
+        let log = std::env::temp_dir().join(format!("testrium-tail-{}.log", std::process::id()));
+        let mut text = String::from("starting\nTraceback (most recent call last):\n");
+        for i in 0..30 {
+            text.push_str(&format!(
+                "  File \"/g/unit.py\", line {i}, in f{i}\n    f{}()\n",
+                i + 1
+            ));
+        }
+        text.push_str("RuntimeError: lost\n");
+        std::fs::write(&log, text).expect("write log");
+        let tail = read_tail(&log, 20);
+        assert_eq!(tail[0], "Traceback (most recent call last):");
+        assert_eq!(tail.last().map(String::as_str), Some("RuntimeError: lost"));
+        assert_eq!(tail.len(), 62);
+
+        std::fs::write(&log, "a\nb\nc\n").expect("write log");
+        assert_eq!(read_tail(&log, 2), ["b", "c"]);
+        std::fs::remove_file(&log).expect("remove log");
+    }
 }

@@ -42,6 +42,7 @@ pub struct Run {
     cancel: CancelToken,
     options: Options,
     repeat_override: Option<u8>,
+    retries: u32,
     subreaper: bool,
 }
 
@@ -54,6 +55,7 @@ impl fmt::Debug for Run {
             .field("cancel", &self.cancel)
             .field("options", &self.options)
             .field("repeat_override", &self.repeat_override)
+            .field("retries", &self.retries)
             .field("subreaper", &self.subreaper)
             .finish()
     }
@@ -81,6 +83,7 @@ impl Run {
                 kill_orphans: false,
             },
             repeat_override: None,
+            retries: 0,
             subreaper: true,
         }
     }
@@ -111,6 +114,15 @@ impl Run {
     #[must_use]
     pub fn timeout_override(mut self, timeout: Duration) -> Self {
         self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Re-runs a failing attempt up to `retries` times in all (default 0): a group whose failed
+    /// attempt passes on a retry passes, and is flaky ([`GroupOutcome::flaky`]). Each retry is
+    /// an attempt of its own, with its run directory, marked [`AttemptOutcome::retry`](crate::AttemptOutcome::retry).
+    #[must_use]
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
         self
     }
 
@@ -246,7 +258,13 @@ impl Run {
             attempts: Vec::new(),
             interrupted: false,
         };
-        for number in 1..=attempts {
+        // `attempts` planned runs; a failed one is run again while retries are left.
+        let mut retries_left = self.retries;
+        let mut planned_done = 0;
+        let mut number = 0;
+        let mut retry = false;
+        while planned_done < attempts {
+            number += 1;
             let ctx = attempt::Context {
                 group: &self.group,
                 plan: &plan,
@@ -255,14 +273,22 @@ impl Run {
                 base: &base,
                 identity: &identity,
                 attempt: number,
-                attempts,
+                attempts: attempts + (self.retries - retries_left),
+                retry,
             };
             let result = attempt::run(&ctx, observer)?;
             let interrupted = result.interrupted;
+            let failed = !result.passed();
             outcome.attempts.push(result);
             if interrupted || self.cancel.is_cancelled() {
                 outcome.interrupted = true;
                 break;
+            }
+            retry = failed && retries_left > 0;
+            if retry {
+                retries_left -= 1;
+            } else {
+                planned_done += 1;
             }
         }
         Ok(outcome)

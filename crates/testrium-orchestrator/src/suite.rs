@@ -74,6 +74,8 @@ pub struct Suite {
     fail_fast: bool,
     timeout: Option<Duration>,
     repeat: Option<u8>,
+    retries: u32,
+    flaky_fails: bool,
     stream_output: bool,
     record_history: bool,
     cancel: CancelToken,
@@ -92,6 +94,8 @@ impl fmt::Debug for Suite {
             .field("fail_fast", &self.fail_fast)
             .field("timeout", &self.timeout)
             .field("repeat", &self.repeat)
+            .field("retries", &self.retries)
+            .field("flaky_fails", &self.flaky_fails)
             .field("stream_output", &self.stream_output)
             .field("record_history", &self.record_history)
             .field("cancel", &self.cancel)
@@ -115,6 +119,8 @@ impl Suite {
             fail_fast: false,
             timeout: None,
             repeat: None,
+            retries: 0,
+            flaky_fails: false,
             stream_output: false,
             record_history: true,
             cancel: CancelToken::new(),
@@ -183,6 +189,21 @@ impl Suite {
     #[must_use]
     pub fn timeout_override(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Re-runs a failing attempt of each group up to `retries` times ([`Run::retries`]).
+    #[must_use]
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Whether a group that passed only on a retry (flaky) fails the suite (default: it
+    /// passes, [`SuiteOutcome::flaky_groups`] names it).
+    #[must_use]
+    pub fn flaky_fails(mut self, fails: bool) -> Self {
+        self.flaky_fails = fails;
         self
     }
 
@@ -435,6 +456,7 @@ impl Suite {
             skipped,
             partition,
             interrupted,
+            flaky_fails: self.flaky_fails,
         }
     }
 
@@ -472,6 +494,7 @@ impl Suite {
         if let Some(repeat) = self.repeat {
             run = run.repeat_override(repeat);
         }
+        run = run.retries(self.retries);
         if let Some(configure) = &self.configure {
             run = configure(run);
         }

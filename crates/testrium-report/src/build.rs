@@ -9,7 +9,9 @@ use testrium_events::EventType;
 use testrium_orchestrator::{
     AttemptOutcome, GroupOutcome, GroupRun, SuiteOutcome, TestriumExitCode,
 };
-use testrium_verify::{LatencyStats, UnitStatus};
+use testrium_verify::{LatencyStats, UnitFailure, UnitStatus};
+
+use crate::cause;
 
 use crate::model::{
     Arrow, AttemptReport, CircuitReport, ContractReport, Correlation, DirectTestReport, Failure,
@@ -305,6 +307,7 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
             circuit: f.circuit.clone(),
             key: f.key.clone(),
             message: f.message.clone(),
+            caused_by: None,
         })
         .collect();
 
@@ -318,6 +321,7 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
             circuit: None,
             key: None,
             message: w.message.clone(),
+            caused_by: None,
         })
         .collect();
 
@@ -332,7 +336,7 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
         })
         .collect();
 
-    AttemptReport {
+    let mut report = AttemptReport {
         attempt: a.attempt,
         passed: a.passed(),
         interrupted: a.interrupted,
@@ -364,7 +368,26 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
                 optional: f.optional,
             })
             .collect(),
+        root_causes: Vec::new(),
+        retry: a.retry,
+    };
+    // Whom a unit waited for: the dependency that failed, else (a unit never started) the
+    // first of its dependencies in the configuration.
+    let mut dependencies: HashMap<String, String> = HashMap::new();
+    for u in &a.units {
+        let dependency = match &u.failure {
+            Some(UnitFailure::DependencyFailed { dependency }) => Some(dependency.clone()),
+            _ if u.status == UnitStatus::NotStarted => group
+                .and_then(|g| g.units.get(&u.name))
+                .and_then(|unit| unit.dependencies.first().cloned()),
+            _ => None,
+        };
+        if let Some(dependency) = dependency {
+            dependencies.insert(u.name.clone(), dependency);
+        }
     }
+    cause::link(&mut report, &dependencies, group.map(|g| g.dir.as_path()));
+    report
 }
 
 fn violation_word(kind: testrium_verify::ViolationKind) -> &'static str {

@@ -15,6 +15,8 @@ pub enum Format {
     Junit,
     /// `--html`
     Html,
+    /// `--trace`: Chrome trace-event JSON (Perfetto, `chrome://tracing`).
+    Trace,
 }
 
 impl Format {
@@ -24,6 +26,7 @@ impl Format {
             Format::Json => "JSON",
             Format::Junit => "JUnit",
             Format::Html => "HTML",
+            Format::Trace => "trace",
         }
     }
 
@@ -35,6 +38,7 @@ impl Format {
                 crate::junit::write(out, run, &crate::junit::FileLogs)
             }),
             Format::Html => write_file(path, |out| crate::html::write(out, run)),
+            Format::Trace => write_file(path, |out| crate::trace::write(out, run)),
         }
     }
 }

@@ -111,6 +111,7 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
             key: None,
             message: "unit `target` (stopped) ignored SIGTERM, killed after the 2s grace period"
                 .into(),
+            caused_by: None,
         }],
         timeline: Timeline {
             units: vec!["source".into(), "target".into()],
@@ -129,6 +130,8 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
         },
         omitted: Omitted::default(),
         faults: Vec::new(),
+        root_causes: Vec::new(),
+        retry: false,
     }
 }
 
@@ -140,6 +143,10 @@ pub fn failing_attempt(attempt: u32) -> AttemptReport {
         reason: Some("exited with status 1".into()),
         log_tail: vec![
             "Traceback (most recent call last):".into(),
+            "  File \"/base/test_bad/target.py\", line 9, in <module>".into(),
+            "    handle(read())".into(),
+            "  File \"/base/test_bad/target.py\", line 5, in handle".into(),
+            "    raise ValueError(\"boom\")".into(),
             "ValueError: boom".into(),
         ],
         ..unit("target", "failed", 1)
@@ -164,13 +171,15 @@ pub fn failing_attempt(attempt: u32) -> AttemptReport {
             circuit: None,
             key: None,
             message: "target: `command-received` was never recorded".into(),
+            caused_by: None,
         },
         Failure {
             kind: "orphan_send".into(),
             unit: Some("source".into()),
             circuit: None,
             key: None,
-            message: "source:command-sent key \"k1\" was never received".into(),
+            message: "`source:command-sent` sent key `k1` that was never received".into(),
+            caused_by: None,
         },
         Failure {
             kind: "non_zero_exit".into(),
@@ -178,19 +187,134 @@ pub fn failing_attempt(attempt: u32) -> AttemptReport {
             circuit: None,
             key: None,
             message: "target exited with code 1".into(),
+            caused_by: None,
         },
         Failure {
             kind: "circuit_incomplete".into(),
             unit: None,
             circuit: Some("request".into()),
-            key: None,
-            message: "circuit request: hop target:command-received never recorded".into(),
+            key: Some("k1".into()),
+            message: "circuit `request` key `k1`: hop 2 `target:command-received` never happened"
+                .into(),
+            caused_by: None,
         },
     ];
+    a.failures[1].key = Some("k1".into());
     a.timeline.events.truncate(2);
     a.timeline.events[1].failed = true;
     a.timeline.arrows.clear();
+    crate::cause::link(
+        &mut a,
+        &Default::default(),
+        Some(std::path::Path::new("/base/test_bad")),
+    );
     a
+}
+
+/// A unit that could not be spawned, and the unit that depended on it.
+pub fn spawn_failure() -> RunReport {
+    let mut a = AttemptReport::new(1, false);
+    a.run_dir = "/base/.testrium/runs/test_spawn-1".into();
+    a.units = vec![
+        UnitReport {
+            reason: Some("could not be started: No such file or directory (os error 2)".into()),
+            exit_code: None,
+            duration_s: None,
+            log_tail: Vec::new(),
+            ..unit("server", "failed", 0)
+        },
+        UnitReport {
+            reason: Some("its dependency `server` failed".into()),
+            exit_code: None,
+            duration_s: None,
+            log_tail: Vec::new(),
+            ..unit("client", "failed", 0)
+        },
+    ];
+    a.probes = vec![
+        ProbeCheck::new("server", "listening", 0),
+        ProbeCheck::new("client", "request-sent", 0),
+    ];
+    a.failures = vec![
+        Failure::new(
+            "missing_probe",
+            "unit `server` did not record required probe `listening`",
+        )
+        .unit("server"),
+        Failure::new(
+            "missing_probe",
+            "unit `client` did not record required probe `request-sent`",
+        )
+        .unit("client"),
+        Failure::new(
+            "dependency_failed",
+            "unit `client` depends on `server`, which failed",
+        )
+        .unit("client"),
+        Failure::new(
+            "spawn_failed",
+            "unit `server` could not be started: No such file or directory (os error 2)",
+        )
+        .unit("server"),
+    ];
+    let deps = [("client".to_owned(), "server".to_owned())].into();
+    crate::cause::link(&mut a, &deps, None);
+    let mut run = run();
+    run.groups = vec![group("test_spawn", vec![a])];
+    run
+}
+
+/// A server that never became ready, and the client waiting for it.
+pub fn readiness_timeout() -> RunReport {
+    let mut a = AttemptReport::new(1, false);
+    a.run_dir = "/base/.testrium/runs/test_not_ready-1".into();
+    a.units = vec![
+        UnitReport {
+            reason: Some("readiness probe `listening` not recorded within 500 ms".into()),
+            exit_code: None,
+            signal: Some(15),
+            log_tail: vec!["server: binding…".into()],
+            ..unit("server", "failed", 0)
+        },
+        UnitReport {
+            reason: Some("its dependency `server` failed".into()),
+            exit_code: None,
+            duration_s: None,
+            log_tail: Vec::new(),
+            ..unit("client", "failed", 0)
+        },
+    ];
+    a.probes = vec![
+        ProbeCheck::new("server", "listening", 0),
+        ProbeCheck::new("client", "request-sent", 0),
+    ];
+    a.failures = vec![
+        Failure::new(
+            "missing_probe",
+            "unit `server` did not record required probe `listening`",
+        )
+        .unit("server"),
+        Failure::new(
+            "missing_probe",
+            "unit `client` did not record required probe `request-sent`",
+        )
+        .unit("client"),
+        Failure::new(
+            "readiness_timeout",
+            "unit `server` readiness probe `listening` not recorded within 500 ms",
+        )
+        .unit("server"),
+        Failure::new(
+            "dependency_failed",
+            "unit `client` depends on `server`, which failed",
+        )
+        .unit("client"),
+    ];
+    let deps = [("client".to_owned(), "server".to_owned())].into();
+    crate::cause::link(&mut a, &deps, None);
+    let mut run = run();
+    run.groups = vec![group("test_not_ready", vec![a])];
+    run
 }
 
 pub fn group(name: &str, attempts: Vec<AttemptReport>) -> GroupReport {
@@ -258,5 +382,17 @@ pub fn hostile() -> RunReport {
     let mut run = run();
     run.groups = vec![group(&format!("test_{h}"), vec![a])];
     run.skipped.clear();
+    run
+}
+
+/// A group whose first attempt crashed and whose retry passed (`--retries 1`).
+pub fn flaky_on_retry() -> RunReport {
+    let mut retry = passing_attempt(2);
+    retry.retry = true;
+    let mut g = group("test_bad", vec![failing_attempt(1), retry]);
+    g.passed = true;
+    g.flaky = true;
+    let mut run = run();
+    run.groups = vec![g];
     run
 }

@@ -24,7 +24,7 @@ section.group.fail { border-left: 5px solid var(--fail); } section.group.pass { 
 section.attempt { border-top: 1px dashed var(--line); margin-top: .8rem; }
 table { border-collapse: collapse; margin: .3rem 0; } th, td { text-align: left; padding: 2px 10px 2px 0; vertical-align: top; }
 th { color: var(--muted); font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-ul.failures, ul.warnings { padding-left: 1.2rem; } .warn { color: var(--warn); font-weight: 600; } ul.failures li { margin: .15rem 0; } .kind { color: var(--fail); font-weight: 600; }
+ul.failures, ul.warnings { padding-left: 1.2rem; } .warn { color: var(--warn); font-weight: 600; } ul.failures li { margin: .15rem 0; } li.root-cause { font-weight: 600; } li.root-cause li, .exception { font-weight: normal; } .exception { font-family: monospace; } .kind { color: var(--fail); font-weight: 600; }
 .ok { color: var(--pass); } .bad { color: var(--fail); } .muted { color: var(--muted); }
 pre.log { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: .5rem; overflow-x: auto; white-space: pre-wrap; max-height: 20rem; }
 svg.timeline { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
@@ -118,7 +118,9 @@ fn group_section(h: &mut String, index: usize, g: &GroupReport) {
         name = e(&g.name),
         label = cls.to_uppercase(),
         d = seconds(g.duration_s),
-        flaky = if g.flaky {
+        flaky = if g.passed_on_retry() {
+            " <span class=\"badge flaky\">FLAKY</span> <span class=\"muted\">passed on retry</span>"
+        } else if g.flaky {
             " <span class=\"badge flaky\">FLAKY</span>"
         } else {
             ""
@@ -144,8 +146,9 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
     if many {
         let _ = writeln!(
             h,
-            "<h3>Attempt {} <span class=\"{}\">{}</span> <span class=\"muted\">{}</span></h3>",
+            "<h3>Attempt {}{} <span class=\"{}\">{}</span> <span class=\"muted\">{}</span></h3>",
             a.attempt,
+            if a.retry { " (retry)" } else { "" },
             if a.passed { "ok" } else { "bad" },
             if a.passed { "passed" } else { "failed" },
             seconds(a.duration_s)
@@ -156,7 +159,51 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
     }
     if !a.failures.is_empty() {
         h.push_str("<h3>Failures</h3>\n<ul class=\"failures\">\n");
-        for f in &a.failures {
+        // Root causes first, their consequences folded under them, then the rest.
+        let mut shown = vec![false; a.failures.len()];
+        for root in &a.root_causes {
+            let Some(f) = a.failures.get(root.failure) else {
+                continue;
+            };
+            shown[root.failure] = true;
+            let _ = write!(
+                h,
+                "<li class=\"root-cause\"><code class=\"kind\">{}</code> {}",
+                e(&f.kind),
+                e(&f.message)
+            );
+            if let Some(exception) = &root.exception {
+                let at = root
+                    .frame
+                    .as_deref()
+                    .map(|f| format!(" <span class=\"frame\">at {}</span>", e(f)))
+                    .unwrap_or_default();
+                let _ = write!(h, "<div class=\"exception\">{}{at}</div>", e(exception));
+            }
+            let consequences: Vec<usize> = (0..a.failures.len())
+                .filter(|&i| a.failures[i].caused_by == Some(root.failure))
+                .collect();
+            if !consequences.is_empty() {
+                let _ = write!(
+                    h,
+                    "<details class=\"consequences\"><summary>caused {} more</summary><ul>",
+                    consequences.len()
+                );
+                for i in consequences {
+                    shown[i] = true;
+                    let c = &a.failures[i];
+                    let _ = write!(
+                        h,
+                        "<li><code class=\"kind\">{}</code> {}</li>",
+                        e(&c.kind),
+                        e(&c.message)
+                    );
+                }
+                h.push_str("</ul></details>");
+            }
+            h.push_str("</li>\n");
+        }
+        for (f, _) in a.failures.iter().zip(&shown).filter(|(_, shown)| !**shown) {
             let _ = writeln!(
                 h,
                 "<li><code class=\"kind\">{}</code> {}</li>",
@@ -786,6 +833,22 @@ mod tests {
     use crate::fixtures;
     use crate::model::InstanceTrace;
 
+    /// Issue 16: the crash is listed first, its exception with the unit's own frame, the
+    /// failures it caused folded under it.
+    #[test]
+    fn the_root_cause_comes_first_with_its_consequences_folded() {
+        let page = render(&fixtures::run());
+        let failures = &page[page.find("<ul class=\"failures\">").unwrap()..];
+        let first = failures.lines().nth(1).unwrap();
+        assert!(
+            first.starts_with("<li class=\"root-cause\"><code class=\"kind\">non_zero_exit</code>"),
+            "{first}"
+        );
+        assert!(first.contains("<div class=\"exception\">ValueError: boom <span class=\"frame\">at target.py:5 in handle</span></div>"));
+        assert!(first.contains("<summary>caused 3 more</summary>"));
+        assert!(first.contains("circuit_incomplete"));
+    }
+
     #[test]
     fn lanes_probes_and_arrows() {
         let page = render(&fixtures::run());
@@ -796,7 +859,7 @@ mod tests {
             "2 lanes x 4 attempts"
         );
         assert_eq!(page.matches("<g class=\"arrow\"").count(), 2);
-        assert!(page.contains("<text x=\"585.0\" y=\"") || page.contains("0.400ms"));
+        assert!(page.contains("<text x=\"585.0\" y=\"") || page.contains("400 µs"));
         assert!(page.contains("class=\"probe Send failed\""));
         assert!(page.contains("✗ missing: command-received"));
         assert!(!page.contains("http://") || !page.contains("src=\"http"));

@@ -52,12 +52,16 @@ pub fn read_tail(path: &std::path::Path, limit: u64) -> io::Result<String> {
 }
 
 struct Case<'a> {
+    /// The attempt it is part of.
+    attempt: &'a AttemptReport,
     name: String,
     time: f64,
     failures: Vec<&'a Failure>,
     /// A failure with no structured entry (a unit that failed with no named failure).
     extra: Option<String>,
     out: Option<String>,
+    /// The failures of this testcase in the attempts retried before it: type, message, body.
+    reruns: Vec<(String, String, String)>,
 }
 
 fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Case<'a>> {
@@ -86,11 +90,13 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
             )
         });
         cases.push(Case {
+            attempt: a,
             name: format!("unit {}{suffix}", u.name),
             time: u.duration_s.unwrap_or(0.0),
             failures,
             extra,
             out: Some(logs.log(u)),
+            reruns: Vec::new(),
         });
     }
     for c in &a.circuits {
@@ -110,11 +116,13 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
                 .unwrap_or_else(|| format!("circuit {} broken", c.name))
         });
         cases.push(Case {
+            attempt: a,
             name: format!("circuit {}{suffix}", c.name),
             time: 0.0,
             failures,
             extra,
             out: Some(c.hops.join(" -> ")),
+            reruns: Vec::new(),
         });
     }
     for c in &a.contracts {
@@ -135,6 +143,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
         let extra = (!c.passed && failures.is_empty())
             .then(|| format!("contract {} ({}) broken", c.name, c.delivery));
         cases.push(Case {
+            attempt: a,
             name: format!("contract {}{suffix}", c.name),
             time: 0.0,
             failures,
@@ -143,15 +152,18 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
                 "{}: sent {}, received {}, lost {}, duplicated {}, late {}, unsent {}",
                 c.delivery, c.sent, c.received, c.lost, c.duplicated, c.late, c.unsent
             )),
+            reruns: Vec::new(),
         });
     }
     for t in &a.direct_tests {
         cases.push(Case {
+            attempt: a,
             name: format!("test {}{suffix}", t.name),
             time: t.duration_s,
             failures: Vec::new(),
             extra: (!t.passed).then(|| t.message.clone().unwrap_or_else(|| "failed".into())),
             out: None,
+            reruns: Vec::new(),
         });
     }
     let rest: Vec<&Failure> = a
@@ -171,6 +183,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
         summary.push_str(&format!("\nwarning: {}: {}", w.kind, w.message));
     }
     cases.push(Case {
+        attempt: a,
         name: format!("group checks{suffix}"),
         time: a.duration_s,
         extra: (!a.passed
@@ -181,6 +194,7 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
         .then(|| "the attempt failed".to_owned()),
         failures: rest,
         out: Some(summary),
+        reruns: Vec::new(),
     });
     cases
 }
@@ -205,20 +219,39 @@ pub fn write(out: impl Write, run: &RunReport, logs: &dyn LogSource) -> io::Resu
         .groups
         .iter()
         .map(|g| {
-            let many = g.attempts.len() > 1;
-            let cases = g
-                .attempts
-                .iter()
-                .flat_map(|a| {
-                    let suffix = if many {
-                        format!(" [attempt {}]", a.attempt)
-                    } else {
-                        String::new()
-                    };
-                    cases(a, &suffix, logs)
-                })
-                .collect();
-            (g, cases)
+            // An attempt that failed and was retried is no testcase of its own: its failures
+            // are the `<flakyFailure>`s (its retry passed) or `<rerunFailure>`s (it failed
+            // again) of the retry's testcases, as surefire and nextest write them.
+            let shown = (0..g.attempts.len()).filter(|&i| !g.retried(i)).count();
+            let many = shown > 1;
+            let mut earlier: Vec<Case<'_>> = Vec::new();
+            let mut all = Vec::new();
+            for (i, a) in g.attempts.iter().enumerate() {
+                let suffix = if many {
+                    format!(" [attempt {}]", a.attempt)
+                } else {
+                    String::new()
+                };
+                let mut these = cases(a, &suffix, logs);
+                if g.retried(i) {
+                    earlier.extend(these.into_iter().map(|mut c| {
+                        c.name.truncate(c.name.len() - suffix.len());
+                        c
+                    }));
+                    continue;
+                }
+                for case in &mut these {
+                    let base = &case.name[..case.name.len() - suffix.len()];
+                    case.reruns = earlier
+                        .iter()
+                        .filter(|e| e.name == base)
+                        .filter_map(failure_parts)
+                        .collect();
+                }
+                earlier.clear();
+                all.extend(these);
+            }
+            (g, all)
         })
         .collect();
     let failing = |cases: &[Case<'_>]| {
@@ -305,32 +338,91 @@ fn write_suite<W: Write>(
     Ok(())
 }
 
+/// The failure that stands for a testcase: the first root cause among its failures, else
+/// the cause of its first failure (a circuit broken by a unit's crash), else its first.
+fn primary<'a>(a: &'a AttemptReport, case: &Case<'a>) -> Option<&'a Failure> {
+    let first = case.failures.first()?;
+    let own = case.failures.iter().find(|f| {
+        f.caused_by.is_none()
+            && a.root_causes.iter().any(|r| {
+                a.failures
+                    .get(r.failure)
+                    .is_some_and(|g| std::ptr::eq(g, **f))
+            })
+    });
+    own.copied()
+        .or_else(|| first.caused_by.and_then(|c| a.failures.get(c)))
+        .or(Some(first))
+}
+
+/// A root cause's message, with the unit's uncaught exception and its frame when known.
+fn cause_message(a: &AttemptReport, f: &Failure) -> String {
+    let root = a.root_causes.iter().find(|r| {
+        a.failures
+            .get(r.failure)
+            .is_some_and(|g| std::ptr::eq(g, f))
+    });
+    let mut message = f.message.clone();
+    if let Some(exception) = root.and_then(|r| r.exception.as_deref()) {
+        message.push_str(&format!(": {exception}"));
+        if let Some(frame) = root.and_then(|r| r.frame.as_deref()) {
+            message.push_str(&format!(" (at {frame})"));
+        }
+    }
+    message
+}
+
+/// A failing testcase's `<failure>`: its type and message (the root cause) and its body
+/// (every evidence line); `None` when it passed.
+fn failure_parts(case: &Case<'_>) -> Option<(String, String, String)> {
+    let a = case.attempt;
+    let mut lines: Vec<String> = case
+        .failures
+        .iter()
+        .map(|f| match f.caused_by.and_then(|c| a.failures.get(c)) {
+            Some(cause) => format!("{}: {} (caused by {})", f.kind, f.message, cause.kind),
+            None => format!("{}: {}", f.kind, cause_message(a, f)),
+        })
+        .collect();
+    lines.extend(case.extra.clone());
+    if lines.is_empty() {
+        return None;
+    }
+    // Type and message: the root cause.
+    let (kind, message) = match primary(a, case) {
+        Some(f) => (
+            f.kind.clone(),
+            format!("{}: {}", f.kind, cause_message(a, f)),
+        ),
+        None => ("failure".to_owned(), lines[0].clone()),
+    };
+    Some((kind, message, lines.join("\n")))
+}
+
 fn write_case<W: Write>(w: &mut Writer<W>, group: &str, case: &Case<'_>) -> io::Result<()> {
     w.create_element("testcase")
         .with_attribute(("classname", attr(group).as_str()))
         .with_attribute(("name", attr(&case.name).as_str()))
         .with_attribute(("time", secs(case.time).as_str()))
         .write_inner_content(|w| {
-            let mut lines: Vec<String> = case
-                .failures
-                .iter()
-                .map(|f| format!("{}: {}", f.kind, f.message))
-                .collect();
-            lines.extend(case.extra.clone());
-            if let Some(first) = lines.first() {
-                let mut message = first.clone();
-                if lines.len() > 1 {
-                    message.push_str(&format!(" (and {} more)", lines.len() - 1));
-                }
-                let kind = case
-                    .failures
-                    .first()
-                    .map(|f| f.kind.as_str())
-                    .unwrap_or("failure");
+            let failure = failure_parts(case);
+            if let Some((kind, message, body)) = &failure {
                 w.create_element("failure")
-                    .with_attribute(("message", attr(&message).as_str()))
+                    .with_attribute(("message", attr(message).as_str()))
                     .with_attribute(("type", attr(kind).as_str()))
-                    .write_text_content(text(&lines.join("\n")))?;
+                    .write_text_content(text(body))?;
+            }
+            // Earlier tries of a retried attempt: flaky when this one passed.
+            let tag = if failure.is_some() {
+                "rerunFailure"
+            } else {
+                "flakyFailure"
+            };
+            for (kind, message, body) in &case.reruns {
+                w.create_element(tag)
+                    .with_attribute(("message", attr(message).as_str()))
+                    .with_attribute(("type", attr(kind).as_str()))
+                    .write_text_content(text(body))?;
             }
             if let Some(out) = case.out.as_deref().filter(|o| !o.is_empty()) {
                 w.create_element("system-out")
@@ -499,22 +591,29 @@ pub(crate) mod tests {
         let bad = suites[1];
         assert_eq!(bad.attr("failures"), "3");
         let cases = bad.all("testcase");
+        // Regression (issue 16): the type read `missing_probe` and the message `… (and 1
+        // more)` for a unit that crashed; both are the root cause now, for the testcases its
+        // crash broke too.
         let source = cases[0].one("failure");
-        assert_eq!(source.attr("type"), "orphan_send");
-        assert!(source.text.contains("key \"k1\" was never received"));
+        assert_eq!(source.attr("type"), "non_zero_exit");
+        assert!(
+            source
+                .text
+                .contains("key `k1` that was never received (caused by non_zero_exit)")
+        );
         let target = cases[1].one("failure");
-        assert_eq!(target.attr("type"), "missing_probe");
+        assert_eq!(target.attr("type"), "non_zero_exit");
         assert_eq!(
             target.attr("message"),
-            "missing_probe: target: `command-received` was never recorded (and 1 more)"
+            "non_zero_exit: target exited with code 1: ValueError: boom (at target.py:5 in handle)"
         );
         assert!(
             target
                 .text
-                .contains("non_zero_exit: target exited with code 1")
+                .contains("missing_probe: target: `command-received` was never recorded")
         );
         assert!(cases[1].one("system-out").text.contains("ValueError: boom"));
-        assert_eq!(cases[2].one("failure").attr("type"), "circuit_incomplete");
+        assert_eq!(cases[2].one("failure").attr("type"), "non_zero_exit");
         assert_eq!(root.attr("tests"), "16");
 
         let flaky = suites[2];
@@ -530,6 +629,25 @@ pub(crate) mod tests {
                 .iter()
                 .any(|p| p.attr("name") == "flaky" && p.attr("value") == "true")
         );
+    }
+
+    /// Issue 16: an attempt retried to a pass is no testcase of its own; its failures are
+    /// `<flakyFailure>`s of the retry's testcases, as surefire and nextest write them.
+    #[test]
+    fn a_retried_attempt_is_flaky_failures_of_its_retry() {
+        let root = parse(&render(&fixtures::flaky_on_retry()));
+        let suite = root.one("testsuite");
+        assert_eq!(suite.attr("failures"), "0");
+        let cases = suite.all("testcase");
+        assert!(cases.iter().all(|c| !c.attr("name").contains("[attempt")));
+        assert!(cases.iter().all(|c| c.all("failure").is_empty()));
+        let target = cases
+            .iter()
+            .find(|c| c.attr("name") == "unit target")
+            .unwrap();
+        let flaky = target.one("flakyFailure");
+        assert_eq!(flaky.attr("type"), "non_zero_exit");
+        assert!(flaky.text.contains("missing_probe"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Testrium reports: the versioned JSON model of a run and the writers for JSON, JUnit XML,
-//! HTML and the terminal, as functions of the outcomes the orchestrator returns.
+//! HTML, Chrome trace events and the terminal, as functions of the outcomes the orchestrator returns.
 //!
 //! A report is built once — [`run_report`] from a [`Suite`](testrium_orchestrator::Suite)'s
 //! outcome, [`group_report`] from one [`Run`](testrium_orchestrator::Run)'s — into a
@@ -11,6 +11,8 @@
 //! - [`junit`]: [`junit::write`], the dialect GitHub Actions, GitLab and Jenkins read, unit
 //!   logs from a [`junit::LogSource`] ([`junit::FileLogs`]: the log files of the run);
 //! - [`html`]: [`html::write`], one self-contained page with a timeline of the circuit;
+//! - [`trace`]: [`trace::write`], Chrome trace-event JSON for Perfetto UI and
+//!   `chrome://tracing` (a track per unit, probes, pairs as flows, circuit instances as spans);
 //! - [`terminal`]: [`terminal::write_group`] as each group finishes and
 //!   [`terminal::write_summary`], coloured or not ([`Style`]).
 //!
@@ -81,6 +83,7 @@
 )]
 
 mod build;
+mod cause;
 mod file;
 mod model;
 mod store;
@@ -91,6 +94,7 @@ pub mod json;
 pub mod junit;
 pub mod sanitize;
 pub mod terminal;
+pub mod trace;
 
 #[cfg(test)]
 mod contract_tests;
@@ -104,11 +108,11 @@ pub use crate::file::{Format, iso8601, write_file};
 pub use crate::model::{
     Arrow, AttemptReport, CircuitReport, ContractReport, Correlation, DirectTestReport, Failure,
     FaultReport, GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted,
-    ProbeCheck, RouteLatency, RunReport, SCHEMA, SkipKind, SkippedGroup, TIMELINE_LIMIT, Timeline,
-    TimelineEvent, UnitReport, finite,
+    ProbeCheck, RootCause, RouteLatency, RunReport, SCHEMA, SkipKind, SkippedGroup, TIMELINE_LIMIT,
+    Timeline, TimelineEvent, UnitReport, finite,
 };
 pub use crate::store::{
-    REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, ReadReportError, StoreReportError,
-    read_stored_report, store_attempt_reports,
+    REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, RUN_DIR_TRACE, ReadReportError,
+    StoreReportError, read_stored_report, store_attempt_reports,
 };
 pub use crate::style::Style;

@@ -110,6 +110,18 @@ impl RunReport {
     }
 }
 
+impl GroupReport {
+    /// Whether attempt `index` (0-based) failed and the next attempt is its retry.
+    pub fn retried(&self, index: usize) -> bool {
+        self.attempts.get(index + 1).is_some_and(|next| next.retry)
+    }
+
+    /// Passed thanks to a retry of a failed attempt (`--retries`): FLAKY.
+    pub fn passed_on_retry(&self) -> bool {
+        self.passed && self.attempts.iter().any(|a| a.retry)
+    }
+}
+
 /// One group: every attempt (`repeat` gives more than one).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -207,6 +219,14 @@ pub struct AttemptReport {
     /// The group's faults (`[[fault]]`) and what became of each.
     #[serde(default)]
     pub faults: Vec<FaultReport>,
+    /// The failures that caused the others, first cause first (spawn failure, crash, readiness
+    /// failure, timeout), each with the number of failures it caused. Empty in reports written
+    /// before it existed.
+    #[serde(default)]
+    pub root_causes: Vec<RootCause>,
+    /// A retry of the failed attempt before it (`--retries`).
+    #[serde(default)]
+    pub retry: bool,
 }
 
 /// One `[[fault]]` of an attempt.
@@ -231,6 +251,30 @@ pub struct FaultReport {
     pub latency_ms: Option<f64>,
     /// Not firing does not fail the group.
     pub optional: bool,
+}
+
+/// A failure that is a cause, not a consequence: a unit that could not be spawned, crashed,
+/// exited non-zero, never became ready or timed out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RootCause {
+    /// Its index in the attempt's `failures`.
+    pub failure: usize,
+    /// Its kind (`spawn_failed`, `signaled`, `non_zero_exit`, `readiness_timeout`, …).
+    pub kind: String,
+    /// The unit it concerns, if one.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Its evidence.
+    pub message: String,
+    /// The unit's uncaught exception, last line of its traceback (`RuntimeError: lost`).
+    #[serde(default)]
+    pub exception: Option<String>,
+    /// The innermost frame of that traceback in the group's own code (`consumer.py:14 in take`).
+    #[serde(default)]
+    pub frame: Option<String>,
+    /// Failures it caused (their `caused_by` is `failure`).
+    pub consequences: u64,
 }
 
 /// Entries left out of an attempt's lists beyond [`LIST_LIMIT`] each. The full verdict is in
@@ -563,6 +607,10 @@ pub struct Failure {
     pub key: Option<String>,
     /// The evidence, one line.
     pub message: String,
+    /// Index in the same `failures` list of the root cause this failure follows from (a
+    /// missing probe of a unit that crashed, a unit whose dependency failed), if one.
+    #[serde(default)]
+    pub caused_by: Option<usize>,
 }
 
 impl Failure {

@@ -15,6 +15,8 @@ use crate::model::{GroupReport, RunReport, SCHEMA};
 pub const RUN_DIR_REPORT_JSON: &str = "report.json";
 /// File name of the HTML report of one attempt in its run directory.
 pub const RUN_DIR_REPORT_HTML: &str = "report.html";
+/// File name of the Chrome trace-event JSON of one attempt in its run directory (as `--trace`).
+pub const RUN_DIR_TRACE: &str = "trace.json";
 /// Key of the JSON report of one attempt in its run database's meta table.
 pub const REPORT_META_KEY: &str = "testrium.report";
 
@@ -71,6 +73,13 @@ pub fn store_attempt_reports(
         let html = attempt.run_dir.join(RUN_DIR_REPORT_HTML);
         if let Err(source) = write_file(&html, |out| crate::html::write(out, &single)) {
             problems.push(StoreReportError::Write { path: html, source });
+        }
+        let trace = attempt.run_dir.join(RUN_DIR_TRACE);
+        if let Err(source) = write_file(&trace, |out| crate::trace::write(out, &single)) {
+            problems.push(StoreReportError::Write {
+                path: trace,
+                source,
+            });
         }
     }
     problems

@@ -14,25 +14,15 @@ const MAX_FAILURES: usize = 30;
 /// Most keys listed per orphan/duplicate list.
 const MAX_KEYS: usize = 5;
 
-/// A duration for people: `0.012s`, `1.250s`, `75.3s`; absurd values (clocks written by hand
-/// into `Events`) in scientific notation, `1.798e308s`.
+/// A duration in seconds for people: `2 s`, `12.4 ms`, `850 µs` — three significant digits
+/// ([`testrium_verify::fmt_seconds`], the one formatter of every human-readable report).
 pub fn seconds(s: f64) -> String {
-    if !s.is_finite() || s.abs() >= 1e9 {
-        format!("{s:.3e}s")
-    } else if s >= 60.0 {
-        format!("{s:.1}s")
-    } else {
-        format!("{s:.3}s")
-    }
+    testrium_verify::fmt_seconds(s)
 }
 
-/// A latency in milliseconds: `0.412ms`; absurd values as `1.798e308ms`.
+/// A latency in milliseconds for people, as [`seconds`]: `412 µs`, `8.15 ms`.
 pub fn millis(ms: f64) -> String {
-    if !ms.is_finite() || ms.abs() >= 1e12 {
-        format!("{ms:.3e}ms")
-    } else {
-        format!("{ms:.3}ms")
-    }
+    testrium_verify::fmt_seconds(ms / 1e3)
 }
 
 fn latency_line(l: &Latency) -> String {
@@ -48,7 +38,10 @@ fn latency_line(l: &Latency) -> String {
 /// Writes the block of one finished group.
 pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io::Result<()> {
     let interrupted = group.interrupted;
-    let label = if group.passed {
+    let on_retry = group.passed_on_retry();
+    let label = if on_retry {
+        style.warn("FLAKY")
+    } else if group.passed {
         style.pass("PASS")
     } else if interrupted {
         style.warn("INTR")
@@ -57,11 +50,17 @@ pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io
     };
     let attempts = group.attempts.len();
     let mut head = format!("{label} {} {}", t(&group.name), seconds(group.duration_s));
-    if attempts > 1 {
+    if attempts > 1 && !on_retry {
         let passed = group.attempts.iter().filter(|a| a.passed).count();
         head.push_str(&format!("  ({passed}/{attempts} attempts passed)"));
     }
-    if group.flaky {
+    if on_retry {
+        let retries = group.attempts.iter().filter(|a| a.retry).count();
+        head.push_str(&format!(
+            "  (passed after {retries} retr{})",
+            if retries == 1 { "y" } else { "ies" }
+        ));
+    } else if group.flaky {
         head.push_str(&format!("  {}", style.warn("FLAKY")));
     }
     writeln!(out, "{head}")?;
@@ -72,7 +71,12 @@ pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io
         let verdicts: Vec<&str> = group
             .attempts
             .iter()
-            .map(|a| if a.passed { "pass" } else { "fail" })
+            .map(|a| match (a.passed, a.retry) {
+                (true, false) => "pass",
+                (false, false) => "fail",
+                (true, true) => "pass (retry)",
+                (false, true) => "fail (retry)",
+            })
             .collect();
         writeln!(out, "  attempts: {}", verdicts.join(", "))?;
     }
@@ -98,36 +102,90 @@ fn write_attempt(
     let warnings = a.warnings.len() + a.omitted.warnings as usize;
     if !a.failures.is_empty() {
         writeln!(out, "  {} ({failures}):", style.bold("failures"))?;
-        let width = a
-            .failures
+        // Causes first, each with its consequences folded under it, then the rest.
+        let lines = failure_lines(a);
+        let width = lines
             .iter()
             .take(MAX_FAILURES)
-            .map(|f| f.kind.chars().count())
+            .filter_map(|l| match l {
+                FailureLine::Failure { depth: 0, index } => {
+                    Some(a.failures[*index].kind.chars().count())
+                }
+                _ => None,
+            })
             .max()
             .unwrap_or(0);
-        for f in a.failures.iter().take(MAX_FAILURES) {
-            // A failing direct test carries its traceback: its first line here, the rest
-            // under the test's own line below.
-            let message = match f.kind.as_str() {
-                "direct_test_failed" => first_line(&f.message),
-                _ => t(&f.message).into_owned(),
-            };
-            writeln!(
-                out,
-                "    {:width$}  {message}",
-                style.fail(&f.kind),
-                width = width + style_overhead(style)
-            )?;
+        let nested = lines
+            .iter()
+            .take(MAX_FAILURES)
+            .filter_map(|l| match l {
+                FailureLine::Failure { depth: 1, index } => {
+                    Some(a.failures[*index].kind.chars().count())
+                }
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut listed = 0;
+        for line in lines.iter().take(MAX_FAILURES) {
+            match line {
+                FailureLine::Failure { depth, index } => {
+                    listed += 1;
+                    let f = &a.failures[*index];
+                    // A failing direct test carries its traceback: its first line here, the
+                    // rest under the test's own line below.
+                    let message = match f.kind.as_str() {
+                        "direct_test_failed" => first_line(&f.message),
+                        _ => t(&f.message).into_owned(),
+                    };
+                    let (indent, width) = if *depth == 0 {
+                        ("", width)
+                    } else {
+                        ("    ", nested)
+                    };
+                    writeln!(
+                        out,
+                        "    {indent}{:width$}  {message}",
+                        style.fail(&f.kind),
+                        width = width + style_overhead(style)
+                    )?;
+                }
+                FailureLine::Exception { exception, frame } => {
+                    let at = frame
+                        .as_deref()
+                        .map(|f| format!("  (at {})", t(f)))
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "      {} {}{at}",
+                        style.fail("exception:"),
+                        t(exception)
+                    )?;
+                }
+                FailureLine::Caused { count, kinds } => {
+                    writeln!(out, "      caused {count} more: {kinds}")?;
+                }
+                FailureLine::More { count } => {
+                    writeln!(out, "        … and {count} more")?;
+                    listed += count;
+                }
+            }
         }
-        if failures > MAX_FAILURES {
+        if failures > listed {
             writeln!(
                 out,
                 "    … and {} more (see --json and the run database)",
-                failures - MAX_FAILURES
+                failures - listed
             )?;
         }
     }
-    for w in a.warnings.iter().take(MAX_FAILURES) {
+    let folded = |w: &&crate::model::Failure| {
+        w.kind == "exception"
+            && a.root_causes
+                .iter()
+                .any(|r| r.exception.is_some() && r.unit.is_some() && r.unit == w.unit)
+    };
+    for w in a.warnings.iter().filter(|w| !folded(w)).take(MAX_FAILURES) {
         writeln!(
             out,
             "  {} {}: {}",
@@ -188,7 +246,9 @@ fn write_attempt(
         if u.log_tail.is_empty() {
             continue;
         }
+        // The last lines, or from the start of the traceback when it is longer.
         let from = u.log_tail.len().saturating_sub(LOG_TAIL_LINES);
+        let from = crate::cause::traceback_start(&u.log_tail).map_or(from, |tb| from.min(tb));
         let shown = &u.log_tail[from..];
         writeln!(out, "  last {} log lines of {}:", shown.len(), t(&u.name))?;
         for line in shown {
@@ -370,6 +430,87 @@ fn write_contract(out: &mut dyn Write, c: &ContractReport, style: Style) -> io::
 }
 
 /// The first line of a message (real or already escaped line breaks), with `…` when cut.
+/// Most consequences listed under their cause.
+const MAX_CONSEQUENCES: usize = 5;
+
+enum FailureLine {
+    Failure {
+        depth: u8,
+        index: usize,
+    },
+    Exception {
+        exception: String,
+        frame: Option<String>,
+    },
+    Caused {
+        count: u64,
+        kinds: String,
+    },
+    More {
+        count: usize,
+    },
+}
+
+/// The failures in the order they are shown: each root cause, its exception, a count of its
+/// consequences by kind and the first of them; then the failures of no known cause.
+fn failure_lines(a: &AttemptReport) -> Vec<FailureLine> {
+    let mut lines = Vec::new();
+    let mut shown = vec![false; a.failures.len()];
+    for root in &a.root_causes {
+        if root.failure >= a.failures.len() {
+            continue;
+        }
+        shown[root.failure] = true;
+        lines.push(FailureLine::Failure {
+            depth: 0,
+            index: root.failure,
+        });
+        if let Some(exception) = &root.exception {
+            lines.push(FailureLine::Exception {
+                exception: exception.clone(),
+                frame: root.frame.clone(),
+            });
+        }
+        let consequences: Vec<usize> = (0..a.failures.len())
+            .filter(|&i| a.failures[i].caused_by == Some(root.failure))
+            .collect();
+        if consequences.is_empty() {
+            continue;
+        }
+        let mut by_kind: Vec<(&str, usize)> = Vec::new();
+        for &i in &consequences {
+            let kind = a.failures[i].kind.as_str();
+            match by_kind.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => by_kind.push((kind, 1)),
+            }
+        }
+        let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        lines.push(FailureLine::Caused {
+            count: consequences.len() as u64,
+            kinds: kinds.join(", "),
+        });
+        for &i in consequences.iter().take(MAX_CONSEQUENCES) {
+            shown[i] = true;
+            lines.push(FailureLine::Failure { depth: 1, index: i });
+        }
+        if consequences.len() > MAX_CONSEQUENCES {
+            for &i in &consequences[MAX_CONSEQUENCES..] {
+                shown[i] = true;
+            }
+            lines.push(FailureLine::More {
+                count: consequences.len() - MAX_CONSEQUENCES,
+            });
+        }
+    }
+    lines.extend(
+        (0..a.failures.len())
+            .filter(|&i| !shown[i])
+            .map(|index| FailureLine::Failure { depth: 0, index }),
+    );
+    lines
+}
+
 fn first_line(message: &str) -> String {
     let clean = t(message);
     let cut = clean.find("\\n").map_or(&*clean, |i| &clean[..i]);
@@ -485,11 +626,12 @@ mod tests {
 
     #[test]
     fn absurd_durations_stay_short() {
-        assert_eq!(millis(0.4123), "0.412ms");
-        assert_eq!(millis(f64::MAX), "1.798e308ms");
-        assert_eq!(millis(f64::INFINITY), "infms");
-        assert_eq!(seconds(1e300), "1.000e300s");
-        assert_eq!(seconds(75.25), "75.2s");
+        assert_eq!(millis(0.4123), "412 µs");
+        assert_eq!(millis(2000.0), "2 s");
+        assert_eq!(millis(f64::MAX), "1.80e305 s");
+        assert_eq!(millis(f64::INFINITY), "inf");
+        assert_eq!(seconds(1e300), "1.00e300 s");
+        assert_eq!(seconds(75.25), "75.3 s");
         assert_eq!(crate::model::finite(f64::INFINITY), f64::MAX);
         assert_eq!(crate::model::finite(f64::NAN), 0.0);
     }
@@ -497,6 +639,53 @@ mod tests {
     #[test]
     fn passing_and_failing_groups() {
         insta::assert_snapshot!(render(&fixtures::run()));
+    }
+
+    /// The first failure line of a group's block.
+    fn first_failure(text: &str) -> &str {
+        text.lines()
+            .skip_while(|l| !l.starts_with("  failures"))
+            .nth(1)
+            .unwrap_or_default()
+    }
+
+    /// Regression (issue 16): the missing probes of a unit that crashed were listed before
+    /// the crash, and its Python exception was printed as a warning.
+    #[test]
+    fn a_crash_cascade_shows_the_crash_first() {
+        let mut run = fixtures::run();
+        run.groups.retain(|g| !g.passed);
+        let text = render(&run);
+        assert!(first_failure(&text).contains("non_zero_exit"), "{text}");
+        assert!(
+            text.contains("ValueError: boom  (at target.py:5 in handle)"),
+            "{text}"
+        );
+        insta::assert_snapshot!(text);
+    }
+
+    /// Issue 16: a group that passed on a retry is FLAKY, with the root cause of the attempt
+    /// that failed first.
+    #[test]
+    fn a_flaky_group_shows_the_root_cause_of_its_failed_attempt_first() {
+        let text = render(&fixtures::flaky_on_retry());
+        assert!(text.starts_with("FLAKY test_bad"), "{text}");
+        assert!(first_failure(&text).contains("non_zero_exit"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_spawn_failure_shows_the_spawn_first() {
+        let text = render(&fixtures::spawn_failure());
+        assert!(first_failure(&text).contains("spawn_failed"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_readiness_timeout_shows_the_timeout_first() {
+        let text = render(&fixtures::readiness_timeout());
+        assert!(first_failure(&text).contains("readiness_timeout"), "{text}");
+        insta::assert_snapshot!(text);
     }
 
     /// Regression (issue 11 item 7): skipped groups were only counted. Those skipped by their

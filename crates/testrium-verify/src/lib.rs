@@ -151,6 +151,7 @@ pub use crate::expect::{
 pub use crate::input::{
     DirectTest, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, VerifyInput,
 };
+pub use crate::render::fmt_seconds;
 pub use crate::stream::{Verifier, VerifyOptions};
 pub use crate::verdict::{
     CircuitReport, CircuitViolation, Clock, ContractReport, CorrelationReport, DuplicateKey,

@@ -17,12 +17,14 @@ pub(crate) fn clean(s: &str) -> Cow<'_, str> {
     testrium_config::escape_text(s)
 }
 
-/// A duration in seconds as text: `µs` below a millisecond, `ms` below a second, else `s`;
-/// scientific notation from a million seconds on (only broken clocks produce those), `inf`,
-/// `-inf` and `NaN` as such.
-pub(crate) fn fmt_seconds(s: f64) -> String {
+/// A duration in seconds for people, with three significant digits and the unit that reads
+/// best: `850 µs`, `12.4 ms`, `2 s`, `75.3 s` (`ns` below a microsecond, whole seconds from
+/// 1,000 s on); `0 s`; scientific notation from a million seconds on (only broken clocks
+/// produce those), `inf`, `-inf` and `NaN` as such. The one formatter of durations and
+/// latencies in every human-readable report; the JSON keeps the exact values.
+pub fn fmt_seconds(s: f64) -> String {
     if s == 0.0 {
-        return "0s".to_owned();
+        return "0 s".to_owned();
     }
     if s.is_nan() {
         return "NaN".to_owned();
@@ -33,14 +35,35 @@ pub(crate) fn fmt_seconds(s: f64) -> String {
     let a = s.abs();
     if a >= 1e6 {
         // Absurd values come only from broken clocks: keep them short.
-        format!("{s:.3e}s")
-    } else if a < 1e-3 {
-        format!("{:.1}µs", s * 1e6)
-    } else if a < 1.0 {
-        format!("{:.3}ms", s * 1e3)
-    } else {
-        format!("{s:.3}s")
+        return format!("{s:.2e} s");
     }
+    // Rounded to three significant digits first, so 999.96 µs reads `1 ms`, not `1000 µs`.
+    let digits = a.log10().floor() as i32;
+    let step = 10f64.powi(digits - 2);
+    let rounded = (a / step).round() * step;
+    let (value, unit) = if rounded >= 1.0 {
+        (rounded, "s")
+    } else if rounded >= 1e-3 {
+        (rounded * 1e3, "ms")
+    } else if rounded >= 1e-6 {
+        (rounded * 1e6, "µs")
+    } else {
+        (rounded * 1e9, "ns")
+    };
+    let decimals = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let mut text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        let kept = text.trim_end_matches('0').trim_end_matches('.').len();
+        text.truncate(kept);
+    }
+    let sign = if s < 0.0 { "-" } else { "" };
+    format!("{sign}{text} {unit}")
 }
 
 /// The Linux name of a signal number, e.g. `SIGKILL (9)`.
@@ -335,21 +358,29 @@ pub(crate) fn contract_line(c: &ContractReport) -> String {
 mod tests {
     use super::*;
 
+    /// Regression (issue 16): numbers read `budget 2000.000ms`, `p95 0.000ms`, `timeout of
+    /// 8.000s`; three significant digits in a unit that reads best now.
     #[test]
     fn duration_formats() {
         let cases = [
-            (0.0, "0s"),
-            (-0.0, "0s"),
-            (0.000_000_4, "0.4µs"),
-            (0.000_25, "250.0µs"),
-            (0.001, "1.000ms"),
-            (0.012_345_6, "12.346ms"),
-            (-0.25, "-250.000ms"),
-            (1.0, "1.000s"),
-            (125.5, "125.500s"),
-            (999_999.0, "999999.000s"),
-            (1e308, "1.000e308s"),
-            (-1.8e10, "-1.800e10s"),
+            (0.0, "0 s"),
+            (-0.0, "0 s"),
+            (0.000_000_4, "400 ns"),
+            (0.000_25, "250 µs"),
+            (0.000_85, "850 µs"),
+            (0.000_999_96, "1 ms"),
+            (0.001, "1 ms"),
+            (0.012_345_6, "12.3 ms"),
+            (0.012_4, "12.4 ms"),
+            (0.000_412_3, "412 µs"),
+            (-0.25, "-250 ms"),
+            (1.0, "1 s"),
+            (2.0, "2 s"),
+            (8.151, "8.15 s"),
+            (125.5, "126 s"),
+            (999_999.0, "1000000 s"),
+            (1e308, "1.00e308 s"),
+            (-1.8e10, "-1.80e10 s"),
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "NaN"),

@@ -1,10 +1,11 @@
 //! `testrium history [GROUP]`: the last runs from `<base>/.testrium/history.db`, pass rate and
-//! p95 latency trend per group, flaky groups, and latency regressions (an attempt whose p95
-//! exceeds the median p95 of the same group's previous attempts by `--regression-factor`).
+//! p95 latency trend per group, flaky groups, and latency regressions: a lasting shift, judged
+//! by [`RegressionRule`] — the group's last 3 attempts each above the median p95 of its up to
+//! 20 attempts before them (at least 5) by `--regression-factor` and by more than 1 ms.
 
 use std::io::{self, Write};
 
-use testrium_events::{History, HistoryRecord};
+use testrium_events::{History, HistoryRecord, RegressionRule};
 use testrium_orchestrator::TestriumExitCode;
 
 use crate::args::{GlobalArgs, HistoryArgs};
@@ -12,15 +13,15 @@ use testrium_report::Style;
 use testrium_report::sanitize::terminal as t;
 use testrium_report::terminal::{millis, seconds};
 
-/// Previous attempts a regression is judged against (at most).
-const BASELINE: usize = 10;
-/// Previous attempts with a latency needed before any regression is flagged.
-const MIN_BASELINE: usize = 3;
+/// The rule for `factor` (`--regression-factor`, 1.25 for a shift of 25 %).
+fn rule(factor: f64) -> RegressionRule {
+    RegressionRule::default().relative(factor - 1.0)
+}
 
 /// Runs `testrium history` and returns the exit code.
 pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
-    if !(args.regression_factor.is_finite() && args.regression_factor > 0.0) {
-        say!("error: --regression-factor must be a positive number");
+    if !(args.regression_factor.is_finite() && args.regression_factor >= 1.0) {
+        say!("error: --regression-factor must be a number of at least 1");
         return TestriumExitCode::CONFIG_ERROR;
     }
     let base = match &args.base {
@@ -51,7 +52,11 @@ pub fn main(global: &GlobalArgs, args: HistoryArgs) -> u8 {
         }
     };
     // Enough records for the shown runs and their baselines.
-    let wanted = args.last.saturating_add(BASELINE).max(200);
+    let judged = rule(args.regression_factor);
+    let wanted = args
+        .last
+        .saturating_add(judged.recent + judged.baseline)
+        .max(200);
     let records = match history.recent(args.group.as_deref(), wanted) {
         Ok(r) => r,
         Err(err) => {
@@ -80,45 +85,27 @@ struct Row<'a> {
     regression: bool,
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    })
-}
-
-/// Judges the newest `last` records (newest first, as `History::recent` returns them).
+/// Judges the newest `last` records (newest first, as `History::recent` returns them): each
+/// against the attempts of its group up to it.
 fn rows(records: &[HistoryRecord], last: usize, factor: f64) -> Vec<Row<'_>> {
+    let rule = rule(factor);
     records
         .iter()
         .enumerate()
         .take(last)
         .map(|(i, record)| {
-            let mut previous: Vec<f64> = records[i + 1..]
+            let p95s: Vec<f64> = records[i..]
                 .iter()
                 .filter(|r| r.group == record.group)
                 .filter_map(|r| r.p95_s)
-                .take(BASELINE)
                 .collect();
-            let baseline_p95_s = if previous.len() >= MIN_BASELINE {
-                median(&mut previous)
-            } else {
-                None
-            };
-            let regression = match (record.p95_s, baseline_p95_s) {
-                (Some(p95), Some(base)) => p95 > base * factor,
-                _ => false,
-            };
+            let judged = record.p95_s.and_then(|_| rule.judge(&p95s));
             Row {
                 record,
-                baseline_p95_s,
-                regression,
+                baseline_p95_s: judged
+                    .map(|j| j.baseline_p95_s)
+                    .or_else(|| rule.baseline_p95_s(&p95s)),
+                regression: judged.is_some(),
             }
         })
         .collect()
@@ -170,7 +157,7 @@ fn write(
             .iter()
             .rev()
             .filter_map(|r| r.record.p95_s)
-            .map(|s| format!("{:.2}", s * 1e3))
+            .map(|s| millis(s * 1e3))
             .collect();
         let mut line = format!(
             "  {:width$}  {:>4}  {:>8.0}%  {:>10}  {}",
@@ -181,7 +168,7 @@ fn write(
             if trend.is_empty() {
                 "–".to_owned()
             } else {
-                format!("{} ms", trend.join(" → "))
+                trend.join(" → ")
             }
         );
         if passed > 0 && passed < mine.len() {
@@ -225,9 +212,14 @@ fn write(
         }
         writeln!(out, "{line}")?;
     }
+    let rule = rule(factor);
     writeln!(
         out,
-        "\nregression: p95 above {factor}× the median p95 of the group's previous {BASELINE} attempts (at least {MIN_BASELINE} needed)"
+        "\nregression: the last {} attempts each with a p95 above {factor}× and more than {} above the median p95 of up to {} attempts before them (at least {} needed)",
+        rule.recent,
+        millis(rule.absolute_s * 1e3),
+        rule.baseline,
+        rule.min_baseline
     )?;
     Ok(())
 }
@@ -257,35 +249,48 @@ mod tests {
             rec("test_b", 3, false, None),
             rec("test_a", 4, true, Some(0.9)),
             rec("test_b", 5, true, Some(5.0)),
-            rec("test_a", 6, true, Some(3.0)),
+            rec("test_a", 6, true, Some(1.1)),
+            rec("test_a", 7, true, Some(1.0)),
+            rec("test_a", 8, true, Some(3.2)),
+            rec("test_a", 9, true, Some(3.0)),
+            rec("test_a", 10, true, Some(3.1)),
         ];
         v.reverse();
         v
     }
 
     #[test]
-    fn flags_p95_above_factor_times_the_median_of_previous_runs() {
+    fn flags_a_lasting_shift_of_the_last_runs() {
         let records = records();
-        let rows = rows(&records, 10, 1.5);
-        // Newest test_a: p95 3.0 vs median(0.9, 1.2, 1.0) = 1.0.
-        assert_eq!(rows[0].record.run_id, "test_a-6");
+        let rows = rows(&records, 20, 1.25);
+        // Newest test_a: 3.1, 3.0, 3.2 vs the median of 1.0, 1.1, 0.9, 1.2, 1.0 = 1.0 ms.
+        assert_eq!(rows[0].record.run_id, "test_a-10");
         assert_eq!(rows[0].baseline_p95_s, Some(0.001));
         assert!(rows[0].regression);
-        // Only two previous values: no baseline yet.
-        assert!(rows[2].baseline_p95_s.is_none());
+        // Two shifted runs are not lasting yet.
+        assert!(!rows[1].regression);
         assert!(!rows.iter().skip(1).any(|r| r.regression));
         // A higher factor tolerates it.
         assert!(!rows_regress(&records, 3.5));
     }
 
+    /// Regression (issue 16): one noisy run was flagged as a latency regression.
+    #[test]
+    fn a_single_spike_is_not_flagged() {
+        let mut records = records();
+        records.drain(..3);
+        records.insert(0, rec("test_a", 11, true, Some(8.151)));
+        assert!(!rows_regress(&records, 1.25));
+    }
+
     fn rows_regress(records: &[HistoryRecord], factor: f64) -> bool {
-        rows(records, 10, factor).iter().any(|r| r.regression)
+        rows(records, 20, factor).iter().any(|r| r.regression)
     }
 
     #[test]
     fn report_text() {
         let mut out = Vec::new();
-        write(&mut out, &records(), 20, 1.5, Style::PLAIN).unwrap();
+        write(&mut out, &records(), 20, 1.25, Style::PLAIN).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 }

@@ -4,6 +4,7 @@ pub mod check;
 pub mod emit;
 pub mod gen_template;
 pub mod history;
+pub mod list;
 pub mod report;
 pub mod run;
 pub mod verify;

@@ -45,6 +45,7 @@ pub fn main(global: &GlobalArgs, args: ReportArgs) -> u8 {
         (Format::Html, args.html.clone()),
         (Format::Json, args.json.clone()),
         (Format::Junit, args.junit.clone()),
+        (Format::Trace, args.trace.clone()),
     ];
     for (format, path) in targets {
         let Some(path) = path else { continue };

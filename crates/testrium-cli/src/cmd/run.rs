@@ -15,7 +15,7 @@ use testrium_orchestrator::{
 };
 use testrium_report::{self as report, Format, sanitize, terminal};
 
-use crate::args::{GlobalArgs, RunArgs};
+use crate::args::{FlakyResult, GlobalArgs, RunArgs};
 use crate::cmd::error_chain;
 use crate::console::Console;
 
@@ -84,11 +84,23 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
     let mut c = lock(&console);
     c.finish();
     c.print(|out, style| terminal::write_summary(out, &run, style, global.verbose));
+    let flaky: Vec<String> = outcome
+        .flaky_groups()
+        .map(|g| format!("`{}`", sanitize::terminal(&g.group.name)))
+        .collect();
+    if !flaky.is_empty() && args.flaky_result == FlakyResult::Pass {
+        say!(
+            "warning: {} passed only on a retry (flaky), counted as passed; --flaky-result fail makes {} fail the run",
+            flaky.join(", "),
+            if flaky.len() == 1 { "it" } else { "them" }
+        );
+    }
     let mut code = run.exit_code;
     for (format, path) in [
         (Format::Json, &args.json),
         (Format::Junit, &args.junit),
         (Format::Html, &args.html),
+        (Format::Trace, &args.trace),
     ] {
         let Some(path) = path else { continue };
         match format.write(path, &run) {
@@ -117,7 +129,7 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
 }
 
 /// The suite the flags describe. `Err` is the exit code, after the message was printed.
-fn suite(global: &GlobalArgs, args: &RunArgs) -> Result<Suite, u8> {
+pub(crate) fn suite(global: &GlobalArgs, args: &RunArgs) -> Result<Suite, u8> {
     let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
         Some(Err(err)) => {
             say!("error: {err}");
@@ -185,11 +197,14 @@ fn suite(global: &GlobalArgs, args: &RunArgs) -> Result<Suite, u8> {
     if let Some(repeat) = args.repeat {
         suite = suite.repeat_override(repeat);
     }
+    suite = suite
+        .retries(args.retries)
+        .flaky_fails(args.flaky_result == FlakyResult::Fail);
     Ok(suite)
 }
 
 /// Says why nothing was started.
-fn say_plan_error(err: &SuiteError) {
+pub(crate) fn say_plan_error(err: &SuiteError) {
     let base = err.base.display();
     match &err.kind {
         SuiteErrorKind::Discover(err) => say!("error: {}", error_chain(err)),

@@ -1,6 +1,6 @@
 //! `History`: results across runs, newest first, per group.
 
-use testrium_events::{History, HistoryRecord};
+use testrium_events::{History, HistoryRecord, RegressionRule};
 
 use crate::common::TempDir;
 
@@ -56,4 +56,106 @@ fn recent_is_newest_first_and_filters_by_group() {
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].run_id, "a-2");
     assert!(history.recent(Some("zzz"), 5).expect("recent").is_empty());
+}
+
+/// A deterministic noise in [0, 1) (no random crate for one test).
+fn noise(state: &mut u64) -> f64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    (*state >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Records `p95_ms` (oldest first) as runs of `group` and reads back its p95s, newest first.
+fn recorded_p95s(group: &str, p95_ms: &[f64]) -> Vec<f64> {
+    let dir = TempDir::new(group);
+    let history = History::open(dir.path()).expect("open");
+    for (n, ms) in p95_ms.iter().enumerate() {
+        let mut r = record(group, n as u32 + 1, 1000.0 + n as f64, true);
+        r.p95_s = Some(ms / 1e3);
+        history.record(&r).expect("record");
+    }
+    let records = history.recent(Some(group), 1000).expect("recent");
+    assert_eq!(records.len(), p95_ms.len());
+    records.iter().filter_map(|r| r.p95_s).collect()
+}
+
+/// Sub-millisecond pairs on a shared machine: 0.3–0.9 ms, with single runs spiking to 2–8 ms.
+fn unchanged_runs(count: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed;
+    let mut runs = Vec::with_capacity(count);
+    let mut last_spiked = false;
+    for _ in 0..count {
+        let spike = !last_spiked && noise(&mut state) < 0.15;
+        runs.push(if spike {
+            2.0 + 6.0 * noise(&mut state)
+        } else {
+            0.3 + 0.6 * noise(&mut state)
+        });
+        last_spiked = spike;
+    }
+    runs
+}
+
+/// Regression (issue 16): 4 of 20 runs of unchanged examples were flagged as latency
+/// regressions (`p95 8.151ms REGRESSION (median of previous 1.869ms)`). 50 runs of an
+/// unchanged group with single-run spikes flag nothing, judged after every run.
+#[test]
+fn fifty_unchanged_runs_with_single_spikes_flag_nothing() {
+    let rule = RegressionRule::default();
+    for seed in [1, 7, 42, 2026] {
+        let runs = unchanged_runs(50, seed);
+        assert!(
+            runs.iter().filter(|&&ms| ms >= 2.0).count() >= 3,
+            "{runs:?}"
+        );
+        let p95s = recorded_p95s("unchanged", &runs);
+        for i in 0..p95s.len() {
+            assert_eq!(
+                rule.judge(&p95s[i..]),
+                None,
+                "seed {seed}, run {i}: {p95s:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_lasting_shift_of_half_is_flagged() {
+    // 20 runs around 4 ms, then 3 around 6 ms (+50 %).
+    let mut state = 3;
+    let mut runs: Vec<f64> = (0..20).map(|_| 3.8 + 0.4 * noise(&mut state)).collect();
+    runs.extend([6.1, 5.9, 6.2]);
+    let p95s = recorded_p95s("shifted", &runs);
+    let regression = RegressionRule::default().judge(&p95s).expect("flagged");
+    assert!(
+        (regression.baseline_p95_s - 0.004).abs() < 0.000_3,
+        "{regression:?}"
+    );
+    assert!(
+        (regression.recent_p95_s - 0.0059).abs() < 1e-9,
+        "{regression:?}"
+    );
+    // Two shifted runs are not lasting yet.
+    assert_eq!(RegressionRule::default().judge(&p95s[1..]), None);
+}
+
+#[test]
+fn a_single_spike_alone_is_not_flagged() {
+    let mut runs = vec![0.5; 20];
+    runs.push(8.151);
+    let p95s = recorded_p95s("spike", &runs);
+    assert_eq!(RegressionRule::default().judge(&p95s), None);
+    // Nor a lasting shift of a sub-millisecond pair by less than 1 ms (0.5 → 0.9 ms).
+    let mut runs = vec![0.5; 20];
+    runs.extend([0.9, 0.9, 0.9]);
+    assert_eq!(
+        RegressionRule::default().judge(&recorded_p95s("small", &runs)),
+        None
+    );
+    // Too few earlier runs: nothing to judge against.
+    assert_eq!(
+        RegressionRule::default().judge(&[0.009, 0.009, 0.009, 0.001, 0.001]),
+        None
+    );
 }

@@ -115,8 +115,8 @@ impl Supervisor<'_> {
                 "direct tests",
                 seconds,
                 format!(
-                    "did not finish within {:.1} s",
-                    self.group_timeout().as_secs_f64()
+                    "did not finish within {}",
+                    testrium_verify::fmt_seconds(self.group_timeout().as_secs_f64())
                 ),
             )]));
         }

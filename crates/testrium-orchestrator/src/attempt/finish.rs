@@ -194,6 +194,7 @@ impl Supervisor<'_> {
             verdict,
             interrupted: self.interrupted,
             faults,
+            retry: self.ctx.retry,
         };
         // Streamed into the database: the verdict of a flood holds every pair, and its text
         // (plus the copies SQLite would make of it) would be the runner's largest allocation.

@@ -105,6 +105,8 @@ pub(crate) struct Context<'a> {
     pub(crate) identity: &'a str,
     pub(crate) attempt: u32,
     pub(crate) attempts: u32,
+    /// A retry of the failed attempt before it.
+    pub(crate) retry: bool,
 }
 
 /// Runs one attempt from run directory to verdict.

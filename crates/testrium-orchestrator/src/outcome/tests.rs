@@ -191,3 +191,44 @@ fn a_broken_record_is_an_error_naming_it() {
         )
     );
 }
+
+/// Issue 16: an attempt that failed and was retried counts as its retry; a group that passed
+/// only that way is flaky. Without retries, every attempt counts (`repeat`).
+#[test]
+fn a_failed_attempt_counts_as_its_retry() {
+    let failed = || {
+        AttemptOutcome::new(
+            "g",
+            1,
+            "/b/runs/g-1",
+            Verdict::new(
+                "g",
+                [testrium_verify::Failure::new(
+                    FailureKind::NonZeroExit,
+                    "exit 1",
+                )],
+            ),
+        )
+    };
+    let passed = |retry: bool| {
+        let mut a = AttemptOutcome::new("g", 2, "/b/runs/g-2", Verdict::new("g", []));
+        a.retry = retry;
+        a
+    };
+    let on_retry = super::GroupOutcome::new("g", [failed(), passed(true)]);
+    assert!(on_retry.passed());
+    assert!(on_retry.flaky());
+    assert!(on_retry.retried(0));
+    let repeated = super::GroupOutcome::new("g", [failed(), passed(false)]);
+    assert!(!repeated.passed());
+    assert!(!repeated.flaky());
+    let mut failed_again = failed();
+    failed_again.retry = true;
+    let still_failing = super::GroupOutcome::new("g", [failed(), failed_again]);
+    assert!(!still_failing.passed());
+    assert!(!still_failing.flaky());
+
+    // The flag is stored with the attempt, and older outcomes read as no retry.
+    let stored = serde_json::to_string(&StoredOutcome::of(&passed(true))).unwrap();
+    assert!(stored.contains("\"retry\":true"), "{stored}");
+}

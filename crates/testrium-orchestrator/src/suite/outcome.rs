@@ -91,6 +91,11 @@ impl GroupRun {
     pub fn passed(&self) -> bool {
         self.result.as_ref().is_ok_and(GroupOutcome::passed)
     }
+
+    /// Whether the group passed only on a retry ([`GroupOutcome::flaky`]).
+    pub fn flaky(&self) -> bool {
+        self.result.as_ref().is_ok_and(GroupOutcome::flaky)
+    }
 }
 
 /// Everything a [`Suite`] did.
@@ -112,6 +117,8 @@ pub struct SuiteOutcome {
     pub partition: Option<Partition>,
     /// Whether the cancel token was flipped.
     pub interrupted: bool,
+    /// Whether a flaky group (passed only on a retry) fails the suite ([`Suite::flaky_fails`]).
+    pub flaky_fails: bool,
 }
 
 impl SuiteOutcome {
@@ -126,7 +133,13 @@ impl SuiteOutcome {
             skipped: Vec::new(),
             partition: None,
             interrupted: false,
+            flaky_fails: false,
         }
+    }
+
+    /// The groups that passed only on a retry.
+    pub fn flaky_groups(&self) -> impl Iterator<Item = &GroupRun> {
+        self.groups.iter().filter(|g| g.flaky())
     }
 
     /// Whether every group that ran passed and nothing was interrupted (vacuously true for an
@@ -142,7 +155,8 @@ impl SuiteOutcome {
     /// [`ENVIRONMENT_ERROR`](TestriumExitCode::ENVIRONMENT_ERROR) when one could not run for
     /// another reason (a run directory or database), else
     /// [`SUCCESS`](TestriumExitCode::SUCCESS) when every group passed and
-    /// [`GROUP_FAILED`](TestriumExitCode::GROUP_FAILED) when one failed.
+    /// [`GROUP_FAILED`](TestriumExitCode::GROUP_FAILED) when one failed — or passed only on a
+    /// retry, with [`flaky_fails`](SuiteOutcome::flaky_fails).
     pub fn exit_code(&self) -> u8 {
         let errors = || self.groups.iter().filter_map(|g| g.result.as_ref().err());
         if self.interrupted {
@@ -151,7 +165,11 @@ impl SuiteOutcome {
             TestriumExitCode::CONFIG_ERROR
         } else if errors().next().is_some() {
             TestriumExitCode::ENVIRONMENT_ERROR
-        } else if self.groups.iter().all(GroupRun::passed) {
+        } else if self
+            .groups
+            .iter()
+            .all(|g| g.passed() && !(self.flaky_fails && g.flaky()))
+        {
             TestriumExitCode::SUCCESS
         } else {
             TestriumExitCode::GROUP_FAILED

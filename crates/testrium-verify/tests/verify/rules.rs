@@ -141,7 +141,7 @@ fn wall_clock_going_backwards_clamps_latency_to_zero_and_warns() {
         "{}",
         v.warnings()[0].message
     );
-    assert!(v.warnings()[0].message.contains("-250.000ms"));
+    assert!(v.warnings()[0].message.contains("-250 ms"));
 }
 
 #[test]
@@ -454,7 +454,7 @@ fn circuit_hop_over_budget_reports_actual_budget_and_excess() {
     assert!(
         v.failures()[0]
             .message
-            .contains("over its 10.000ms budget by 2.000ms")
+            .contains("over its 10 ms budget by 2 ms")
     );
 }
 
@@ -642,7 +642,7 @@ fn group_timeout_fails() {
             .timed_out(true),
     );
     assert_eq!(kinds(&v), [FailureKind::GroupTimeout]);
-    assert_eq!(v.failures()[0].message, "group timed out after 30.000s");
+    assert_eq!(v.failures()[0].message, "group timed out after 30 s");
 }
 
 #[test]
@@ -738,7 +738,7 @@ fn a_reason_on_a_unit_that_did_not_fail_is_a_warning() {
     assert_eq!(warning_kinds(&v), [WarningKind::UnitNotice]);
     assert_eq!(
         v.warnings()[0].message,
-        "unit `server` (stopped) ignored SIGTERM, killed after the 2.000s grace period"
+        "unit `server` (stopped) ignored SIGTERM, killed after the 2 s grace period"
     );
 }
 
@@ -980,7 +980,7 @@ fn extreme_clock_values_stay_short_in_text_and_never_overflow() {
     assert!((lat[0] - 1.8446744073709552e10).abs() < 1.0, "{lat:?}");
     assert_eq!(lat[1], f64::INFINITY);
     let text = v.render_text();
-    assert!(text.contains("1.845e10s"), "{text}");
+    assert!(text.contains("1.84e10 s"), "{text}");
     assert!(text.contains("max inf"), "{text}");
     assert!(text.lines().all(|l| l.len() < 400), "{text}");
     assert_eq!(v.failure_kinds(), [FailureKind::HopOverBudget]);
