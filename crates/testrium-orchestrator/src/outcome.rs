@@ -49,9 +49,28 @@ impl GroupOutcome {
         }
     }
 
-    /// Whether every attempt passed and nothing was interrupted.
+    /// Whether every attempt passed — an attempt that failed and was retried
+    /// ([`Run::retries`](crate::Run::retries)) counts as its last retry — and nothing was
+    /// interrupted.
     pub fn passed(&self) -> bool {
-        !self.interrupted && !self.attempts.is_empty() && self.attempts.iter().all(|a| a.passed())
+        !self.interrupted
+            && !self.attempts.is_empty()
+            && self
+                .attempts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.retried(*i))
+                .all(|(_, a)| a.passed())
+    }
+
+    /// Whether attempt `index` (0-based) failed and the next attempt is its retry.
+    pub fn retried(&self, index: usize) -> bool {
+        self.attempts.get(index + 1).is_some_and(|next| next.retry)
+    }
+
+    /// Passed only thanks to retries: some attempt failed, and a retry of it passed.
+    pub fn flaky(&self) -> bool {
+        self.passed() && self.attempts.iter().any(|a| !a.passed())
     }
 
     /// The last attempt (the one a single-run report shows).
@@ -122,6 +141,8 @@ pub struct AttemptOutcome {
     pub verdict: Verdict,
     /// Whether the attempt was cut short by cancellation.
     pub interrupted: bool,
+    /// A retry of the failed attempt before it ([`Run::retries`](crate::Run::retries)).
+    pub retry: bool,
     /// The group's faults (`[[fault]]`) and what became of each.
     pub faults: Vec<FaultOutcome>,
 }
@@ -202,6 +223,7 @@ impl AttemptOutcome {
             swept_processes: 0,
             verdict,
             interrupted: false,
+            retry: false,
             faults: Vec::new(),
         }
     }
@@ -366,7 +388,13 @@ pub(crate) struct StoredOutcome<'a> {
     timings: AttemptTimings,
     ignored_sigterm: Cow<'a, [String]>,
     swept_processes: usize,
-    #[serde(default)]
+    /// [`AttemptOutcome::retry`] (false in outcomes stored before it existed; written only
+    /// when true, so other records keep their bytes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    retry: bool,
+    // Absent when the group has no faults: an outcome stored without them reads back and
+    // writes the same bytes.
+    #[serde(default, skip_serializing_if = "<[FaultOutcome]>::is_empty")]
     faults: Cow<'a, [FaultOutcome]>,
 }
 
@@ -387,6 +415,7 @@ impl<'a> StoredOutcome<'a> {
             timings: outcome.timings,
             ignored_sigterm: Cow::Borrowed(&outcome.ignored_sigterm),
             swept_processes: outcome.swept_processes,
+            retry: outcome.retry,
             faults: Cow::Borrowed(&outcome.faults),
         }
     }
@@ -409,6 +438,7 @@ impl<'a> StoredOutcome<'a> {
             swept_processes: self.swept_processes,
             verdict,
             interrupted: self.interrupted,
+            retry: self.retry,
             faults: self.faults.into_owned(),
         }
     }
