@@ -19,8 +19,11 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Stream unit output to the terminal, prefixed by the unit name.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
     pub verbose: bool,
+    /// One line per group, and the failures of those that fail (root causes first).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     /// Exclude test groups by folder name (`testrium --less A B run`).
     #[arg(long, value_name = "GROUP", num_args = 1.., global = true)]
     pub less: Vec<String>,

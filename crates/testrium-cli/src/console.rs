@@ -1,9 +1,11 @@
 //! What `testrium run` prints while it works: on a terminal a live status line (which groups
-//! run, how many units are up, probes seen / required), otherwise quiet lines; group reports
-//! as groups finish; unit output with `--verbose`. Shared by the worker threads behind a mutex
+//! run, for how long, how many units are up, probes seen / required, and what they wait for),
+//! redrawn every second even when nothing happens; off a terminal (CI) a line for any group
+//! running longer than 10 s, every 10 s, saying what it waits for; group reports as groups
+//! finish; unit output with `--verbose`. Shared by the worker threads behind a mutex
 //! so blocks never interleave. A closed stdout (broken pipe) silences it; the run goes on.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -29,9 +31,72 @@ struct Progress {
     attempts: u32,
     units_total: usize,
     units_up: HashSet<String>,
+    /// Units started and not ready yet.
+    units_starting: BTreeSet<String>,
     required: HashSet<(String, String)>,
     seen: HashSet<(String, String)>,
+    started: Instant,
+    /// When a "still running" line was last printed (off a terminal).
+    last_note: Option<Instant>,
 }
+
+impl Progress {
+    /// What the group waits for: units not ready, probes not recorded (a few of each).
+    fn waiting_for(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.units_starting.is_empty() {
+            let names: Vec<String> = self
+                .units_starting
+                .iter()
+                .take(3)
+                .map(|u| format!("`{}`", sanitize::one_line(u, 30)))
+                .collect();
+            let more = self.units_starting.len().saturating_sub(3);
+            parts.push(format!(
+                "{}{} not ready",
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        let mut missing: Vec<&(String, String)> = self.required.difference(&self.seen).collect();
+        missing.sort();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing
+                .iter()
+                .take(3)
+                .map(|(u, p)| {
+                    format!(
+                        "`{}:{}`",
+                        sanitize::one_line(u, 30),
+                        sanitize::one_line(p, 30)
+                    )
+                })
+                .collect();
+            let more = missing.len().saturating_sub(3);
+            parts.push(format!(
+                "probes {}{} missing",
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if parts.is_empty() {
+            "units to exit".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// Off a terminal, a group running longer than this says what it waits for, this often.
+const NOTE_EVERY: Duration = Duration::from_secs(10);
 
 /// The run's console.
 pub struct Console {
@@ -40,6 +105,8 @@ pub struct Console {
     live: bool,
     verbose: bool,
     prefix_group: bool,
+    /// `-q`: no `RUN` lines and no "still running" notes, only each group's line.
+    quiet: bool,
     broken: bool,
     status_len: usize,
     last_draw: Option<Instant>,
@@ -75,6 +142,7 @@ impl Console {
             live,
             verbose,
             prefix_group,
+            quiet: false,
             broken: false,
             status_len: 0,
             last_draw: None,
@@ -85,6 +153,12 @@ impl Console {
                 .filter(|&c| c >= 20)
                 .unwrap_or(80),
         }
+    }
+
+    /// `-q`: print only each group's line (and failures), no progress lines.
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
     }
 
     fn io(&mut self, result: io::Result<()>) {
@@ -122,9 +196,15 @@ impl Console {
                 } else {
                     String::new()
                 };
+                let waiting = if p.units_starting.is_empty() && p.seen.len() == p.required.len() {
+                    String::new()
+                } else {
+                    format!(" — waiting for {}", p.waiting_for())
+                };
                 format!(
-                    "{}{attempt}: units {}/{} up, probes {}/{}",
+                    "{}{attempt} {}s: units {}/{} up, probes {}/{}{waiting}",
                     sanitize::one_line(&p.group, 40),
+                    now.saturating_duration_since(p.started).as_secs(),
                     p.units_up.len(),
                     p.units_total,
                     p.seen.len(),
@@ -170,8 +250,11 @@ impl Console {
             attempts: 1,
             units_total: group.enabled_units().count(),
             units_up: HashSet::new(),
+            units_starting: BTreeSet::new(),
             required,
             seen: HashSet::new(),
+            started: Instant::now(),
+            last_note: None,
         });
         self.draw_status(true);
     }
@@ -196,8 +279,9 @@ impl Console {
                 p.attempt = *attempt;
                 p.attempts = *attempts;
                 p.units_up.clear();
+                p.units_starting.clear();
                 p.seen.clear();
-                if !self.live {
+                if !self.live && !self.quiet {
                     let suffix = if *attempts > 1 {
                         format!(" (attempt {attempt}/{attempts})")
                     } else {
@@ -213,6 +297,11 @@ impl Console {
                     p.units_up.insert(unit.clone());
                 } else {
                     p.units_up.remove(unit);
+                }
+                if *state == UnitState::Starting {
+                    p.units_starting.insert(unit.clone());
+                } else {
+                    p.units_starting.remove(unit);
                 }
                 self.draw_status(false);
             }
@@ -238,6 +327,42 @@ impl Console {
                 self.line(&text);
             }
             _ => {}
+        }
+    }
+
+    /// Time passed (called about once a second): on a terminal the status line is redrawn
+    /// (its elapsed times move); off a terminal, each group running longer than 10 s says what
+    /// it waits for, every 10 s, so a stuck group in CI does not look like a working one.
+    pub fn tick(&mut self, now: Instant) {
+        if self.quiet {
+            return;
+        }
+        if self.live {
+            self.draw_status(true);
+            return;
+        }
+        let mut notes = Vec::new();
+        for p in &mut self.running {
+            let running_for = now.saturating_duration_since(p.started);
+            let due = p.last_note.map_or(running_for >= NOTE_EVERY, |t| {
+                now.saturating_duration_since(t) >= NOTE_EVERY
+            });
+            if due {
+                p.last_note = Some(now);
+                notes.push(format!(
+                    "...  {} still running after {} s: units {}/{} up, probes {}/{}; waiting for {}",
+                    sanitize::terminal(&p.group),
+                    running_for.as_secs(),
+                    p.units_up.len(),
+                    p.units_total,
+                    p.seen.len(),
+                    p.required.len(),
+                    p.waiting_for()
+                ));
+            }
+        }
+        for note in notes {
+            self.line(&note);
         }
     }
 
@@ -329,20 +454,62 @@ mod tests {
         console.line("PASS something");
         let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
         assert!(
-            text.starts_with("\r\u{1b}[2KRUNNING test_g: units 0/1 up, probes 0/2"),
+            text.starts_with(
+                "\r\u{1b}[2KRUNNING test_g 0s: units 0/1 up, probes 0/2 — waiting for probes \
+                 `u:p`, `u:q`"
+            ),
             "{text:?}"
         );
         assert!(
             text.ends_with(
-                "\r\u{1b}[2KPASS something\n\r\u{1b}[2KRUNNING test_g: units 1/1 up, probes 1/2"
+                "\r\u{1b}[2KPASS something\n\r\u{1b}[2KRUNNING test_g 0s: units 1/1 up, probes \
+                 1/2 — waiting for probes `u:q` missing"
             ),
             "{text:?}"
         );
         console.finish();
         let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
         assert!(
-            text.ends_with("probes 1/2\r\u{1b}[2K"),
+            text.ends_with("missing\r\u{1b}[2K"),
             "the status line is cleared at the end"
+        );
+    }
+
+    /// Issue 16: off a terminal nothing was printed between `RUN` and the result, so a stuck
+    /// group looked like a working one. A group running longer than 10 s says what it waits
+    /// for, every 10 s.
+    #[test]
+    fn off_a_terminal_a_long_running_group_says_what_it_waits_for() {
+        let shared = Shared::default();
+        let mut console = Console::new(Box::new(shared.clone()), Style::PLAIN, false, false, false);
+        let group = Group::builder("test_stuck", "/tmp")
+            .unit(testrium_config::Unit::passive("client").events(["answered"]))
+            .build()
+            .unwrap();
+        console.group_started(&group);
+        console.event(
+            "test_stuck",
+            &RunEvent::UnitStateChanged {
+                unit: "server".into(),
+                state: UnitState::Starting,
+                pid: Some(1),
+                at: Duration::ZERO,
+            },
+        );
+        let start = console.running[0].started;
+        console.tick(start + Duration::from_secs(5));
+        let quiet = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(quiet, "", "nothing before 10 s");
+        console.tick(start + Duration::from_secs(11));
+        console.tick(start + Duration::from_secs(15));
+        console.tick(start + Duration::from_secs(21));
+        let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "...  test_stuck still running after 11 s: units 0/1 up, probes 0/1; waiting for \
+             `server` not ready; probes `client:answered` missing\n\
+             ...  test_stuck still running after 21 s: units 0/1 up, probes 0/1; waiting for \
+             `server` not ready; probes `client:answered` missing\n"
         );
     }
 

@@ -653,6 +653,24 @@ fn fail_fast_stops_after_the_first_failure() {
     assert_eq!(report["skipped"][0]["reason"], "not run (--fail-fast)");
 }
 
+/// Issue 16: `-q` prints one line per group and the failures of those that fail, nothing else.
+#[test]
+fn quiet_prints_a_line_per_group_and_the_failures() {
+    let base = Base::new("quiet").with(&["test_failing", "test_shell_circuit"]);
+    let out = base.run(&["-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let groups: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+        .collect();
+    assert_eq!(groups.len(), 2, "one line per group: {stdout}");
+    assert!(!stdout.contains("RUN "), "{stdout}");
+    assert!(!stdout.contains("probes:"), "{stdout}");
+    assert!(!stdout.contains("correlation:"), "{stdout}");
+    assert!(stdout.contains("failures ("), "{stdout}");
+}
+
 #[test]
 fn verbose_streams_unit_output_prefixed_and_inert() {
     let base = Base::new("verbose").with(&["test_hostile"]);

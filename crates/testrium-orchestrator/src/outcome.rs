@@ -392,10 +392,18 @@ pub(crate) struct StoredOutcome<'a> {
     /// when true, so other records keep their bytes).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     retry: bool,
-    // Absent when the group has no faults: an outcome stored without them reads back and
-    // writes the same bytes.
-    #[serde(default, skip_serializing_if = "<[FaultOutcome]>::is_empty")]
+    /// Written only when the group has faults, so records of groups without any stay as
+    /// they were.
+    #[serde(default, skip_serializing_if = "no_faults")]
     faults: Cow<'a, [FaultOutcome]>,
+}
+
+#[expect(
+    clippy::ptr_arg,
+    reason = "serde's skip_serializing_if passes the field itself by reference"
+)]
+fn no_faults(faults: &Cow<'_, [FaultOutcome]>) -> bool {
+    faults.is_empty()
 }
 
 impl<'a> StoredOutcome<'a> {

@@ -37,6 +37,25 @@ fn latency_line(l: &Latency) -> String {
 
 /// Writes the block of one finished group.
 pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io::Result<()> {
+    write_head(out, group, style)?;
+    if let Some(attempt) = group.shown_attempt() {
+        write_attempt(out, attempt, group.attempts.len(), style)?;
+    }
+    Ok(())
+}
+
+/// Writes one line for the group and, when it failed, its failures, root causes first
+/// (`testrium run -q`).
+pub fn write_group_brief(out: &mut dyn Write, group: &GroupReport, style: Style) -> io::Result<()> {
+    write_head(out, group, style)?;
+    if let Some(attempt) = group.shown_attempt().filter(|a| !a.passed) {
+        write_failures(out, attempt, style)?;
+    }
+    Ok(())
+}
+
+/// The group's first line (verdict, name, time, attempts), its error and its attempts' verdicts.
+fn write_head(out: &mut dyn Write, group: &GroupReport, style: Style) -> io::Result<()> {
     let interrupted = group.interrupted;
     let on_retry = group.passed_on_retry();
     let label = if on_retry {
@@ -80,26 +99,12 @@ pub fn write_group(out: &mut dyn Write, group: &GroupReport, style: Style) -> io
             .collect();
         writeln!(out, "  attempts: {}", verdicts.join(", "))?;
     }
-    if let Some(attempt) = group.shown_attempt() {
-        write_attempt(out, attempt, attempts, style)?;
-    }
     Ok(())
 }
 
-fn write_attempt(
-    out: &mut dyn Write,
-    a: &AttemptReport,
-    attempts: usize,
-    style: Style,
-) -> io::Result<()> {
-    if attempts > 1 && !a.passed {
-        writeln!(out, "  attempt {} of {attempts}:", a.attempt)?;
-    }
-    if a.interrupted {
-        writeln!(out, "  {}", style.warn("interrupted: units torn down"))?;
-    }
+/// The attempt's failures, causes first with their consequences folded under them.
+fn write_failures(out: &mut dyn Write, a: &AttemptReport, style: Style) -> io::Result<()> {
     let failures = a.failures.len() + a.omitted.failures as usize;
-    let warnings = a.warnings.len() + a.omitted.warnings as usize;
     if !a.failures.is_empty() {
         writeln!(out, "  {} ({failures}):", style.bold("failures"))?;
         // Causes first, each with its consequences folded under it, then the rest.
@@ -179,6 +184,23 @@ fn write_attempt(
             )?;
         }
     }
+    Ok(())
+}
+
+fn write_attempt(
+    out: &mut dyn Write,
+    a: &AttemptReport,
+    attempts: usize,
+    style: Style,
+) -> io::Result<()> {
+    if attempts > 1 && !a.passed {
+        writeln!(out, "  attempt {} of {attempts}:", a.attempt)?;
+    }
+    if a.interrupted {
+        writeln!(out, "  {}", style.warn("interrupted: units torn down"))?;
+    }
+    let warnings = a.warnings.len() + a.omitted.warnings as usize;
+    write_failures(out, a, style)?;
     let folded = |w: &&crate::model::Failure| {
         w.kind == "exception"
             && a.root_causes

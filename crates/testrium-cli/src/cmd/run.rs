@@ -37,13 +37,16 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
         say!("{}", group.warnings);
     }
     let jobs = suite.jobs_for(&plan);
-    let console = Arc::new(Mutex::new(Console::new(
-        Box::new(std::io::stdout()),
-        crate::console::style_for_stdout(global.no_color),
-        std::io::stdout().is_terminal(),
-        global.verbose,
-        jobs > 1,
-    )));
+    let console = Arc::new(Mutex::new(
+        Console::new(
+            Box::new(std::io::stdout()),
+            crate::console::style_for_stdout(global.no_color),
+            std::io::stdout().is_terminal(),
+            global.verbose,
+            jobs > 1,
+        )
+        .quiet(global.quiet),
+    ));
     lock(&console).line(&headline(&plan, jobs));
     if let Some(line) = empty_share(&plan) {
         lock(&console).line(&line);
@@ -69,15 +72,18 @@ pub fn main(global: &GlobalArgs, args: RunArgs) -> u8 {
     };
     let observer_console = Arc::clone(&console);
     let base = plan.base.clone();
+    let quiet = global.quiet;
     let suite = suite.cancel(token).observer(move |event| match event {
         SuiteEvent::GroupStarted { group } => lock(&observer_console).group_started(group),
         SuiteEvent::Run { group, event } => lock(&observer_console).event(group, event),
         SuiteEvent::GroupFinished { group, run } => {
-            group_finished(&observer_console, &base, group, run);
+            group_finished(&observer_console, &base, group, run, quiet);
         }
         _ => {}
     });
+    let ticker = Ticker::start(Arc::clone(&console));
     let outcome = suite.execute(plan);
+    drop(ticker);
     drop(signals);
 
     let run = report::run_report(&outcome);
@@ -287,7 +293,13 @@ fn empty_share(plan: &SuitePlan) -> Option<String> {
 
 /// A group is over: keep each attempt's report in its run directory, say what could not be
 /// kept (or recorded in the history), print the group's block.
-fn group_finished(console: &Mutex<Console>, base: &Path, group: &Group, run: &GroupRun) {
+fn group_finished(
+    console: &Mutex<Console>,
+    base: &Path,
+    group: &Group,
+    run: &GroupRun,
+    quiet: bool,
+) {
     let report = report::group_run_report(run);
     let mut warnings: Vec<String> = Vec::new();
     if let Ok(outcome) = &run.result {
@@ -302,9 +314,49 @@ fn group_finished(console: &Mutex<Console>, base: &Path, group: &Group, run: &Gr
         });
     }
     c.group_finished(&group.name);
-    c.print(|out, style| terminal::write_group(out, &report, style));
+    if quiet {
+        c.print(|out, style| terminal::write_group_brief(out, &report, style));
+    } else {
+        c.print(|out, style| terminal::write_group(out, &report, style));
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Ticks the console about once a second while groups run (elapsed times on the status line,
+/// "still running" lines off a terminal); stops when dropped.
+struct Ticker {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(console: Arc<Mutex<Console>>) -> Ticker {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("testrium-ticker".to_owned())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(std::time::Duration::from_secs(1))
+                {
+                    lock(&console).tick(std::time::Instant::now());
+                }
+            })
+            .ok();
+        Ticker {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
