@@ -53,6 +53,12 @@ pub enum Command {
     Wait(WaitArgs),
     /// Re-render the reports of a stored run.
     Report(ReportArgs),
+    /// Judge a stored run again against its group's current configuration, starting nothing.
+    ///
+    /// Edited budgets, required probes, circuits and contracts apply to the events the run
+    /// recorded; the run itself is only read. Exit codes as `run`: 0 passed, 1 failed, 3 the
+    /// group is invalid or its units no longer match the run, 4 not a readable run.
+    Verify(VerifyArgs),
     /// Show the last runs, pass rate and latency trend.
     History(HistoryArgs),
     /// List the groups `run` would run with the same selection (names, `-k`, `--less`,
@@ -238,6 +244,24 @@ pub struct ReportArgs {
     /// Write the run as Chrome trace-event JSON (Perfetto UI, chrome://tracing).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// A run directory (`<base>/.testrium/runs/<group>-<id>`) or its `Data.db`.
+    pub run_dir: PathBuf,
+    /// The group folder (default: `<base>/<group>`, the group the run stored, beside the
+    /// run's `.testrium` folder).
+    pub group_dir: Option<PathBuf>,
+    /// Write the outcome as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

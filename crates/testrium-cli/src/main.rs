@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Command::Emit(emit) => cmd::emit::main(&cli.global, emit),
         Command::Wait(wait) => cmd::wait::main(&cli.global, wait),
         Command::Report(report) => cmd::report::main(&cli.global, report),
+        Command::Verify(verify) => cmd::verify::main(&cli.global, verify),
         Command::History(history) => cmd::history::main(&cli.global, history),
         Command::List(list) => cmd::list::main(&cli.global, list),
     };

@@ -1067,6 +1067,218 @@ fn nothing_is_skipped_in_silence() {
     );
 }
 
+// ---------------------------------------------------------------- testrium verify (issue 17)
+
+/// The only run directory under `base`.
+fn only_run_dir(base: &Base) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(base.path.join(".testrium/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.into_iter().next().unwrap()
+}
+
+/// Every file of a folder with its bytes and modification time.
+fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            let path = e.path();
+            let modified = e.metadata().unwrap().modified().unwrap();
+            (path.clone(), std::fs::read(&path).unwrap(), modified)
+        })
+        .collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{text}");
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
+/// `testrium verify` judges a stored run against the edited group: the contract that held
+/// at-least-once fails exactly-once naming the duplicated key, with every report, and the
+/// run directory is left byte for byte as it was.
+#[test]
+fn verify_rejudges_a_stored_run_against_the_edited_contract() {
+    let base = Base::new("verify-contract").with(&["test_contract"]);
+    let out = base.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("producer:order-sent -> worker:order-received"),
+        "{stdout}"
+    );
+    let run_dir = only_run_dir(&base);
+    let before = snapshot_dir(&run_dir);
+
+    // Unchanged: the same verdict.
+    let out = testrium().arg("verify").arg(&run_dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    edit(
+        &base.path.join("test_contract/config.toml"),
+        "\"at-least-once\"",
+        "\"exactly-once\"",
+    );
+    let (json, junit, html) = (
+        base.path.join("v.json"),
+        base.path.join("v.xml"),
+        base.path.join("v.html"),
+    );
+    let out = testrium()
+        .arg("verify")
+        .arg(&run_dir)
+        .arg("--json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("contract_duplicated"), "{stdout}");
+    assert!(
+        stdout.contains("1 key(s) received more than once: `k2`"),
+        "{stdout}"
+    );
+    let report = self::json(&json);
+    assert_eq!(report["exit_code"], 1);
+    let failures = &report["groups"][0]["attempts"][0]["failures"];
+    assert_eq!(failures[0]["kind"], "contract_duplicated", "{failures}");
+    assert_eq!(
+        report["groups"][0]["attempts"][0]["contracts"][0]["duplicated"],
+        1
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("name=\"contract producer:order-sent -&gt; worker:order-received\""),
+        "{xml}"
+    );
+    assert!(xml.contains("type=\"contract_duplicated\""), "{xml}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<table class=\"contracts\">"), "{page}");
+
+    // The same with the group folder given.
+    let out = testrium()
+        .arg("verify")
+        .arg(&run_dir)
+        .arg(base.path.join("test_contract"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+
+    assert_eq!(snapshot_dir(&run_dir), before, "verify wrote into the run");
+}
+
+/// An edited budget: the run that broke it passes once the budget is raised.
+#[test]
+fn verify_applies_an_edited_budget() {
+    let base = Base::new("verify-budget").with(&["test_over_budget"]);
+    assert_eq!(base.run(&[]).status.code(), Some(1));
+    let run_dir = only_run_dir(&base);
+    let config = base.path.join("test_over_budget/config.toml");
+    edit(&config, "budget-ms = 1 }", "budget-ms = 60000 }");
+    edit(&config, "budget-ms = 2\n", "budget-ms = 60000\n");
+    let out = testrium().arg("verify").arg(&run_dir).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).starts_with("PASS test_over_budget"));
+}
+
+/// Not a run (4), a database from a newer schema (4), a group whose units changed (3), an
+/// invalid group (3): a clear message each, and nothing written.
+#[test]
+fn verify_refuses_what_it_cannot_judge() {
+    let base = Base::new("verify-errors").with(&["test_contract"]);
+    assert_eq!(base.run(&[]).status.code(), Some(0));
+    let run_dir = only_run_dir(&base);
+    let before = snapshot_dir(&run_dir);
+    let verify = |args: &[&Path]| {
+        let mut cmd = testrium();
+        cmd.arg("verify");
+        for a in args {
+            cmd.arg(a);
+        }
+        cmd.output().unwrap()
+    };
+
+    let out = verify(&[&base.path.join("test_contract")]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is not in `<base>/.testrium/runs/`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let group = base.path.join("test_contract");
+    let out = verify(&[&group, &group]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("it is not a run directory (no `Data.db`)"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A copy of the database whose header says a newer schema (user_version at offset 60).
+    let newer = base.path.join("newer");
+    std::fs::create_dir_all(&newer).unwrap();
+    let mut bytes = std::fs::read(run_dir.join("Data.db")).unwrap();
+    bytes[60..64].copy_from_slice(&99u32.to_be_bytes());
+    std::fs::write(newer.join("Data.db"), bytes).unwrap();
+    let out = verify(&[&newer, &group]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("its database has schema 99, newer than this testrium reads"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The worker renamed: the group's units are no longer the run's.
+    let units = group.join("units");
+    std::fs::rename(units.join("worker.toml"), units.join("consumer.toml")).unwrap();
+    edit(
+        &units.join("consumer.toml"),
+        "[\"worker\"]",
+        "[\"consumer\"]",
+    );
+    let config = group.join("config.toml");
+    edit(&config, "\"worker\"]", "\"consumer\"]");
+    edit(&config, "worker:order-received", "consumer:order-received");
+    let out = verify(&[&run_dir]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "no longer match the run's (only in the group: `consumer`; only in the run: `worker`)"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // An invalid group.
+    edit(&config, "\"at-least-once\"", "\"at-least-one\"");
+    let out = verify(&[&run_dir]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`delivery` = `at-least-one` is not a delivery guarantee"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    assert_eq!(snapshot_dir(&run_dir), before, "verify wrote into the run");
+}
+
 /// Issue 16: `testrium list` names exactly the groups `run` runs with the same selection
 /// flags, with their units, readiness, dependencies and circuits, and starts nothing.
 #[test]

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::check::{self, Draft, DraftCircuit, DraftFault, DraftUnit, UnitSites};
+use crate::check::{self, Draft, DraftCircuit, DraftContract, DraftFault, DraftUnit, UnitSites};
 use crate::diagnostic::Diagnostics;
 use crate::model::{
-    Circuit, Fault, Group, Hop, InExcept, Launch, ReadyCheck, Settings, Setup, Unit,
+    Circuit, Contract, Fault, Group, Hop, InExcept, Launch, ReadyCheck, Settings, Setup, Unit,
 };
 use crate::names::parse_entrypoint;
 use crate::source::{Site, Sources};
@@ -54,6 +54,7 @@ impl Group {
             settings: Settings::default(),
             units: Vec::new(),
             circuits: Vec::new(),
+            contracts: Vec::new(),
             faults: Vec::new(),
             setup: None,
         }
@@ -69,6 +70,7 @@ pub struct GroupBuilder {
     settings: Settings,
     units: Vec<UnitBuilder>,
     circuits: Vec<Circuit>,
+    contracts: Vec<Contract>,
     faults: Vec<Fault>,
     setup: Option<Setup>,
 }
@@ -107,6 +109,28 @@ impl GroupBuilder {
     /// Adds a circuit.
     pub fn circuit(mut self, circuit: Circuit) -> Self {
         self.circuits.push(circuit);
+        self
+    }
+
+    /// Adds a delivery contract (as `[[contract]]`).
+    ///
+    /// ```
+    /// use testrium_config::{Contract, Delivery, Group, ProbeRef, Unit};
+    ///
+    /// let group = Group::builder("test_queue", "/tmp")
+    ///     .unit(Unit::passive("producer").events(["order-sent"]))
+    ///     .unit(Unit::passive("worker").events(["order-received"]))
+    ///     .contract(Contract::new(
+    ///         ProbeRef::new("producer", "order-sent"),
+    ///         ProbeRef::new("worker", "order-received"),
+    ///         Delivery::AtLeastOnce,
+    ///     ))
+    ///     .build()?;
+    /// assert_eq!(group.contracts[0].name(), "producer:order-sent -> worker:order-received");
+    /// # Ok::<(), testrium_config::Diagnostics>(())
+    /// ```
+    pub fn contract(mut self, contract: Contract) -> Self {
+        self.contracts.push(contract);
         self
     }
 
@@ -205,6 +229,16 @@ impl GroupBuilder {
                     site: site.clone(),
                     hop_sites: Vec::new(),
                     budget_site: None,
+                })
+                .collect(),
+            contracts: self
+                .contracts
+                .into_iter()
+                .map(|contract| DraftContract {
+                    contract,
+                    site: site.clone(),
+                    send_site: None,
+                    receive_site: None,
                 })
                 .collect(),
             faults: self

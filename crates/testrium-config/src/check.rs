@@ -28,6 +28,7 @@ pub(crate) struct Draft {
     /// not reported again.
     pub(crate) broken_units: HashSet<String>,
     pub(crate) circuits: Vec<DraftCircuit>,
+    pub(crate) contracts: Vec<DraftContract>,
     pub(crate) faults: Vec<DraftFault>,
     pub(crate) setup: Option<Setup>,
     pub(crate) setup_site: Option<Site>,
@@ -124,7 +125,10 @@ impl DraftCircuit {
     }
 }
 
+mod contracts;
 mod services;
+
+pub(crate) use self::contracts::DraftContract;
 
 struct Checker<'a> {
     sources: &'a Sources,
@@ -157,6 +161,7 @@ pub(crate) fn finish(
     check_dependencies(&mut checker, &draft);
     services::check_services(&mut checker, &draft);
     check_circuits(&mut checker, &draft);
+    contracts::check_contracts(&mut checker, &draft);
     check_faults(&mut checker, &draft);
     if !checker.diagnostics.is_empty() {
         let mut diagnostics = checker.diagnostics;
@@ -174,6 +179,7 @@ pub(crate) fn finish(
         settings: draft.settings,
         units,
         circuits: draft.circuits.into_iter().map(|c| c.circuit).collect(),
+        contracts: draft.contracts.into_iter().map(|c| c.contract).collect(),
         faults: draft.faults.into_iter().map(|f| f.fault).collect(),
         setup: draft.setup,
         warnings,

@@ -89,8 +89,8 @@ pub use crate::graph::find_cycles;
 #[cfg(feature = "toml")]
 pub use crate::load::load_group;
 pub use crate::model::{
-    Circuit, Fault, FaultAction, Group, Hop, InExcept, Launch, LogMode, ReadyCheck, Settings,
-    Setup, Unit,
+    Circuit, Contract, Delivery, Fault, FaultAction, Group, Hop, InExcept, Launch, LogMode,
+    ProbeRef, ReadyCheck, Settings, Setup, Unit,
 };
 pub use crate::placeholder::{PlaceholderError, expand_placeholders};
 pub use crate::source::MAX_CONFIG_FILE_BYTES;

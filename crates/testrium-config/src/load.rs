@@ -90,6 +90,7 @@ pub(crate) fn load(
         units: Vec::new(),
         broken_units: HashSet::new(),
         circuits: config.circuits,
+        contracts: config.contracts,
         faults: config.faults,
         setup: None,
         setup_site: None,

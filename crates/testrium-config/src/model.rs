@@ -23,6 +23,8 @@ pub struct Group {
     pub units: IndexMap<String, Unit>,
     /// Declared circuits (`[[circuit]]` in config.toml), in file order.
     pub circuits: Vec<Circuit>,
+    /// Declared delivery contracts (`[[contract]]` in config.toml), in file order.
+    pub contracts: Vec<Contract>,
     /// Faults injected at a point of the flow (`[[fault]]` in config.toml), in file order.
     pub faults: Vec<Fault>,
     /// What runs before the units: `setup = [...]` in `["Configs"]`, or `setup.py` with `main()`.
@@ -439,5 +441,123 @@ impl Hop {
     pub fn within(mut self, budget: Duration) -> Self {
         self.budget = Some(budget);
         self
+    }
+}
+
+/// A delivery contract (`[[contract]]` in config.toml): what a channel from a Send probe to a
+/// Receive probe promises, judged on the events paired by key instead of the default
+/// Send/Receive rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Contract {
+    /// `send = "unit:probe"`: the Send probe.
+    pub send: ProbeRef,
+    /// `receive = "unit:probe"`: the Receive probe, paired with the send by event key.
+    pub receive: ProbeRef,
+    /// `delivery`: what the channel promises.
+    pub delivery: Delivery,
+    /// `within-ms` (> 0): each Send must be received within this time; a later Receive is
+    /// `late`.
+    pub within: Option<Duration>,
+}
+
+impl Contract {
+    /// A contract from `send` to `receive` with no deadline.
+    pub fn new(send: ProbeRef, receive: ProbeRef, delivery: Delivery) -> Self {
+        Contract {
+            send,
+            receive,
+            delivery,
+            within: None,
+        }
+    }
+
+    /// Sets `within-ms`: each Send must be received within `within`.
+    #[must_use]
+    pub fn within(mut self, within: Duration) -> Self {
+        self.within = Some(within);
+        self
+    }
+
+    /// The contract's name in reports: `send -> receive` (`producer:sent -> worker:got`).
+    pub fn name(&self) -> String {
+        format!("{} -> {}", self.send, self.receive)
+    }
+}
+
+/// A probe of a unit, `"unit:probe"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ProbeRef {
+    /// The unit that records the probe.
+    pub unit: String,
+    /// The probe (one of that unit's `events`).
+    pub probe: String,
+}
+
+impl ProbeRef {
+    /// `unit:probe`.
+    pub fn new(unit: impl Into<String>, probe: impl Into<String>) -> Self {
+        ProbeRef {
+            unit: unit.into(),
+            probe: probe.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.unit, self.probe)
+    }
+}
+
+/// `delivery` of a [`Contract`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// `exactly-once`: every Send received, no key received twice.
+    ExactlyOnce,
+    /// `at-least-once`: every Send received; duplicates are counted, not failed.
+    AtLeastOnce,
+    /// `at-most-once`: no key received twice; losses are counted, not failed.
+    AtMostOnce,
+}
+
+impl Delivery {
+    /// Every value, in documentation order.
+    pub const ALL: [Delivery; 3] = [
+        Delivery::ExactlyOnce,
+        Delivery::AtLeastOnce,
+        Delivery::AtMostOnce,
+    ];
+
+    /// The text used in config files (`exactly-once`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::ExactlyOnce => "exactly-once",
+            Delivery::AtLeastOnce => "at-least-once",
+            Delivery::AtMostOnce => "at-most-once",
+        }
+    }
+
+    /// The value written `text`, if any.
+    pub fn from_text(text: &str) -> Option<Delivery> {
+        Delivery::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+
+    /// Whether a key sent and never received fails the contract.
+    pub fn loss_fails(self) -> bool {
+        self != Delivery::AtMostOnce
+    }
+
+    /// Whether a key received more than once fails the contract.
+    pub fn duplicate_fails(self) -> bool {
+        self != Delivery::AtLeastOnce
+    }
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

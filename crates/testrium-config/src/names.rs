@@ -58,7 +58,11 @@ pub(crate) const HOP_KEYS: &[&str] = &["hop", "budget-ms"];
 
 #[cfg(feature = "toml")]
 /// Top-level keys of `config.toml`.
-pub(crate) const CONFIG_FILE_KEYS: &[&str] = &["Configs", "circuit", "fault"];
+pub(crate) const CONFIG_FILE_KEYS: &[&str] = &["Configs", "circuit", "contract", "fault"];
+
+#[cfg(feature = "toml")]
+/// Keys of a `[[contract]]` table.
+pub(crate) const CONTRACT_KEYS: &[&str] = &["send", "receive", "delivery", "within-ms"];
 
 #[cfg(feature = "toml")]
 /// Keys of one `[[fault]]` table.

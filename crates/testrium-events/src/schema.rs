@@ -146,6 +146,42 @@ pub(crate) fn open_configured(
     Ok(conn)
 }
 
+/// Opens an existing database read-only (see [`RunDb::open_read_only`](crate::RunDb)).
+pub(crate) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::new(path, StoreErrorKind::NotFound));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let uri = if Path::new(&wal).exists() {
+        // A live (or crashed) run: its log holds rows, so read through it.
+        format!("file:{}?mode=ro", uri_path(path))
+    } else {
+        format!("file:{}?immutable=1", uri_path(path))
+    };
+    let mut conn = Connection::open_with_flags(&uri, flags)
+        .map_err(|e| StoreError::sqlite(path, "open the database", e))?;
+    conn.busy_handler(Some(busy_handler(BUSY_TIMEOUT)))
+        .map_err(|e| StoreError::sqlite(path, "configure the connection", e))?;
+    Ok(conn)
+}
+
+/// `path` for a `file:` URI: every byte but unreserved ones and `/` percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn configure(conn: &mut Connection, sync: Durability) -> rusqlite::Result<()> {
     conn.busy_handler(Some(busy_handler(BUSY_TIMEOUT)))?;
     conn.set_prepared_statement_cache_capacity(32);

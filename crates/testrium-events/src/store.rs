@@ -56,6 +56,27 @@ impl RunDb {
         })
     }
 
+    /// Opens an existing database read-only, to read a stored run without changing it: no
+    /// migration, no journal-mode switch, no write. When no write-ahead log sits beside it
+    /// (the run is over and its last connection closed), it is opened immutable, so not even
+    /// the `-shm` / `-wal` files are created.
+    pub fn open_read_only(path: &Path) -> Result<RunDb, StoreError> {
+        let conn = schema::open_read_only(path)?;
+        Ok(RunDb {
+            path: path.to_path_buf(),
+            conn,
+        })
+    }
+
+    /// The schema version the database was written with (`PRAGMA user_version`: 0 for the
+    /// original Python Testrium, [`SCHEMA_VERSION`](crate::SCHEMA_VERSION) for this one; more
+    /// for a newer Testrium).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| StoreError::sqlite(&self.path, "read the schema version", e))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -61,6 +61,11 @@
 //!    of the units phase, or of the direct tests when the group has some (their probes are
 //!    part of the group).
 //!
+//! [`reverify`] judges a stored attempt again against a group's current configuration
+//! (`testrium verify`): the run database opened read-only, its rows streamed into a new
+//! `Verifier` with the stored unit outcomes, direct tests and timing; nothing is started or
+//! written.
+//!
 //! Lifecycle states (`created → starting → ready → running → finished | stopped | failed`)
 //! are written to the run database with timestamps as they happen.
 //!
@@ -188,6 +193,7 @@ mod outcome;
 mod plan;
 mod process;
 mod python;
+mod reverify;
 mod run;
 mod rundir;
 mod sample;
@@ -199,6 +205,7 @@ pub use crate::error::{RunError, RunErrorKind, StoredAttemptError, StoredAttempt
 pub use crate::event::RunEvent;
 pub use crate::exit_code::TestriumExitCode;
 pub use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, FaultOutcome, GroupOutcome};
+pub use crate::reverify::{ReverifyError, ReverifyErrorKind, reverify};
 pub use crate::run::{DEFAULT_GRACE_PERIOD, DEFAULT_MAX_RESTARTS, DEFAULT_SETTLE_PERIOD, Run};
 pub use crate::sample::{EVENT_SAMPLE_LIMIT, EventSample, PAIR_LIMIT};
 pub use crate::suite::{

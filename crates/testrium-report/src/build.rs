@@ -14,9 +14,10 @@ use testrium_verify::{LatencyStats, UnitFailure, UnitStatus};
 use crate::cause;
 
 use crate::model::{
-    Arrow, AttemptReport, CircuitReport, Correlation, DirectTestReport, Failure, FaultReport,
-    GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted, ProbeCheck,
-    RouteLatency, RunReport, SCHEMA, TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
+    Arrow, AttemptReport, CircuitReport, ContractReport, Correlation, DirectTestReport, Failure,
+    FaultReport, GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted,
+    ProbeCheck, RouteLatency, RunReport, SCHEMA, TIMELINE_LIMIT, Timeline, TimelineEvent,
+    UnitReport, finite,
 };
 
 /// How many entries of a list of `len` are beyond [`LIST_LIMIT`].
@@ -347,6 +348,7 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
         probes,
         correlation,
         circuits,
+        contracts: v.contracts.iter().map(|c| contract(c, v)).collect(),
         direct_tests,
         failures,
         warnings,
@@ -476,4 +478,32 @@ fn timeline(a: &AttemptOutcome, group: Option<&Group>) -> Timeline {
         omitted,
         arrows,
     }
+}
+
+/// A delivery contract's report, with its failures (those the verifier tied to it).
+fn contract(c: &testrium_verify::ContractReport, v: &testrium_verify::Verdict) -> ContractReport {
+    let mut report = ContractReport {
+        name: c.name.clone(),
+        delivery: c.delivery.clone(),
+        passed: c.passed,
+        within_ms: c.within_s.map(|s| finite(s * 1e3)),
+        sent: c.sent,
+        received: c.received,
+        lost: c.lost,
+        duplicated: c.duplicated,
+        late: c.late,
+        unsent: c.unsent,
+        latency: c.latency.as_ref().map(latency),
+        failures: Vec::new(),
+    };
+    for f in v
+        .failures
+        .iter()
+        .filter(|f| f.contract.as_deref() == Some(c.name.as_str()))
+    {
+        let mut failure = Failure::new(f.kind.as_str(), f.message.clone());
+        failure.key = f.key.clone();
+        report.failures.push(failure);
+    }
+    report
 }

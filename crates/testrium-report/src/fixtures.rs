@@ -101,6 +101,7 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
             complete: 1,
             traces: Vec::new(),
         }],
+        contracts: vec![],
         direct_tests: vec![],
         failures: vec![],
         warnings: vec![Failure {

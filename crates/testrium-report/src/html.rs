@@ -395,6 +395,8 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
         h.push_str("</table>\n");
     }
 
+    contracts_table(h, a);
+
     if !a.direct_tests.is_empty() {
         h.push_str("<h3>Tests</h3>\n<table class=\"tests\">\n");
         for t in &a.direct_tests {
@@ -776,6 +778,44 @@ impl Layout {
         }
         ticks
     }
+}
+
+/// A row per delivery contract: its verdict, counts and delivery latency.
+fn contracts_table(h: &mut String, a: &AttemptReport) {
+    if a.contracts.is_empty() {
+        return;
+    }
+    h.push_str("<h3>Contracts</h3>\n<table class=\"contracts\">\n<tr><th>contract</th><th>delivery</th><th>verdict</th><th>sent</th><th>received</th><th>lost</th><th>duplicated</th><th>late</th><th>unsent</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>within</th></tr>\n");
+    for c in &a.contracts {
+        let cls = if c.passed { "ok" } else { "bad" };
+        let l = |f: fn(&crate::model::Latency) -> f64| c.latency.as_ref().map(|l| millis(f(l)));
+        let messages: Vec<String> = c.failures.iter().map(|f| e(&f.message)).collect();
+        let _ = writeln!(
+            h,
+            "<tr class=\"{cls}\" data-contract=\"{}\"><td><code>{}</code></td><td>{}</td><td class=\"{cls}\">{}{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            e(&c.name),
+            e(&c.name),
+            e(&c.delivery),
+            if c.passed { "held" } else { "broken" },
+            if messages.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", messages.join("; "))
+            },
+            c.sent,
+            c.received,
+            c.lost,
+            c.duplicated,
+            c.late,
+            c.unsent,
+            l(|l| l.p50_ms).unwrap_or_default(),
+            l(|l| l.p95_ms).unwrap_or_default(),
+            l(|l| l.p99_ms).unwrap_or_default(),
+            l(|l| l.max_ms).unwrap_or_default(),
+            c.within_ms.map(millis).unwrap_or_default(),
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 /// `http=43123 admin=43124`: the ports the runner picked for a unit.

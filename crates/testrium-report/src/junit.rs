@@ -1,6 +1,6 @@
 //! JUnit XML, the dialect GitHub Actions, GitLab and Jenkins read: one `<testsuite>` per group;
-//! one `<testcase>` per unit, per declared circuit, per direct test, and one for the group's
-//! own checks (correlation, malformed rows, timeouts not tied to a unit). A failing testcase has
+//! one `<testcase>` per unit, per declared circuit, per delivery contract, per direct test, and
+//! one for the group's own checks (correlation, malformed rows, timeouts not tied to a unit). A failing testcase has
 //! one `<failure>` whose body lists all its evidence; unit logs go to `<system-out>`.
 //!
 //! Unit text can hold anything: the writer escapes markup and replaces characters XML 1.0
@@ -122,6 +122,36 @@ fn cases<'a>(a: &'a AttemptReport, suffix: &str, logs: &dyn LogSource) -> Vec<Ca
             failures,
             extra,
             out: Some(c.hops.join(" -> ")),
+            reruns: Vec::new(),
+        });
+    }
+    for c in &a.contracts {
+        let failures: Vec<&Failure> = a
+            .failures
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                c.failures
+                    .iter()
+                    .any(|cf| cf.kind == f.kind && cf.key == f.key && cf.message == f.message)
+            })
+            .map(|(i, f)| {
+                claimed[i] = true;
+                f
+            })
+            .collect();
+        let extra = (!c.passed && failures.is_empty())
+            .then(|| format!("contract {} ({}) broken", c.name, c.delivery));
+        cases.push(Case {
+            attempt: a,
+            name: format!("contract {}{suffix}", c.name),
+            time: 0.0,
+            failures,
+            extra,
+            out: Some(format!(
+                "{}: sent {}, received {}, lost {}, duplicated {}, late {}, unsent {}",
+                c.delivery, c.sent, c.received, c.lost, c.duplicated, c.late, c.unsent
+            )),
             reruns: Vec::new(),
         });
     }

@@ -199,6 +199,9 @@ pub struct AttemptReport {
     /// Declared circuits.
     #[serde(default)]
     pub circuits: Vec<CircuitReport>,
+    /// Delivery contracts (`[[contract]]`), in config order; absent when none is declared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contracts: Vec<ContractReport>,
     /// Python direct test functions and callbacks.
     #[serde(default)]
     pub direct_tests: Vec<DirectTestReport>,
@@ -727,4 +730,38 @@ impl Arrow {
             latency_ms,
         }
     }
+}
+
+/// A delivery contract's check (`[[contract]]`): counts per key and the delivery latency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ContractReport {
+    /// `send -> receive` (`producer:order-sent -> worker:order-received`).
+    pub name: String,
+    /// `exactly-once`, `at-least-once` or `at-most-once`.
+    pub delivery: String,
+    /// Held: none of its failures.
+    pub passed: bool,
+    /// `within-ms`, when declared.
+    #[serde(default)]
+    pub within_ms: Option<f64>,
+    /// Keys sent.
+    pub sent: u64,
+    /// Keys sent and received.
+    pub received: u64,
+    /// Keys sent and never received.
+    pub lost: u64,
+    /// Keys received more than once.
+    pub duplicated: u64,
+    /// Keys received after `within_ms`.
+    pub late: u64,
+    /// Keys received but never sent.
+    #[serde(default)]
+    pub unsent: u64,
+    /// First send to first receive of each received key.
+    #[serde(default)]
+    pub latency: Option<Latency>,
+    /// Its failures, as in the attempt's `failures`.
+    #[serde(default)]
+    pub failures: Vec<Failure>,
 }

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::model::{AttemptReport, GroupReport, Latency, RunReport};
+use crate::model::{AttemptReport, ContractReport, GroupReport, Latency, RunReport};
 use crate::sanitize::{self, terminal as t};
 use crate::style::Style;
 
@@ -370,6 +370,9 @@ fn write_attempt(
         }
         writeln!(out, "{line}")?;
     }
+    for contract in &a.contracts {
+        write_contract(out, contract, style)?;
+    }
     for f in &a.faults {
         let what = format!(
             "{} {} after {} #{}",
@@ -416,6 +419,36 @@ fn write_attempt(
     }
     writeln!(out, "  run dir: {}", style.dim(&t(&a.run_dir)))?;
     Ok(())
+}
+
+/// `  contract NAME (DELIVERY): held|broken (sent N, received N, lost N, duplicated N, late N,
+/// p95 …)`: one line per delivery contract.
+fn write_contract(out: &mut dyn Write, c: &ContractReport, style: Style) -> io::Result<()> {
+    let verdict = if c.passed {
+        style.pass("held")
+    } else {
+        style.fail("broken")
+    };
+    let mut notes = vec![format!(
+        "sent {}, received {}, lost {}, duplicated {}, late {}",
+        c.sent, c.received, c.lost, c.duplicated, c.late
+    )];
+    if c.unsent > 0 {
+        notes.push(format!("unsent {}", c.unsent));
+    }
+    if let Some(l) = &c.latency {
+        notes.push(latency_line(l));
+    }
+    if let Some(w) = c.within_ms {
+        notes.push(format!("within {}", millis(w)));
+    }
+    writeln!(
+        out,
+        "  contract {} ({}): {verdict} ({})",
+        t(&c.name),
+        t(&c.delivery),
+        notes.join(", ")
+    )
 }
 
 /// The first line of a message (real or already escaped line breaks), with `…` when cut.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use testrium_events::EventType;
 
 use crate::context::Context;
+use crate::contracts::End;
 use crate::index::FxMap;
 use crate::rows::Rows;
 use crate::stats::{delta, latency_stats};
@@ -37,13 +38,22 @@ struct Route {
 
 /// Correlates every keyed Send and Receive (see [`CorrelationReport`] for the rule). Every
 /// pair counts and is measured; only the first `pair_limit` (in pair order) are listed.
-pub(crate) fn correlate(ctx: &mut Context<'_>, pair_limit: Option<usize>) -> Correlation {
+///
+/// Events of a contract's ends (`covered`) are left to the contract.
+pub(crate) fn correlate(
+    ctx: &mut Context<'_>,
+    pair_limit: Option<usize>,
+    covered: &[End],
+) -> Correlation {
     let rows = ctx.rows;
     let events = &rows.rows;
 
     // Group keyed events by interned key: a counting sort by key id.
     let is_keyed = |i: usize| {
-        matches!(events[i].kind(), EventType::Send | EventType::Receive) && rows.key(i).is_some()
+        let e = &events[i];
+        matches!(e.kind(), EventType::Send | EventType::Receive)
+            && rows.key(i).is_some()
+            && (covered.is_empty() || !covered.contains(&(e.unit, e.step, e.kind())))
     };
     let nkeys = rows.keys.len();
     let mut offsets: Vec<u32> = vec![0; nkeys + 1];

@@ -2,6 +2,7 @@
 
 use crate::circuits::{Omitted, check_circuits, kind_index};
 use crate::context::Context;
+use crate::contracts::{check_contracts, covered_ends};
 use crate::correlate::correlate;
 use crate::evidence::{events_span, exceptions, late_events, unknown_units};
 use crate::expect::Expectations;
@@ -71,6 +72,7 @@ pub(crate) fn decide(
     for m in &probes.missing {
         failures.push(Failure {
             circuit: None,
+            contract: None,
             key: None,
             kind: FailureKind::MissingProbe,
             unit: Some(m.unit.clone()),
@@ -83,10 +85,12 @@ pub(crate) fn decide(
     }
 
     // Correlation and latency.
-    let correlation = correlate(&mut ctx, options.pair_limit);
+    let covered = covered_ends(rows, &exp.contracts);
+    let correlation = correlate(&mut ctx, options.pair_limit, &covered);
     for e in &correlation.report.orphan_sends {
         failures.push(Failure {
             circuit: None,
+            contract: None,
             key: e.key.as_deref().map(str::to_owned),
             kind: FailureKind::OrphanSend,
             unit: Some(e.unit.to_string()),
@@ -101,6 +105,7 @@ pub(crate) fn decide(
     for e in &correlation.report.orphan_receives {
         failures.push(Failure {
             circuit: None,
+            contract: None,
             key: e.key.as_deref().map(str::to_owned),
             kind: FailureKind::OrphanReceive,
             unit: Some(e.unit.to_string()),
@@ -128,6 +133,7 @@ pub(crate) fn decide(
         }
         failures.push(Failure {
             circuit: None,
+            contract: None,
             key: Some(d.key.to_string()),
             kind: FailureKind::DuplicateKey,
             unit: None,
@@ -160,6 +166,9 @@ pub(crate) fn decide(
         circuits.push(c);
     }
 
+    // Delivery contracts.
+    let contracts = check_contracts(&ctx, &exp.contracts, &mut failures);
+
     // Unit outcomes.
     for u in input.unit_outcomes {
         let name = clean(&u.name);
@@ -184,6 +193,7 @@ pub(crate) fn decide(
             };
             failures.push(Failure {
                 circuit: None,
+                contract: None,
                 key: None,
                 kind,
                 unit: Some(u.name.clone()),
@@ -202,6 +212,7 @@ pub(crate) fn decide(
     for t in input.direct_tests.iter().filter(|t| !t.passed) {
         failures.push(Failure {
             circuit: None,
+            contract: None,
             key: None,
             kind: FailureKind::DirectTestFailed,
             unit: None,
@@ -222,6 +233,7 @@ pub(crate) fn decide(
     for m in &malformed {
         failures.push(Failure {
             circuit: None,
+            contract: None,
             key: None,
             kind: FailureKind::MalformedEvent,
             unit: m.unit.clone(),
@@ -232,6 +244,7 @@ pub(crate) fn decide(
     if input.timed_out {
         failures.push(Failure {
             circuit: None,
+            contract: None,
             key: None,
             kind: FailureKind::GroupTimeout,
             unit: None,
@@ -322,6 +335,7 @@ pub(crate) fn decide(
         correlation: correlation.report,
         latency: correlation.latency,
         circuits,
+        contracts,
         units: input.unit_outcomes.to_vec(),
         direct_tests: input.direct_tests.to_vec(),
         exceptions,
@@ -405,6 +419,7 @@ fn circuit_failures(c: &CircuitReport, omitted: &Omitted, failures: &mut Vec<Fai
         };
         failures.push(Failure {
             circuit: Some(c.name.clone()),
+            contract: None,
             key: v.key.as_deref().map(str::to_owned),
             kind,
             unit: None,
@@ -438,6 +453,7 @@ fn circuit_failures(c: &CircuitReport, omitted: &Omitted, failures: &mut Vec<Fai
         if count > 0 {
             failures.push(Failure {
                 circuit: Some(c.name.clone()),
+                contract: None,
                 key: None,
                 kind,
                 unit: None,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use testrium_config::Group;
+use testrium_config::{Delivery, Group};
 
 /// Everything the verifier checks events against: the units of a group (with the probes each
 /// must record) and the declared circuits.
@@ -33,6 +33,9 @@ pub struct Expectations {
     pub units: Vec<ExpectedUnit>,
     /// Declared circuits, in config order.
     pub circuits: Vec<ExpectedCircuit>,
+    /// Delivery contracts, in config order: the pairs they cover are judged by them instead
+    /// of the default Send/Receive rules.
+    pub contracts: Vec<ExpectedContract>,
 }
 
 impl Expectations {
@@ -42,12 +45,13 @@ impl Expectations {
             group: group.into(),
             units: Vec::new(),
             circuits: Vec::new(),
+            contracts: Vec::new(),
         }
     }
 
     /// The expectations of a validated group: every unit with its `events` as required probes
     /// (disabled units are kept, so their events are recognised, but their probes are not
-    /// required), and every `[[circuit]]`.
+    /// required), every `[[circuit]]` and every `[[contract]]`.
     pub fn from_group(group: &Group) -> Self {
         let units = group
             .units
@@ -75,10 +79,23 @@ impl Expectations {
                 total_budget: c.total_budget,
             })
             .collect();
+        let contracts = group
+            .contracts
+            .iter()
+            .map(|c| ExpectedContract {
+                send_unit: c.send.unit.clone(),
+                send_probe: c.send.probe.clone(),
+                receive_unit: c.receive.unit.clone(),
+                receive_probe: c.receive.probe.clone(),
+                delivery: c.delivery,
+                within: c.within,
+            })
+            .collect();
         Expectations {
             group: group.name.clone(),
             units,
             circuits,
+            contracts,
         }
     }
 
@@ -111,6 +128,13 @@ impl Expectations {
     #[must_use]
     pub fn circuit(mut self, circuit: ExpectedCircuit) -> Self {
         self.circuits.push(circuit);
+        self
+    }
+
+    /// Adds a delivery contract.
+    #[must_use]
+    pub fn contract(mut self, contract: ExpectedContract) -> Self {
+        self.contracts.push(contract);
         self
     }
 }
@@ -217,4 +241,72 @@ pub struct ExpectedHop {
     /// Budget from the previous hop to this one (ignored on the first hop).
     #[serde(serialize_with = "crate::ser::opt_duration_s")]
     pub budget: Option<Duration>,
+}
+
+/// A delivery contract: the `Send` events of one probe and the `Receive` events of another,
+/// paired by key and judged by [`delivery`](ExpectedContract::delivery).
+///
+/// ```
+/// use std::time::Duration;
+/// use testrium_config::Delivery;
+/// use testrium_verify::{ExpectedContract, Expectations};
+///
+/// let expectations = Expectations::new("queue").contract(
+///     ExpectedContract::new("producer", "order-sent", "worker", "order-received", Delivery::AtLeastOnce)
+///         .within(Duration::from_secs(2)),
+/// );
+/// assert_eq!(expectations.contracts[0].name(), "producer:order-sent -> worker:order-received");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ExpectedContract {
+    /// The unit that records the Send probe.
+    pub send_unit: String,
+    /// The Send probe.
+    pub send_probe: String,
+    /// The unit that records the Receive probe.
+    pub receive_unit: String,
+    /// The Receive probe.
+    pub receive_probe: String,
+    /// What the channel promises.
+    #[serde(serialize_with = "crate::ser::delivery")]
+    pub delivery: Delivery,
+    /// Each Send must be received within this time (else it is `late`).
+    #[serde(serialize_with = "crate::ser::opt_duration_s")]
+    pub within: Option<Duration>,
+}
+
+impl ExpectedContract {
+    /// A contract from `send_unit:send_probe` to `receive_unit:receive_probe`, no deadline.
+    pub fn new(
+        send_unit: impl Into<String>,
+        send_probe: impl Into<String>,
+        receive_unit: impl Into<String>,
+        receive_probe: impl Into<String>,
+        delivery: Delivery,
+    ) -> Self {
+        ExpectedContract {
+            send_unit: send_unit.into(),
+            send_probe: send_probe.into(),
+            receive_unit: receive_unit.into(),
+            receive_probe: receive_probe.into(),
+            delivery,
+            within: None,
+        }
+    }
+
+    /// Each Send must be received within `within`.
+    #[must_use]
+    pub fn within(mut self, within: Duration) -> Self {
+        self.within = Some(within);
+        self
+    }
+
+    /// `send_unit:send_probe -> receive_unit:receive_probe`, as in reports.
+    pub fn name(&self) -> String {
+        format!(
+            "{}:{} -> {}:{}",
+            self.send_unit, self.send_probe, self.receive_unit, self.receive_probe
+        )
+    }
 }

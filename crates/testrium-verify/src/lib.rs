@@ -62,6 +62,14 @@
 //!   incomplete at its first hop. The first 100 broken instances are listed, the rest
 //!   counted ([`CircuitReport::violations_omitted`]); latency is over the instances whose
 //!   every hop was linked. `docs/CONFIG.md` gives the rules with a round-trip example.
+//! - **Delivery contracts.** The `Send` events of a contract's send probe and the `Receive`
+//!   events of its receive probe are paired by key and judged by the contract instead of the
+//!   correlation rules above (no orphans or duplicates from them). Per key (a re-sent key is
+//!   one message): `lost` (sent, never received) fails `exactly-once` and `at-least-once`,
+//!   `duplicated` (received more than once) fails `exactly-once` and `at-most-once`, `late`
+//!   (first receive more than `within` after the first send) and `unsent` (received, never
+//!   sent) always fail. Each [`ContractReport`] counts them and gives the delivery latency
+//!   (first send to first receive).
 //! - **Units and direct tests.** A unit whose status is [`UnitStatus::Failed`] fails the run
 //!   with the kind of its [`UnitFailure`]; a reason on a unit that did not fail (a server that
 //!   ignored SIGTERM at teardown) is a `unit_notice` warning. A failed [`DirectTest`] fails
@@ -121,6 +129,7 @@
 
 mod circuits;
 mod context;
+mod contracts;
 mod correlate;
 mod engine;
 mod evidence;
@@ -136,15 +145,17 @@ mod stream;
 mod verdict;
 
 pub use crate::engine::verify;
-pub use crate::expect::{Expectations, ExpectedCircuit, ExpectedHop, ExpectedUnit};
+pub use crate::expect::{
+    Expectations, ExpectedCircuit, ExpectedContract, ExpectedHop, ExpectedUnit,
+};
 pub use crate::input::{
     DirectTest, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, VerifyInput,
 };
 pub use crate::render::fmt_seconds;
 pub use crate::stream::{Verifier, VerifyOptions};
 pub use crate::verdict::{
-    CircuitReport, CircuitViolation, Clock, CorrelationReport, DuplicateKey, EventRef,
-    ExceptionEvidence, Failure, FailureKind, HopReport, InstanceTrace, LatencyReport, LatencyStats,
-    Pair, ProbeCheck, ProbeReport, RouteLatency, RunSummary, UnknownUnit, Verdict, ViolationKind,
-    Warning, WarningKind,
+    CircuitReport, CircuitViolation, Clock, ContractReport, CorrelationReport, DuplicateKey,
+    EventRef, ExceptionEvidence, Failure, FailureKind, HopReport, InstanceTrace, LatencyReport,
+    LatencyStats, Pair, ProbeCheck, ProbeReport, RouteLatency, RunSummary, UnknownUnit, Verdict,
+    ViolationKind, Warning, WarningKind,
 };

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::verdict::{FailureKind, LatencyStats, Verdict, WarningKind};
+use crate::verdict::{ContractReport, FailureKind, LatencyStats, Verdict, WarningKind};
 
 /// At most this many lines per failure or warning kind; the rest is counted.
 const MAX_LINES_PER_KIND: usize = 20;
@@ -299,6 +299,10 @@ pub(crate) fn render(v: &Verdict) -> String {
         }
     }
 
+    for c in &v.contracts {
+        let _ = writeln!(o, "contract {}", contract_line(c));
+    }
+
     let s = &v.summary;
     let mut line = format!(
         "events: {} ({} malformed, {} late)",
@@ -315,6 +319,39 @@ pub(crate) fn render(v: &Verdict) -> String {
     }
     let _ = writeln!(o, "{line}");
     out
+}
+
+/// `name (delivery): passed|FAILED, sent N, received N, lost N, duplicated N, late N[,
+/// unsent N][, latency p50 …]`: one contract on one line, as the reports show it.
+pub(crate) fn contract_line(c: &ContractReport) -> String {
+    let mut line = format!(
+        "{} ({}): {}, sent {}, received {}, lost {}, duplicated {}, late {}",
+        clean(&c.name),
+        clean(&c.delivery),
+        if c.passed { "passed" } else { "FAILED" },
+        c.sent,
+        c.received,
+        c.lost,
+        c.duplicated,
+        c.late
+    );
+    if c.unsent > 0 {
+        let _ = write!(line, ", unsent {}", c.unsent);
+    }
+    if let Some(s) = &c.latency {
+        let _ = write!(
+            line,
+            ", latency p50 {} p95 {} p99 {} max {}",
+            fmt_seconds(s.p50_s),
+            fmt_seconds(s.p95_s),
+            fmt_seconds(s.p99_s),
+            fmt_seconds(s.max_s)
+        );
+    }
+    if let Some(w) = c.within_s {
+        let _ = write!(line, " (within {})", fmt_seconds(w));
+    }
+    line
 }
 
 #[cfg(test)]

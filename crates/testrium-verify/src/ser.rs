@@ -38,3 +38,11 @@ pub(crate) fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Erro
 pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0
 }
+
+/// A [`testrium_config::Delivery`] as its config text (`at-least-once`).
+pub(crate) fn delivery<S: Serializer>(
+    d: &testrium_config::Delivery,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(d.as_str())
+}

@@ -47,7 +47,8 @@ impl VerifyOptions {
 /// Declared circuits are linked when the verdict is asked for, in one pass over the events
 /// in time order: beyond one 4-byte index per event for that order, what it holds grows
 /// with the instances open at a time (and the latencies of complete ones), not with the
-/// events.
+/// events. Delivery contracts are judged then too, one pass over the events per contract: 8
+/// bytes per event of the contract's two probes, and one latency per key it received.
 ///
 /// ```
 /// use testrium_events::{Event, EventType};

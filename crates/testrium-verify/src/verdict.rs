@@ -74,6 +74,14 @@ pub enum FailureKind {
     HopOverBudget,
     /// `circuit_over_budget`
     CircuitOverBudget,
+    /// `contract_lost`
+    ContractLost,
+    /// `contract_duplicated`
+    ContractDuplicated,
+    /// `contract_late`
+    ContractLate,
+    /// `contract_unsent`
+    ContractUnsent,
     /// `malformed_event`
     MalformedEvent,
     /// `group_timeout`
@@ -84,7 +92,7 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FailureKind; 21] = [
+    pub const ALL: [FailureKind; 25] = [
         FailureKind::MissingProbe,
         FailureKind::OrphanSend,
         FailureKind::OrphanReceive,
@@ -103,6 +111,10 @@ impl FailureKind {
         FailureKind::CircuitOutOfOrder,
         FailureKind::HopOverBudget,
         FailureKind::CircuitOverBudget,
+        FailureKind::ContractLost,
+        FailureKind::ContractDuplicated,
+        FailureKind::ContractLate,
+        FailureKind::ContractUnsent,
         FailureKind::MalformedEvent,
         FailureKind::GroupTimeout,
         FailureKind::FaultNotTriggered,
@@ -129,6 +141,10 @@ impl FailureKind {
             FailureKind::CircuitOutOfOrder => "circuit_out_of_order",
             FailureKind::HopOverBudget => "hop_over_budget",
             FailureKind::CircuitOverBudget => "circuit_over_budget",
+            FailureKind::ContractLost => "contract_lost",
+            FailureKind::ContractDuplicated => "contract_duplicated",
+            FailureKind::ContractLate => "contract_late",
+            FailureKind::ContractUnsent => "contract_unsent",
             FailureKind::MalformedEvent => "malformed_event",
             FailureKind::GroupTimeout => "group_timeout",
             FailureKind::FaultNotTriggered => "fault_not_triggered",
@@ -212,6 +228,10 @@ pub struct Failure {
     pub unit: Option<String>,
     /// The declared circuit concerned (circuit kinds).
     pub circuit: Option<String>,
+    /// The delivery contract concerned (contract kinds), by its name
+    /// (`producer:order-sent -> worker:order-received`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<String>,
     /// The event key concerned (orphans, duplicates, keyed circuit instances).
     pub key: Option<String>,
     /// One plain-text line explaining it (deterministic; no colours).
@@ -249,6 +269,7 @@ impl Failure {
             kind,
             unit: None,
             circuit: None,
+            contract: None,
             key: None,
             message: message.into(),
         }
@@ -671,6 +692,9 @@ pub struct Verdict {
     pub latency: LatencyReport,
     /// Declared circuits, in config order.
     pub circuits: Vec<CircuitReport>,
+    /// Delivery contracts, in config order (absent when the group declares none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contracts: Vec<ContractReport>,
     /// The unit outcomes given, in the order given.
     pub units: Vec<UnitOutcome>,
     /// The direct tests given, in the order given.
@@ -759,4 +783,49 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render_text())
     }
+}
+
+/// What a delivery contract saw: counts per key (a key sent twice, a retry, is one message)
+/// and the delivery latency, first send to first receive of each key.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ContractReport {
+    /// `send -> receive` (`producer:order-sent -> worker:order-received`).
+    pub name: String,
+    /// The Send probe, `unit:probe`.
+    pub send: String,
+    /// The Receive probe, `unit:probe`.
+    pub receive: String,
+    /// `exactly-once`, `at-least-once` or `at-most-once`.
+    pub delivery: String,
+    /// `within-ms`, in seconds.
+    pub within_s: Option<f64>,
+    /// Whether the contract held (no failure of its own).
+    pub passed: bool,
+    /// Keys sent.
+    pub sent: u64,
+    /// Keys sent and received.
+    pub received: u64,
+    /// Keys sent and never received.
+    pub lost: u64,
+    /// Keys received more than once.
+    pub duplicated: u64,
+    /// Keys received later than `within_s` after their first send.
+    pub late: u64,
+    /// Keys received but never sent.
+    pub unsent: u64,
+    /// Delivery latency of the received keys (p50/p95/p99/max).
+    pub latency: Option<LatencyStats>,
+    /// The lost keys, in key order, at most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost_keys: Vec<String>,
+    /// The duplicated keys, in key order, at most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicated_keys: Vec<String>,
+    /// The late keys, in key order, at most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub late_keys: Vec<String>,
+    /// The unsent keys, in key order, at most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsent_keys: Vec<String>,
 }

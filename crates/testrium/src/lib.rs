@@ -105,8 +105,8 @@ pub use testrium_verify as verify;
 
 pub use crate::fixture::{Fixture, FixtureError, FixtureErrorKind};
 pub use testrium_config::{
-    Circuit, Diagnostic, Diagnostics, DiscoverOptions, Discovery, Group, GroupBuilder, Hop, Unit,
-    UnitBuilder, discover, load_group,
+    Circuit, Contract, Delivery, Diagnostic, Diagnostics, DiscoverOptions, Discovery, Group,
+    GroupBuilder, Hop, ProbeRef, Unit, UnitBuilder, discover, load_group,
 };
 pub use testrium_events::{Event, EventType, Probe, ProbeRecord, RunDb, UnitState};
 pub use testrium_orchestrator::{

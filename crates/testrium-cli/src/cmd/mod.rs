@@ -7,6 +7,7 @@ pub mod history;
 pub mod list;
 pub mod report;
 pub mod run;
+pub mod verify;
 pub mod wait;
 
 /// An error and its sources, one line: `outer: cause: root cause` (the one printer every

@@ -6,12 +6,13 @@ use std::ops::Range;
 use indexmap::IndexMap;
 use toml::de::{DeTable, DeValue};
 
-use crate::check::{DraftCircuit, DraftFault, list};
+use crate::check::{DraftCircuit, DraftContract, DraftFault, list};
 use crate::model::{Circuit, Hop, LogMode, Settings};
 use crate::names::{
     CIRCUIT_KEYS, CONFIG_FILE_KEYS, CONFIGS_KEYS, HOP_KEYS, did_you_mean, legacy_alias_of,
     parse_hop,
 };
+use crate::parse::contract::parse_contracts;
 use crate::parse::reader::{Reader, Value, describe, entries};
 use crate::source::Site;
 
@@ -22,6 +23,7 @@ pub(crate) struct ConfigDraft {
     /// `Configs.units`, with the span of each name.
     pub(crate) units: Vec<(String, Site)>,
     pub(crate) circuits: Vec<DraftCircuit>,
+    pub(crate) contracts: Vec<DraftContract>,
     pub(crate) faults: Vec<DraftFault>,
     pub(crate) setup: Option<(Vec<String>, Site)>,
     /// Where `["Configs"]` is (or the file).
@@ -40,6 +42,7 @@ pub(crate) fn parse_config(reader: &mut Reader<'_>, text: &str) -> ConfigDraft {
         settings: Settings::default(),
         units: Vec::new(),
         circuits: Vec::new(),
+        contracts: Vec::new(),
         faults: Vec::new(),
         setup: None,
         site: reader.file_site(),
@@ -70,6 +73,7 @@ pub(crate) fn parse_config(reader: &mut Reader<'_>, text: &str) -> ConfigDraft {
                 }
             }
             "circuit" => parse_circuits(reader, value, &mut draft),
+            "contract" => parse_contracts(reader, value, &mut draft.contracts),
             "fault" => super::fault::parse_faults(reader, value, &mut draft),
             other => {
                 let hint = if CONFIGS_KEYS.contains(&other) {

@@ -3,6 +3,7 @@
 //! group-level checks still run and every problem is reported at once.
 
 mod config;
+mod contract;
 mod fault;
 mod reader;
 mod unit;

@@ -574,6 +574,54 @@ const CASES: &[Case] = &[
         "[\"b\"]\ninit = 1\nenabled = false\nevents = [\"b-got\"]\n",
         &["test_g/config.toml:4:21: circuit `circuit-1` goes through disabled unit `b`"],
     ),
+    // Delivery contracts (issue 17).
+    case(
+        "valid contracts, every delivery",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[contract]]\nsend = \"a:a-sent\"\nreceive = \"b:b-got\"\ndelivery = \"at-least-once\"\nwithin-ms = 2000\n[[contract]]\nsend = \"a:a-ready\"\nreceive = \"b:b-got\"\ndelivery = \"exactly-once\"\n[[contract]]\nsend = \"b:b-got\"\nreceive = \"a:a-sent\"\ndelivery = \"at-most-once\"\n",
+        A,
+        B,
+        &[],
+    ),
+    case(
+        "contract with unknown unit and unknown probe",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[contract]]\nsend = \"c:a-sent\"\nreceive = \"b:b-gto\"\ndelivery = \"exactly-once\"\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:4:8: contract `c:a-sent -> b:b-gto` names unknown unit `c`",
+            "test_g/config.toml:5:11: contract `c:a-sent -> b:b-gto`: probe `b-gto` is not in the `events` of unit `b`",
+        ],
+    ),
+    case(
+        "contract with a bad delivery, bad form, zero and negative within-ms",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[contract]]\nsend = \"a:a-sent\"\nreceive = \"b-got\"\ndelivery = \"at-least-one\"\nwithin-ms = 0\n[[contract]]\nsend = \"a:a-sent\"\nreceive = \"b:b-got\"\ndelivery = \"exactly-once\"\nwithin-ms = -5\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:5:11: `receive` = `b-got` is not in \"unit:probe\" form",
+            "test_g/config.toml:6:12: `delivery` = `at-least-one` is not a delivery guarantee",
+            "test_g/config.toml:7:13: `within-ms` cannot be 0",
+            "test_g/config.toml:12:13: `within-ms` cannot be -5",
+        ],
+    ),
+    case(
+        "a pair covered by two contracts; a missing delivery; an unknown key",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[contract]]\nsend = \"a:a-sent\"\nreceive = \"b:b-got\"\ndelivery = \"exactly-once\"\n[[contract]]\nsend = \"a:a-sent\"\nreceive = \"b:b-got\"\ndelivery = \"at-most-once\"\n[[contract]]\nsend = \"a:a-sent\"\nreceive = \"b:b-got\"\n[[contract]]\nsend = \"a:a-sent\"\nreceive = \"b:b-got\"\ndelivery = \"at-most-once\"\nwithin = 5\n",
+        A,
+        B,
+        &[
+            "test_g/config.toml:7:1: two contracts cover `a:a-sent -> b:b-got`",
+            "test_g/config.toml:11:1: contract has no `delivery`",
+            "test_g/config.toml:18:1: unknown key `within` in `[[contract]]`",
+        ],
+    ),
+    case(
+        "contract through a disabled unit; contract as a plain table",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[contract]]\nsend = \"a:a-sent\"\nreceive = \"b:b-got\"\ndelivery = \"exactly-once\"\n",
+        A,
+        "[\"b\"]\ninit = 1\nenabled = false\nevents = [\"b-got\"]\n",
+        &["test_g/config.toml:5:11: contract `a:a-sent -> b:b-got` names disabled unit `b`"],
+    ),
     // Real services (issue 14): readiness checks, ports, placeholders, one-shot units.
     case(
         "ready checks, ports and placeholders",
@@ -797,6 +845,59 @@ fn legacy_aliases_and_every_value_form() {
             function: "main".into()
         }
     );
+}
+
+#[test]
+fn builders_validate_contracts_like_files() {
+    use testrium_config::{Contract, Delivery, Group, ProbeRef, Unit};
+    let contract = |send: (&str, &str), receive: (&str, &str)| {
+        Contract::new(
+            ProbeRef::new(send.0, send.1),
+            ProbeRef::new(receive.0, receive.1),
+            Delivery::ExactlyOnce,
+        )
+    };
+    let group = || {
+        Group::builder("test_b", "/tmp")
+            .unit(Unit::passive("a").events(["sent"]))
+            .unit(Unit::passive("b").events(["got"]))
+    };
+    let ok = group()
+        .contract(contract(("a", "sent"), ("b", "got")).within(Duration::from_millis(5)))
+        .build()
+        .unwrap_or_else(|d| panic!("{:?}", lines(&d)));
+    assert_eq!(ok.contracts.len(), 1);
+    let err = group()
+        .contract(contract(("a", "sent"), ("c", "got")))
+        .contract(contract(("a", "sent"), ("b", "got")).within(Duration::ZERO))
+        .contract(contract(("a", "sent"), ("b", "got")))
+        .build()
+        .expect_err("invalid contracts");
+    let messages: Vec<String> = err.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(
+        messages,
+        [
+            "contract `a:sent -> c:got` names unknown unit `c`",
+            "`within-ms` of contract `a:sent -> b:got` must be greater than 0",
+            "two contracts cover `a:sent -> b:got`",
+        ]
+    );
+}
+
+#[test]
+fn contracts_keep_their_values() {
+    let config = "[\"Configs\"]\nunits = [\"a\", \"b\"]\n[[contract]]\nsend = \"a:a-sent\"\n\
+                  receive = \"b:b-got\"\ndelivery = \"at-most-once\"\nwithin-ms = 250\n";
+    let group = load(config, &[("a", A), ("b", B)]).unwrap_or_else(|d| panic!("{:?}", lines(&d)));
+    let contract = &group.contracts[0];
+    assert_eq!(contract.send, testrium_config::ProbeRef::new("a", "a-sent"));
+    assert_eq!(
+        contract.receive,
+        testrium_config::ProbeRef::new("b", "b-got")
+    );
+    assert_eq!(contract.delivery, testrium_config::Delivery::AtMostOnce);
+    assert_eq!(contract.within, Some(Duration::from_millis(250)));
+    assert_eq!(contract.name(), "a:a-sent -> b:b-got");
 }
 
 #[test]

@@ -171,3 +171,53 @@ fn short_busy_timeout_fails_fast_with_is_busy_and_recovers() {
     let not_busy = RunDb::open(&dir.path().join("missing.db")).expect_err("missing");
     assert!(!not_busy.is_busy());
 }
+
+/// `testrium verify` (issue 17) reads a stored run without changing it: a read-only
+/// connection opened immutable when no write-ahead log is beside the database creates no
+/// file and leaves the database's bytes as they were, wherever it lives (a folder name that
+/// needs escaping in a `file:` URI included).
+#[test]
+fn open_read_only_reads_a_stored_run_and_writes_nothing() {
+    let dir = TempDir::new("read only");
+    let folder = dir.path().join("runs ?#%20 x");
+    std::fs::create_dir_all(&folder).expect("folder");
+    let path = folder.join("Data.db");
+    {
+        let db = RunDb::create(&path).expect("create");
+        let probe = Probe::open(&path, "source").expect("probe");
+        probe.send("sent", "k1").expect("send");
+        db.write_meta("note", "kept").expect("meta");
+    }
+    let files = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files(&folder), ["Data.db"]);
+    let bytes = std::fs::read(&path).expect("bytes");
+    let modified = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+
+    let db = RunDb::open_read_only(&path).expect("open read-only");
+    assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
+    let log = db.read_events().expect("read");
+    assert_eq!(log.events.len(), 1);
+    assert_eq!(log.events[0].key.as_deref(), Some("k1"));
+    assert_eq!(db.read_meta("note").as_deref(), Some("kept"));
+    assert!(db.write_meta("note", "changed").is_err());
+    drop(db);
+
+    assert_eq!(files(&folder), ["Data.db"]);
+    assert_eq!(std::fs::read(&path).expect("bytes"), bytes);
+    assert_eq!(
+        std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        modified
+    );
+    assert!(RunDb::open_read_only(&folder.join("missing.db")).is_err());
+}

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
+use testrium_config::Delivery;
 use testrium_events::{Event, EventType, MalformedEvent};
 use testrium_verify::{
-    Expectations, ExpectedCircuit, FailureKind, GroupTiming, Verdict, Verifier, VerifyInput,
-    VerifyOptions, verify,
+    Expectations, ExpectedCircuit, ExpectedContract, FailureKind, GroupTiming, Verdict, Verifier,
+    VerifyInput, VerifyOptions, verify,
 };
 
 /// One Send/Receive pair: sender, receiver, send time, latency, with monotonic time or not.
@@ -124,8 +125,30 @@ fn hostile_expectations() -> impl Strategy<Value = Expectations> {
         ),
         0..3,
     );
-    (units, circuits).prop_map(|(units, circuits)| {
+    let end = || {
+        (
+            prop::sample::select(vec!["a", "b", "x"]),
+            prop::sample::select(vec!["s", "r", "ready"]),
+        )
+    };
+    let contracts = prop::collection::vec(
+        (
+            end(),
+            end(),
+            prop::sample::select(Delivery::ALL.to_vec()),
+            prop::option::of(1u64..3_000),
+        ),
+        0..3,
+    );
+    (units, circuits, contracts).prop_map(|(units, circuits, contracts)| {
         let mut exp = Expectations::new("hostile");
+        for ((su, sp), (ru, rp), delivery, within) in contracts {
+            let mut c = ExpectedContract::new(su, sp, ru, rp, delivery);
+            if let Some(ms) = within {
+                c = c.within(Duration::from_millis(ms));
+            }
+            exp = exp.contract(c);
+        }
         for (name, probes, enabled) in units {
             exp = if enabled {
                 exp.unit(name, probes)

@@ -783,6 +783,10 @@ fn failure_kind_ids_are_stable_and_round_trip() {
             "circuit_out_of_order",
             "hop_over_budget",
             "circuit_over_budget",
+            "contract_lost",
+            "contract_duplicated",
+            "contract_late",
+            "contract_unsent",
             "malformed_event",
             "group_timeout",
             "fault_not_triggered",
@@ -980,4 +984,192 @@ fn extreme_clock_values_stay_short_in_text_and_never_overflow() {
     assert!(text.contains("max inf"), "{text}");
     assert!(text.lines().all(|l| l.len() < 400), "{text}");
     assert_eq!(v.failure_kinds(), [FailureKind::HopOverBudget]);
+}
+
+// ---------------------------------------------------------------- delivery contracts (issue 17)
+
+mod contracts {
+    use std::time::Duration;
+
+    use testrium_config::Delivery;
+    use testrium_events::Event;
+    use testrium_verify::{
+        ContractReport, Expectations, ExpectedContract, FailureKind, Verdict, VerifyInput, verify,
+    };
+
+    use super::kinds;
+    use crate::support::{recv, send};
+
+    fn expectations(delivery: Delivery, within: Option<Duration>) -> Expectations {
+        let mut contract = ExpectedContract::new("p", "sent", "w", "got", delivery);
+        if let Some(w) = within {
+            contract = contract.within(w);
+        }
+        Expectations::new("queue")
+            .unit("p", ["sent"])
+            .unit("w", ["got"])
+            .contract(contract)
+    }
+
+    fn run(delivery: Delivery, within: Option<Duration>, events: &[Event]) -> Verdict {
+        verify(&VerifyInput::new(&expectations(delivery, within), events))
+    }
+
+    /// k1 delivered once, k2 resent and delivered twice, k3 lost.
+    fn retries_and_a_loss() -> Vec<Event> {
+        vec![
+            send(1, "p", "sent", "k1", 1.0),
+            recv(2, "w", "got", "k1", 1.1),
+            send(3, "p", "sent", "k2", 1.2),
+            send(4, "p", "sent", "k2", 1.5),
+            recv(5, "w", "got", "k2", 1.3),
+            recv(6, "w", "got", "k2", 1.6),
+            send(7, "p", "sent", "k3", 1.7),
+        ]
+    }
+
+    fn counts(c: &ContractReport) -> [u64; 6] {
+        [c.sent, c.received, c.lost, c.duplicated, c.late, c.unsent]
+    }
+
+    #[test]
+    fn exactly_once_passes_on_one_receive_per_send() {
+        let events = [
+            send(1, "p", "sent", "k1", 1.0),
+            recv(2, "w", "got", "k1", 1.25),
+            send(3, "p", "sent", "k2", 2.0),
+            recv(4, "w", "got", "k2", 2.5),
+        ];
+        let v = run(Delivery::ExactlyOnce, None, &events);
+        assert!(v.passed(), "{}", v.render_text());
+        let c = &v.contracts[0];
+        assert!(c.passed);
+        assert_eq!(c.name, "p:sent -> w:got");
+        assert_eq!(c.delivery, "exactly-once");
+        assert_eq!(counts(c), [2, 2, 0, 0, 0, 0]);
+        let l = c.latency.expect("latency");
+        assert_eq!((l.p50_s, l.max_s), (0.25, 0.5));
+        // Judged by the contract: no pairs, orphans or duplicates of the default rules.
+        assert!(v.correlation.pairs.is_empty());
+        assert!(
+            v.render_text()
+                .contains("contract p:sent -> w:got (exactly-once): passed")
+        );
+    }
+
+    #[test]
+    fn exactly_once_fails_on_a_loss_and_a_duplicate_naming_the_keys() {
+        let v = run(Delivery::ExactlyOnce, None, &retries_and_a_loss());
+        assert_eq!(
+            kinds(&v),
+            [FailureKind::ContractLost, FailureKind::ContractDuplicated]
+        );
+        let c = &v.contracts[0];
+        assert!(!c.passed);
+        assert_eq!(counts(c), [3, 2, 1, 1, 0, 0]);
+        assert_eq!(c.lost_keys, ["k3"]);
+        assert_eq!(c.duplicated_keys, ["k2"]);
+        let f = &v.failures()[1];
+        assert_eq!(f.contract.as_deref(), Some("p:sent -> w:got"));
+        assert_eq!(f.key.as_deref(), Some("k2"));
+        assert_eq!(
+            f.message,
+            "contract `p:sent -> w:got` (exactly-once): 1 key(s) received more than once: `k2`"
+        );
+        // Latency from the first send to the first receive of each key.
+        let l = c.latency.expect("latency");
+        assert_eq!(l.count, 2);
+    }
+
+    #[test]
+    fn at_least_once_counts_duplicates_and_fails_on_a_loss() {
+        let v = run(Delivery::AtLeastOnce, None, &retries_and_a_loss());
+        assert_eq!(kinds(&v), [FailureKind::ContractLost]);
+        let mut events = retries_and_a_loss();
+        events.push(recv(8, "w", "got", "k3", 1.8));
+        let v = run(Delivery::AtLeastOnce, None, &events);
+        assert!(v.passed(), "{}", v.render_text());
+        assert_eq!(counts(&v.contracts[0]), [3, 3, 0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn at_most_once_counts_losses_and_fails_on_a_duplicate() {
+        let v = run(Delivery::AtMostOnce, None, &retries_and_a_loss());
+        assert_eq!(kinds(&v), [FailureKind::ContractDuplicated]);
+        let mut events = retries_and_a_loss();
+        events.retain(|e| e.id != 6);
+        let v = run(Delivery::AtMostOnce, None, &events);
+        assert!(v.passed(), "{}", v.render_text());
+        assert_eq!(counts(&v.contracts[0]), [3, 2, 1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn within_ms_makes_a_slow_receive_late_not_lost() {
+        let events = [
+            send(1, "p", "sent", "k1", 1.0).with_mono_ns(1_000_000_000),
+            recv(2, "w", "got", "k1", 1.0).with_mono_ns(1_050_000_000),
+            send(3, "p", "sent", "k2", 2.0).with_mono_ns(2_000_000_000),
+            recv(4, "w", "got", "k2", 2.0).with_mono_ns(2_250_000_000),
+        ];
+        let within = Some(Duration::from_millis(100));
+        for delivery in Delivery::ALL {
+            let v = run(delivery, within, &events);
+            assert_eq!(kinds(&v), [FailureKind::ContractLate], "{delivery}");
+            let c = &v.contracts[0];
+            assert_eq!(counts(c), [2, 2, 0, 0, 1, 0]);
+            assert_eq!(c.late_keys, ["k2"]);
+            assert_eq!(c.within_s, Some(0.1));
+        }
+        let v = run(
+            Delivery::ExactlyOnce,
+            Some(Duration::from_millis(250)),
+            &events,
+        );
+        assert!(v.passed(), "{}", v.render_text());
+    }
+
+    #[test]
+    fn a_receive_with_no_send_always_fails() {
+        let events = [
+            send(1, "p", "sent", "k1", 1.0),
+            recv(2, "w", "got", "k1", 1.1),
+            recv(3, "w", "got", "ghost", 1.2),
+        ];
+        for delivery in Delivery::ALL {
+            let v = run(delivery, None, &events);
+            assert_eq!(kinds(&v), [FailureKind::ContractUnsent], "{delivery}");
+            assert_eq!(v.contracts[0].unsent_keys, ["ghost"]);
+        }
+    }
+
+    #[test]
+    fn a_pair_not_covered_keeps_the_default_rules() {
+        let events = [
+            send(1, "p", "sent", "k1", 1.0),
+            recv(2, "w", "got", "k1", 1.1),
+            recv(3, "w", "got", "k1", 1.2),
+            send(4, "p", "ping", "x1", 1.0),
+            recv(5, "w", "pong", "x1", 1.1),
+            recv(6, "w", "pong", "x1", 1.2),
+            send(7, "p", "ping", "x2", 1.3),
+        ];
+        let v = run(Delivery::AtLeastOnce, None, &events);
+        assert_eq!(
+            kinds(&v),
+            [FailureKind::OrphanSend, FailureKind::DuplicateKey]
+        );
+        assert_eq!(v.correlation.duplicate_keys[0].key.as_ref(), "x1");
+        assert_eq!(v.correlation.pairs.len(), 1);
+        assert!(v.contracts[0].passed);
+    }
+
+    #[test]
+    fn the_verdict_does_not_depend_on_event_order() {
+        let events = retries_and_a_loss();
+        let mut reversed = events.clone();
+        reversed.reverse();
+        let a = run(Delivery::ExactlyOnce, None, &events);
+        let b = run(Delivery::ExactlyOnce, None, &reversed);
+        assert_eq!(a, b);
+    }
 }

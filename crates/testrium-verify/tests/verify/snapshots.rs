@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use testrium_config::Delivery;
 use testrium_events::{Event, EventType, MalformedEvent};
 use testrium_verify::{
-    DirectTest, Expectations, ExpectedCircuit, Failure, FailureKind, GroupTiming, UnitFailure,
-    UnitOutcome, UnitStatus, Verdict, VerifyInput, verify,
+    DirectTest, Expectations, ExpectedCircuit, ExpectedContract, Failure, FailureKind, GroupTiming,
+    UnitFailure, UnitOutcome, UnitStatus, Verdict, VerifyInput, verify,
 };
 
 use crate::support::{default, recv, send};
@@ -215,6 +216,52 @@ fn failing(kind: FailureKind) -> Verdict {
         }
         FailureKind::GroupTimeout => {
             timed_out = true;
+        }
+        FailureKind::ContractLost
+        | FailureKind::ContractDuplicated
+        | FailureKind::ContractLate
+        | FailureKind::ContractUnsent => {
+            let mut contract = ExpectedContract::new(
+                "source",
+                "command-sent",
+                "target",
+                "command-received",
+                Delivery::ExactlyOnce,
+            );
+            match kind {
+                FailureKind::ContractLost => {
+                    events.push(send(5, "source", "command-sent", "cmd-2", 1_700_000_000.02));
+                }
+                FailureKind::ContractDuplicated => {
+                    events.push(recv(
+                        5,
+                        "target",
+                        "command-received",
+                        "cmd-1",
+                        1_700_000_000.02,
+                    ));
+                }
+                FailureKind::ContractLate => contract = contract.within(Duration::from_millis(2)),
+                _ => {
+                    events.push(recv(
+                        5,
+                        "target",
+                        "command-received",
+                        "cmd-9",
+                        1_700_000_000.02,
+                    ));
+                }
+            }
+            // Without the circuit: the contract alone judges the pair.
+            let exp = Expectations::new("test_request_response")
+                .unit("source", ["command-sent", "response-received"])
+                .unit("target", ["command-received", "endpoint-activated"])
+                .contract(contract);
+            return verify(
+                &VerifyInput::new(&exp, &events)
+                    .unit_outcomes(&outcomes)
+                    .timing(timing()),
+            );
         }
         FailureKind::FaultNotTriggered => {
             // Judged by the runner, which adds it to the verifier's verdict.
