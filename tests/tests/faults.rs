@@ -203,3 +203,59 @@ fn a_fault_that_never_triggers_fails_unless_optional() {
         }
     }
 }
+
+/// Issue 17, done when: the bundled queue example (a fault kills the worker after its 3rd
+/// order and restarts it; unacknowledged orders come again) passes under its at-least-once
+/// contract; the same run, re-verified with `delivery = "exactly-once"`, fails and names the
+/// duplicated key — without starting anything.
+#[test]
+fn the_queue_example_holds_at_least_once_and_reverified_exactly_once_fails() {
+    let base = TempBase::new("queue-example");
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/test_queue_fault");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&from)
+        .arg(base.path())
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    let testrium = testrium_bin("TESTRIUM_BIN");
+    let json = base.path().join("run.json");
+    let out = std::process::Command::new(&testrium)
+        .arg("run")
+        .arg(base.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("report")).expect("json");
+    let attempt = &report["groups"][0]["attempts"][0];
+    assert_eq!(attempt["faults"][0]["fired"], true, "{attempt}");
+    let run_dir = attempt["run_dir"].as_str().expect("run dir").to_owned();
+    // The same run, judged against an edited contract.
+    let config = base.path().join("test_queue_fault/config.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace(
+            "delivery = \"at-least-once\"",
+            "delivery = \"exactly-once\"",
+        ),
+    )
+    .expect("edit");
+    let again = std::process::Command::new(&testrium)
+        .arg("verify")
+        .arg(&run_dir)
+        .output()
+        .expect("verify");
+    let said = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert_eq!(again.status.code(), Some(1), "{said}");
+    assert!(said.contains("contract_duplicated"), "{said}");
+    assert!(
+        said.contains("order-3"),
+        "the duplicated key is named: {said}"
+    );
+}
