@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::model::{AttemptReport, GroupReport, RunReport, Timeline, finite};
-use crate::sanitize::html as e;
+use crate::sanitize::{html as e, html_with_code as code};
 use crate::terminal::{millis, seconds};
 
 const CSS: &str = r#"
@@ -102,7 +102,7 @@ pub fn render(run: &RunReport) -> String {
         let items: Vec<String> = run
             .skipped
             .iter()
-            .map(|s| format!("<code>{}</code> ({})", e(&s.name), e(&s.reason)))
+            .map(|s| format!("<code>{}</code> ({})", e(&s.name), code(&s.reason)))
             .collect();
         h.push_str(&items.join(", "));
         h.push_str("</p>\n");
@@ -132,13 +132,42 @@ fn group_section(h: &mut String, index: usize, g: &GroupReport) {
         },
     );
     if let Some(error) = &g.error {
-        let _ = writeln!(h, "<p class=\"bad\">error: {}</p>", e(error));
+        let _ = writeln!(h, "<p class=\"bad\">error: {}</p>", code(error));
     }
     let many = g.attempts.len() > 1;
     for a in &g.attempts {
         attempt_section(h, index, a, many);
     }
     h.push_str("</section>\n");
+}
+
+/// Most items of a list shown at once; the rest are behind "show all N".
+const LIST_SHOWN: usize = 50;
+
+/// A `<ul>` of `items` showing the first [`LIST_SHOWN`], the rest in a `<details>`.
+fn capped_list(h: &mut String, class: &str, items: &[String]) {
+    // A top-level list has a line per item; one nested in an item stays on its line.
+    let (open, nl) = if class.is_empty() {
+        ("<ul>".to_owned(), "")
+    } else {
+        (format!("<ul class=\"{class}\">"), "\n")
+    };
+    let _ = write!(h, "{open}{nl}");
+    for item in items.iter().take(LIST_SHOWN) {
+        let _ = write!(h, "{item}{nl}");
+    }
+    let _ = write!(h, "</ul>{nl}");
+    if items.len() > LIST_SHOWN {
+        let _ = write!(
+            h,
+            "<details class=\"more\"><summary>show all {}</summary>{open}{nl}",
+            items.len()
+        );
+        for item in &items[LIST_SHOWN..] {
+            let _ = write!(h, "{item}{nl}");
+        }
+        let _ = write!(h, "</ul></details>{nl}");
+    }
 }
 
 fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) {
@@ -163,19 +192,19 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
         h.push_str("<p class=\"bad\">Interrupted: units were torn down.</p>\n");
     }
     if !a.failures.is_empty() {
-        h.push_str("<h3>Failures</h3>\n<ul class=\"failures\">\n");
+        h.push_str("<h3>Failures</h3>\n");
         // Root causes first, their consequences folded under them, then the rest.
+        let mut items: Vec<String> = Vec::new();
         let mut shown = vec![false; a.failures.len()];
         for root in &a.root_causes {
             let Some(f) = a.failures.get(root.failure) else {
                 continue;
             };
             shown[root.failure] = true;
-            let _ = write!(
-                h,
+            let mut item = format!(
                 "<li class=\"root-cause\"><code class=\"kind\">{}</code> {}",
                 e(&f.kind),
-                e(&f.message)
+                code(&f.message)
             );
             if let Some(exception) = &root.exception {
                 let at = root
@@ -183,40 +212,40 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
                     .as_deref()
                     .map(|f| format!(" <span class=\"frame\">at {}</span>", e(f)))
                     .unwrap_or_default();
-                let _ = write!(h, "<div class=\"exception\">{}{at}</div>", e(exception));
+                let _ = write!(item, "<div class=\"exception\">{}{at}</div>", e(exception));
             }
-            let consequences: Vec<usize> = (0..a.failures.len())
+            let consequences: Vec<String> = (0..a.failures.len())
                 .filter(|&i| a.failures[i].caused_by == Some(root.failure))
+                .map(|i| {
+                    shown[i] = true;
+                    let c = &a.failures[i];
+                    format!(
+                        "<li><code class=\"kind\">{}</code> {}</li>",
+                        e(&c.kind),
+                        code(&c.message)
+                    )
+                })
                 .collect();
             if !consequences.is_empty() {
                 let _ = write!(
-                    h,
-                    "<details class=\"consequences\"><summary>caused {} more</summary><ul>",
+                    item,
+                    "<details class=\"consequences\"><summary>caused {} more</summary>",
                     consequences.len()
                 );
-                for i in consequences {
-                    shown[i] = true;
-                    let c = &a.failures[i];
-                    let _ = write!(
-                        h,
-                        "<li><code class=\"kind\">{}</code> {}</li>",
-                        e(&c.kind),
-                        e(&c.message)
-                    );
-                }
-                h.push_str("</ul></details>");
+                capped_list(&mut item, "", &consequences);
+                item.push_str("</details>");
             }
-            h.push_str("</li>\n");
+            item.push_str("</li>");
+            items.push(item);
         }
         for (f, _) in a.failures.iter().zip(&shown).filter(|(_, shown)| !**shown) {
-            let _ = writeln!(
-                h,
+            items.push(format!(
                 "<li><code class=\"kind\">{}</code> {}</li>",
                 e(&f.kind),
-                e(&f.message)
-            );
+                code(&f.message)
+            ));
         }
-        h.push_str("</ul>\n");
+        capped_list(h, "failures", &items);
     }
 
     if !a.warnings.is_empty() {
@@ -226,7 +255,7 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
                 h,
                 "<li><code class=\"warn\">{}</code> {}</li>",
                 e(&w.kind),
-                e(&w.message)
+                code(&w.message)
             );
         }
         h.push_str("</ul>\n");
@@ -255,7 +284,7 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
             },
             e(&u.status),
             u.duration_s.map(seconds).unwrap_or_default(),
-            e(u.reason.as_deref().unwrap_or("")),
+            code(u.reason.as_deref().unwrap_or("")),
             if u.restarts > 0 {
                 format!(" (restarted {}×)", u.restarts)
             } else {
@@ -388,7 +417,7 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
                 circuit
                     .message
                     .as_deref()
-                    .map(|m| format!(": {}", e(m)))
+                    .map(|m| format!(": {}", code(m)))
                     .unwrap_or_default(),
                 hops.join(" → "),
                 complete,
@@ -409,7 +438,7 @@ fn attempt_section(h: &mut String, group: usize, a: &AttemptReport, many: bool) 
                 e(&t.name),
                 if t.passed { "passed" } else { "failed" },
                 seconds(t.duration_s),
-                e(t.message.as_deref().unwrap_or("")),
+                code(t.message.as_deref().unwrap_or("")),
                 cls = if t.passed { "ok" } else { "bad" },
             );
         }
@@ -1223,5 +1252,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 16: a flood of failures shows the first 50, the rest behind "show all N"; names
+    /// quoted in backticks read as code, with no backtick left in the page.
+    #[test]
+    fn the_failure_list_is_capped_and_no_backtick_shows() {
+        let mut run = fixtures::run();
+        let attempt = &mut run.groups[1].attempts[0];
+        let failure = attempt.failures[1].clone();
+        attempt.root_causes.clear();
+        attempt.failures = vec![failure; 191];
+        let page = render(&run);
+        let list = &page[page.find("<ul class=\"failures\">").unwrap()..];
+        let list = &list[..list.find("</ul>").unwrap()];
+        assert_eq!(list.matches("<li>").count(), 50);
+        assert!(page.contains("<details class=\"more\"><summary>show all 191</summary>"));
+        assert!(page.contains("<code>source:command-sent</code> sent key <code>k1</code>"));
+        assert!(
+            !render(&fixtures::run()).contains('`'),
+            "a backtick in the page"
+        );
+        assert!(!page.contains('`'), "a backtick in the page");
     }
 }
