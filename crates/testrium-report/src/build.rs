@@ -424,6 +424,10 @@ fn lifecycle(a: &AttemptOutcome) -> Vec<LifecycleMark> {
             UnitState::Starting => "spawned".to_owned(),
             UnitState::Ready => "ready".to_owned(),
             UnitState::Running => continue,
+            // Ended before it was ever started (the group was decided first).
+            UnitState::Stopped | UnitState::Finished if !started.contains(t.unit.as_str()) => {
+                "never started".to_owned()
+            }
             UnitState::Finished => exit(),
             UnitState::Stopped if a.ignored_sigterm.contains(&t.unit) => {
                 "killed after the grace period".to_owned()
@@ -585,6 +589,7 @@ mod tests {
             UnitTransition::new("server", UnitState::Failed, ms(20)),
             UnitTransition::new("proxy", UnitState::Starting, ms(2)),
             UnitTransition::new("proxy", UnitState::Stopped, ms(30)),
+            UnitTransition::new("client", UnitState::Stopped, ms(31)),
         ];
         let labels: Vec<(String, String)> = lifecycle(&a)
             .into_iter()
@@ -598,6 +603,7 @@ mod tests {
             ("server", "failed: exited 3"),
             ("proxy", "spawned"),
             ("proxy", "killed after the grace period"),
+            ("client", "never started"),
         ];
         let expected: Vec<(String, String)> = expected
             .iter()
