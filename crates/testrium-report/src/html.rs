@@ -931,6 +931,8 @@ fn route_density(
                 e(&text)
             );
         }
+        // No probe label is written over the band.
+        room.reserve([room.left, band_top, room.right, band_top + share]);
         h.push_str("</g>\n");
     }
     h.push_str("</g>\n");
@@ -954,6 +956,11 @@ impl Room {
             right,
             taken: Vec::new(),
         }
+    }
+
+    /// Keeps a box (x0, y0, x1, y1) free of labels.
+    fn reserve(&mut self, b: [f64; 4]) {
+        self.taken.push(b);
     }
 
     /// Takes the box of `text` centred at `x` with its baseline at `y`, if it is free.
