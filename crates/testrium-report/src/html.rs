@@ -577,14 +577,22 @@ fn timeline_svg(
          <defs><marker id=\"head-{id}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#0969da\"/></marker></defs>"
     );
     h.push_str("<g class=\"axis\">");
-    for (x, t) in layout.ticks(6) {
+    let ticks: Vec<(f64, f64, String)> = layout
+        .ticks(6)
+        .into_iter()
+        .map(|(x, t)| (x, t, millis(t)))
+        .collect();
+    for (n, (x, t, label)) in ticks.iter().enumerate() {
+        // Two ticks reading the same (3 s, 3 s) say nothing: the later (the end) is kept.
+        if ticks.get(n + 1).is_some_and(|next| next.2 == *label) {
+            continue;
+        }
         let _ = write!(
             h,
             "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\"/><text x=\"{x:.1}\" y=\"{ty}\" text-anchor=\"middle\" data-ms=\"{t:.3}\">{label}</text>",
             top = TOP - 6.0,
             bottom = height - 6.0,
             ty = TOP - 12.0,
-            label = millis(t),
         );
     }
     for (x, idle) in &layout.breaks {
