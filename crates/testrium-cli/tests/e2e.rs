@@ -1298,6 +1298,11 @@ fn html_report_of_a_flood_and_a_hang_reads_in_chromium() {
     ));
     assert!(flood.contains(">1000 pairs · p50 "));
     assert!(flood.contains("<text class=\"probe-label\""));
+    assert_eq!(
+        dom.matches("<figure class=\"histogram\"").count(),
+        1,
+        "a latency histogram"
+    );
     // The hang: the server spawned, never ready, failed at the group timeout, a red line there.
     let hang = svg_of("test_hang");
     assert!(

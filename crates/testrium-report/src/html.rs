@@ -43,6 +43,8 @@ svg .life.starting path.restart { fill: var(--warn); } svg .life.ready path { fi
 svg .life.failed rect { fill: var(--fail); } svg .life.stopped rect { fill: #fff; stroke: #57606a; stroke-width: 1.5; }
 svg .life path.killed { fill: none; stroke: var(--fail); stroke-width: 2.5; }
 svg .timeout line { stroke: var(--fail); stroke-width: 1.5; stroke-dasharray: 6 4; } svg .timeout text { font-size: 11px; fill: var(--fail); font-weight: 600; }
+.histograms { display: flex; flex-wrap: wrap; gap: 1rem; } figure.histogram { margin: 0; font-size: 12px; }
+figure.histogram svg { width: 320px; height: 90px; } figure.histogram rect { fill: #0969da; } figure.histogram text { font-size: 10px; fill: var(--muted); }
 svg .density rect { fill: #0969da; } svg .density text { font-size: 10px; fill: #0969da; font-weight: 600; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 .legend { font-size: 12px; } .dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin: 0 4px 0 10px; }
 .dot.Send { background: #0969da; } .dot.Receive { background: #8250df; } .dot.Default { background: #6e7781; }
@@ -764,6 +766,9 @@ fn timeline_svg(
         " · arrows: Send→Receive with its latency"
     });
     h.push_str(" · ≈ idle time shortened</p>\n");
+    if tl.arrows.len() > DENSITY_PAIRS {
+        latency_histograms(h, tl);
+    }
     if tl.omitted > 0 {
         let _ = writeln!(
             h,
@@ -944,6 +949,69 @@ fn route_density(
         h.push_str("</g>\n");
     }
     h.push_str("</g>\n");
+}
+
+/// Beside the density bands: per route, a histogram of its pairs' latencies (20 bins from
+/// the fastest to the slowest), each bar with its range and count in a tooltip.
+fn latency_histograms(h: &mut String, tl: &Timeline) {
+    const BINS: usize = 20;
+    const W: f64 = 320.0;
+    const H: f64 = 90.0;
+    let steps: std::collections::HashMap<i64, (&str, &str)> = tl
+        .events
+        .iter()
+        .map(|ev| (ev.id, (ev.unit.as_str(), ev.step.as_str())))
+        .collect();
+    let mut routes: Vec<(String, Vec<f64>)> = Vec::new();
+    for arrow in &tl.arrows {
+        let (Some(from), Some(to)) = (steps.get(&arrow.from_id), steps.get(&arrow.to_id)) else {
+            continue;
+        };
+        let name = format!("{}:{} → {}:{}", from.0, from.1, to.0, to.1);
+        match routes.iter_mut().find(|r| r.0 == name) {
+            Some(route) => route.1.push(arrow.latency_ms),
+            None => routes.push((name, vec![arrow.latency_ms])),
+        }
+    }
+    h.push_str("<div class=\"histograms\">\n");
+    for (name, latencies) in &routes {
+        let lo = latencies.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = latencies.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let step = ((hi - lo) / BINS as f64).max(f64::EPSILON);
+        let mut bins = [0u32; BINS];
+        for &l in latencies {
+            bins[(((l - lo) / step) as usize).min(BINS - 1)] += 1;
+        }
+        let most = f64::from(bins.iter().copied().max().unwrap_or(1).max(1));
+        let _ = write!(
+            h,
+            "<figure class=\"histogram\" data-route=\"{r}\"><figcaption>Latency of <code>{r}</code>: {n} pairs</figcaption>\
+             <svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"latency histogram\">",
+            r = e(name),
+            n = latencies.len(),
+        );
+        let width = W / BINS as f64;
+        for (i, &count) in bins.iter().enumerate().filter(|(_, c)| **c > 0) {
+            let height = (H - 20.0) * f64::from(count) / most;
+            let _ = write!(
+                h,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{height:.1}\"><title>{} – {}: {count} pairs</title></rect>",
+                width * i as f64 + 1.0,
+                H - 16.0 - height,
+                width - 2.0,
+                millis(lo + step * i as f64),
+                millis(lo + step * (i + 1) as f64),
+            );
+        }
+        let _ = writeln!(
+            h,
+            "<text x=\"1\" y=\"{y}\">{}</text><text x=\"{W}\" y=\"{y}\" text-anchor=\"end\">{}</text></svg></figure>",
+            millis(lo),
+            millis(hi),
+            y = H - 3.0,
+        );
+    }
+    h.push_str("</div>\n");
 }
 
 /// The free space for text labels: a label is placed only where it overlaps no label placed
@@ -1254,6 +1322,8 @@ mod tests {
             "data-route=\"client:request-sent → server:request-received\" data-pairs=\"1000\""
         ));
         assert!(many.contains(">1000 pairs · p50 50 µs</text>"));
+        assert!(many.contains("<figure class=\"histogram\" data-route=\"client:request-sent → server:request-received\"><figcaption>Latency of <code>client:request-sent → server:request-received</code>: 1000 pairs</figcaption>"));
+        assert!(!few.contains("<figure class=\"histogram\""));
         for page in [&few, &many] {
             let labels = text_boxes(page, "probe-label");
             assert!(!labels.is_empty());
