@@ -122,6 +122,12 @@ fn sort_timelines(report: &mut Value) {
                     .unwrap()
                     .sort_by_key(|v| v.to_string());
             }
+            // Units' lifecycles interleave as concurrent units happen to change state; each
+            // unit's own marks keep their order (a stable sort by unit).
+            attempt["lifecycle"]
+                .as_array_mut()
+                .unwrap()
+                .sort_by_key(|v| v["unit"].to_string());
             // A circuit instance's event ids are row ids too: they vary with the order
             // concurrent units wrote their rows (their count does not).
             for circuit in attempt["circuits"].as_array_mut().unwrap() {

@@ -149,6 +149,24 @@ fn units_start_by_dependency_then_init_order() {
 
     let starting = state_order(&events, UnitState::Starting);
     assert_eq!(starting, ["a", "x", "y", "b", "c"], "start order");
+    // Issue 16: the attempt keeps every state change the observer saw, for reports' lanes.
+    let seen: Vec<(String, UnitState)> = events
+        .iter()
+        .filter_map(|event| match event {
+            RunEvent::UnitStateChanged { unit, state, .. } => Some((unit.clone(), *state)),
+            _ => None,
+        })
+        .collect();
+    let transitions = &outcome.attempts[0].transitions;
+    let kept: Vec<(String, UnitState)> = transitions
+        .iter()
+        .map(|t| (t.unit.clone(), t.state))
+        .collect();
+    assert_eq!(kept, seen);
+    assert!(
+        transitions.windows(2).all(|w| w[0].at <= w[1].at),
+        "in time order"
+    );
     // b started only after a was ready, c only after b was.
     let probes = db_events(&db_of(&outcome));
     let id = |unit: &str, step: &str| {

@@ -591,37 +591,13 @@ fn chromium() -> Option<PathBuf> {
 
 #[test]
 fn html_report_renders_in_chromium() {
-    let Some(chromium) = chromium() else {
-        println!(
-            "SKIPPED html_report_renders_in_chromium: no chromium binary (apt-get install chromium)"
-        );
-        return;
-    };
     let base = Base::new("html").with(&["test_api_queue_worker", "test_failing"]);
     let page = base.path.join("report.html");
     let out = base.run(&["--html", page.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    let profile = base.path.join("chromium-profile");
-    let dom = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(dom.status.success(), "chromium failed: {:?}", dom.status);
-    let dom = text(&dom.stdout);
+    let Some(dom) = chromium_dom("html_report_renders_in_chromium", &base, &page) else {
+        return;
+    };
     // The DOM Chromium built from the page: one lane per unit, one arrow per Send→Receive
     // pair (labelled with its latency), every probe drawn, failures marked, the verdict shown.
     assert!(dom.contains("id=\"verdict\">FAILED</span>"), "{dom}");
@@ -1396,4 +1372,163 @@ fn retries_report_a_group_that_passes_on_retry_as_flaky() {
     assert!(marker.exists());
     let out = base.run(&["--retries", "1", "--flaky-result", "fail"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+}
+
+/// The DOM Chromium builds from a page, or `None` (saying so) without a `chromium` binary.
+fn chromium_dom(test: &str, base: &Base, page: &Path) -> Option<String> {
+    let Some(chromium) = chromium() else {
+        println!("SKIPPED {test}: no chromium binary (apt-get install chromium)");
+        return None;
+    };
+    let profile = base.path.join("chromium-profile");
+    let dom = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(dom.status.success(), "chromium failed: {:?}", dom.status);
+    Some(text(&dom.stdout))
+}
+
+/// A number attribute of a tag's text (`<circle … cx="12.5" …`).
+fn number_attr(tag: &str, name: &str) -> Option<f64> {
+    let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    tag[at..].split('"').next()?.parse().ok()
+}
+
+/// Issue 16: what a person sees of a 1,000-pair run and of a hang. The lanes carry the units'
+/// lifecycle, the axis ends at the attempt's end (a 3 s hang reads as 3 s), a band per route
+/// replaces 1,000 arrows, nothing is drawn over the lanes' names, and no backtick shows.
+#[test]
+fn html_report_of_a_flood_and_a_hang_reads_in_chromium() {
+    let base = Base::new("html-scale").with(&["test_pairs_1000", "test_hang"]);
+    let page = base.path.join("report.html");
+    let json_path = base.path.join("report.json");
+    let out = base.run(&[
+        "--html",
+        page.to_str().unwrap(),
+        "--json",
+        json_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let report = json(&json_path);
+    let Some(dom) = chromium_dom(
+        "html_report_of_a_flood_and_a_hang_reads_in_chromium",
+        &base,
+        &page,
+    ) else {
+        return;
+    };
+    let svgs: Vec<&str> = dom
+        .split("<svg class=\"timeline\"")
+        .skip(1)
+        .map(|s| &s[..s.find("</svg>").unwrap()])
+        .collect();
+    assert_eq!(svgs.len(), 2);
+    for (group, svg) in report["groups"].as_array().unwrap().iter().zip(&svgs) {
+        let name = group["name"].as_str().unwrap();
+        let duration_ms = group["attempts"][0]["duration_s"].as_f64().unwrap() * 1e3;
+        // The axis runs to the attempt's end, its last tick labelled with it.
+        let end = number_attr(svg, "data-end-ms").unwrap();
+        assert!(
+            (end - duration_ms).abs() < 1.0,
+            "{name}: axis to {end} of {duration_ms}"
+        );
+        let axis = &svg[svg.find("<g class=\"axis\">").unwrap()..];
+        let last_tick = axis[..axis.find("</g>").unwrap()]
+            .rsplit("data-ms=\"")
+            .next()
+            .unwrap();
+        assert!(
+            last_tick.starts_with(&format!("{end:.3}\"")),
+            "{name}: {last_tick}"
+        );
+        // Lifecycle marks on the lanes.
+        assert!(
+            svg.contains("<g class=\"life starting\" data-unit=\"server\""),
+            "{name}: spawn mark"
+        );
+        // Nothing starts left of where the lanes' names end.
+        let labels_end = svg
+            .split("<text class=\"lane-label\" ")
+            .skip(1)
+            .map(|t| {
+                let x = number_attr(&format!(" {t}"), "x").unwrap();
+                let name = &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()];
+                x + name.chars().count() as f64 * 7.5
+            })
+            .fold(0.0, f64::max);
+        assert!(labels_end > 8.0);
+        for tag in svg.split('<').skip(1) {
+            let (head, content) = tag.split_once('>').unwrap_or((tag, ""));
+            if head.starts_with('/') || head.contains("class=\"lane-label\"") {
+                continue;
+            }
+            let width = if head.starts_with("text") {
+                content.chars().count() as f64 * 6.5
+            } else {
+                0.0
+            };
+            let left = if head.contains("text-anchor=\"middle\"") {
+                width / 2.0
+            } else if head.contains("text-anchor=\"end\"") {
+                width
+            } else {
+                0.0
+            };
+            let r = number_attr(head, "r").unwrap_or(0.0);
+            for attr in ["x", "cx", "x1", "x2"] {
+                if let Some(x) = number_attr(head, attr) {
+                    assert!(
+                        x - left - r >= labels_end,
+                        "{name}: <{head}> reaches the lanes' names (x {x}, ends at {labels_end})"
+                    );
+                }
+            }
+        }
+    }
+    // The flood: one band for its route, not 1,000 arrows; probes named where there is room.
+    let groups = report["groups"].as_array().unwrap();
+    let svg_of = |name: &str| svgs[groups.iter().position(|g| g["name"] == name).unwrap()];
+    let flood = svg_of("test_pairs_1000");
+    assert_eq!(flood.matches("<g class=\"arrow\"").count(), 0);
+    assert!(flood.contains(
+        "data-route=\"client:request-sent → server:request-received\" data-pairs=\"1000\""
+    ));
+    assert!(flood.contains(">1000 pairs · p50 "));
+    assert!(flood.contains("<text class=\"probe-label\""));
+    assert_eq!(
+        dom.matches("<figure class=\"histogram\"").count(),
+        1,
+        "a latency histogram"
+    );
+    // The hang: the server spawned, never ready, failed at the group timeout, a red line there.
+    let hang = svg_of("test_hang");
+    assert!(
+        hang.contains("<g class=\"timeout\" data-at-ms=\"3"),
+        "{hang}"
+    );
+    assert!(hang.contains("server: failed: group timeout"), "{hang}");
+    assert!(!hang.contains("<g class=\"life ready\" data-unit=\"server\""));
+    // No backtick in what is read: the text between tags.
+    let texts: String = dom
+        .split('<')
+        .filter_map(|t| t.split_once('>').map(|(_, text)| text))
+        .collect();
+    assert!(!texts.contains('`'), "a backtick shows");
+    assert!(dom.contains("<code>server</code>"), "names set as code");
+    assert!(!dom.contains("<script"));
 }

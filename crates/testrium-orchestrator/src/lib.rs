@@ -204,7 +204,9 @@ pub use crate::cancel::CancelToken;
 pub use crate::error::{RunError, RunErrorKind, StoredAttemptError, StoredAttemptErrorKind};
 pub use crate::event::RunEvent;
 pub use crate::exit_code::TestriumExitCode;
-pub use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, FaultOutcome, GroupOutcome};
+pub use crate::outcome::{
+    AttemptOutcome, AttemptTimings, EndReason, FaultOutcome, GroupOutcome, UnitTransition,
+};
 pub use crate::reverify::{ReverifyError, ReverifyErrorKind, reverify};
 pub use crate::run::{DEFAULT_GRACE_PERIOD, DEFAULT_MAX_RESTARTS, DEFAULT_SETTLE_PERIOD, Run};
 pub use crate::sample::{EVENT_SAMPLE_LIMIT, EventSample, PAIR_LIMIT};

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use testrium_events::RunDb;
+use testrium_events::{RunDb, UnitState};
 use testrium_verify::{DirectTest, UnitOutcome, Verdict};
 
 use crate::attempt::{OUTCOME_META_KEY, VERDICT_META_KEY};
@@ -145,6 +145,34 @@ pub struct AttemptOutcome {
     pub retry: bool,
     /// The group's faults (`[[fault]]`) and what became of each.
     pub faults: Vec<FaultOutcome>,
+    /// Every lifecycle state a unit entered, in order, with its time since the start of the
+    /// attempt (the `UnitTransitions` rows of the run database, kept for reports' timelines;
+    /// empty in outcomes stored before it existed).
+    pub transitions: Vec<UnitTransition>,
+}
+
+/// A unit entering a lifecycle state during an attempt.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct UnitTransition {
+    /// The unit.
+    pub unit: String,
+    /// The state it entered.
+    pub state: UnitState,
+    /// When, from the start of the attempt (monotonic clock).
+    #[serde(with = "seconds")]
+    pub at: Duration,
+}
+
+impl UnitTransition {
+    /// `unit` entered `state` at `at` from the start of the attempt.
+    pub fn new(unit: impl Into<String>, state: UnitState, at: Duration) -> Self {
+        UnitTransition {
+            unit: unit.into(),
+            state,
+            at,
+        }
+    }
 }
 
 /// What became of one `[[fault]]` in an attempt.
@@ -225,6 +253,7 @@ impl AttemptOutcome {
             interrupted: false,
             retry: false,
             faults: Vec::new(),
+            transitions: Vec::new(),
         }
     }
 
@@ -396,6 +425,17 @@ pub(crate) struct StoredOutcome<'a> {
     /// they were.
     #[serde(default, skip_serializing_if = "no_faults")]
     faults: Cow<'a, [FaultOutcome]>,
+    /// Written only when there are some, so records stored before keep their bytes.
+    #[serde(default, skip_serializing_if = "no_transitions")]
+    transitions: Cow<'a, [UnitTransition]>,
+}
+
+#[expect(
+    clippy::ptr_arg,
+    reason = "serde's skip_serializing_if passes the field itself by reference"
+)]
+fn no_transitions(transitions: &Cow<'_, [UnitTransition]>) -> bool {
+    transitions.is_empty()
 }
 
 #[expect(
@@ -425,6 +465,7 @@ impl<'a> StoredOutcome<'a> {
             swept_processes: outcome.swept_processes,
             retry: outcome.retry,
             faults: Cow::Borrowed(&outcome.faults),
+            transitions: Cow::Borrowed(&outcome.transitions),
         }
     }
 
@@ -448,6 +489,7 @@ impl<'a> StoredOutcome<'a> {
             interrupted: self.interrupted,
             retry: self.retry,
             faults: self.faults.into_owned(),
+            transitions: self.transitions.into_owned(),
         }
     }
 }

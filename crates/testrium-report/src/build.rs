@@ -5,9 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use testrium_config::Group;
-use testrium_events::EventType;
+use testrium_events::{EventType, UnitState};
 use testrium_orchestrator::{
-    AttemptOutcome, GroupOutcome, GroupRun, SuiteOutcome, TestriumExitCode,
+    AttemptOutcome, EndReason, GroupOutcome, GroupRun, SuiteOutcome, TestriumExitCode,
 };
 use testrium_verify::{LatencyStats, UnitFailure, UnitStatus};
 
@@ -15,9 +15,9 @@ use crate::cause;
 
 use crate::model::{
     Arrow, AttemptReport, CircuitReport, ContractReport, Correlation, DirectTestReport, Failure,
-    FaultReport, GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted,
-    ProbeCheck, RouteLatency, RunReport, SCHEMA, TIMELINE_LIMIT, Timeline, TimelineEvent,
-    UnitReport, finite,
+    FaultReport, GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency,
+    LifecycleMark, Omitted, ProbeCheck, RouteLatency, RunReport, SCHEMA, TIMELINE_LIMIT, Timeline,
+    TimelineEvent, UnitReport, finite,
 };
 
 /// How many entries of a list of `len` are beyond [`LIST_LIMIT`].
@@ -370,6 +370,9 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
             .collect(),
         root_causes: Vec::new(),
         retry: a.retry,
+        lifecycle: lifecycle(a),
+        timed_out_at_s: (a.end == EndReason::GroupTimeout)
+            .then_some(a.timings.units_phase.as_secs_f64()),
     };
     // Whom a unit waited for: the dependency that failed, else (a unit never started) the
     // first of its dependencies in the configuration.
@@ -397,6 +400,71 @@ fn violation_word(kind: testrium_verify::ViolationKind) -> &'static str {
         V::OutOfOrder => "out of order at",
         V::HopOverBudget => "over budget at",
         _ => "over total budget at",
+    }
+}
+
+/// A mark per lifecycle state each unit entered, in words: the exit of a unit's last process
+/// carries its code or signal, a start after an exit is a restart, a stop of a unit that
+/// ignored SIGTERM reads as a kill after the grace period.
+fn lifecycle(a: &AttemptOutcome) -> Vec<LifecycleMark> {
+    let mut started: HashSet<&str> = HashSet::new();
+    let mut marks = Vec::with_capacity(a.transitions.len());
+    for (n, t) in a.transitions.iter().enumerate() {
+        let unit = a.units.iter().find(|u| u.name == t.unit);
+        let last_exit = !a.transitions[n + 1..]
+            .iter()
+            .any(|later| later.unit == t.unit && later.state == UnitState::Starting);
+        let exit = || match unit.map(|u| (u.exit_code, u.signal)) {
+            Some((_, Some(signal))) if last_exit => format!("killed by signal {signal}"),
+            Some((Some(code), None)) if last_exit => format!("exited {code}"),
+            _ => "exited".to_owned(),
+        };
+        let label = match t.state {
+            UnitState::Created => continue,
+            UnitState::Starting if !started.insert(t.unit.as_str()) => "restarted".to_owned(),
+            UnitState::Starting => "spawned".to_owned(),
+            UnitState::Ready => "ready".to_owned(),
+            UnitState::Running => continue,
+            // Ended before it was ever started (the group was decided first).
+            UnitState::Stopped | UnitState::Finished if !started.contains(t.unit.as_str()) => {
+                "never started".to_owned()
+            }
+            UnitState::Finished => exit(),
+            UnitState::Stopped if a.ignored_sigterm.contains(&t.unit) => {
+                "killed after the grace period".to_owned()
+            }
+            UnitState::Stopped => "stopped by the runner".to_owned(),
+            UnitState::Failed => match unit.and_then(|u| u.failure.as_ref()) {
+                Some(failure) if last_exit => {
+                    format!("failed: {}", failure_words(failure, &exit()))
+                }
+                _ => format!("failed: {}", exit()),
+            },
+            _ => continue,
+        };
+        marks.push(LifecycleMark::new(
+            t.unit.clone(),
+            t.state.as_str(),
+            finite(t.at.as_secs_f64()),
+            label,
+        ));
+    }
+    marks
+}
+
+/// A unit's failure in a few words for a timeline tooltip.
+fn failure_words(failure: &UnitFailure, exit: &str) -> String {
+    match failure {
+        UnitFailure::ReadinessTimeout { .. } | UnitFailure::ReadinessCheckTimeout { .. } => {
+            format!("never ready ({exit})")
+        }
+        UnitFailure::ExitedBeforeReady { .. } => format!("{exit} before ready"),
+        UnitFailure::Timeout { .. } => format!("its timeout expired ({exit})"),
+        UnitFailure::SpawnFailed { message } => format!("could not spawn ({message})"),
+        UnitFailure::KilledAfterGrace { .. } => "killed after the grace period".to_owned(),
+        UnitFailure::DependencyFailed { dependency } => format!("dependency {dependency} failed"),
+        UnitFailure::GroupTimedOut { .. } => format!("group timeout ({exit})"),
+        _ => exit.to_owned(),
     }
 }
 
@@ -428,6 +496,17 @@ fn timeline(a: &AttemptOutcome, group: Option<&Group>) -> Timeline {
     let omitted = sample.count.saturating_sub(TIMELINE_LIMIT as u64);
     order.truncate(TIMELINE_LIMIT);
     let start = order.first().map(|&i| at(&events[i])).unwrap_or(0.0);
+    // The start of the attempt on the events' clock (unknown in outcomes without timings).
+    let attempt_start = if mono {
+        a.timings.started_mono_ns as f64 / 1e6
+    } else {
+        a.timings.started_unix_s * 1e3
+    };
+    let first_event_ms = if order.is_empty() || attempt_start <= 0.0 {
+        0.0
+    } else {
+        finite((start - attempt_start).max(0.0))
+    };
 
     let mut failed_ids: HashSet<i64> = HashSet::new();
     failed_ids.extend(v.correlation.orphan_sends.iter().map(|e| e.id));
@@ -477,6 +556,7 @@ fn timeline(a: &AttemptOutcome, group: Option<&Group>) -> Timeline {
         events: timeline_events,
         omitted,
         arrows,
+        first_event_ms,
     }
 }
 
@@ -506,4 +586,59 @@ fn contract(c: &testrium_verify::ContractReport, v: &testrium_verify::Verdict) -
         report.failures.push(failure);
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use testrium_orchestrator::UnitTransition;
+    use testrium_verify::{UnitOutcome, Verdict};
+
+    use super::*;
+
+    /// Issue 16: the lanes' marks say what happened in words: spawn, restart, ready, the exit
+    /// code of the last process, a kill after the grace period.
+    #[test]
+    fn lifecycle_marks_read_as_what_happened() {
+        let mut a = AttemptOutcome::new("g", 1, "/tmp/g-1", Verdict::new("g", []));
+        let mut server = UnitOutcome::new("server", UnitStatus::Failed);
+        server.exit_code = Some(3);
+        server.failure = Some(UnitFailure::NonZeroExit { code: 3 });
+        a.units = vec![server, UnitOutcome::new("proxy", UnitStatus::Stopped)];
+        a.ignored_sigterm = vec!["proxy".into()];
+        let ms = Duration::from_millis;
+        a.transitions = vec![
+            UnitTransition::new("server", UnitState::Created, ms(0)),
+            UnitTransition::new("server", UnitState::Starting, ms(1)),
+            UnitTransition::new("server", UnitState::Failed, ms(5)),
+            UnitTransition::new("server", UnitState::Starting, ms(6)),
+            UnitTransition::new("server", UnitState::Ready, ms(9)),
+            UnitTransition::new("server", UnitState::Running, ms(9)),
+            UnitTransition::new("server", UnitState::Failed, ms(20)),
+            UnitTransition::new("proxy", UnitState::Starting, ms(2)),
+            UnitTransition::new("proxy", UnitState::Stopped, ms(30)),
+            UnitTransition::new("client", UnitState::Stopped, ms(31)),
+        ];
+        let labels: Vec<(String, String)> = lifecycle(&a)
+            .into_iter()
+            .map(|m| (m.unit, m.label))
+            .collect();
+        let expected = [
+            ("server", "spawned"),
+            ("server", "failed: exited"),
+            ("server", "restarted"),
+            ("server", "ready"),
+            ("server", "failed: exited 3"),
+            ("proxy", "spawned"),
+            ("proxy", "killed after the grace period"),
+            ("client", "never started"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(u, l)| (u.to_string(), l.to_string()))
+            .collect();
+        assert_eq!(labels, expected);
+        assert_eq!(lifecycle(&a)[4].at_s, 0.02);
+    }
 }

@@ -127,11 +127,14 @@ pub fn passing_attempt(attempt: u32) -> AttemptReport {
                 key: "k1".into(),
                 latency_ms: 0.4,
             }],
+            first_event_ms: 0.0,
         },
         omitted: Omitted::default(),
         faults: Vec::new(),
         root_causes: Vec::new(),
         retry: false,
+        lifecycle: Vec::new(),
+        timed_out_at_s: None,
     }
 }
 
@@ -394,5 +397,70 @@ pub fn flaky_on_retry() -> RunReport {
     g.flaky = true;
     let mut run = run();
     run.groups = vec![g];
+    run
+}
+
+/// A run of `pairs` Send→Receive pairs from `client` to `server`, 0.1 ms apart, with the
+/// lifecycle of both units.
+pub fn pairs(pairs: usize) -> RunReport {
+    let mut run = run();
+    run.groups.truncate(1);
+    let group = &mut run.groups[0];
+    group.attempts.truncate(1);
+    let a = &mut group.attempts[0];
+    a.duration_s = 0.5;
+    a.timeline.units = vec!["client".into(), "server".into()];
+    a.timeline.first_event_ms = 20.0;
+    a.timeline.events.clear();
+    a.timeline.arrows.clear();
+    for n in 0..pairs {
+        let key = format!("k{n}");
+        let t = n as f64 * 0.1;
+        let (send, receive) = (2 * n as i64 + 1, 2 * n as i64 + 2);
+        a.timeline
+            .events
+            .push(ev(send, "client", "request-sent", "Send", Some(&key), t));
+        a.timeline.events.push(ev(
+            receive,
+            "server",
+            "request-received",
+            "Receive",
+            Some(&key),
+            t + 0.05,
+        ));
+        a.timeline.arrows.push(Arrow {
+            from_id: send,
+            to_id: receive,
+            key,
+            latency_ms: 0.05,
+        });
+    }
+    a.lifecycle = vec![
+        LifecycleMark::new("server", "starting", 0.001, "spawned"),
+        LifecycleMark::new("server", "ready", 0.015, "ready"),
+        LifecycleMark::new("client", "starting", 0.016, "spawned"),
+        LifecycleMark::new("client", "finished", 0.45, "exited 0"),
+        LifecycleMark::new("server", "stopped", 0.46, "stopped by the runner"),
+    ];
+    run
+}
+
+/// A run whose `server` never became ready: the group timed out after 8 s, the server was
+/// killed after the grace period; `client` never started.
+pub fn hang() -> RunReport {
+    let mut run = pairs(0);
+    let a = &mut run.groups[0].attempts[0];
+    a.duration_s = 8.12;
+    a.timeline.first_event_ms = 2.0;
+    a.timeline.events = vec![
+        ev(1, "server", "booting", "Default", None, 0.0),
+        ev(2, "server", "loading", "Default", None, 30.0),
+    ];
+    a.lifecycle = vec![
+        LifecycleMark::new("server", "starting", 0.001, "spawned"),
+        LifecycleMark::new("server", "failed", 8.0, "failed: group timeout (exited)"),
+        LifecycleMark::new("server", "stopped", 8.11, "killed after the grace period"),
+    ];
+    a.timed_out_at_s = Some(8.0);
     run
 }

@@ -107,9 +107,9 @@ pub use crate::build::{
 pub use crate::file::{Format, iso8601, write_file};
 pub use crate::model::{
     Arrow, AttemptReport, CircuitReport, ContractReport, Correlation, DirectTestReport, Failure,
-    FaultReport, GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency, Omitted,
-    ProbeCheck, RootCause, RouteLatency, RunReport, SCHEMA, SkipKind, SkippedGroup, TIMELINE_LIMIT,
-    Timeline, TimelineEvent, UnitReport, finite,
+    FaultReport, GroupReport, HopStat, InstanceTrace, KeyedProbe, LIST_LIMIT, Latency,
+    LifecycleMark, Omitted, ProbeCheck, RootCause, RouteLatency, RunReport, SCHEMA, SkipKind,
+    SkippedGroup, TIMELINE_LIMIT, Timeline, TimelineEvent, UnitReport, finite,
 };
 pub use crate::store::{
     REPORT_META_KEY, RUN_DIR_REPORT_HTML, RUN_DIR_REPORT_JSON, RUN_DIR_TRACE, ReadReportError,

@@ -227,6 +227,46 @@ pub struct AttemptReport {
     /// A retry of the failed attempt before it (`--retries`).
     #[serde(default)]
     pub retry: bool,
+    /// Each unit's lifecycle: a mark per state it entered (spawned, ready, exited, stopped,
+    /// killed, restarted), in order (empty in reports of runners before it existed).
+    #[serde(default)]
+    pub lifecycle: Vec<LifecycleMark>,
+    /// When the group timeout expired, from the start of the attempt (`None` when it did
+    /// not).
+    #[serde(default)]
+    pub timed_out_at_s: Option<f64>,
+}
+
+/// A unit entering a lifecycle state, as the timeline marks it on the unit's lane.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LifecycleMark {
+    /// The unit.
+    pub unit: String,
+    /// The state entered: `starting`, `ready`, `running`, `finished`, `stopped`, `failed`.
+    pub state: String,
+    /// From the start of the attempt.
+    pub at_s: f64,
+    /// What happened, for people: `spawned`, `restarted`, `ready`, `exited 0`, `exited 3`,
+    /// `killed by signal 9`, `stopped by the runner`, `killed after the grace period`.
+    pub label: String,
+}
+
+impl LifecycleMark {
+    /// `unit` entered `state` at `at_s`, described as `label`.
+    pub fn new(
+        unit: impl Into<String>,
+        state: impl Into<String>,
+        at_s: f64,
+        label: impl Into<String>,
+    ) -> Self {
+        LifecycleMark {
+            unit: unit.into(),
+            state: state.into(),
+            at_s,
+            label: label.into(),
+        }
+    }
 }
 
 /// One `[[fault]]` of an attempt.
@@ -660,6 +700,10 @@ pub struct Timeline {
     pub omitted: u64,
     /// Send→Receive pairs among `events`.
     pub arrows: Vec<Arrow>,
+    /// From the start of the attempt to its first event (the events' `t_ms` count from
+    /// there), on the events' clock; 0 in reports of runners before it existed.
+    #[serde(default)]
+    pub first_event_ms: f64,
 }
 
 /// A probe on the timeline.

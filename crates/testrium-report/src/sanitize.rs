@@ -74,6 +74,25 @@ pub fn html(text: &str) -> String {
     out
 }
 
+/// A message for HTML element content: escaped as [`html`], each `` `name` `` in it set as
+/// `<code>name</code>` (a backtick without its pair is dropped), so no backtick shows.
+pub fn html_with_code(text: &str) -> String {
+    let parts: Vec<&str> = text.split('`').collect();
+    let paired = parts.len() % 2 == 1;
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        if i % 2 == 1 && (paired || !last) && !part.is_empty() {
+            out.push_str("<code>");
+            out.push_str(&html(part));
+            out.push_str("</code>");
+        } else {
+            out.push_str(&html(part));
+        }
+    }
+    out
+}
+
 /// Text for a single-line context (a terminal table cell, an attribute): newlines and other
 /// controls escaped. Also bounded to `max` characters, with `…` when cut.
 pub fn one_line(text: &str, max: usize) -> String {
@@ -90,6 +109,17 @@ pub fn one_line(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backticked_names_become_code() {
+        assert_eq!(
+            html_with_code("unit `a<b` exited, `x` too"),
+            "unit <code>a&lt;b</code> exited, <code>x</code> too"
+        );
+        assert_eq!(html_with_code("odd ` one"), "odd  one");
+        assert_eq!(html_with_code("empty `` pair"), "empty  pair");
+        assert_eq!(html_with_code("`<script>`"), "<code>&lt;script&gt;</code>");
+    }
 
     #[test]
     fn terminal_escapes_controls_and_keeps_unicode() {

@@ -195,6 +195,7 @@ impl Supervisor<'_> {
             interrupted: self.interrupted,
             faults,
             retry: self.ctx.retry,
+            transitions: self.transitions.take(),
         };
         // Streamed into the database: the verdict of a flood holds every pair, and its text
         // (plus the copies SQLite would make of it) would be the runner's largest allocation.

@@ -187,6 +187,8 @@ struct Supervisor<'a> {
     in_flight: Option<process::AttemptGuard>,
     /// State writes waiting for a unit to release the database's write lock.
     pending_states: RefCell<VecDeque<(String, UnitState)>>,
+    /// Every state a unit entered, with its time since the start (for the outcome).
+    transitions: RefCell<Vec<crate::outcome::UnitTransition>>,
     /// Kills the attempt's marked processes if this runner dies without tearing down.
     watchdog: Option<process::Watchdog>,
     /// The direct-tests interpreter started ahead, waiting for its input file.
@@ -257,6 +259,7 @@ impl<'a> Supervisor<'a> {
             output_lines: 0,
             in_flight: Some(process::enter_attempt(ctx.options.kill_orphans)),
             pending_states: RefCell::new(VecDeque::new()),
+            transitions: RefCell::new(Vec::new()),
             watchdog: None,
             tests_prewarmed: None,
             cgroup: if ctx.options.cgroup {
@@ -448,11 +451,13 @@ impl<'a> Supervisor<'a> {
         };
         let now = Instant::now();
         self.sched.starting(index, now);
+        let at = self.since();
+        self.note_transition(index, UnitState::Starting, at);
         observer(&RunEvent::UnitStateChanged {
             unit: self.name(index).to_owned(),
             state: UnitState::Starting,
             pid: spawned.as_ref().ok().map(Process::pid),
-            at: self.since(),
+            at,
         });
         match spawned {
             Ok(process) => {

@@ -1,11 +1,14 @@
 //! Lifecycle states in the run database: written at once, or queued while a unit holds the
 //! database's write lock.
 
+use std::time::Duration;
+
 use testrium_events::UnitState;
 
 use super::Supervisor;
 use crate::error::RunError;
 use crate::event::RunEvent;
+use crate::outcome::UnitTransition;
 use crate::process::Process;
 
 impl Supervisor<'_> {
@@ -47,12 +50,21 @@ impl Supervisor<'_> {
         observer: &mut dyn FnMut(&RunEvent),
     ) -> Result<(), RunError> {
         self.record_state(self.name(index), state)?;
+        let at = self.since();
+        self.note_transition(index, state, at);
         observer(&RunEvent::UnitStateChanged {
             unit: self.name(index).to_owned(),
             state,
             pid: self.procs[index].process.as_ref().map(Process::pid),
-            at: self.since(),
+            at,
         });
         Ok(())
+    }
+
+    /// Keeps a state change for the outcome (reports draw them on the unit's lane).
+    pub(super) fn note_transition(&self, index: usize, state: UnitState, at: Duration) {
+        self.transitions
+            .borrow_mut()
+            .push(UnitTransition::new(self.name(index), state, at));
     }
 }

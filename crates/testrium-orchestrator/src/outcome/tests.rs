@@ -232,3 +232,32 @@ fn a_failed_attempt_counts_as_its_retry() {
     let stored = serde_json::to_string(&StoredOutcome::of(&passed(true))).unwrap();
     assert!(stored.contains("\"retry\":true"), "{stored}");
 }
+
+/// Issue 16: the lifecycle states a report draws on the lanes are kept with the attempt, and
+/// read back as they were written.
+#[test]
+fn stored_transitions_read_back() {
+    let (_scratch, db) = Scratch::new("transitions");
+    let (_, outcome, verdict) = STORED[1];
+    db.write_meta(OUTCOME_META_KEY, outcome).unwrap();
+    db.write_meta(VERDICT_META_KEY, verdict).unwrap();
+    let mut read = AttemptOutcome::read_stored(&db).unwrap().unwrap();
+    assert!(read.transitions.is_empty(), "records before them have none");
+    read.transitions = vec![
+        super::UnitTransition::new(
+            "server",
+            testrium_events::UnitState::Starting,
+            std::time::Duration::from_millis(3),
+        ),
+        super::UnitTransition::new(
+            "server",
+            testrium_events::UnitState::Failed,
+            std::time::Duration::from_millis(503),
+        ),
+    ];
+    let text = serde_json::to_string(&StoredOutcome::of(&read)).unwrap();
+    assert!(text.contains(r#""transitions":[{"unit":"server","state":"starting","at":0.003}"#));
+    db.write_meta(OUTCOME_META_KEY, &text).unwrap();
+    let again = AttemptOutcome::read_stored(&db).unwrap().unwrap();
+    assert_eq!(again.transitions, read.transitions);
+}
