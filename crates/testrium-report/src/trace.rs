@@ -127,6 +127,49 @@ fn attempt_events(
         }))?;
     }
 
+    // Lifetime phases as spans on each unit's track (`starting` until ready, `running` until
+    // it ends), and each lifecycle mark (spawned, ready, exited 3, killed…) as an instant.
+    // Marks count from the attempt's start, probes from its first probe.
+    let ts_of = |at_s: f64| offset_us + (at_s * 1e3 - a.timeline.first_event_ms) * 1e3;
+    let mut open: HashMap<&str, (&str, f64)> = HashMap::new();
+    let close = |emit: &mut Emit<'_>, unit: &str, name: &str, start: f64, end: f64| {
+        let tid = tid_of.get(unit).copied().unwrap_or(0);
+        emit(json!({
+            "name": name, "cat": "lifecycle", "ph": "X", "ts": start,
+            "dur": (end - start).max(0.0), "pid": pid, "tid": tid,
+        }))
+    };
+    for mark in &a.lifecycle {
+        let ts = ts_of(mark.at_s);
+        let tid = tid_of.get(mark.unit.as_str()).copied().unwrap_or(0);
+        emit(json!({
+            "name": mark.label, "cat": "lifecycle", "ph": "i", "s": "t",
+            "ts": ts, "pid": pid, "tid": tid, "args": { "state": mark.state },
+        }))?;
+        let phase = match mark.state.as_str() {
+            "starting" => Some("starting"),
+            "ready" | "running" => Some("running"),
+            _ => None,
+        };
+        if let Some(&(name, _)) = open.get(mark.unit.as_str())
+            && Some(name) == phase
+        {
+            continue;
+        }
+        if let Some((name, start)) = open.remove(mark.unit.as_str()) {
+            close(emit, &mark.unit, name, start, ts)?;
+        }
+        if let Some(phase) = phase {
+            open.insert(&mark.unit, (phase, ts));
+        }
+    }
+    let end = ts_of(a.duration_s);
+    let mut still: Vec<(&str, (&str, f64))> = open.into_iter().collect();
+    still.sort_by(|x, y| x.0.cmp(y.0));
+    for (unit, (name, start)) in still {
+        close(emit, unit, name, start, end)?;
+    }
+
     // Probes.
     let mut at: HashMap<i64, (f64, u64)> = HashMap::new();
     for e in &a.timeline.events {
@@ -206,6 +249,31 @@ mod tests {
             .iter()
             .filter(|e| e["ph"] == ph)
             .collect()
+    }
+
+    /// Issue 16: each unit's lifetime phases are spans on its track.
+    #[test]
+    fn lifetime_phases_are_spans_on_each_units_track() {
+        let mut run = fixtures::run();
+        let a = &mut run.groups[0].attempts[0];
+        a.lifecycle = vec![
+            crate::model::LifecycleMark::new("source", "starting", 0.001, "spawned"),
+            crate::model::LifecycleMark::new("source", "ready", 0.002, "ready"),
+            crate::model::LifecycleMark::new("source", "running", 0.002, "ready"),
+            crate::model::LifecycleMark::new("source", "finished", 0.004, "exited 0"),
+        ];
+        let doc = document(&run);
+        let spans: Vec<&Value> = phases(&doc, "X")
+            .into_iter()
+            .filter(|e| e["cat"] == "lifecycle")
+            .collect();
+        let names: Vec<&str> = spans.iter().filter_map(|e| e["name"].as_str()).collect();
+        assert!(names.starts_with(&["starting", "running"]), "{names:?}");
+        let running = spans[1];
+        assert!(
+            (running["dur"].as_f64().unwrap_or(0.0) - 2000.0).abs() < 1.0,
+            "{running}"
+        );
     }
 
     #[test]
