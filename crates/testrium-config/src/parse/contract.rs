@@ -1,11 +1,9 @@
 //! `[[contract]]` tables of `config.toml`.
 
-use toml::de::DeValue;
-
 use crate::check::{DraftContract, list};
 use crate::model::{Contract, Delivery, ProbeRef};
 use crate::names::{CONTRACT_KEYS, did_you_mean, parse_hop};
-use crate::parse::reader::{Reader, Value, describe, entries};
+use crate::parse::reader::{Reader, Value, entries};
 
 /// Reads the `contract` array of tables into `out`; a broken table is reported and left out.
 pub(crate) fn parse_contracts(
@@ -13,33 +11,8 @@ pub(crate) fn parse_contracts(
     value: &Value<'_>,
     out: &mut Vec<DraftContract>,
 ) {
-    let example_hint =
-        "declare each contract as `[[contract]]` with `send`, `receive` and `delivery`";
-    let DeValue::Array(tables) = value.get_ref() else {
-        reader.error(
-            Some(value.span()),
-            "contract",
-            format!(
-                "`contract` must be an array of tables, found {}",
-                describe(value.get_ref())
-            ),
-            Some(example_hint.into()),
-        );
-        return;
-    };
-    for table_value in tables.iter() {
-        let DeValue::Table(table) = table_value.get_ref() else {
-            reader.error(
-                Some(table_value.span()),
-                "contract",
-                format!(
-                    "`contract` entries must be tables, found {}",
-                    describe(table_value.get_ref())
-                ),
-                Some(example_hint.into()),
-            );
-            continue;
-        };
+    let hint = "declare each contract as `[[contract]]` with `send`, `receive` and `delivery`";
+    for (table, table_value) in reader.array_of_tables("contract", value, hint) {
         let site = reader.site(table_value.span());
         let (mut send, mut receive, mut delivery, mut within) = (None, None, None, None);
         let (mut send_site, mut receive_site) = (None, None);
@@ -119,7 +92,7 @@ pub(crate) fn parse_contracts(
                         Some(table_value.span()),
                         missing,
                         format!("contract has no `{missing}`"),
-                        Some(example_hint.into()),
+                        Some(hint.into()),
                     );
                 }
             }

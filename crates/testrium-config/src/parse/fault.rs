@@ -6,35 +6,11 @@ use crate::check::{DraftFault, list};
 use crate::model::{Fault, FaultAction};
 use crate::names::{FAULT_KEYS, did_you_mean, parse_hop};
 use crate::parse::config::ConfigDraft;
-use crate::parse::reader::{Reader, Value, describe, entries};
+use crate::parse::reader::{Reader, Value, entries};
 
 pub(crate) fn parse_faults(reader: &mut Reader<'_>, value: &Value<'_>, draft: &mut ConfigDraft) {
-    let example_hint = "declare each fault as `[[fault]]` with `after`, `unit` and `action`";
-    let DeValue::Array(tables) = value.get_ref() else {
-        reader.error(
-            Some(value.span()),
-            "fault",
-            format!(
-                "`fault` must be an array of tables, found {}",
-                describe(value.get_ref())
-            ),
-            Some(example_hint.into()),
-        );
-        return;
-    };
-    for table_value in tables.iter() {
-        let DeValue::Table(table) = table_value.get_ref() else {
-            reader.error(
-                Some(table_value.span()),
-                "fault",
-                format!(
-                    "`fault` entries must be tables, found {}",
-                    describe(table_value.get_ref())
-                ),
-                Some(example_hint.into()),
-            );
-            continue;
-        };
+    let hint = "declare each fault as `[[fault]]` with `after`, `unit` and `action`";
+    for (table, table_value) in reader.array_of_tables("fault", value, hint) {
         let site = reader.site(table_value.span());
         let mut after = None;
         let mut after_site = site.clone();

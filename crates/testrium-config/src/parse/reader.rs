@@ -90,6 +90,41 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// The tables of an array of tables (`[[fault]]`, `[[contract]]`), each with its value
+    /// (for its span); what is not one is reported (`hint`: how to write one) and left out.
+    pub(crate) fn array_of_tables<'v, 'i>(
+        &mut self,
+        key: &str,
+        value: &'v Value<'i>,
+        hint: &str,
+    ) -> Vec<(&'v DeTable<'i>, &'v Value<'i>)> {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.error(
+                Some(value.span()),
+                key,
+                format!(
+                    "`{key}` must be an array of tables, found {}",
+                    describe(value.get_ref())
+                ),
+                Some(hint.into()),
+            );
+            return Vec::new();
+        };
+        let mut tables = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::Table(table) => tables.push((table, item)),
+                other => self.error(
+                    Some(item.span()),
+                    key,
+                    format!("`{key}` entries must be tables, found {}", describe(other)),
+                    Some(hint.into()),
+                ),
+            }
+        }
+        tables
+    }
+
     pub(crate) fn wrong_type(
         &mut self,
         key: &str,
