@@ -108,6 +108,12 @@ def main():
     parser.add_argument("--ours", required=True, help="this implementation's testrium binary")
     parser.add_argument("-n", type=int, default=20, help="rounds (default 20)")
     args = parser.parse_args()
+    # Each command runs inside its own base folder: a relative path given on the command line
+    # (`target/release/testrium`) is resolved here, against the folder the bench was started in.
+    for name in ("original", "ours"):
+        command = getattr(args, name)
+        if os.sep in command:
+            setattr(args, name, os.path.abspath(command))
 
     bases = {}
     for name in ("original", "here", "bare"):
