@@ -95,8 +95,43 @@ impl Supervisor<'_> {
             })
     }
 
+    /// Whether the unit at `index` may still record probes: a process of its tree is alive,
+    /// or the attempt's cgroup holds a live process no unit's tree claims.
     pub(super) fn tree_alive(&self, index: usize) -> bool {
-        self.tree(index).is_some_and(|tree| !tree.live().is_empty())
+        self.tree(index)
+            .is_some_and(|tree| !tree.live().is_empty() || self.unclaimed_in_cgroup())
+    }
+
+    /// Whether the attempt's cgroup holds a live process that is in no started unit's process
+    /// group and carries no unit's marker. That is a daemon that left its launcher's process
+    /// group *and* overwrote its environment with its process title (`redis-server
+    /// --daemonize yes`, PostgreSQL, nginx: setproctitle). Which launcher started it cannot be
+    /// told, so it keeps every waiting launcher alive: one whose service really died then
+    /// fails at its `ready_timeout` / the group timeout instead of at once, never the other
+    /// way round (a live service judged `exited_before_ready`).
+    fn unclaimed_in_cgroup(&self) -> bool {
+        let Some(cgroup) = &self.cgroup else {
+            return false;
+        };
+        let own = std::process::id();
+        let mut unclaimed: Vec<u32> = cgroup
+            .members()
+            .into_iter()
+            .filter(|&pid| pid != own && process::is_running(pid))
+            .collect();
+        if unclaimed.is_empty() {
+            return false;
+        }
+        for index in 0..self.procs.len() {
+            if let Some(tree) = self.tree(index) {
+                let live = tree.live();
+                unclaimed.retain(|pid| !live.contains(pid));
+                if unclaimed.is_empty() {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// What an entrypoint unit that exited 1 wrote to `spawn-failed/<unit>` in the run

@@ -60,9 +60,8 @@ impl AttemptCgroup {
         self.procs.as_raw_fd()
     }
 
-    /// Every live process in the cgroup and below it.
-    #[cfg(test)]
-    fn members(&self) -> Vec<u32> {
+    /// Every process in the cgroup and below it (zombies not yet reaped included).
+    pub(crate) fn members(&self) -> Vec<u32> {
         members(&self.path)
     }
 

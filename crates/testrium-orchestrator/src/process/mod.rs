@@ -121,6 +121,11 @@ pub(crate) fn wait_any_or<'a>(
     unix::wait_readable(&fds, extra, timeout)
 }
 
+/// Whether `pid` names a process that is running (not a zombie).
+pub(crate) fn is_running(pid: u32) -> bool {
+    unix::proc_stat(pid).is_some_and(unix::ProcStat::is_running)
+}
+
 /// Identifies this runner in markers: `<pid>.<start time>.<pid namespace inode>`.
 pub(crate) fn runner_identity() -> String {
     let pid = std::process::id();
