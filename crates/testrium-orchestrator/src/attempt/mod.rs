@@ -23,6 +23,7 @@
 mod command;
 mod direct_tests;
 mod finish;
+mod fork;
 mod output;
 mod ports;
 mod ready;
@@ -196,6 +197,21 @@ struct Supervisor<'a> {
     /// The attempt's cgroup, where the runner may create one: every process started for the
     /// attempt joins it, and teardown kills what is left in it.
     cgroup: Option<process::AttemptCgroup>,
+    /// The Python fork server, once started.
+    fork: ForkState,
+    /// Why the fork server broke, for the report's warnings.
+    fork_warning: Option<String>,
+}
+
+/// The Python fork server of the attempt.
+#[derive(Debug)]
+enum ForkState {
+    /// Not started (nothing forks, or not yet).
+    Off,
+    /// Running: `entrypoint` units and the direct tests are its forks.
+    Running(fork::ForkServer),
+    /// Broken (or not startable): fresh interpreters for the rest of the attempt.
+    Broken,
 }
 
 impl Drop for Supervisor<'_> {
@@ -267,6 +283,8 @@ impl<'a> Supervisor<'a> {
             } else {
                 None
             },
+            fork: ForkState::Off,
+            fork_warning: None,
         }
     }
 
@@ -446,7 +464,10 @@ impl<'a> Supervisor<'a> {
             Some(process) => Ok(process),
             None => {
                 let unit = self.sched.units[index].unit.clone();
-                self.unit_command(&unit, false).and_then(process::spawn)
+                let fork = self.forks(&unit);
+                let log = self.procs[index].log.clone();
+                self.unit_command(&unit, false)
+                    .and_then(|command| self.spawn_python(Some(&unit.name), fork, command, &log))
             }
         };
         let now = Instant::now();
@@ -548,6 +569,10 @@ impl<'a> Supervisor<'a> {
             .flat_map(|p| p.process.as_mut().into_iter().chain(p.prewarmed.as_mut()))
             .chain(self.tests_prewarmed.as_mut())
             .chain(self.setup.iter_mut().filter_map(SetupProc::process_mut))
+            .chain(match &mut self.fork {
+                ForkState::Running(server) => Some(server.process_mut()),
+                ForkState::Off | ForkState::Broken => None,
+            })
             .collect();
         process::stop_processes(&mut processes, Duration::ZERO);
         let pgids: Vec<u32> = processes.iter().map(|p| p.pid()).collect();
