@@ -75,6 +75,34 @@ fn write_units(dir: &Path) {
     std::fs::write(dir.join("units_py.py"), UNITS_PY).expect("write units");
 }
 
+/// A direct test that passes only in a fork (`fork`) or only in a fresh interpreter, and
+/// only without `TESTRIUM_UNIT` (the direct tests belong to no unit), also in `/proc`.
+fn write_direct_test(dir: &Path, fork: bool) {
+    let expected = if fork { "True" } else { "False" };
+    std::fs::write(
+        dir.join("direct_py.py"),
+        format!(
+            "import os\n\n\ndef test_how_started():\n    \
+             cmdline = open('/proc/self/cmdline', 'rb').read()\n    \
+             assert (b'fork-server' in cmdline) is {expected}, cmdline\n    \
+             environ = open('/proc/self/environ', 'rb').read().split(b'\\0')\n    \
+             assert not [v for v in environ if v.startswith(b'TESTRIUM_UNIT=')], environ\n    \
+             assert 'TESTRIUM_UNIT' not in os.environ\n"
+        ),
+    )
+    .expect("write direct test");
+}
+
+fn assert_direct_test_passed(outcome: &GroupOutcome) {
+    let attempt = outcome.last_attempt().expect("attempt");
+    let test = attempt
+        .direct_tests
+        .iter()
+        .find(|t| t.name == "test_how_started")
+        .unwrap_or_else(|| panic!("direct test ran: {:?}", attempt.direct_tests));
+    assert!(test.passed, "{:?}", test.message);
+}
+
 fn run(group: Group, base: &Path, fault: Option<&str>) -> GroupOutcome {
     let mut run = Run::new(group).base_dir(base).grace_period(GRACE);
     if let Some(fault) = fault {
@@ -140,6 +168,7 @@ fn a_forked_unit_gets_its_own_group_environment_cwd_log_and_exit_code() {
     let base = TempBase::new("fork-facts");
     let dir = base.dir("fork_facts_test");
     write_units(&dir);
+    write_direct_test(&dir, true);
     std::fs::create_dir_all(dir.join("sub")).expect("sub folder");
     let group = Group::builder("fork_facts_test", &dir)
         .unit(
@@ -198,6 +227,7 @@ fn a_forked_unit_gets_its_own_group_environment_cwd_log_and_exit_code() {
             .iter()
             .all(|w| !w.contains("fork server"))
     );
+    assert_direct_test_passed(&outcome);
     assert_nothing_left("fork_facts_test");
 }
 
@@ -223,7 +253,7 @@ fn a_forked_unit_killed_by_a_signal_reports_the_signal() {
 }
 
 #[test]
-fn python_fork_false_starts_a_fresh_interpreter_for_the_unit_or_the_group() {
+fn python_fork_false_or_an_interpreter_setting_starts_a_fresh_interpreter() {
     let base = TempBase::new("fork-optout");
     let dir = base.dir("fork_optout_test");
     write_units(&dir);
@@ -239,6 +269,13 @@ fn python_fork_false_starts_a_fresh_interpreter_for_the_unit_or_the_group() {
                 .python_fork(false)
                 .events(["seen"]),
         )
+        .unit(
+            // An interpreter setting of its own: the server's interpreter would not have it.
+            Unit::entrypoint("warned", "units_py:report")
+                .init(3)
+                .env("PYTHONWARNINGS", "ignore")
+                .events(["seen"]),
+        )
         .build()
         .expect("valid group");
     let outcome = run(group, base.path(), None);
@@ -248,9 +285,11 @@ fn python_fork_false_starts_a_fresh_interpreter_for_the_unit_or_the_group() {
     assert_eq!(fresh["mode"], "exec", "{fresh}");
     assert_eq!(fresh["ppid"], std::process::id());
     assert_eq!(fresh["pgid"], fresh["pid"]);
+    assert_eq!(seen(&outcome, "warned", "seen")["mode"], "exec");
 
     let dir = base.dir("fork_optout_group_test");
     write_units(&dir);
+    write_direct_test(&dir, false);
     let group = Group::builder("fork_optout_group_test", &dir)
         .python_fork(false)
         .unit(Unit::entrypoint("fresh", "units_py:report").events(["seen"]))
@@ -259,6 +298,7 @@ fn python_fork_false_starts_a_fresh_interpreter_for_the_unit_or_the_group() {
     let outcome = run(group, base.path(), None);
     assert!(outcome.passed());
     assert_eq!(seen(&outcome, "fresh", "seen")["mode"], "exec");
+    assert_direct_test_passed(&outcome);
     // No server was started for a group that forks nothing.
     let logs = outcome
         .last_attempt()
