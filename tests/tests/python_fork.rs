@@ -59,6 +59,22 @@ def killed():
     os.kill(os.getpid(), 9)
 
 
+def threaded():
+    # Returns at once; its non-daemon thread records a probe later: the exit waits for it.
+    import threading
+    import time
+
+    def later():
+        time.sleep(0.2)
+        Events_Manager(Unit="threaded", path=".").Set_Event("from-thread")
+
+    threading.Thread(target=later).start()
+
+
+def exit_message():
+    sys.exit("bye from exit_message")
+
+
 def daemonize():
     # A launcher: a pure-Python daemon (fork + setsid, no exec) left behind, then exit 0.
     if os.fork() == 0:
@@ -375,4 +391,45 @@ fn teardown_of_forked_units_leaves_nothing_running() {
     let pid = u32::try_from(daemon["pid"].as_u64().expect("pid")).expect("pid");
     assert!(wait_until(LONG, || !pid_alive(pid)), "daemon {pid} alive");
     assert_nothing_left("fork_teardown_test");
+}
+
+/// A fork ends as the script would: non-daemon threads are waited for, `sys.exit("text")`
+/// prints the text and exits 1.
+#[test]
+fn a_forked_unit_exits_as_the_interpreter_would() {
+    let base = TempBase::new("fork-exit");
+    let dir = base.dir("fork_exit_test");
+    write_units(&dir);
+    // Two groups: a failing unit would stop the other one.
+    let group = Group::builder("fork_exit_test", &dir)
+        .unit(Unit::entrypoint("threaded", "units_py:threaded"))
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path(), None);
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert!(
+        db_events(&attempt.db_path)
+            .iter()
+            .any(|e| e.unit == "threaded" && e.step == "from-thread"),
+        "the thread's probe: {}",
+        log_of(&outcome, "threaded")
+    );
+    assert_eq!(
+        unit_failure(&outcome, "threaded"),
+        (UnitStatus::Finished, None)
+    );
+    let group = Group::builder("fork_exit_test", &dir)
+        .unit(Unit::entrypoint("message", "units_py:exit_message"))
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path(), None);
+    assert_eq!(
+        unit_failure(&outcome, "message"),
+        (
+            UnitStatus::Failed,
+            Some(UnitFailure::NonZeroExit { code: 1 })
+        )
+    );
+    assert!(log_of(&outcome, "message").contains("bye from exit_message\n"));
+    assert_nothing_left("fork_exit_test");
 }

@@ -160,6 +160,17 @@ impl Supervisor<'_> {
                 .unwrap_or(self.group().settings.python_fork)
     }
 
+    /// Starts the fork server (once) when a unit or the direct tests fork.
+    pub(super) fn start_fork_server_if_needed(&mut self) {
+        if !matches!(self.fork, ForkState::Off) {
+            return;
+        }
+        let tests_fork = self.group().settings.python_fork && self.needs_direct_tests();
+        if tests_fork || self.ctx.plan.units.iter().any(|p| self.forks(&p.unit)) {
+            self.start_fork_server();
+        }
+    }
+
     /// Starts the fork server, when the runner can adopt its forks (it is a child subreaper).
     /// A server that cannot start is recorded as broken, with a warning.
     fn start_fork_server(&mut self) {
@@ -239,7 +250,7 @@ impl Supervisor<'_> {
     pub(super) fn fork_server_pid(&self) -> Option<u32> {
         match &self.fork {
             ForkState::Running(server) => Some(server.pid()),
-            ForkState::Off | ForkState::Broken => None,
+            ForkState::Off | ForkState::Broken | ForkState::Done => None,
         }
     }
 
@@ -247,7 +258,7 @@ impl Supervisor<'_> {
     pub(super) fn stop_fork_server(&mut self) {
         if let ForkState::Running(server) = &mut self.fork {
             server.stop();
-            self.fork = ForkState::Off;
+            self.fork = ForkState::Done;
         }
     }
 
@@ -257,9 +268,7 @@ impl Supervisor<'_> {
     pub(super) fn prewarm(&mut self) {
         let direct_tests = self.needs_direct_tests();
         let tests_fork = direct_tests && self.group().settings.python_fork;
-        if tests_fork || self.ctx.plan.units.iter().any(|p| self.forks(&p.unit)) {
-            self.start_fork_server();
-        }
+        self.start_fork_server_if_needed();
         let serving = matches!(self.fork, ForkState::Running(_));
         if direct_tests && !(tests_fork && serving) {
             // Any error: the tests process is simply started when the units phase ends.

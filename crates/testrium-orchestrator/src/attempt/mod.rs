@@ -131,6 +131,8 @@ pub(crate) fn run(
         run_dir: dir.path.clone(),
     });
     let mut sup = Supervisor::new(ctx, dir, db);
+    // First: the interpreter's start-up is the longest step before the first Python unit.
+    sup.start_fork_server_if_needed();
     // Whatever happens (an error, or a panic through `Drop`), nothing may stay alive.
     let result = sup.run_all(observer);
     sup.kill_everything();
@@ -212,6 +214,8 @@ enum ForkState {
     Running(fork::ForkServer),
     /// Broken (or not startable): fresh interpreters for the rest of the attempt.
     Broken,
+    /// Stopped: the attempt starts no more Python processes.
+    Done,
 }
 
 impl Drop for Supervisor<'_> {
@@ -571,7 +575,7 @@ impl<'a> Supervisor<'a> {
             .chain(self.setup.iter_mut().filter_map(SetupProc::process_mut))
             .chain(match &mut self.fork {
                 ForkState::Running(server) => Some(server.process_mut()),
-                ForkState::Off | ForkState::Broken => None,
+                ForkState::Off | ForkState::Broken | ForkState::Done => None,
             })
             .collect();
         process::stop_processes(&mut processes, Duration::ZERO);
