@@ -9,8 +9,8 @@ must pass):
    starts `target`, waits for `target-ready`, starts `source`, waits for the 6 probes), its
    units forked (`floor.py 0.001 fork`) and exec'd (`floor.py 0.001 exec`). Targets: here ≥ 15×
    faster than the original, ≤ 1.5× the forked floor.
-2. `units`: N independent Python entrypoint units (each records one required probe and
-   returns), for each N of `--units` (default 100 and 500). Target: here ≥ 3× faster than the
+2. `units`: N independent Python entrypoint units (each the `run` function of its own small
+   module, recording one required probe), for each N of `--units` (default 100 and 500). Target: here ≥ 3× faster than the
    original.
 
     python3 -m venv /tmp/orig-venv && /tmp/orig-venv/bin/pip install testrium==0.3.0
@@ -21,7 +21,8 @@ must pass):
 
 Wall time is measured around the whole command (the runner's own start included; for the
 floor, its interpreter's start too). Prints medians, minimums, the ratios and the 1-minute
-load average before and after.
+load average before and after. `--before BIN` adds another build of testrium (the commit
+before a change) to both benchmarks, interleaved like the others.
 """
 
 import argparse
@@ -37,13 +38,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(HERE, "groups", "template_test")
 
 
-def timed(argv, cwd, env=None):
-    """Runs argv to its end; returns the wall time in seconds. A failed run stops the bench."""
+FAILED = {}
+
+
+def timed(argv, cwd, env=None, may_fail=False):
+    """Runs argv to its end; returns the wall time in seconds. A failed run stops the bench,
+    unless `may_fail` (the original, whose own bugs fail some of its runs: those are
+    counted and reported, their time kept)."""
     start = time.perf_counter()
     result = subprocess.run(
         argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     wall = time.perf_counter() - start
+    if result.returncode != 0 and may_fail:
+        FAILED[argv[0]] = FAILED.get(argv[0], 0) + 1
+        return wall
     if result.returncode != 0:
         raise SystemExit(
             f"{argv} in {cwd} exited {result.returncode}: {result.stderr.decode()[-2000:]}"
@@ -52,21 +61,23 @@ def timed(argv, cwd, env=None):
 
 
 def write_units_group(base, count):
-    """`units_test`: `count` independent entrypoint units, each recording `done`."""
+    """`units<count>_test`: `count` independent entrypoint units `u<i>`, each the function
+    `run` of its own small module `u<i>.py`, recording its required probe `done`. (One
+    module holding every unit's function would be compiled again by each unit where
+    bytecode is not written, as on these machines: the bench would measure the compiler.)"""
     group = os.path.join(base, f"units{count}_test")
     os.makedirs(os.path.join(group, "units"))
     names = [f"u{i}" for i in range(count)]
     with open(os.path.join(group, "config.toml"), "w") as config:
         config.write('["Configs"]\nunits = [%s]\ntimeout = 300\n'
                      % ", ".join(f'"{n}"' for n in names))
-    with open(os.path.join(group, "app.py"), "w") as app:
-        app.write("from testrium.modules.events import Events_Manager\n\n")
-        for name in names:
-            app.write(f"\ndef run_{name}():\n"
-                      f"    Events_Manager(Unit=\"{name}\", path=\".\").Set_Event(\"done\")\n")
     for init, name in enumerate(names):
+        with open(os.path.join(group, f"{name}.py"), "w") as module:
+            module.write("from testrium.modules.events import Events_Manager\n\n\n"
+                         f"def run():\n    Events_Manager(Unit=\"{name}\", path=\".\")"
+                         ".Set_Event(\"done\")\n")
         with open(os.path.join(group, "units", f"{name}.toml"), "w") as unit:
-            unit.write(f'["{name}"]\ninit = {init}\nentrypoint = "app:run_{name}"\n'
+            unit.write(f'["{name}"]\ninit = {init}\nentrypoint = "{name}:run"\n'
                        f'events = ["done"]\n')
 
 
@@ -80,15 +91,17 @@ def main():
     parser.add_argument("--original", required=True, help="the original's testrium command")
     parser.add_argument("--ours", required=True, help="this implementation's testrium binary")
     parser.add_argument("--floor", required=True, help="floor.py (the no-framework circuit)")
+    parser.add_argument("--before", help="optional: another testrium binary (e.g. a build of "
+                        "the commit before the fork server), run as a fourth contender")
     parser.add_argument("-n", type=int, default=20, help="rounds of the circuit (default 20)")
     parser.add_argument("--units", default="100,500", help="unit counts (default 100,500)")
     parser.add_argument("--units-rounds", type=int, default=5,
                         help="rounds of each unit count (default 5)")
     parser.add_argument("--only", choices=("circuit", "units"), help="run one benchmark")
     args = parser.parse_args()
-    for name in ("original", "ours", "floor"):
+    for name in ("original", "ours", "floor", "before"):
         command = getattr(args, name)
-        if os.sep in command:
+        if command and os.sep in command:
             setattr(args, name, os.path.abspath(command))
     print(f"load average before: {os.getloadavg()}")
     temp = tempfile.mkdtemp(prefix="testrium-bench-fork-")
@@ -105,13 +118,16 @@ def main():
 
 def circuit(args, temp):
     bases = {}
-    for name in ("original", "here"):
+    for name in ("original", "here", "before"):
         bases[name] = os.path.join(temp, f"circuit-{name}")
         shutil.copytree(TEMPLATE, os.path.join(bases[name], "template_test"))
     floor_dir = os.path.join(temp, "floor")
     os.makedirs(floor_dir)
     floor_env = dict(os.environ, SEEDBENCH=floor_dir)
     samples = {"original": [], "here": [], "floor fork": [], "floor exec": []}
+    if args.before:
+        samples["before"] = []
+        timed([args.before, "run"], bases["before"])
     # One warm-up run each (caches, the runner's package).
     timed([args.ours, "run"], bases["here"])
     timed([args.original, "run"], bases["original"])
@@ -122,6 +138,8 @@ def circuit(args, temp):
             timed([sys.executable, args.floor, "0.001", "fork"], floor_dir, floor_env))
         samples["floor exec"].append(
             timed([sys.executable, args.floor, "0.001", "exec"], floor_dir, floor_env))
+        if args.before:
+            samples["before"].append(timed([args.before, "run"], bases["before"]))
     print("\n2-unit Python circuit, whole run:")
     for name, walls in samples.items():
         print(summary(name, walls))
@@ -130,17 +148,24 @@ def circuit(args, temp):
           f"(target >= 15x); {median['here'] / median['floor fork']:.2f}x the forked floor "
           f"(target <= 1.5x); {median['here'] / median['floor exec']:.2f}x the exec'd floor; "
           f"load average {os.getloadavg()[0]:.2f}")
+    if args.before:
+        print(f"here is {median['before'] / median['here']:.1f}x faster than before")
 
 
 def units(args, temp, count):
     bases = {}
-    for name in ("original", "here"):
+    for name in ("original", "here", "before"):
         bases[name] = os.path.join(temp, f"units{count}-{name}")
         write_units_group(bases[name], count)
     samples = {"original": [], "here": []}
+    if args.before:
+        samples["before"] = []
     for _ in range(args.units_rounds):
-        samples["original"].append(timed([args.original, "run"], bases["original"]))
+        samples["original"].append(
+            timed([args.original, "run"], bases["original"], may_fail=True))
         samples["here"].append(timed([args.ours, "run"], bases["here"]))
+        if args.before:
+            samples["before"].append(timed([args.before, "run"], bases["before"]))
         # Run folders pile up: keep the bases small.
         for base in bases.values():
             shutil.rmtree(os.path.join(base, ".testrium"), ignore_errors=True)
@@ -149,6 +174,10 @@ def units(args, temp, count):
         print(summary(name, walls))
     original = statistics.median(samples["original"])
     here = statistics.median(samples["here"])
+    if args.before:
+        print(f"here is {statistics.median(samples['before']) / here:.1f}x faster than before")
+    if FAILED:
+        print(f"failed runs so far (the original's own bugs): {FAILED}")
     print(f"here is {original / here:.1f}x faster than the original (target >= 3x); "
           f"load average {os.getloadavg()[0]:.2f}")
 
