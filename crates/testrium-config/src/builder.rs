@@ -100,6 +100,13 @@ impl GroupBuilder {
         self
     }
 
+    /// `python-fork` (default true): `false` starts every `entrypoint` unit and the direct
+    /// tests in a fresh interpreter.
+    pub fn python_fork(mut self, python_fork: bool) -> Self {
+        self.settings.python_fork = python_fork;
+        self
+    }
+
     /// Adds a unit (units keep the order they are added in).
     pub fn unit(mut self, unit: UnitBuilder) -> Self {
         self.units.push(unit);
@@ -208,6 +215,7 @@ impl GroupBuilder {
                     events: builder.events,
                     env: builder.env,
                     cwd: builder.cwd,
+                    python_fork: builder.python_fork,
                 },
                 explicit_init,
                 sites: UnitSites::at(site.clone()),
@@ -284,6 +292,7 @@ pub struct UnitBuilder {
     events: Vec<String>,
     env: IndexMap<String, String>,
     cwd: Option<PathBuf>,
+    python_fork: Option<bool>,
 }
 
 impl Unit {
@@ -330,6 +339,7 @@ impl UnitBuilder {
             events: Vec::new(),
             env: IndexMap::new(),
             cwd: None,
+            python_fork: None,
         }
     }
 
@@ -396,6 +406,13 @@ impl UnitBuilder {
     /// `use_setup` (default false).
     pub fn use_setup(mut self, use_setup: bool) -> Self {
         self.use_setup = use_setup;
+        self
+    }
+
+    /// `python-fork` (default: the group's): `false` runs this `entrypoint` unit in a fresh
+    /// interpreter instead of a fork of the pre-warmed one.
+    pub fn python_fork(mut self, python_fork: bool) -> Self {
+        self.python_fork = Some(python_fork);
         self
     }
 

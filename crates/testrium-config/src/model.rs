@@ -103,6 +103,10 @@ pub struct Settings {
     /// not found (on `PATH`, or relative to the group folder when it contains `/`) is skipped
     /// with that reason instead of failing.
     pub requires: Vec<String>,
+    /// `python-fork` (new, default true): the group's `entrypoint` units and direct tests
+    /// are forks of one pre-warmed interpreter; `false` starts each in a fresh interpreter. A
+    /// unit's own `python-fork` takes precedence.
+    pub python_fork: bool,
 }
 
 impl Default for Settings {
@@ -121,6 +125,7 @@ impl Default for Settings {
             save_metrics: true,
             save_scores: true,
             requires: Vec::new(),
+            python_fork: true,
         }
     }
 }
@@ -198,6 +203,9 @@ pub struct Unit {
     pub env: IndexMap<String, String>,
     /// `cwd`: working directory, relative to the group folder (default: the group folder).
     pub cwd: Option<PathBuf>,
+    /// `python-fork` (new): `Some(false)` runs this `entrypoint` unit in a fresh interpreter,
+    /// not as a fork of the pre-warmed one; `None` follows the group's `python-fork`.
+    pub python_fork: Option<bool>,
 }
 
 /// Readiness without a probe: what the runner checks until it passes (or `ready_timeout`).

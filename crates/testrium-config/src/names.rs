@@ -21,6 +21,7 @@ pub(crate) const CONFIGS_KEYS: &[&str] = &[
     "save-performance",
     "setup",
     "requires",
+    "python-fork",
 ];
 
 #[cfg(feature = "toml")]
@@ -46,6 +47,7 @@ pub(crate) const UNIT_KEYS: &[&str] = &[
     "events",
     "env",
     "cwd",
+    "python-fork",
 ];
 
 #[cfg(feature = "toml")]

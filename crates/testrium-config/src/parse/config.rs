@@ -218,6 +218,11 @@ fn parse_configs(reader: &mut Reader<'_>, table: &DeTable<'_>, draft: &mut Confi
                     _ => settings.save_scores = b,
                 }
             }
+            "python-fork" => {
+                if let Some(b) = reader.bool(name, value) {
+                    settings.python_fork = b;
+                }
+            }
             "requires" => {
                 if let Some(programs) = reader.strings(name, value, "[\"redis-server\"]") {
                     settings.requires = programs.into_iter().map(|(p, _)| p).collect();

@@ -127,6 +127,7 @@ fn parse_unit_table(
         events: Vec::new(),
         env: IndexMap::new(),
         cwd: None,
+        python_fork: None,
     };
     let mut sites = UnitSites::at(header.clone());
     let mut explicit_init = false;
@@ -153,6 +154,11 @@ fn parse_unit_table(
             "use_setup" => {
                 if let Some(b) = reader.bool(key_name, value) {
                     unit.use_setup = b;
+                }
+            }
+            "python-fork" => {
+                if let Some(b) = reader.bool(key_name, value) {
+                    unit.python_fork = Some(b);
                 }
             }
             "entrypoint" | "command" => {

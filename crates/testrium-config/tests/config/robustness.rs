@@ -53,6 +53,7 @@ const KEYS: &[&str] = &[
     "ready_event",
     "ready_timeout",
     "use_setup",
+    "python-fork",
     "in-except",
     "unit_dependencies",
     "unity_depencies",

@@ -357,6 +357,16 @@ const CASES: &[Case] = &[
         ],
     ),
     case(
+        "python-fork must be a boolean",
+        "[\"Configs\"]\nunits = [\"a\", \"b\"]\npython-fork = \"no\"\n",
+        "[\"a\"]\ninit = 0\npython-fork = 0\n",
+        B,
+        &[
+            "test_g/config.toml:3:15: `python-fork` must be a boolean",
+            "test_g/units/a.toml:3:15: `python-fork` must be a boolean",
+        ],
+    ),
+    case(
         "entrypoint without function",
         CONFIG,
         "[\"a\"]\ninit = 0\nentrypoint = \"test_case\"\n",
@@ -800,6 +810,20 @@ fn defaults_match_the_original() {
     assert_eq!(a.in_except, InExcept::Resume);
     assert!(a.dependencies.is_empty() && a.env.is_empty() && a.cwd.is_none());
     assert!(group.circuits.is_empty());
+}
+
+#[test]
+fn python_fork_is_read_on_the_group_and_on_a_unit() {
+    let group = load(CONFIG, &[("a", A), ("b", B)]).unwrap_or_else(|d| panic!("{d}"));
+    assert!(group.settings.python_fork, "forks by default");
+    assert_eq!(group.units["a"].python_fork, None);
+    let config = "[\"Configs\"]\nunits = [\"a\", \"b\"]\npython-fork = false\n";
+    let a = "[\"a\"]\ninit = 0\npython-fork = true\n";
+    let b = "[\"b\"]\ninit = 1\npython-fork = false\n";
+    let group = load(config, &[("a", a), ("b", b)]).unwrap_or_else(|d| panic!("{d}"));
+    assert!(!group.settings.python_fork);
+    assert_eq!(group.units["a"].python_fork, Some(true));
+    assert_eq!(group.units["b"].python_fork, Some(false));
 }
 
 #[test]

@@ -9,8 +9,9 @@ use std::process::{Command, Stdio};
 use testrium_config::{Launch, Unit};
 use testrium_events::{ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT};
 
-use super::{Supervisor, ports};
-use crate::process::{self, ENV_RUN_ID, spawn};
+use super::fork::{self, ForkServer, Forked};
+use super::{ForkState, Supervisor, ports};
+use crate::process::{self, ENV_RUN_ID, Process, spawn};
 use crate::python::{self, PythonRuntime};
 
 impl Supervisor<'_> {
@@ -150,11 +151,126 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Starts, ahead of time, the interpreters of the entrypoint units that cannot start at
-    /// once (they wait for dependencies, or for the setup with `use_setup`); each waits for its
-    /// `starting` state.
+    /// Whether `unit` runs as a fork of the fork server (an `entrypoint` unit whose
+    /// `python-fork`, or else its group's, is not `false`).
+    pub(super) fn forks(&self, unit: &Unit) -> bool {
+        matches!(unit.launch, Launch::Entrypoint { .. })
+            && unit
+                .python_fork
+                .unwrap_or(self.group().settings.python_fork)
+    }
+
+    /// Starts the fork server (once) when a unit or the direct tests fork.
+    pub(super) fn start_fork_server_if_needed(&mut self) {
+        if !matches!(self.fork, ForkState::Off) {
+            return;
+        }
+        let tests_fork = self.group().settings.python_fork && self.needs_direct_tests();
+        if tests_fork || self.ctx.plan.units.iter().any(|p| self.forks(&p.unit)) {
+            self.start_fork_server();
+        }
+    }
+
+    /// Starts the fork server, when the runner can adopt its forks (it is a child subreaper).
+    /// A server that cannot start is recorded as broken, with a warning.
+    fn start_fork_server(&mut self) {
+        if !matches!(self.fork, ForkState::Off) || !process::is_subreaper() {
+            return;
+        }
+        let group_dir = self.group().dir.clone();
+        let log = self.dir.logs.join(FORK_SERVER_LOG);
+        let started = self
+            .python()
+            .map(|python| python.fork_server_command(&group_dir))
+            .and_then(|mut command| {
+                self.prepare(&mut command, None, &group_dir, &log)?;
+                // The slot each fork overwrites with its unit's name (see `runner.py`).
+                command.env(ENV_UNIT, " ".repeat(fork::UNIT_SLOT));
+                ForkServer::start(command)
+            });
+        self.fork = match started {
+            Ok(server) => ForkState::Running(server),
+            Err(message) => {
+                self.fork_broke(&format!("could not be started: {message}"));
+                ForkState::Broken
+            }
+        };
+    }
+
+    fn fork_broke(&mut self, reason: &str) {
+        if self.fork_warning.is_none() {
+            self.fork_warning = Some(format!(
+                "the Python fork server broke ({reason}): units and direct tests started after \
+                 that ran in fresh interpreters"
+            ));
+        }
+    }
+
+    /// Starts a Python process built as `command` (an `entrypoint` unit's, named `unit`, or
+    /// the direct tests'): a fork of the fork server when `fork` and the server runs, else
+    /// the command itself. `log` is the file its output goes to.
+    pub(super) fn spawn_python(
+        &mut self,
+        unit: Option<&str>,
+        fork: bool,
+        command: Command,
+        log: &Path,
+    ) -> Result<Process, String> {
+        if fork && let Some(process) = self.fork_python(unit, &command, log) {
+            return Ok(process);
+        }
+        spawn(command)
+    }
+
+    fn fork_python(
+        &mut self,
+        unit: Option<&str>,
+        command: &Command,
+        log: &Path,
+    ) -> Option<Process> {
+        let ForkState::Running(server) = &mut self.fork else {
+            return None;
+        };
+        // A missing folder: `spawn` says so as for any unit.
+        let cwd = command.get_current_dir().filter(|cwd| cwd.is_dir())?;
+        let args = fork::command_args(command)?;
+        let env = fork::command_env(command)?;
+        match server.fork(&args, unit, cwd, &env, log) {
+            Forked::Started(process) => Some(process),
+            Forked::Exec => None,
+            Forked::Broken(reason) => {
+                self.fork = ForkState::Broken;
+                self.fork_broke(&reason);
+                None
+            }
+        }
+    }
+
+    /// The fork server's pid, while it runs.
+    pub(super) fn fork_server_pid(&self) -> Option<u32> {
+        match &self.fork {
+            ForkState::Running(server) => Some(server.pid()),
+            ForkState::Off | ForkState::Broken | ForkState::Done => None,
+        }
+    }
+
+    /// Stops the fork server (when the attempt starts nothing more).
+    pub(super) fn stop_fork_server(&mut self) {
+        if let ForkState::Running(server) = &mut self.fork {
+            server.stop();
+            self.fork = ForkState::Done;
+        }
+    }
+
+    /// Starts, ahead of time, the fork server when a unit or the direct tests fork, and the
+    /// interpreters of the other entrypoint units that cannot start at once (they wait for
+    /// dependencies, or for the setup with `use_setup`); each waits for its `starting` state.
     pub(super) fn prewarm(&mut self) {
-        if self.needs_direct_tests() {
+        let direct_tests = self.needs_direct_tests();
+        let tests_fork = direct_tests && self.group().settings.python_fork;
+        self.start_fork_server_if_needed();
+        let serving = matches!(self.fork, ForkState::Running(_));
+        if direct_tests && !(tests_fork && serving) {
             // Any error: the tests process is simply started when the units phase ends.
             self.tests_prewarmed = self.direct_tests_process(true).ok();
         }
@@ -164,7 +280,10 @@ impl Supervisor<'_> {
             // code at once, sooner than after a cold start as in the original.
             let waits =
                 !planned.deps.is_empty() || (self.setup.is_some() && planned.unit.use_setup);
-            if !waits || !matches!(planned.unit.launch, Launch::Entrypoint { .. }) {
+            if !waits
+                || !matches!(planned.unit.launch, Launch::Entrypoint { .. })
+                || (serving && self.forks(&planned.unit))
+            {
                 continue;
             }
             let unit = planned.unit.clone();
@@ -175,6 +294,9 @@ impl Supervisor<'_> {
         }
     }
 }
+
+/// The fork server's log in `logs/`.
+const FORK_SERVER_LOG: &str = "_fork-server.log";
 
 /// `argv[0]` of a `command`: looked up on `PATH` when it is a bare name, else relative to
 /// `cwd` (`./server.sh` becomes `<cwd>/server.sh`, so errors name the file plainly).

@@ -10,14 +10,26 @@ use super::{LOG_TAIL_LINES, Supervisor, TICK};
 use crate::error::RunError;
 use crate::event::RunEvent;
 use crate::logs::read_tail;
-use crate::process::{self, Exit, Process, spawn, stop_processes};
+use crate::process::{self, Exit, Process, stop_processes};
 use crate::python;
 
 /// The direct-tests process's log in `logs/`.
 const DIRECT_TESTS_LOG: &str = "_direct-tests.log";
 
 impl Supervisor<'_> {
+    /// Runs the direct tests, if the group has any; then the fork server, which has nothing
+    /// left to start, stops.
     pub(super) fn direct_tests(
+        &mut self,
+        units_phase: Duration,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<Option<Vec<DirectTest>>, RunError> {
+        let tests = self.run_direct_tests(units_phase, observer);
+        self.stop_fork_server();
+        tests
+    }
+
+    fn run_direct_tests(
         &mut self,
         units_phase: Duration,
         observer: &mut dyn FnMut(&RunEvent),
@@ -181,6 +193,7 @@ impl Supervisor<'_> {
         // base folder (`testrium run` started there): paths in tests are relative to it.
         let cwd = std::path::absolute(self.ctx.base).unwrap_or_else(|_| self.ctx.base.to_owned());
         self.prepare(&mut command, None, &cwd, &log)?;
-        spawn(command)
+        let fork = !gated && self.group().settings.python_fork;
+        self.spawn_python(None, fork, command, &log)
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use testrium_events::{UnitState, monotonic_ns};
 use testrium_verify::{
     DirectTest, Expectations, Failure, FailureKind, GroupTiming, UnitFailure, UnitOutcome,
-    UnitStatus, Verifier, VerifyOptions,
+    UnitStatus, Verifier, VerifyOptions, WarningKind,
 };
 
 use super::scheduler::Scheduler;
@@ -150,6 +150,12 @@ impl Supervisor<'_> {
                 .with_mono_ns(self.started_mono_ns, ended_mono_ns),
             end == EndReason::GroupTimeout,
         );
+        if let Some(message) = self.fork_warning.take() {
+            verdict.warnings.push(testrium_verify::Warning::new(
+                WarningKind::UnitNotice,
+                message,
+            ));
+        }
         let faults = self.fault_outcomes();
         if !self.interrupted {
             for fault in faults.iter().filter(|f| !f.fired && !f.optional) {

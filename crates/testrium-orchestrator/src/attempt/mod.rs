@@ -23,6 +23,7 @@
 mod command;
 mod direct_tests;
 mod finish;
+mod fork;
 mod output;
 mod ports;
 mod ready;
@@ -130,6 +131,8 @@ pub(crate) fn run(
         run_dir: dir.path.clone(),
     });
     let mut sup = Supervisor::new(ctx, dir, db);
+    // First: the interpreter's start-up is the longest step before the first Python unit.
+    sup.start_fork_server_if_needed();
     // Whatever happens (an error, or a panic through `Drop`), nothing may stay alive.
     let result = sup.run_all(observer);
     sup.kill_everything();
@@ -196,6 +199,23 @@ struct Supervisor<'a> {
     /// The attempt's cgroup, where the runner may create one: every process started for the
     /// attempt joins it, and teardown kills what is left in it.
     cgroup: Option<process::AttemptCgroup>,
+    /// The Python fork server, once started.
+    fork: ForkState,
+    /// Why the fork server broke, for the report's warnings.
+    fork_warning: Option<String>,
+}
+
+/// The Python fork server of the attempt.
+#[derive(Debug)]
+enum ForkState {
+    /// Not started (nothing forks, or not yet).
+    Off,
+    /// Running: `entrypoint` units and the direct tests are its forks.
+    Running(fork::ForkServer),
+    /// Broken (or not startable): fresh interpreters for the rest of the attempt.
+    Broken,
+    /// Stopped: the attempt starts no more Python processes.
+    Done,
 }
 
 impl Drop for Supervisor<'_> {
@@ -268,6 +288,8 @@ impl<'a> Supervisor<'a> {
             } else {
                 None
             },
+            fork: ForkState::Off,
+            fork_warning: None,
         }
     }
 
@@ -447,7 +469,10 @@ impl<'a> Supervisor<'a> {
             Some(process) => Ok(process),
             None => {
                 let unit = self.sched.units[index].unit.clone();
-                self.unit_command(&unit, false).and_then(process::spawn)
+                let fork = self.forks(&unit);
+                let log = self.procs[index].log.clone();
+                self.unit_command(&unit, false)
+                    .and_then(|command| self.spawn_python(Some(&unit.name), fork, command, &log))
             }
         };
         let now = Instant::now();
@@ -552,6 +577,10 @@ impl<'a> Supervisor<'a> {
             .flat_map(|p| p.process.as_mut().into_iter().chain(p.prewarmed.as_mut()))
             .chain(self.tests_prewarmed.as_mut())
             .chain(self.setup.iter_mut().filter_map(SetupProc::process_mut))
+            .chain(match &mut self.fork {
+                ForkState::Running(server) => Some(server.process_mut()),
+                ForkState::Off | ForkState::Broken | ForkState::Done => None,
+            })
             .collect();
         process::stop_processes(&mut processes, Duration::ZERO);
         let pgids: Vec<u32> = processes.iter().map(|p| p.pid()).collect();

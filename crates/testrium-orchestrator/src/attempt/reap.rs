@@ -114,10 +114,12 @@ impl Supervisor<'_> {
             return false;
         };
         let own = std::process::id();
+        // The fork server is the runner's, no unit's.
+        let server = self.fork_server_pid();
         let mut unclaimed: Vec<u32> = cgroup
             .members()
             .into_iter()
-            .filter(|&pid| pid != own && process::is_running(pid))
+            .filter(|&pid| pid != own && Some(pid) != server && process::is_running(pid))
             .collect();
         if unclaimed.is_empty() {
             return false;

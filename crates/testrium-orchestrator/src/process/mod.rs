@@ -46,9 +46,19 @@ impl Exit {
 /// A started process: the leader of its own process group.
 #[derive(Debug)]
 pub(crate) struct Process {
-    child: Child,
+    handle: Handle,
     pidfd: Option<unix::PidFd>,
     exit: Option<Exit>,
+}
+
+/// How the runner holds a process it waits for.
+#[derive(Debug)]
+enum Handle {
+    /// Spawned (fork and exec) by this process.
+    Spawned(Child),
+    /// A child of this process it did not spawn itself: a fork of the Python fork server,
+    /// re-parented to this process (a child subreaper).
+    Adopted(u32),
 }
 
 impl Process {
@@ -59,15 +69,30 @@ impl Process {
         // Without pidfds (old kernels) the supervisor falls back to its tick.
         let pidfd = unix::PidFd::open(child.id()).ok();
         Ok(Process {
-            child,
+            handle: Handle::Spawned(child),
             pidfd,
             exit: None,
         })
     }
 
+    /// A child of this process that someone else started (a fork of the Python fork server,
+    /// re-parented to this child subreaper) and that leads its own process group: from now
+    /// on waited for and signalled like a spawned one. The caller must know that `pid` is a
+    /// child of this process that nobody else reaps.
+    pub(crate) fn adopt(pid: u32) -> Process {
+        Process {
+            handle: Handle::Adopted(pid),
+            pidfd: unix::PidFd::open(pid).ok(),
+            exit: None,
+        }
+    }
+
     /// The pid, which is also the process group id.
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.handle {
+            Handle::Spawned(child) => child.id(),
+            Handle::Adopted(pid) => *pid,
+        }
     }
 
     /// Reaps the process if it exited (never blocks).
@@ -75,11 +100,14 @@ impl Process {
         if let Some(exit) = self.exit {
             return Ok(Some(exit));
         }
-        let status = match self.child.try_wait() {
-            Ok(status) => status.map(Exit::from_status),
-            // ECHILD: another waiter in this process reaped it.
-            Err(e) if e.raw_os_error() == Some(nix::libc::ECHILD) => Some(Exit::Lost),
-            Err(e) => return Err(e),
+        let status = match &mut self.handle {
+            Handle::Spawned(child) => match child.try_wait() {
+                Ok(status) => status.map(Exit::from_status),
+                // ECHILD: another waiter in this process reaped it.
+                Err(e) if e.raw_os_error() == Some(nix::libc::ECHILD) => Some(Exit::Lost),
+                Err(e) => return Err(e),
+            },
+            Handle::Adopted(pid) => try_wait_pid(*pid)?,
         };
         self.exit = status;
         if self.exit.is_some() {
@@ -97,6 +125,25 @@ impl Process {
     pub(crate) fn signal_group(&self, signal: Signal) -> bool {
         unix::signal_group(self.pid(), signal)
     }
+}
+
+/// Reaps the child `pid` if it exited (`waitpid(pid, WNOHANG)`, never blocks).
+fn try_wait_pid(pid: u32) -> io::Result<Option<Exit>> {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let pid = i32::try_from(pid).map_err(|_| io::Error::other("pid out of range"))?;
+    match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => Ok(Some(Exit::Code(code))),
+        Ok(WaitStatus::Signaled(_, signal, _)) => Ok(Some(Exit::Signal(signal as i32))),
+        Ok(_) => Ok(None),
+        // ECHILD: another waiter in this process reaped it.
+        Err(nix::errno::Errno::ECHILD) => Ok(Some(Exit::Lost)),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// Whether this process is a child subreaper (orphans of its descendants come to it).
+pub(crate) fn is_subreaper() -> bool {
+    nix::sys::prctl::get_child_subreaper().unwrap_or(false)
 }
 
 /// Waits until one of `processes` exits or `timeout` passes (whichever first).

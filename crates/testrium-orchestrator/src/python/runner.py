@@ -19,6 +19,20 @@
     testrium_bootstrap.py tests-gated GROUP_DIR INPUT_JSON OUTPUT_JSON
         the same, pre-warmed: import what the tests need (no user code), then wait until
         INPUT_JSON exists (the runner writes it atomically when the units are done).
+    testrium_bootstrap.py fork-server GROUP_DIR
+        the fork server: import what units and tests need (no user code), then serve
+        requests, one JSON object a line on stdin, each answered by one JSON line on stdout.
+        A request ``{"argv": [...], "unit": NAME|null, "cwd": DIR, "env": {...}, "log": FILE,
+        "runner": PID}`` starts ``argv`` (``entrypoint``/``tests`` mode and their arguments,
+        as they would be given to this script) in a fork of the server, exactly as the exec'd
+        interpreter would run: in a process group of its own, a child of the runner (the
+        server forks twice; the runner is a child subreaper, so the unit is re-parented to
+        it), killed when the runner dies, with that environment, working directory, stdin
+        from /dev/null and stdout/stderr appended to FILE. The answer is ``{"pid": PID}``;
+        ``{"exec": REASON}`` when the unit must get a fresh interpreter (an interpreter
+        setting in its environment differs from the server's); ``{"error": TEXT}`` when the
+        fork failed. End of file on stdin ends the server. Single-threaded, no database
+        connection: a fork inherits nothing it must not.
 """
 
 import os
@@ -531,6 +545,226 @@ def run_tests_gated(group_dir, input_path, output_path):
     return run_tests(group_dir, input_path, output_path)
 
 
+# ---------------------------------------------------------------------------------------
+# The fork server.
+
+# The runner starts the server with TESTRIUM_UNIT set to this many spaces: a slot in the
+# initial environment block (what /proc/<pid>/environ shows, and how the runner finds a unit's
+# processes that left its process group) that each fork overwrites with its unit's name.
+_UNIT_SLOT = 255
+# Environment variables the interpreter reads when it starts: a unit whose value differs from
+# the server's must get a fresh interpreter.
+_INTERPRETER_ENV = ("PYTHON", "LC_", "LANG")
+# Fault injection for the runner's tests of its fallback (never set by users): `exit` (the
+# server ends at once), `die` (it ends on the first request), `hang` (it never answers).
+_FAULT_ENV = "TESTRIUM_FORK_SERVER_FAULT"
+
+
+def run_fork_server(group_dir):
+    import ctypes
+    import importlib.util  # noqa: F401 - what loading an entrypoint needs
+    import json
+    import sqlite3  # noqa: F401
+    import traceback  # noqa: F401
+    import time
+
+    import testrium.common.utils  # noqa: F401
+    import testrium.modules.events  # noqa: F401 - the probe client every unit imports
+
+    import gc
+
+    fault = os.environ.get(_FAULT_ENV)
+    if fault == "exit":
+        return EXIT_FAILED
+    libc = ctypes.CDLL(None, use_errno=True)
+    started_env = dict(os.environ)
+    pending = b""
+    while True:
+        while b"\n" not in pending:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                return 0
+            pending += chunk
+        line, pending = pending.split(b"\n", 1)
+        if fault == "die":
+            return EXIT_FAILED
+        if fault == "hang":
+            while True:
+                time.sleep(3600)
+        try:
+            request = json.loads(line)
+            reason = _needs_exec(request, started_env)
+            if reason is not None:
+                reply, argv = {"exec": reason}, None
+            else:
+                # What the server holds goes to the permanent generation: a fork's collector
+                # never walks it, so fewer of the pages it shares with the server are copied.
+                gc.freeze()
+                reply, argv = _fork_unit(request, libc)
+        except Exception as exc:  # a bad request: say so, keep serving
+            reply, argv = {"error": f"fork server: {exc!r}"}, None
+        if argv is not None:
+            # This process is the unit now: run it as the exec'd interpreter would.
+            _run_forked(argv)
+        if reply is not None:  # else answered already
+            os.write(1, (json.dumps(reply) + "\n").encode())
+
+
+def _run_forked(argv):
+    """Runs the bootstrap mode ``argv`` in this fork and exits as the interpreter would at
+    the end of the script — non-daemon threads joined, then the atexit handlers, output
+    flushed, ``sys.exit``'s code — without the finalization of every object the server
+    imported (it would copy most of the pages the fork shares with the server)."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    import atexit
+    import threading
+
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        try:
+            print(code, file=sys.stderr)
+        except Exception:
+            pass
+        code = EXIT_FAILED
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code & 0xFF)
+
+
+def _needs_exec(request, started_env):
+    env = request["env"]
+    for key in set(env) | set(started_env):
+        if key.startswith(_INTERPRETER_ENV) and env.get(key) != started_env.get(key):
+            return f"`{key}` differs from the fork server's"
+    unit = request.get("unit")
+    if unit is not None and len(unit.encode()) > _UNIT_SLOT:
+        return "the unit's name is longer than the fork server's marker slot"
+    return None
+
+
+def _fork_unit(request, libc):
+    """Forks twice: the grandchild is the unit, re-parented to the runner when the middle
+    process exits. Returns ``(reply, None)`` in the server (``(None, None)`` once it answered
+    itself), ``(None, argv)`` in the unit."""
+    import json
+
+    go_read, go_write = os.pipe()
+    pid_read, pid_write = os.pipe()
+    try:
+        middle = os.fork()
+    except OSError as exc:
+        for fd in (go_read, go_write, pid_read, pid_write):
+            os.close(fd)
+        return {"error": f"fork: {exc}"}, None
+    if middle == 0:
+        try:
+            os.close(go_write)
+            os.close(pid_read)
+            unit = os.fork()
+            if unit == 0:
+                os.close(pid_write)
+                try:
+                    return None, _become_unit(request, libc, go_read)
+                except BaseException as exc:
+                    os.write(2, f"testrium: cannot start the unit in a fork: {exc!r}\n".encode())
+                    os._exit(EXIT_FAILED)
+            # Its own process group before the runner hears of it.
+            os.setpgid(unit, unit)
+            os.write(pid_write, str(unit).encode())
+            os._exit(0)
+        except BaseException:
+            os._exit(EXIT_FAILED)
+    os.close(go_read)
+    os.close(pid_write)
+    try:
+        _, status = os.waitpid(middle, 0)
+        data = b""
+        while True:
+            chunk = os.read(pid_read, 64)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(pid_read)
+    if status != 0 or not data:
+        os.close(go_write)  # a unit that was born reads end of file and exits
+        return {"error": f"fork: the middle process ended with status {status}"}, None
+    # The middle process is reaped, so the unit is the runner's child now: tell the runner,
+    # then let the unit go.
+    pid = int(data)
+    os.write(1, (json.dumps({"pid": pid}) + "\n").encode())
+    try:
+        os.write(go_write, b"g")
+    finally:
+        os.close(go_write)
+    return None, None
+
+
+def _become_unit(request, libc, go_read):
+    """In the grandchild: wait to be released, then become what the exec'd unit would be."""
+    import signal
+
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass  # the middle process did it
+    released = os.read(go_read, 1) == b"g"
+    os.close(go_read)
+    if not released:
+        # The server died before the runner heard of this process: it must run nothing.
+        os._exit(EXIT_FAILED)
+    # Killed when the runner dies, as an exec'd unit is (PR_SET_PDEATHSIG = 1).
+    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != request["runner"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    _write_unit_slot(request.get("unit"))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    import time
+
+    time.tzset()
+    os.chdir(request["cwd"])
+    return request["argv"]
+
+
+def _write_unit_slot(unit):
+    """Writes ``TESTRIUM_UNIT=<unit>`` (or nothing) over the slot of the initial environment
+    block, so that /proc/<pid>/environ names the unit as it would for an exec'd one."""
+    import ctypes
+
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        # Fields 50 and 51 (env_start, env_end); fields[0] is field 3.
+        start, end = int(fields[47]), int(fields[48])
+        block = ctypes.string_at(start, end - start)
+        slot = b"TESTRIUM_UNIT=" + b" " * _UNIT_SLOT + b"\0"
+        offset = block.find(b"\0" + slot)
+        offset = 0 if block.startswith(slot) else offset + 1 if offset >= 0 else -1
+        if offset < 0:
+            return
+        value = b"TESTRIUM_UNIT=" + unit.encode() if unit else b""
+        value = value.ljust(len(slot) - 1, b"\0")
+        ctypes.memmove(start + offset, value, len(value))
+    except (OSError, ValueError, IndexError):
+        pass  # the unit still runs; only a process it moves out of its group goes unnamed
+
+
 def main(argv):
     modes = {
         "entrypoint": (run_entrypoint, 3),
@@ -538,6 +772,7 @@ def main(argv):
         "setup": (run_setup, 2),
         "tests": (run_tests, 3),
         "tests-gated": (run_tests_gated, 3),
+        "fork-server": (run_fork_server, 1),
     }
     if len(argv) < 2 or argv[1] not in modes or len(argv) - 2 != modes[argv[1]][1]:
         print(__doc__, file=sys.stderr)

@@ -156,6 +156,13 @@ impl PythonRuntime {
         command
     }
 
+    /// The fork server (the bootstrap's `fork-server` mode): a pre-warmed interpreter whose
+    /// forks run `entrypoint_command` and `direct_tests_command` (their arguments, working
+    /// directory and environment sent as a request), see `attempt/fork.rs`.
+    pub(crate) fn fork_server_command(&self, group_dir: &Path) -> Command {
+        self.bootstrap("fork-server", group_dir)
+    }
+
     fn bootstrap(&self, mode: &str, group_dir: &Path) -> Command {
         let mut command = Command::new(&self.interpreter);
         command
