@@ -198,6 +198,16 @@ pub struct Unit {
     pub env: IndexMap<String, String>,
     /// `cwd`: working directory, relative to the group folder (default: the group folder).
     pub cwd: Option<PathBuf>,
+    /// `otel_service = "orders-api"` (new): the OpenTelemetry `service.name` whose spans are
+    /// this unit's probes; `None`: the unit's own name.
+    pub otel_service: Option<String>,
+    /// `otel_span_end = true` (new, default false): each of the unit's spans also records
+    /// `<span name>:end` at the span's end.
+    pub otel_span_end: bool,
+    /// `remote = true` (new, default false): the unit runs elsewhere and is never started by
+    /// the runner; its probes come over OTLP or the remote probe API. Its launch is
+    /// [`Launch::Passive`].
+    pub remote: bool,
 }
 
 /// Readiness without a probe: what the runner checks until it passes (or `ready_timeout`).

@@ -46,6 +46,9 @@ pub(crate) const UNIT_KEYS: &[&str] = &[
     "events",
     "env",
     "cwd",
+    "otel_service",
+    "otel_span_end",
+    "remote",
 ];
 
 #[cfg(feature = "toml")]

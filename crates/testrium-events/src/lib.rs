@@ -122,7 +122,7 @@ mod state;
 mod store;
 mod sys;
 
-pub use crate::env::{ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT};
+pub use crate::env::{ENV_EVENT_DB, ENV_EVENT_URL, ENV_GROUP, ENV_RUN_DIR, ENV_TOKEN, ENV_UNIT};
 #[cfg(feature = "sqlite")]
 pub use crate::error::{ProbeError, ProbeErrorKind, StoreError, StoreErrorKind};
 pub use crate::event::{Event, EventLog, EventType, MalformedEvent, UnknownEventType};

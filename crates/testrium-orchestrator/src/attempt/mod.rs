@@ -23,6 +23,7 @@
 mod command;
 mod direct_tests;
 mod finish;
+mod otlp;
 mod output;
 mod ports;
 mod ready;
@@ -93,6 +94,8 @@ pub(crate) struct Options {
     /// Whether adopted orphans in another session may be killed (see
     /// [`Run::kill_adopted_orphans`](crate::Run::kill_adopted_orphans)).
     pub(crate) kill_orphans: bool,
+    /// Where the OTLP receiver listens (`None`: a free loopback port).
+    pub(crate) listen: Option<std::net::SocketAddr>,
 }
 
 /// What one attempt needs.
@@ -129,7 +132,13 @@ pub(crate) fn run(
         attempts: ctx.attempts,
         run_dir: dir.path.clone(),
     });
+    let receiver = otlp::start(ctx, &dir)?;
+    observer(&RunEvent::ReceiverListening {
+        endpoint: receiver.endpoint(),
+        token: receiver.token().to_owned(),
+    });
     let mut sup = Supervisor::new(ctx, dir, db);
+    sup.otlp = Some(receiver);
     // Whatever happens (an error, or a panic through `Drop`), nothing may stay alive.
     let result = sup.run_all(observer);
     sup.kill_everything();
@@ -196,6 +205,10 @@ struct Supervisor<'a> {
     /// The attempt's cgroup, where the runner may create one: every process started for the
     /// attempt joins it, and teardown kills what is left in it.
     cgroup: Option<process::AttemptCgroup>,
+    /// The attempt's OTLP receiver, until it is stopped after teardown.
+    otlp: Option<testrium_otlp::Receiver>,
+    /// The receiver's last answered request the scheduler was told about.
+    otlp_seen: Option<Instant>,
 }
 
 impl Drop for Supervisor<'_> {
@@ -213,6 +226,7 @@ impl<'a> Supervisor<'a> {
             group_timeout: ctx.options.timeout.unwrap_or(ctx.group.settings.timeout),
             grace: ctx.options.grace,
             settle: ctx.options.settle,
+            span_settle: otlp::SPAN_SETTLE,
             max_restarts: ctx.options.max_restarts,
         };
         let sched = Scheduler::new(
@@ -267,6 +281,8 @@ impl<'a> Supervisor<'a> {
             } else {
                 None
             },
+            otlp: None,
+            otlp_seen: None,
         }
     }
 
@@ -321,6 +337,7 @@ impl<'a> Supervisor<'a> {
                 busy_until = Instant::now() + BUSY_SPELL;
             }
             self.apply_ended(ended);
+            self.poll_receiver();
             self.poll_setup(observer);
             self.run_ready_checks();
             self.step(observer)?;

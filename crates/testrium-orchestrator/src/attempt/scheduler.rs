@@ -57,6 +57,9 @@ pub(crate) struct Limits {
     pub(crate) group_timeout: Duration,
     pub(crate) grace: Duration,
     pub(crate) settle: Duration,
+    /// The settle period once OpenTelemetry spans arrived: covers the exporters' batch delay,
+    /// so spans that ended before the last required probe arrived still land.
+    pub(crate) span_settle: Duration,
     pub(crate) max_restarts: u32,
 }
 
@@ -72,6 +75,8 @@ pub(crate) struct Scheduler {
     any_probe: bool,
     last_activity: Instant,
     settling: Option<Instant>,
+    /// Whether spans arrived over OTLP in this attempt (the settle period is then longer).
+    spans_seen: bool,
     kill_now: bool,
     end: Option<EndReason>,
     pub(crate) all_ready_at: Option<Duration>,
@@ -127,6 +132,7 @@ impl Scheduler {
             any_probe: false,
             last_activity: now,
             settling: None,
+            spans_seen: false,
             kill_now: false,
             end: None,
             all_ready_at: None,
@@ -201,6 +207,22 @@ impl Scheduler {
     /// Malformed rows and other writes count as activity for the settle period.
     pub(crate) fn activity(&mut self, now: Instant) {
         self.last_activity = now;
+    }
+
+    /// The OTLP receiver answered a request (or is answering one): activity, and from now on
+    /// the settle period covers the exporters' batch delay.
+    pub(crate) fn spans_received(&mut self, now: Instant) {
+        self.spans_seen = true;
+        self.last_activity = now;
+    }
+
+    /// The settle period in force.
+    fn settle(&self) -> Duration {
+        if self.spans_seen {
+            self.limits.settle.max(self.limits.span_settle)
+        } else {
+            self.limits.settle
+        }
     }
 
     /// The unit's process was started.
@@ -331,8 +353,8 @@ impl Scheduler {
                 // probe, a unit about to exit by itself) before stopping anything.
                 let since = *self.settling.get_or_insert(now);
                 let quiet = self.last_activity.max(since);
-                if now.saturating_duration_since(quiet) >= self.limits.settle
-                    || now.saturating_duration_since(since) >= self.limits.settle * 20
+                if now.saturating_duration_since(quiet) >= self.settle()
+                    || now.saturating_duration_since(since) >= self.settle() * 20
                 {
                     self.end = Some(end);
                 }
@@ -372,7 +394,7 @@ impl Scheduler {
             }
         }
         if let Some(since) = self.settling {
-            wake = wake.min(self.last_activity.max(since) + self.limits.settle);
+            wake = wake.min(self.last_activity.max(since) + self.settle());
         }
         if let Some(at) = self.next_resume() {
             wake = wake.min(at);

@@ -1,0 +1,143 @@
+//! Issue 18: the run's OTLP receiver with real unit processes — spans as probes, the
+//! environment and token the units get, batches that arrive late, remote units.
+
+use std::path::Path;
+use std::time::Duration;
+
+use testrium_config::{Group, Unit};
+use testrium_orchestrator::{GroupOutcome, Run, RunEvent};
+use testrium_tests::fixture::{self, Action, emit};
+use testrium_tests::{TempBase, db_events};
+use testrium_verify::WarningKind;
+
+const GRACE: Duration = Duration::from_millis(300);
+
+fn fixture_unit(name: &str, init: u32, script: &[Action]) -> testrium_config::UnitBuilder {
+    Unit::command(name, fixture::argv(script)).init(init)
+}
+
+fn run(group: Group, base: &Path) -> GroupOutcome {
+    Run::new(group)
+        .base_dir(base)
+        .grace_period(GRACE)
+        .execute()
+        .expect("run executes")
+}
+
+fn span(step: &str) -> Action {
+    Action::Span(step.to_owned())
+}
+
+#[test]
+fn spans_sent_with_the_exported_endpoint_and_token_are_probes_of_their_unit() {
+    let base = TempBase::new("otlp-spans");
+    let group = Group::builder("otlp-spans", base.dir("otlp-spans"))
+        .unit(
+            fixture_unit("api", 0, &[span("order-placed"), Action::Hang]).events(["order-placed"]),
+        )
+        .unit(
+            fixture_unit("worker", 1, &[span("order-stored")])
+                .otel_service("orders-worker")
+                .events(["order-stored"]),
+        )
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
+    let events = db_events(&attempt.db_path);
+    let found: Vec<_> = events
+        .iter()
+        .map(|e| (e.unit.as_str(), e.step.as_str()))
+        .collect();
+    assert!(found.contains(&("api", "order-placed")), "{found:?}");
+    // OTEL_SERVICE_NAME is the unit's otel_service, which maps back to the unit.
+    assert!(found.contains(&("worker", "order-stored")), "{found:?}");
+    let token = std::fs::read_to_string(attempt.run_dir.join("token")).expect("token file");
+    assert_eq!(token.trim().len(), 32);
+}
+
+/// Batching is not a race: the unit's second batch comes after every required probe was
+/// recorded (its exporter's delay), and still counts, because once spans arrive the group
+/// settles for longer than an exporter's batch delay.
+#[test]
+fn a_batch_that_arrives_after_the_required_probes_still_lands() {
+    let base = TempBase::new("otlp-batches");
+    let group = Group::builder("otlp-batches", base.dir("otlp-batches"))
+        .unit(
+            fixture_unit(
+                "service",
+                0,
+                &[
+                    span("first-batch"),
+                    Action::Sleep(80),
+                    span("second-batch"),
+                    Action::Hang,
+                ],
+            )
+            .events(["first-batch"]),
+        )
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
+    let steps: Vec<_> = db_events(&attempt.db_path)
+        .into_iter()
+        .map(|e| e.step)
+        .collect();
+    assert_eq!(steps, ["first-batch", "second-batch"]);
+}
+
+#[test]
+fn rejected_requests_are_warnings_in_the_verdict() {
+    let base = TempBase::new("otlp-warn");
+    // `stranger` sends as a service no unit is named after or claims.
+    let group = Group::builder("otlp-warn", base.dir("otlp-warn"))
+        .unit(fixture_unit("api", 0, &[emit("up")]).events(["up"]))
+        .unit(fixture_unit("stranger", 1, &[span("boo")]).env("OTEL_SERVICE_NAME", "billing"))
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    let attempt = outcome.last_attempt().expect("attempt");
+    // Rejected (the fixture exits 93 on the 400 answer), and the report says why.
+    let warnings: Vec<_> = attempt
+        .verdict
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::OtlpInput)
+        .map(|w| w.message.clone())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("unknown service") && w.contains("`billing`")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn the_observer_is_told_where_the_receiver_listens() {
+    let base = TempBase::new("otlp-observer");
+    let group = Group::builder("otlp-observer", base.dir("otlp-observer"))
+        .unit(fixture_unit("api", 0, &[emit("up")]).events(["up"]))
+        .build()
+        .expect("valid group");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&seen);
+    Run::new(group)
+        .base_dir(base.path())
+        .observer(move |e: &RunEvent| {
+            if let RunEvent::ReceiverListening { endpoint, token } = e {
+                sink.lock()
+                    .expect("lock")
+                    .push((endpoint.clone(), token.clone()));
+            }
+        })
+        .execute()
+        .expect("run executes");
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].0.starts_with("http://127.0.0.1:"), "{seen:?}");
+    assert_eq!(seen[0].1.len(), 32);
+}
