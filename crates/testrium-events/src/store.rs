@@ -255,18 +255,25 @@ impl RunDb {
         Ok(ids)
     }
 
-    /// Sets the `Cause` of the rows `ids` to `cause`, in one transaction: a writer that learns
-    /// an event's cause only after storing it (a span whose parent arrives later) completes it
-    /// before the run is verified.
-    pub fn set_cause(&self, ids: &[i64], cause: &str) -> Result<(), StoreError> {
-        let err = |e| StoreError::sqlite(&self.path, "update causes", e);
+    /// Sets both the `EventKey` and the `Cause` of the rows `keyed`, and the `Cause` of the
+    /// rows `caused`, to `value`, in one transaction: a writer that learns how an event is
+    /// linked only after storing it (a span whose parent arrives later) completes it before
+    /// the run is verified.
+    pub fn set_links(&self, keyed: &[i64], caused: &[i64], value: &str) -> Result<(), StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "update links", e);
         let tx = self.conn.unchecked_transaction().map_err(err)?;
         {
-            let mut stmt = tx
+            let mut both = tx
+                .prepare_cached("UPDATE Events SET EventKey = ?1, Cause = ?1 WHERE ID = ?2")
+                .map_err(err)?;
+            for id in keyed {
+                both.execute((value, id)).map_err(err)?;
+            }
+            let mut cause = tx
                 .prepare_cached("UPDATE Events SET Cause = ?1 WHERE ID = ?2")
                 .map_err(err)?;
-            for id in ids {
-                stmt.execute((cause, id)).map_err(err)?;
+            for id in caused {
+                cause.execute((value, id)).map_err(err)?;
             }
         }
         tx.commit().map_err(err)

@@ -89,18 +89,60 @@ impl Clock {
     }
 }
 
+/// A span's flow key: final, or provisional while an ancestor it inherits from is unseen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// The key is known for good.
+    Final(String),
+    /// The key is provisional (the unseen ancestor's context, right when that ancestor is a
+    /// Send or a root span); fixed when the span `on` arrives.
+    Waiting {
+        /// The provisional key.
+        key: String,
+        /// The context of the unseen ancestor.
+        on: String,
+    },
+}
+
+impl Flow {
+    fn key(&self) -> &str {
+        match self {
+            Flow::Final(k) | Flow::Waiting { key: k, .. } => k,
+        }
+    }
+
+    fn waiting_on(&self) -> Option<&str> {
+        match self {
+            Flow::Final(_) => None,
+            Flow::Waiting { on, .. } => Some(on),
+        }
+    }
+}
+
+/// One mapped span: where its rows are and how they are linked.
+#[derive(Debug)]
+pub(crate) struct MappedSpan {
+    ctx: String,
+    /// Its rows' key: Send → its own context; Receive → the parent's (link's) context;
+    /// other spans → their parent's flow key (inherited), or their own context at the root.
+    flow: Flow,
+    /// Whether the key is inherited (and so follows the parent's key when it is fixed).
+    inherits: bool,
+    /// The cause of a Send span: its parent's flow key (fixed like an inherited key).
+    send_cause: Option<Flow>,
+    /// Indices in [`Mapped::rows`]: the main row, the `:end` row, the Exception row.
+    main: usize,
+    end: Option<usize>,
+    exception: Option<usize>,
+}
+
 /// What one request's spans became.
 #[derive(Debug, Default)]
 pub(crate) struct Mapped {
     /// The rows to insert, in order.
     pub(crate) rows: Vec<Event>,
-    /// Row index → the span context its cause names and that may still turn out to be a
-    /// Receive span (whose key is its parent's context): fixed up when it arrives.
-    pub(crate) unresolved: Vec<(usize, String)>,
-    /// Span contexts of the Receive spans of this request with their keys.
-    pub(crate) receives: Vec<(String, String)>,
-    /// Span contexts of every span of this request.
-    pub(crate) spans: Vec<String>,
+    /// The spans, in order.
+    pub(crate) spans: Vec<MappedSpan>,
     /// Spans accepted.
     pub(crate) accepted: u64,
     /// Spans of services no unit claims, by service name.
@@ -116,41 +158,122 @@ impl Mapped {
     }
 }
 
-/// The mapping's memory across requests of one run: the keys of the Receive spans seen (their
-/// children name them as cause) and the rows whose cause names a span not seen yet.
+/// Rows of earlier requests waiting for a span to arrive.
+#[derive(Debug, Clone)]
+struct PendingRows {
+    ctx: String,
+    inherits: bool,
+    /// Rows whose key and cause follow the flow key (an inherited key's main and end rows).
+    keyed: Vec<i64>,
+    /// Rows whose cause only follows it.
+    caused: Vec<i64>,
+}
+
+/// Rows to fix in the database: `key_and_cause` get both columns set to `value`, `cause_only`
+/// the cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Relink {
+    pub(crate) value: String,
+    pub(crate) key_and_cause: Vec<i64>,
+    pub(crate) cause_only: Vec<i64>,
+}
+
+/// The mapping's memory across the requests of one run: every span seen (a hash of its
+/// context), the flow keys that differ from the span's own context, and the rows waiting for
+/// a span not seen yet.
 #[derive(Debug, Default)]
 pub(crate) struct Links {
-    receive_keys: HashMap<String, String>,
-    pending: HashMap<String, Vec<i64>>,
+    seen: HashSet<u64>,
+    keys: HashMap<String, Flow>,
+    pending: HashMap<String, Vec<PendingRows>>,
+}
+
+fn ctx_hash(ctx: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    ctx.hash(&mut h);
+    h.finish()
 }
 
 impl Links {
-    /// After `mapped.rows` were stored as `ids`: which stored rows get which cause now.
-    pub(crate) fn commit(&mut self, mapped: &Mapped, ids: &[i64]) -> Vec<(Vec<i64>, String)> {
-        let mut updates = Vec::new();
-        for (ctx, key) in &mapped.receives {
-            self.receive_keys.insert(ctx.clone(), key.clone());
+    /// The flow key of the span `ctx` from earlier requests: `None` when it was never seen.
+    fn flow_of(&self, ctx: &str) -> Option<Flow> {
+        if let Some(flow) = self.keys.get(ctx) {
+            return Some(flow.clone());
         }
-        for ctx in &mapped.spans {
-            if let Some(waiting) = self.pending.remove(ctx)
-                && let Some(key) = self.receive_keys.get(ctx)
-            {
-                updates.push((waiting, key.clone()));
-            }
-        }
-        for (row, ctx) in &mapped.unresolved {
-            let Some(&id) = ids.get(*row) else { continue };
-            match self.receive_keys.get(ctx) {
-                Some(key) => updates.push((vec![id], key.clone())),
-                None => self.pending.entry(ctx.clone()).or_default().push(id),
-            }
-        }
-        updates
+        self.seen
+            .contains(&ctx_hash(ctx))
+            .then(|| Flow::Final(ctx.to_owned()))
     }
 
-    /// The key a span context's probe carries when it is known to differ from the context.
-    fn key_of(&self, ctx: &str) -> Option<&str> {
-        self.receive_keys.get(ctx).map(String::as_str)
+    /// After `mapped.rows` were stored as `ids`: remembers the spans, and returns the stored
+    /// rows whose key or cause is known now.
+    pub(crate) fn commit(&mut self, mapped: &Mapped, ids: &[i64]) -> Vec<Relink> {
+        let id = |i: usize| ids.get(i).copied();
+        for span in &mapped.spans {
+            self.seen.insert(ctx_hash(&span.ctx));
+            if span.flow.key() != span.ctx || span.flow.waiting_on().is_some() {
+                self.keys.insert(span.ctx.clone(), span.flow.clone());
+            }
+            let mut keyed = Vec::new();
+            let mut caused = Vec::new();
+            if let Some(on) = span.flow.waiting_on().filter(|_| span.inherits) {
+                keyed.extend(
+                    [Some(span.main), span.end]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(id),
+                );
+                caused.extend(span.exception.and_then(id));
+                self.pending
+                    .entry(on.to_owned())
+                    .or_default()
+                    .push(PendingRows {
+                        ctx: span.ctx.clone(),
+                        inherits: true,
+                        keyed,
+                        caused,
+                    });
+            } else if let Some(on) = span.send_cause.as_ref().and_then(Flow::waiting_on) {
+                caused.extend(id(span.main));
+                self.pending
+                    .entry(on.to_owned())
+                    .or_default()
+                    .push(PendingRows {
+                        ctx: span.ctx.clone(),
+                        inherits: false,
+                        keyed,
+                        caused,
+                    });
+            }
+        }
+        let mut out = Vec::new();
+        for span in &mapped.spans {
+            let Some(waiting) = self.pending.remove(&span.ctx) else {
+                continue;
+            };
+            let key = span.flow.key().to_owned();
+            let mut relink = Relink {
+                value: key.clone(),
+                key_and_cause: Vec::new(),
+                cause_only: Vec::new(),
+            };
+            for rows in waiting {
+                if rows.inherits {
+                    relink.key_and_cause.extend(&rows.keyed);
+                    self.keys.insert(rows.ctx.clone(), span.flow.clone());
+                }
+                relink.cause_only.extend(&rows.caused);
+                if let Some(on) = span.flow.waiting_on() {
+                    self.pending.entry(on.to_owned()).or_default().push(rows);
+                }
+            }
+            // Rows that already hold this span's context as key need no write.
+            if key != span.ctx {
+                out.push(relink);
+            }
+        }
+        out
     }
 }
 
@@ -175,7 +298,89 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Maps every span of `request`; `links` resolves causes named by spans of earlier requests.
+/// How a span's key is made, before looking at other spans.
+enum KeyRule {
+    /// Its own key: Send (own context), Receive (parent's context), a root span (own context).
+    Fixed(String),
+    /// Inherited from the span with this context (its parent, or first link).
+    Inherit(String),
+}
+
+fn key_rule(span: &Span, ctx: &str) -> KeyRule {
+    let kind = SpanKind::try_from(span.kind).unwrap_or(SpanKind::Unspecified);
+    if matches!(kind, SpanKind::Client | SpanKind::Producer) {
+        return KeyRule::Fixed(ctx.to_owned());
+    }
+    if let Some(key) = receive_key(span) {
+        return KeyRule::Fixed(key);
+    }
+    match cause_context(span) {
+        Some(parent) => KeyRule::Inherit(parent),
+        None => KeyRule::Fixed(ctx.to_owned()),
+    }
+}
+
+/// The parent's context, or the first link's.
+fn cause_context(span: &Span) -> Option<String> {
+    span_context(&span.trace_id, &span.parent_span_id).or_else(|| {
+        span.links
+            .iter()
+            .find_map(|l| span_context(&l.trace_id, &l.span_id))
+    })
+}
+
+/// The flow keys of one request's spans: resolved through the request itself, then through
+/// earlier requests; what neither knows waits for its span (iterative, cycle-safe).
+struct Resolver<'a> {
+    index: HashMap<String, usize>,
+    rules: Vec<KeyRule>,
+    memo: Vec<Option<Flow>>,
+    links: &'a Links,
+}
+
+impl Resolver<'_> {
+    /// The flow key of the span with context `ctx`.
+    fn flow_of(&mut self, ctx: &str) -> Flow {
+        let mut chain = Vec::new();
+        let mut visited = HashSet::new();
+        let mut cur = ctx.to_owned();
+        let result = loop {
+            if let Some(&i) = self.index.get(&cur) {
+                if let Some(flow) = &self.memo[i] {
+                    break flow.clone();
+                }
+                if !visited.insert(i) {
+                    // A cycle of parents (malformed input): the context itself.
+                    break Flow::Final(cur);
+                }
+                match &self.rules[i] {
+                    KeyRule::Fixed(key) => {
+                        let flow = Flow::Final(key.clone());
+                        self.memo[i] = Some(flow.clone());
+                        break flow;
+                    }
+                    KeyRule::Inherit(parent) => {
+                        chain.push(i);
+                        cur = parent.clone();
+                    }
+                }
+            } else if let Some(flow) = self.links.flow_of(&cur) {
+                break flow;
+            } else {
+                break Flow::Waiting {
+                    key: cur.clone(),
+                    on: cur,
+                };
+            }
+        };
+        for i in chain {
+            self.memo[i] = Some(result.clone());
+        }
+        result
+    }
+}
+
+/// Maps every span of `request`; `links` resolves keys named by spans of earlier requests.
 pub(crate) fn map_request(
     request: &ExportTraceServiceRequest,
     units: &UnitMap,
@@ -183,16 +388,20 @@ pub(crate) fn map_request(
     clock: Clock,
 ) -> Mapped {
     let mut out = Mapped::default();
-    // The Receive spans of this request first: a child is usually exported before its parent,
-    // often in the same batch.
-    let mut batch_keys: HashMap<String, String> = HashMap::new();
+    // Every span of the request first: a child is usually exported before its parent, often
+    // in the same batch.
+    let mut resolver = Resolver {
+        index: HashMap::new(),
+        rules: Vec::new(),
+        memo: Vec::new(),
+        links,
+    };
     for rs in &request.resource_spans {
         for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
-            if let (Some(ctx), Some(key)) = (
-                span_context(&span.trace_id, &span.span_id),
-                receive_key(span),
-            ) {
-                batch_keys.insert(ctx, key);
+            if let Some(ctx) = span_context(&span.trace_id, &span.span_id) {
+                resolver.rules.push(key_rule(span, &ctx));
+                resolver.memo.push(None);
+                resolver.index.insert(ctx, resolver.rules.len() - 1);
             }
         }
     }
@@ -212,17 +421,14 @@ pub(crate) fn map_request(
         };
         let end_probes = units.end_probes.contains(unit);
         for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
-            match map_span(span, unit, pid, end_probes, clock, &batch_keys, links) {
-                Ok(m) => {
-                    let base = out.rows.len();
-                    out.rows.extend(m.rows);
-                    if let Some((row, ctx)) = m.unresolved {
-                        out.unresolved.push((base + row, ctx));
-                    }
-                    if let Some(key) = m.receive_key {
-                        out.receives.push((m.ctx.clone(), key));
-                    }
-                    out.spans.push(m.ctx);
+            let base = out.rows.len();
+            match map_span(span, unit, pid, end_probes, clock, &mut resolver) {
+                Ok((rows, mut mapped)) => {
+                    out.rows.extend(rows);
+                    mapped.main += base;
+                    mapped.end = mapped.end.map(|i| i + base);
+                    mapped.exception = mapped.exception.map(|i| i + base);
+                    out.spans.push(mapped);
                     out.accepted += 1;
                 }
                 Err(reason) => {
@@ -252,22 +458,14 @@ fn receive_key(span: &Span) -> Option<String> {
         .find_map(|l| span_context(&l.trace_id, &l.span_id))
 }
 
-struct SpanRows {
-    rows: Vec<Event>,
-    ctx: String,
-    receive_key: Option<String>,
-    unresolved: Option<(usize, String)>,
-}
-
 fn map_span(
     span: &Span,
     unit: &str,
     pid: Option<i64>,
     end_probes: bool,
     clock: Clock,
-    batch_keys: &HashMap<String, String>,
-    links: &Links,
-) -> Result<SpanRows, String> {
+    resolver: &mut Resolver<'_>,
+) -> Result<(Vec<Event>, MappedSpan), String> {
     let ctx = span_context(&span.trace_id, &span.span_id)
         .ok_or_else(|| format!("span `{}` has no valid trace or span id", span.name))?;
     if span.name.is_empty() {
@@ -287,79 +485,61 @@ fn map_span(
     let metadata = metadata(span, kind, parent.as_deref());
     let time = |ns: u64| ns as f64 / 1e9;
     let event = |step: &str, ty: EventType, ns: u64| {
-        let mut e = Event::new(0, unit, step, ty, time(ns)).with_mono_ns(clock.mono(ns));
+        let mut e = Event::new(0, unit, step, ty, time(ns))
+            .with_mono_ns(clock.mono(ns))
+            .with_metadata(metadata.clone());
         if let Some(pid) = pid {
             e = e.with_pid(pid);
         }
         e
     };
 
-    let mut rows = Vec::new();
-    let mut unresolved = None;
     let receive = receive_key(span);
-    let key = match (&receive, kind) {
-        (_, SpanKind::Producer | SpanKind::Client) => {
-            rows.push(event(
-                &span.name,
-                EventType::Send,
-                span.start_time_unix_nano,
-            ));
-            ctx.clone()
-        }
-        (Some(key), _) => {
-            // The parent's (or first link's) context pairs with its Send; each further link
-            // is one more message this span received.
-            rows.push(event(
-                &span.name,
-                EventType::Receive,
-                span.start_time_unix_nano,
-            ));
-            for link in link_ctxs.iter().filter(|l| *l != key) {
-                rows.push(
-                    event(&span.name, EventType::Receive, span.start_time_unix_nano)
-                        .with_key(link.clone())
-                        .with_metadata(metadata.clone()),
-                );
-            }
-            key.clone()
-        }
-        (None, _) => {
-            rows.push(event(
-                &span.name,
-                EventType::Default,
-                span.start_time_unix_nano,
-            ));
-            ctx.clone()
+    let is_send = matches!(kind, SpanKind::Producer | SpanKind::Client);
+    let (flow, inherits, ty) = if is_send {
+        (Flow::Final(ctx.clone()), false, EventType::Send)
+    } else if let Some(key) = &receive {
+        (Flow::Final(key.clone()), false, EventType::Receive)
+    } else {
+        match cause_context(span) {
+            Some(parent) => (resolver.flow_of(&parent), true, EventType::Default),
+            None => (Flow::Final(ctx.clone()), false, EventType::Default),
         }
     };
-    // The cause of a span that is not a Receive: its parent (or first link). A parent that is
-    // a Receive span carries its own parent's context as key, so name that key.
-    if receive.is_none()
-        && let Some(cause_ctx) = parent.clone().or_else(|| link_ctxs.first().cloned())
-    {
-        let cause = match batch_keys.get(&cause_ctx).map(String::as_str) {
-            Some(k) => k.to_owned(),
-            None => match links.key_of(&cause_ctx) {
-                Some(k) => k.to_owned(),
-                None => {
-                    unresolved = Some((0, cause_ctx.clone()));
-                    cause_ctx
-                }
-            },
-        };
-        rows[0] = rows[0].clone().with_cause(cause);
+    let send_cause = if is_send {
+        cause_context(span).map(|p| resolver.flow_of(&p))
+    } else {
+        None
+    };
+    let key = flow.key().to_owned();
+    let mut main = event(&span.name, ty, span.start_time_unix_nano).with_key(key.clone());
+    // The cause: an inherited key is its parent's flow; a Send names its parent's flow.
+    if inherits {
+        main = main.with_cause(key.clone());
+    } else if let Some(cause) = &send_cause {
+        main = main.with_cause(cause.key().to_owned());
     }
-    rows[0] = rows[0]
-        .clone()
-        .with_key(key.clone())
-        .with_metadata(metadata.clone());
+    let mut rows = vec![main];
+    if receive.is_some() {
+        // Each further link is one more message this span received.
+        for link in link_ctxs.iter().filter(|l| **l != key) {
+            rows.push(
+                event(&span.name, EventType::Receive, span.start_time_unix_nano)
+                    .with_key(link.clone()),
+            );
+        }
+    }
+    let mut end = None;
     if end_probes {
-        rows.push(
-            event(&format!("{}:end", span.name), EventType::Default, end_ns)
-                .with_key(key.clone())
-                .with_metadata(metadata.clone()),
-        );
+        end = Some(rows.len());
+        let mut row =
+            event(&format!("{}:end", span.name), EventType::Default, end_ns).with_key(key.clone());
+        if inherits {
+            row = row.with_cause(key.clone());
+        }
+        rows.push(row);
     }
+    let mut exception = None;
     if let Some(status) = &span.status
         && status.code == StatusCode::Error as i32
     {
@@ -371,18 +551,25 @@ fn map_span(
         let mut meta = Map::new();
         meta.insert("message".to_owned(), Json::String(message));
         meta.insert("otel.span".to_owned(), Json::String(ctx.clone()));
+        exception = Some(rows.len());
         rows.push(
             event(&span.name, EventType::Exception, end_ns)
                 .with_cause(key.clone())
                 .with_metadata(Json::Object(meta).to_string()),
         );
     }
-    Ok(SpanRows {
+    Ok((
         rows,
-        ctx,
-        receive_key: receive,
-        unresolved,
-    })
+        MappedSpan {
+            ctx,
+            flow,
+            inherits,
+            send_cause,
+            main: 0,
+            end,
+            exception,
+        },
+    ))
 }
 
 /// The `exception.message` of the span's first `exception` event.

@@ -129,7 +129,7 @@ fn server_and_consumer_children_are_receives_keyed_by_the_parent_context() {
             "pairs with the Send"
         );
         assert_eq!(e.cause, None, "the key links it");
-        assert_eq!(m.receives, vec![(ctx(3), ctx(2))]);
+        assert_eq!(m.spans[0].flow, Flow::Final(ctx(2)));
     }
 }
 
@@ -146,6 +146,8 @@ fn a_server_span_whose_parent_is_local_is_not_a_receive() {
     s.flags = HAS_IS_REMOTE;
     let m = map("orders-api", vec![s]);
     assert_eq!(m.rows[0].event_type, EventType::Default);
+    // It inherits its parent's flow key (the parent, unseen, is taken as a root until then).
+    assert_eq!(m.rows[0].key.as_deref(), Some(ctx(2).as_str()));
     assert_eq!(m.rows[0].cause.as_deref(), Some(ctx(2).as_str()));
 }
 
@@ -185,8 +187,10 @@ fn a_child_names_its_receive_parent_key_as_cause_in_the_same_batch() {
     let parent = span(3, "serve", SpanKind::Server, Some(2));
     let m = map("orders-api", vec![child, parent]);
     assert_eq!(m.rows[0].step, "store");
+    // The flow key of the request it serves: the client's context.
+    assert_eq!(m.rows[0].key.as_deref(), Some(ctx(2).as_str()));
     assert_eq!(m.rows[0].cause.as_deref(), Some(ctx(2).as_str()));
-    assert!(m.unresolved.is_empty());
+    assert_eq!(m.spans[0].flow, Flow::Final(ctx(2)));
 }
 
 #[test]
@@ -212,7 +216,14 @@ fn a_child_that_arrives_before_its_receive_parent_gets_its_cause_fixed_later() {
         &links,
         clock(),
     );
-    assert_eq!(links.commit(&second, &[11]), vec![(vec![10], ctx(2))]);
+    assert_eq!(
+        links.commit(&second, &[11]),
+        vec![Relink {
+            value: ctx(2),
+            key_and_cause: vec![10],
+            cause_only: vec![],
+        }]
+    );
     // A later child resolves at once.
     let third = map_request(
         &request(
@@ -336,4 +347,66 @@ fn a_unit_name_claimed_by_another_units_otel_service_maps_to_that_unit() {
         .unit("b", None, false);
     assert_eq!(u.resolve("b"), Some("a"));
     assert_eq!(u.resolve("a"), None);
+}
+
+#[test]
+fn a_chain_exported_leaf_first_in_three_batches_gets_the_flow_key_of_its_root() {
+    // service span 3 (Receive of client span 2) ← child 4 ← grandchild 5; exported 5, 4, 3.
+    let mut links = Links::default();
+    let batch = |links: &Links, s: Span| {
+        map_request(&request("orders-api", vec![s]), &units(), links, clock())
+    };
+    let g = batch(&links, span(5, "grandchild", SpanKind::Internal, Some(4)));
+    assert_eq!(
+        g.rows[0].key.as_deref(),
+        Some(ctx(4).as_str()),
+        "provisional"
+    );
+    assert!(links.commit(&g, &[1]).is_empty());
+    let c = batch(&links, span(4, "child", SpanKind::Internal, Some(3)));
+    assert_eq!(
+        c.rows[0].key.as_deref(),
+        Some(ctx(3).as_str()),
+        "provisional"
+    );
+    assert_eq!(
+        links.commit(&c, &[2]),
+        vec![Relink {
+            value: ctx(3),
+            key_and_cause: vec![1],
+            cause_only: vec![],
+        }]
+    );
+    let s = batch(&links, span(3, "serve", SpanKind::Server, Some(2)));
+    let relinks = links.commit(&s, &[3]);
+    assert_eq!(relinks.len(), 1);
+    let mut fixed = relinks[0].key_and_cause.clone();
+    fixed.sort_unstable();
+    assert_eq!((relinks[0].value.clone(), fixed), (ctx(2), vec![1, 2]));
+    // A later descendant resolves at once.
+    let late = batch(&links, span(6, "late", SpanKind::Internal, Some(5)));
+    assert_eq!(late.rows[0].key.as_deref(), Some(ctx(2).as_str()));
+    assert_eq!(late.spans[0].flow, Flow::Final(ctx(2)));
+}
+
+#[test]
+fn a_send_inside_a_served_request_is_caused_by_the_request_flow() {
+    let server = span(3, "serve", SpanKind::Server, Some(2));
+    let call = span(7, "call-db", SpanKind::Client, Some(3));
+    let m = map("orders-api", vec![call, server]);
+    assert_eq!(m.rows[0].event_type, EventType::Send);
+    assert_eq!(
+        m.rows[0].key.as_deref(),
+        Some(ctx(7).as_str()),
+        "its own key pairs downstream"
+    );
+    assert_eq!(m.rows[0].cause.as_deref(), Some(ctx(2).as_str()));
+}
+
+#[test]
+fn a_cycle_of_parents_does_not_hang_or_crash() {
+    let a = span(1, "a", SpanKind::Internal, Some(2));
+    let b = span(2, "b", SpanKind::Internal, Some(1));
+    let m = map("client", vec![a, b]);
+    assert_eq!(m.accepted, 2);
 }

@@ -419,8 +419,11 @@ impl Shared {
                 }
             };
             let updates = store.links.commit(&mapped, &ids);
-            for (ids, cause) in updates {
-                if let Err(e) = store.db.set_cause(&ids, &cause) {
+            for r in updates {
+                if let Err(e) = store
+                    .db
+                    .set_links(&r.key_and_cause, &r.cause_only, &r.value)
+                {
                     drop(store);
                     return self.reject("database error", testrium_events_error_chain(&e), 503);
                 }
