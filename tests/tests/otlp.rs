@@ -260,3 +260,90 @@ fn the_opentelemetry_example_fails_when_the_service_breaks() {
         assert!(text.contains(evidence), "{evidence} missing in:\n{text}");
     }
 }
+
+/// One OTLP/JSON span of `service` posted to `endpoint` with `token`; the answer's status.
+fn post_span(endpoint: &str, token: &str, service: &str, name: &str) -> String {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let body = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": format!("{:032x}", now | 1),
+            "spanId": format!("{:016x}", (now as u64) | 1),
+            "name": name, "kind": 1,
+            "startTimeUnixNano": now.to_string(), "endTimeUnixNano": now.to_string(),
+        }]}]
+    }]})
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    write!(
+        stream,
+        "POST /v1/traces HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.split_whitespace().nth(1).unwrap_or("").to_owned()
+}
+
+/// A `remote = true` unit is never started: its spans come from elsewhere (here a thread of
+/// the test, given the endpoint and token the observer is told), it becomes ready by them, its
+/// dependent starts then, and the group passes on its probes.
+#[test]
+fn a_remote_unit_is_not_started_and_its_spans_come_from_elsewhere() {
+    let base = TempBase::new("otlp-remote");
+    let group = Group::builder("otlp-remote", base.dir("otlp-remote"))
+        .unit(
+            Unit::remote("orders")
+                .init(0)
+                .ready_event("orders-up")
+                .events(["order-stored"]),
+        )
+        .unit(
+            fixture_unit("client", 1, &[emit("order-sent")])
+                .depends_on(["orders"])
+                .events(["order-sent"]),
+        )
+        .build()
+        .expect("valid group");
+    let answers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&answers);
+    let outcome = Run::new(group)
+        .base_dir(base.path())
+        .grace_period(GRACE)
+        .observer(move |e: &RunEvent| {
+            if let RunEvent::ReceiverListening { endpoint, token } = e {
+                let (endpoint, token) = (endpoint.clone(), token.clone());
+                let sink = std::sync::Arc::clone(&sink);
+                std::thread::spawn(move || {
+                    for step in ["orders-up", "order-stored"] {
+                        let status = post_span(&endpoint, &token, "orders", step);
+                        sink.lock().expect("lock").push(status);
+                    }
+                });
+            }
+        })
+        .execute()
+        .expect("run executes");
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
+    assert_eq!(*answers.lock().expect("lock"), ["200", "200"]);
+    let orders = attempt
+        .units
+        .iter()
+        .find(|u| u.name == "orders")
+        .expect("orders outcome");
+    assert_eq!(orders.status, testrium_verify::UnitStatus::Stopped);
+    assert_eq!(orders.failure, None);
+    assert!(
+        !attempt.run_dir.join("logs/orders.log").exists(),
+        "never started"
+    );
+}

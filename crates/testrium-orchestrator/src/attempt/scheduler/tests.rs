@@ -441,3 +441,64 @@ fn spans_in_flight_keep_the_group_open_for_the_span_settle_period() {
         assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
     }
 }
+
+/// Issue 18: a `remote = true` unit is never started (no `Start`, no signal); its readiness
+/// probe (arriving over the network) makes it ready and starts its dependents; the group ends
+/// once its required probes are in, and it is stopped without a signal.
+#[test]
+fn a_remote_unit_is_never_started_nor_signalled_and_its_probes_end_the_group() {
+    let (mut s, t0) = scheduler(vec![
+        (
+            Unit::remote("orders")
+                .ready_event("orders-up")
+                .events(["order-stored"]),
+            vec![],
+        ),
+        (unit("client").events(["order-sent"]), vec![0]),
+    ]);
+    let actions = step_spawning(&mut s, t0);
+    assert!(starts(&actions).is_empty(), "{actions:?}");
+    s.probe("orders", "orders-up", None, false, t0);
+    let actions = step_spawning(&mut s, t0);
+    assert_eq!(
+        starts(&actions),
+        [1],
+        "the dependent starts once it is ready"
+    );
+    s.probe("client", "order-sent", None, false, t0);
+    s.probe("orders", "order-stored", None, false, t0);
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, t0 + SETTLE);
+    assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+    s.teardown(EndReason::AllProbesRecorded, t0 + SETTLE);
+    let actions = drain(&mut s);
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Signal { unit: 0, .. })),
+        "{actions:?}"
+    );
+    assert_eq!(s.status(0), UnitStatus::Stopped);
+    assert_eq!(s.units[0].failure, None);
+}
+
+#[test]
+fn a_remote_unit_whose_readiness_never_comes_fails_at_its_ready_timeout() {
+    let (mut s, t0) = scheduler(vec![(
+        Unit::remote("orders")
+            .ready_event("orders-up")
+            .ready_timeout(Duration::from_secs(1)),
+        vec![],
+    )]);
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, t0 + Duration::from_secs(1));
+    assert_eq!(s.status(0), UnitStatus::Failed);
+    assert!(
+        matches!(
+            s.units[0].failure,
+            Some(UnitFailure::ReadinessTimeout { .. })
+        ),
+        "{:?}",
+        s.units[0].failure
+    );
+}
