@@ -347,3 +347,108 @@ fn a_remote_unit_is_not_started_and_its_spans_come_from_elsewhere() {
         "never started"
     );
 }
+
+fn python() -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The original probe API remotely: a Python unit with no database path (no
+/// `TESTRIUM_EVENT_DB`, only `TESTRIUM_EVENT_URL` and `TESTRIUM_TOKEN`) records and waits
+/// through the runner's HTTP API, unchanged code.
+#[test]
+fn a_python_unit_without_a_database_path_records_and_waits_over_http() {
+    let base = TempBase::new("remote-api");
+    let script = "from testrium.modules.events import Events_Manager\n\
+                  import os, sys\n\
+                  assert not os.environ.get('TESTRIUM_EVENT_DB'), 'no database path'\n\
+                  em = Events_Manager(Unit='remote', path='.')\n\
+                  em.Set_Event('hello', event_type='Send', event_key='k1', n=1)\n\
+                  if not em.wait_for_event('pong', unit='peer', timeout=20):\n    sys.exit(5)\n\
+                  em.Set_Event('got-pong', event_type='Receive', event_key='k1')\n";
+    let group = Group::builder("remote-api", base.dir("remote-api"))
+        .unit(
+            Unit::command(
+                "remote",
+                [
+                    "env".to_owned(),
+                    "-u".to_owned(),
+                    "TESTRIUM_EVENT_DB".to_owned(),
+                    python(),
+                    "-c".to_owned(),
+                    script.to_owned(),
+                ],
+            )
+            .init(0)
+            .events(["hello", "got-pong"]),
+        )
+        .unit(
+            fixture_unit(
+                "peer",
+                1,
+                &[Action::Wait("remote".into(), "hello".into()), emit("pong")],
+            )
+            .events(["pong"]),
+        )
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
+    let events = db_events(&attempt.db_path);
+    let hello = events
+        .iter()
+        .find(|e| e.unit == "remote" && e.step == "hello")
+        .expect("hello recorded");
+    assert_eq!(hello.key.as_deref(), Some("k1"));
+    assert_eq!(hello.metadata.as_deref(), Some(r#"{"n":1}"#));
+    assert!(hello.pid.is_some());
+    assert_eq!(
+        attempt.verdict.correlation.pairs.len(),
+        1,
+        "{:#?}",
+        attempt.verdict.correlation
+    );
+}
+
+/// `testrium emit` and `testrium wait` from a shell unit that has no database path: over the
+/// runner's remote probe API.
+#[test]
+fn a_shell_unit_without_a_database_path_emits_and_waits_over_http() {
+    let base = TempBase::new("remote-shell");
+    let testrium = testrium_tests::testrium_bin("TESTRIUM_BIN");
+    let script = "testrium emit hello --type Send --key k1 && \
+                  testrium wait --unit peer pong --timeout 20 && \
+                  testrium emit got-pong --type Receive --key k1";
+    let group = Group::builder("remote-shell", base.dir("remote-shell"))
+        .unit(
+            Unit::command(
+                "remote",
+                ["env", "-u", "TESTRIUM_EVENT_DB", "sh", "-c", script],
+            )
+            .init(0)
+            .events(["hello", "got-pong"]),
+        )
+        .unit(
+            fixture_unit(
+                "peer",
+                1,
+                &[Action::Wait("remote".into(), "hello".into()), emit("pong")],
+            )
+            .events(["pong"]),
+        )
+        .build()
+        .expect("valid group");
+    let outcome = Run::new(group)
+        .base_dir(base.path())
+        .grace_period(GRACE)
+        .prepend_path(testrium.parent().expect("bin dir"))
+        .execute()
+        .expect("run executes");
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
+    assert_eq!(attempt.verdict.correlation.pairs.len(), 1);
+}

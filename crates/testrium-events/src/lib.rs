@@ -115,6 +115,8 @@ mod probe;
 mod python;
 #[cfg(feature = "sqlite")]
 mod read;
+#[cfg(feature = "remote")]
+mod remote;
 #[cfg(feature = "sqlite")]
 mod schema;
 mod state;

@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod map;
+mod probe_api;
 mod server;
 
 pub use crate::map::{UnitMap, span_context};

@@ -114,11 +114,14 @@ pub struct Receiver {
 }
 
 #[derive(Debug)]
-struct Shared {
+pub(crate) struct Shared {
+    pub(crate) db_path: std::path::PathBuf,
+    /// Remote waits in progress (each on a thread of its own).
+    pub(crate) waits: AtomicUsize,
     token: String,
     units: UnitMap,
     max_body: usize,
-    store: Mutex<Store>,
+    pub(crate) store: Mutex<Store>,
     requests: AtomicU64,
     spans: AtomicU64,
     rows: AtomicU64,
@@ -129,8 +132,8 @@ struct Shared {
 }
 
 #[derive(Debug)]
-struct Store {
-    db: RunDb,
+pub(crate) struct Store {
+    pub(crate) db: RunDb,
     links: Links,
 }
 
@@ -145,6 +148,7 @@ impl std::fmt::Debug for Receiver {
 impl Receiver {
     /// Opens its own connection to the run database `db` and starts listening.
     pub fn start(db: &Path, options: ReceiverOptions) -> Result<Receiver, ReceiverError> {
+        let db_path = db.to_path_buf();
         let db = RunDb::open(db).map_err(ReceiverError::Database)?;
         let server = Server::http(options.listen).map_err(|source| ReceiverError::Listen {
             addr: options.listen,
@@ -153,6 +157,8 @@ impl Receiver {
         let addr = server.server_addr().to_ip().unwrap_or(options.listen);
         let server = Arc::new(server);
         let shared = Arc::new(Shared {
+            db_path,
+            waits: AtomicUsize::new(0),
             token: options.token,
             units: options.units,
             max_body: options.max_body,
@@ -173,6 +179,11 @@ impl Receiver {
                 let shared = Arc::clone(&shared);
                 std::thread::spawn(move || {
                     while let Ok(request) = server.recv() {
+                        // A remote wait blocks: it gets a thread of its own.
+                        if request.url().starts_with(crate::probe_api::WAIT_PATH) {
+                            crate::probe_api::spawn_wait(&shared, request);
+                            continue;
+                        }
                         shared.busy.fetch_add(1, Ordering::SeqCst);
                         shared.handle(request);
                         *lock(&shared.last_request) = Some(Instant::now());
@@ -256,14 +267,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A finished answer: status and body.
-struct Answer {
-    status: u16,
-    content_type: &'static str,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
-    fn text(status: u16, text: &str) -> Answer {
+    pub(crate) fn json(status: u16, value: &serde_json::Value) -> Answer {
+        Answer {
+            status,
+            content_type: "application/json",
+            body: value.to_string().into_bytes(),
+        }
+    }
+
+    pub(crate) fn text(status: u16, text: &str) -> Answer {
         Answer {
             status,
             content_type: "text/plain; charset=utf-8",
@@ -282,14 +301,61 @@ impl Shared {
     fn handle(&self, mut request: Request) {
         self.requests.fetch_add(1, Ordering::SeqCst);
         let answer = self.answer(&mut request);
+        respond(request, answer);
+    }
+
+    /// The token check every endpoint makes.
+    pub(crate) fn authorize(&self, request: &Request) -> Result<(), Answer> {
+        match header(request, "Authorization") {
+            None => Err(self.reject(
+                "request without token",
+                "missing `Authorization: Bearer <token>`".to_owned(),
+                401,
+            )),
+            Some(value) => {
+                let given = value.strip_prefix("Bearer ").unwrap_or("");
+                if same(given.trim().as_bytes(), self.token.as_bytes()) {
+                    Ok(())
+                } else {
+                    Err(self.reject("wrong token", "wrong bearer token".to_owned(), 403))
+                }
+            }
+        }
+    }
+
+    /// Reads a body up to the size limit (413 past it).
+    pub(crate) fn read_body(&self, request: &mut Request) -> Result<Vec<u8>, Answer> {
+        let limit = self.max_body;
+        if request.body_length().is_some_and(|n| n > limit) {
+            return Err(self.too_large());
+        }
+        let mut raw = Vec::new();
+        if let Err(e) = request
+            .as_reader()
+            .take(limit as u64 + 1)
+            .read_to_end(&mut raw)
+        {
+            return Err(self.reject("unreadable body", format!("cannot read the body: {e}"), 400));
+        }
+        if raw.len() > limit {
+            return Err(self.too_large());
+        }
+        Ok(raw)
+    }
+}
+
+pub(crate) fn respond(request: Request, answer: Answer) {
+    {
         let mut response = Response::from_data(answer.body).with_status_code(answer.status);
         if let Ok(h) = Header::from_bytes(&b"Content-Type"[..], answer.content_type.as_bytes()) {
             response = response.with_header(h);
         }
         let _ = request.respond(response);
     }
+}
 
-    fn reject(&self, kind: &'static str, detail: String, status: u16) -> Answer {
+impl Shared {
+    pub(crate) fn reject(&self, kind: &'static str, detail: String, status: u16) -> Answer {
         let mut rejected = lock(&self.rejected);
         let entry = rejected.entry(kind).or_insert((0, detail.clone()));
         entry.0 += 1;
@@ -298,6 +364,12 @@ impl Shared {
 
     fn answer(&self, request: &mut Request) -> Answer {
         let path = request.url().split('?').next().unwrap_or("");
+        if path == crate::probe_api::PROBES_PATH {
+            if let Err(answer) = self.authorize(request) {
+                return answer;
+            }
+            return crate::probe_api::record(self, request);
+        }
         if path != "/v1/traces" {
             return self.reject("unknown path", format!("no such path `{path}`"), 404);
         }

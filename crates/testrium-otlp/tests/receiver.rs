@@ -298,3 +298,46 @@ fn a_flood_of_100000_spans_in_batches_is_stored_completely() {
     assert_eq!(keys.len(), 100_000, "every span once");
     assert_eq!(f.receiver.stats().spans, 100_000);
 }
+
+/// The Rust `Probe` over the remote probe API (feature `remote`): records through
+/// `POST /v1/probes`, waits through `GET /v1/wait`, and a wrong token is an error naming the
+/// answer.
+#[test]
+fn the_rust_probe_records_and_waits_over_http() {
+    use std::time::Duration;
+    use testrium_events::{Probe, ProbeErrorKind};
+    let f = fixture(None);
+    let url = f.receiver.endpoint();
+    let client = Probe::remote(&url, TOKEN, "client").expect("remote probe");
+    client
+        .send("request-sent", "req-1")
+        .expect("send over HTTP");
+    let waiter = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let server = Probe::remote(&url, TOKEN, "server").expect("remote probe");
+            server
+                .wait_for_event("client", "response-wanted", None, Duration::from_secs(20))
+                .expect("wait over HTTP")
+        })
+    };
+    client.emit("response-wanted").expect("emit");
+    let seen = waiter.join().expect("waiter").expect("found");
+    assert_eq!(seen.unit, "client");
+    assert!(
+        !client
+            .wait_for("server", "never", Duration::from_millis(50))
+            .expect("wait")
+    );
+    let events = rows(&f.db);
+    assert_eq!(events[0].step, "request-sent");
+    assert_eq!(events[0].key.as_deref(), Some("req-1"));
+    assert_eq!(events[0].pid, Some(i64::from(std::process::id())));
+
+    let intruder = Probe::remote(&url, "wrong", "client").expect("remote probe");
+    let err = intruder.emit("x").expect_err("refused");
+    assert!(
+        matches!(err.kind(), ProbeErrorKind::Remote { message, .. } if message.contains("403")),
+        "{err}"
+    );
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use testrium_events::ENV_TOKEN;
+use testrium_events::{ENV_EVENT_URL, ENV_TOKEN};
 use testrium_otlp::{Receiver, ReceiverOptions, UnitMap, random_token};
 use testrium_verify::{Warning, WarningKind};
 
@@ -67,6 +67,8 @@ impl Supervisor<'_> {
                 format!("Authorization=Bearer%20{token}"),
             )
             .env("OTEL_BSP_SCHEDULE_DELAY", BSP_SCHEDULE_DELAY_MS.to_string())
+            // The remote probe API (units with a database path keep using it).
+            .env(ENV_EVENT_URL, receiver.endpoint())
             .env(ENV_TOKEN, token);
         if let Some(name) = unit {
             let service = self

@@ -119,6 +119,7 @@ impl Scheduler {
                 started: None,
                 first_started: None,
                 ended: None,
+                ready_recorded: false,
             })
             .collect();
         let required_total = units.iter().map(|s| s.missing.len()).sum();
@@ -193,6 +194,9 @@ impl Scheduler {
         };
         let slot = &mut self.units[index];
         slot.missing.remove(step);
+        if slot.unit.ready_event.as_deref() == Some(step) {
+            slot.ready_recorded = true;
+        }
         if slot.phase == Phase::Starting && slot.unit.ready_event.as_deref() == Some(step) {
             self.mark_ready(index);
         }

@@ -187,7 +187,8 @@ impl Scheduler {
             slot.first_started.get_or_insert(now);
             self.actions
                 .push_back(Action::State(index, UnitState::Starting));
-            if !slot.needs_ready() {
+            // Its readiness probe may have come before (it runs on its own schedule).
+            if !slot.needs_ready() || slot.ready_recorded {
                 self.mark_ready(index);
             }
             return;

@@ -502,3 +502,16 @@ fn a_remote_unit_whose_readiness_never_comes_fails_at_its_ready_timeout() {
         s.units[0].failure
     );
 }
+
+/// Regression (found under load): a remote unit's readiness probe that arrived before the
+/// scheduler counted the unit as started was ignored, and the unit failed its ready_timeout.
+#[test]
+fn a_remote_units_readiness_probe_may_come_before_it_is_started() {
+    let (mut s, t0) = scheduler(vec![(
+        Unit::remote("orders").ready_event("orders-up"),
+        vec![],
+    )]);
+    s.probe("orders", "orders-up", None, false, t0);
+    step_spawning(&mut s, t0);
+    assert!(s.units[0].ready, "ready at once");
+}
