@@ -46,11 +46,14 @@ pub(crate) fn record(shared: &Shared, request: &mut Request) -> Answer {
         Ok(event) => event,
         Err(message) => return shared.reject("malformed probe", message, 400),
     };
-    let store = shared
+    let mut store = shared
         .store
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    match store.db.insert_events(std::slice::from_ref(&event)) {
+    match store
+        .db(&shared.db_path)
+        .and_then(|db| db.insert_events(std::slice::from_ref(&event)))
+    {
         Ok(ids) => Answer::json(200, &json!({ "id": ids.first() })),
         Err(e) => shared.reject("database error", e.to_string(), 503),
     }

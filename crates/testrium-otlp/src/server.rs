@@ -76,9 +76,6 @@ pub fn random_token() -> std::io::Result<String> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReceiverError {
-    /// The run database could not be opened.
-    #[error("cannot open the run database for the OTLP receiver")]
-    Database(#[source] testrium_events::StoreError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}")]
     Listen {
@@ -133,8 +130,20 @@ pub(crate) struct Shared {
 
 #[derive(Debug)]
 pub(crate) struct Store {
-    pub(crate) db: RunDb,
+    /// Opened on the first request that writes: a run whose units send nothing pays for no
+    /// connection.
+    db: Option<RunDb>,
     links: Links,
+}
+
+impl Store {
+    pub(crate) fn db(&mut self, path: &Path) -> Result<&RunDb, testrium_events::StoreError> {
+        let db = match self.db.take() {
+            Some(db) => db,
+            None => RunDb::open(path)?,
+        };
+        Ok(self.db.insert(db))
+    }
 }
 
 impl std::fmt::Debug for Receiver {
@@ -146,10 +155,10 @@ impl std::fmt::Debug for Receiver {
 }
 
 impl Receiver {
-    /// Opens its own connection to the run database `db` and starts listening.
+    /// Starts listening; its own connection to the run database `db` (which must exist) is
+    /// opened on the first request that records something.
     pub fn start(db: &Path, options: ReceiverOptions) -> Result<Receiver, ReceiverError> {
         let db_path = db.to_path_buf();
-        let db = RunDb::open(db).map_err(ReceiverError::Database)?;
         let server = Server::http(options.listen).map_err(|source| ReceiverError::Listen {
             addr: options.listen,
             source,
@@ -163,7 +172,7 @@ impl Receiver {
             units: options.units,
             max_body: options.max_body,
             store: Mutex::new(Store {
-                db,
+                db: None,
                 links: Links::default(),
             }),
             requests: AtomicU64::new(0),
@@ -481,7 +490,10 @@ impl Shared {
         let mut store = lock(&self.store);
         let mapped = map_request(export, &self.units, &store.links, Clock::now());
         if !mapped.rows.is_empty() {
-            let ids = match store.db.insert_events(&mapped.rows) {
+            let ids = match store
+                .db(&self.db_path)
+                .and_then(|db| db.insert_events(&mapped.rows))
+            {
                 Ok(ids) => ids,
                 Err(e) => {
                     drop(store);
@@ -493,8 +505,8 @@ impl Shared {
             let updates = store.links.commit(&mapped, &ids);
             for r in updates {
                 if let Err(e) = store
-                    .db
-                    .set_links(&r.key_and_cause, &r.cause_only, &r.value)
+                    .db(&self.db_path)
+                    .and_then(|db| db.set_links(&r.key_and_cause, &r.cause_only, &r.value))
                 {
                     drop(store);
                     return self.reject("database error", testrium_events_error_chain(&e), 503);
