@@ -489,3 +489,75 @@ fn a_group_requiring_a_missing_program_is_skipped_saying_why() {
     assert_eq!(skipped["name"], "test_needs");
     assert_eq!(skipped["kind"], "missing_program");
 }
+
+/// The bundled PostgreSQL + nginx example: two off-the-shelf servers from Debian's packages
+/// in the foreground on picked ports, a Python entrypoint between them, every order proven
+/// as one circuit. Where PostgreSQL or nginx is not installed the group is skipped, and both
+/// the run and this test say why.
+#[test]
+fn the_postgres_and_nginx_example_runs_where_they_are_installed() {
+    let (code, text, report) = run_example("test_orders_postgres");
+    if !(on_path("pg_isready") && on_path("psql") && on_path("nginx")) {
+        eprintln!(
+            "skipped: PostgreSQL or nginx is not installed (Debian: apt-get install postgresql \
+             nginx); checking that the group is skipped, saying so"
+        );
+        assert!(text.contains("needs `"), "{text}");
+        return;
+    }
+    assert_eq!(code, Some(0), "{text}");
+    let circuit = &report["groups"][0]["attempts"][0]["circuits"][0];
+    assert_eq!(circuit["instances"], 10, "{circuit}");
+    assert_eq!(circuit["complete"], 10, "{circuit}");
+}
+
+/// Regression (root cause missing, found trying PostgreSQL and nginx as a new user would):
+/// when the service's request handler raised, the client failed with `HTTP Error 502` and
+/// nothing in the report named the service's exception, which was only in its log (the
+/// service itself was merely stopped). It is now a `logged_exception` warning.
+#[test]
+fn a_service_handler_that_raises_is_named_next_to_the_clients_failure() {
+    if !(on_path("pg_isready") && on_path("psql") && on_path("nginx")) {
+        eprintln!(
+            "skipped: PostgreSQL or nginx is not installed (Debian: apt-get install postgresql \
+             nginx)"
+        );
+        return;
+    }
+    let (code, text, report) = run_example_edited("test_orders_postgres", |group| {
+        let api = group.join("api.py");
+        let source = std::fs::read_to_string(&api).expect("read api.py");
+        let broken = source.replace(
+            "        psql(f\"insert into orders",
+            "        if key == \"order-5\":\n            psql(\"insert into no_such_table values (1)\")\n        psql(f\"insert into orders",
+        );
+        assert_ne!(broken, source, "the edit applies");
+        std::fs::write(&api, broken).expect("write api.py");
+    });
+    assert_eq!(code, Some(1), "{text}");
+    let attempt = &report["groups"][0]["attempts"][0];
+    let logged: Vec<&str> = attempt["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|w| w["kind"] == "logged_exception")
+        .filter_map(|w| w["message"].as_str())
+        .collect();
+    assert_eq!(logged.len(), 1, "{text}");
+    assert!(
+        logged[0].starts_with(
+            "unit `api` (stopped) logged a Python traceback: subprocess.CalledProcessError"
+        ),
+        "{}",
+        logged[0]
+    );
+    assert!(
+        logged[0].ends_with("(at api.py:18 in psql)"),
+        "{}",
+        logged[0]
+    );
+    assert!(
+        text.contains("warning: logged_exception: unit `api`"),
+        "{text}"
+    );
+}

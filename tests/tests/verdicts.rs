@@ -526,3 +526,50 @@ fn an_entrypoint_that_does_not_exist_is_a_spawn_failure() {
         verdict_text(&outcome)
     );
 }
+
+#[test]
+fn circuit_instances_in_flight_are_waited_for_before_the_group_ends() {
+    // Regression: a group ended once every required probe had been seen once (here `pushed`
+    // and the first `done`), 50 ms later, while jobs 2..5 were still on their way through a
+    // slow, long-running consumer: they were judged `circuit_incomplete`.
+    let base = TempBase::new("in-flight");
+    let fixture = testrium_tests::fixture_bin();
+    let jobs: Vec<Action> = (1..=5)
+        .map(|i| Action::Send("pushed".to_owned(), format!("job-{i}")))
+        .collect();
+    // The consumer takes 0.3 s per job (its work, not a synchronisation), then runs on as a
+    // service does, until stopped.
+    let consumer = format!(
+        "{f} wait:producer:pushed; for i in 1 2 3 4 5; do sleep 0.3; {f} recv:done:job-$i; done; exec {f} hang",
+        f = quote(&fixture.display().to_string())
+    );
+    let group = Group::builder("in-flight-test", base.dir("in-flight-test"))
+        .timeout(GENEROUS)
+        .unit(
+            Unit::command("producer", fixture::argv(&jobs))
+                .init(1)
+                .events(["pushed"]),
+        )
+        .unit(
+            Unit::command("consumer", ["sh", "-c", consumer.as_str()])
+                .init(2)
+                .events(["done"]),
+        )
+        .circuit(
+            testrium_config::Circuit::new("jobs")
+                .hop(testrium_config::Hop::new("producer", "pushed"))
+                .hop(testrium_config::Hop::new("consumer", "done"))
+                .total_budget(LONG),
+        )
+        .build()
+        .expect("valid group");
+    let outcome = run_group(group, base.path());
+    assert!(outcome.passed(), "{}", verdict_text(&outcome));
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert_eq!(attempt.end, EndReason::AllProbesRecorded);
+    let done: Vec<_> = db_events(&attempt.db_path)
+        .into_iter()
+        .filter(|e| e.unit == "consumer" && e.step == "done")
+        .collect();
+    assert_eq!(done.len(), 5, "every job was done before the end");
+}

@@ -45,7 +45,9 @@
 //!    The units phase ends when every unit exited; or every required probe that can still be
 //!    recorded is; or a unit failed for good (not `Resume-ALL`, no restart left: the verdict
 //!    is known, the other units are stopped, not blamed) — each of these two once the event
-//!    log stayed quiet for the settle period ([`Run::settle_period`]); or at the group
+//!    log stayed quiet for the settle period ([`Run::settle_period`]), and the first only
+//!    once no circuit instance or keyed Send is still in flight (waited for within the
+//!    circuit's budget, else 5 s; docs/CONFIG.md); or at the group
 //!    `timeout` (each unit still running then says what it waited for, each unit never
 //!    started why); or on cancellation. A unit's own `timeout` fails that unit;
 //! 5. **tears down**: SIGTERM to each unit's process group, the grace period, SIGKILL (units

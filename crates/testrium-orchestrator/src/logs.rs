@@ -110,6 +110,12 @@ pub(crate) fn read_tail(path: &Path, lines: usize) -> Vec<String> {
     all[skip..].iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// Whether a log tail holds a Python traceback.
+pub(crate) fn has_traceback(tail: &[String]) -> bool {
+    tail.iter()
+        .any(|l| l.trim_end() == "Traceback (most recent call last):")
+}
+
 /// Most lines of a log tail kept to hold a whole Python traceback.
 const TRACEBACK_LINES: usize = 200;
 

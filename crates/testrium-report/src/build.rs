@@ -390,6 +390,7 @@ pub fn attempt_report(a: &AttemptOutcome, group: Option<&Group>) -> AttemptRepor
         }
     }
     cause::link(&mut report, &dependencies, group.map(|g| g.dir.as_path()));
+    cause::logged_exceptions(&mut report, group.map(|g| g.dir.as_path()));
     report
 }
 

@@ -148,6 +148,24 @@ pub(crate) fn link(
         .collect();
 }
 
+/// A `logged_exception` warning for every unit that did not fail but whose log tail holds a
+/// Python traceback (a server whose request handler raised: the likely cause of a client's
+/// failure), with the exception and the innermost frame in the group's own code.
+pub(crate) fn logged_exceptions(a: &mut AttemptReport, group_dir: Option<&Path>) {
+    for u in a.units.iter().filter(|u| u.status != "failed") {
+        let Some((exception, frame)) = traceback(&u.log_tail, group_dir) else {
+            continue;
+        };
+        let at = frame.map(|f| format!(" (at {f})")).unwrap_or_default();
+        let message = format!(
+            "unit `{}` ({}) logged a Python traceback: {exception}{at}",
+            u.name, u.status
+        );
+        a.warnings
+            .push(Failure::new("logged_exception", message).unit(&u.name));
+    }
+}
+
 /// The evidence of an `exception` warning of `unit` (`raised at `step`: message`).
 fn exception_probe(warnings: &[Failure], unit: Option<&str>) -> Option<String> {
     let unit = unit?;
@@ -297,6 +315,42 @@ mod tests {
         );
         assert_eq!(a.root_causes[0].consequences, 3);
         assert_eq!(a.root_causes[1].consequences, 0);
+    }
+
+    /// Regression: a client failed with `HTTP Error 502` while the real cause, the server's
+    /// request handler raising, was in no report (the server was merely stopped).
+    #[test]
+    fn a_traceback_logged_by_a_unit_that_did_not_fail_is_a_warning() {
+        let tail: Vec<String> = [
+            "Traceback (most recent call last):",
+            "  File \"/g/api.py\", line 12, in psql",
+            "    check=True)",
+            "subprocess.CalledProcessError: Command 'psql' returned non-zero exit status 1.",
+            "----------------------------------------",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let mut a = AttemptReport::new(1, false);
+        let mut api = UnitReport::new("api", "stopped");
+        api.log_tail = tail.clone();
+        let mut client = UnitReport::new("client", "failed");
+        client.log_tail = tail;
+        a.units = vec![api, client];
+        logged_exceptions(&mut a, Some(Path::new("/g")));
+        let logged: Vec<(&str, &str)> = a
+            .warnings
+            .iter()
+            .map(|w| (w.kind.as_str(), w.message.as_str()))
+            .collect();
+        // The failed unit's own traceback is its root cause's evidence, not a warning.
+        assert_eq!(
+            logged,
+            [(
+                "logged_exception",
+                "unit `api` (stopped) logged a Python traceback: subprocess.CalledProcessError: \
+                 Command 'psql' returned non-zero exit status 1. (at api.py:12 in psql)"
+            )]
+        );
     }
 
     #[test]

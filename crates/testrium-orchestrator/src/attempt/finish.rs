@@ -13,7 +13,7 @@ use super::scheduler::Scheduler;
 use super::{LOG_TAIL_LINES, OUTCOME_META_KEY, Supervisor, VERDICT_META_KEY, unix_now};
 use crate::error::{RunError, RunErrorKind};
 use crate::event::RunEvent;
-use crate::logs::read_tail;
+use crate::logs::{has_traceback, read_tail};
 use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, FaultOutcome, StoredOutcome};
 use crate::process::{self, Exit, stop_processes};
 use crate::sample::{EventSample, PAIR_LIMIT};
@@ -264,6 +264,13 @@ impl Supervisor<'_> {
                 if status == UnitStatus::Failed || slot.killed_after_grace {
                     outcome =
                         outcome.with_log_tail(read_tail(&self.procs[index].log, LOG_TAIL_LINES));
+                } else if status != UnitStatus::NotStarted {
+                    // A unit that did not fail but logged a Python traceback (a server whose
+                    // request handler raised): often the cause of another unit's failure.
+                    let tail = read_tail(&self.procs[index].log, LOG_TAIL_LINES);
+                    if has_traceback(&tail) {
+                        outcome = outcome.with_log_tail(tail);
+                    }
                 }
                 outcome
             })

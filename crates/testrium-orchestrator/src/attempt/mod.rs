@@ -238,7 +238,8 @@ impl<'a> Supervisor<'a> {
             limits,
             now,
         )
-        .with_faults(ctx.group.faults.clone());
+        .with_faults(ctx.group.faults.clone())
+        .with_circuits(&ctx.group.circuits);
         let procs = ctx
             .plan
             .units
@@ -530,6 +531,9 @@ impl<'a> Supervisor<'a> {
                 .is_some_and(|setup| setup.recorded(event));
         self.sched
             .probe(&event.unit, &event.step, event.mono_ns, by_setup, now);
+        if let Some(key) = event.key.as_deref() {
+            self.sched.keyed_probe(event.event_type, key);
+        }
     }
 
     // ----- the last resort ---------------------------------------------------------------

@@ -17,6 +17,7 @@ use testrium_events::UnitState;
 use testrium_verify::{UnitFailure, UnitStatus};
 
 pub(crate) use self::faults::FaultSlot;
+use self::in_flight::{CircuitSlot, OpenPairs};
 pub(crate) use self::slot::{Phase, UnitSlot};
 use self::slot::{SetupSlot, StopReason};
 use crate::outcome::EndReason;
@@ -82,6 +83,10 @@ pub(crate) struct Scheduler {
     pub(crate) all_ready_at: Option<Duration>,
     actions: VecDeque<Action>,
     faults: Vec<FaultSlot>,
+    circuits: Vec<CircuitSlot>,
+    pairs: OpenPairs,
+    /// The last time the end waited for circuit instances in flight.
+    waited_in_flight: Option<Instant>,
 }
 
 impl Scheduler {
@@ -139,6 +144,9 @@ impl Scheduler {
             all_ready_at: None,
             actions: VecDeque::new(),
             faults: Vec::new(),
+            circuits: Vec::new(),
+            pairs: OpenPairs::default(),
+            waited_in_flight: None,
         }
     }
 
@@ -186,6 +194,7 @@ impl Scheduler {
         self.any_probe = true;
         self.last_activity = now;
         self.trigger_faults(unit, step, mono_ns, now);
+        self.count_hops(unit, step);
         if by_setup && let Some(setup) = self.setup.as_mut() {
             setup.recorded = true;
         }
@@ -357,8 +366,17 @@ impl Scheduler {
                 // probe, a unit about to exit by itself) before stopping anything.
                 let since = *self.settling.get_or_insert(now);
                 let quiet = self.last_activity.max(since);
-                if now.saturating_duration_since(quiet) >= self.settle()
-                    || now.saturating_duration_since(since) >= self.settle() * 20
+                // Circuit instances on their way are waited for, within their budget.
+                let in_flight = end == EndReason::AllProbesRecorded
+                    && self.in_flight_until(since).is_some_and(|until| now < until);
+                if in_flight {
+                    self.waited_in_flight = Some(now);
+                }
+                // The settle period's cap counts from the end of that wait.
+                let capped_since = self.waited_in_flight.map_or(since, |w| w.max(since));
+                if !in_flight
+                    && (now.saturating_duration_since(quiet) >= self.settle()
+                        || now.saturating_duration_since(capped_since) >= self.settle() * 20)
                 {
                     self.end = Some(end);
                 }
@@ -398,7 +416,13 @@ impl Scheduler {
             }
         }
         if let Some(since) = self.settling {
-            wake = wake.min(self.last_activity.max(since) + self.settle());
+            let settled = self.last_activity.max(since) + self.settle();
+            // While instances are in flight only the wait's own end needs a wake-up (a probe
+            // completing an instance wakes the driver anyway).
+            wake = wake.min(match self.in_flight_until(since) {
+                Some(until) if until > now => until,
+                _ => settled,
+            });
         }
         if let Some(at) = self.next_resume() {
             wake = wake.min(at);
@@ -496,6 +520,7 @@ impl Scheduler {
 mod blame;
 mod decide;
 mod faults;
+mod in_flight;
 mod slot;
 #[cfg(test)]
 mod tests;

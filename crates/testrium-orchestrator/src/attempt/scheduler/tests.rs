@@ -515,3 +515,140 @@ fn a_remote_units_readiness_probe_may_come_before_it_is_started() {
     step_spawning(&mut s, t0);
     assert!(s.units[0].ready, "ready at once");
 }
+
+/// A producer that records `pushed` per job and a long-running consumer that records `done`
+/// per job, with the circuit `producer:pushed -> consumer:done` (budget `budget`).
+fn producer_consumer(budget: Option<Duration>) -> (Scheduler, Instant) {
+    let (s, t0) = scheduler(vec![
+        (Unit::command("producer", ["x"]).events(["pushed"]), vec![]),
+        (Unit::command("consumer", ["x"]).events(["done"]), vec![]),
+    ]);
+    let mut circuit = testrium_config::Circuit::new("jobs")
+        .hop(testrium_config::Hop::new("producer", "pushed"))
+        .hop(testrium_config::Hop::new("consumer", "done"));
+    if let Some(budget) = budget {
+        circuit = circuit.total_budget(budget);
+    }
+    (s.with_circuits(&[circuit]), t0)
+}
+
+#[test]
+fn the_group_waits_for_circuit_instances_in_flight() {
+    // Regression: the group ended once `pushed` and `done` had each been seen once, judging
+    // jobs 2..5, still on their way through a queue, `circuit_incomplete`.
+    let budget = Duration::from_secs(2);
+    let (mut s, t0) = producer_consumer(Some(budget));
+    step_spawning(&mut s, t0);
+    for _ in 0..5 {
+        s.probe("producer", "pushed", None, false, t0);
+    }
+    s.exited(0, Exit::Code(0), false, t0);
+    s.probe("consumer", "done", None, false, t0);
+    let later = t0 + SETTLE * 30;
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, later);
+    assert_eq!(
+        s.end(),
+        None,
+        "4 instances are in flight: {:?}",
+        s.open_circuits()
+    );
+    assert_eq!(s.open_circuits(), [(0, 5, 1)]);
+    // The driver is woken at the end of the wait at the latest.
+    assert!(s.next_deadline(later) <= t0 + budget);
+    for _ in 0..4 {
+        s.probe("consumer", "done", None, false, later);
+    }
+    step_spawning(&mut s, later);
+    assert_eq!(
+        s.end(),
+        None,
+        "the settle period still comes after the last instance"
+    );
+    step_spawning(&mut s, later + SETTLE);
+    assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+}
+
+#[test]
+fn instances_in_flight_are_waited_for_no_longer_than_the_budget() {
+    let budget = Duration::from_secs(2);
+    let (mut s, t0) = producer_consumer(Some(budget));
+    step_spawning(&mut s, t0);
+    s.probe("producer", "pushed", None, false, t0);
+    s.probe("producer", "pushed", None, false, t0);
+    s.probe("consumer", "done", None, false, t0);
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, t0 + budget / 2);
+    assert_eq!(s.end(), None);
+    // A lost job: the verifier judges it; the group does not wait on to its timeout.
+    step_spawning(&mut s, t0 + budget);
+    assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+}
+
+#[test]
+fn a_circuit_without_a_budget_is_waited_for_the_default() {
+    let (mut s, t0) = producer_consumer(None);
+    step_spawning(&mut s, t0);
+    s.probe("producer", "pushed", None, false, t0);
+    s.probe("producer", "pushed", None, false, t0);
+    s.probe("consumer", "done", None, false, t0);
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, t0 + super::in_flight::IN_FLIGHT_WAIT - SETTLE);
+    assert_eq!(s.end(), None);
+    step_spawning(&mut s, t0 + super::in_flight::IN_FLIGHT_WAIT);
+    assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+}
+
+#[test]
+fn instances_that_no_unit_can_complete_are_not_waited_for() {
+    let (mut s, t0) = producer_consumer(Some(Duration::from_secs(2)));
+    step_spawning(&mut s, t0);
+    s.probe("producer", "pushed", None, false, t0);
+    s.probe("producer", "pushed", None, false, t0);
+    s.probe("consumer", "done", None, false, t0);
+    // The consumer is gone: the second job cannot be done any more.
+    s.exited(1, Exit::Code(0), false, t0);
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, t0 + SETTLE);
+    assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+}
+
+#[test]
+fn sends_whose_receive_is_on_its_way_are_waited_for() {
+    // No circuit declared: the keyed pairs alone keep the group open (bounded).
+    let (mut s, t0) = scheduler(vec![
+        (Unit::command("producer", ["x"]).events(["pushed"]), vec![]),
+        (Unit::command("consumer", ["x"]).events(["taken"]), vec![]),
+    ]);
+    step_spawning(&mut s, t0);
+    for key in ["a", "b"] {
+        s.probe("producer", "pushed", None, false, t0);
+        s.keyed_probe(testrium_events::EventType::Send, key);
+    }
+    s.probe("consumer", "taken", None, false, t0);
+    s.keyed_probe(testrium_events::EventType::Receive, "a");
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, t0 + SETTLE * 2);
+    assert_eq!(s.end(), None, "`b` is on its way");
+    s.probe("consumer", "taken", None, false, t0 + SETTLE * 3);
+    s.keyed_probe(testrium_events::EventType::Receive, "b");
+    step_spawning(&mut s, t0 + SETTLE * 3);
+    step_spawning(&mut s, t0 + SETTLE * 4);
+    assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+}
+
+#[test]
+fn a_send_never_received_is_waited_for_no_longer_than_the_default() {
+    let (mut s, t0) = scheduler(vec![
+        (Unit::command("producer", ["x"]).events(["pushed"]), vec![]),
+        (unit("consumer"), vec![]),
+    ]);
+    step_spawning(&mut s, t0);
+    s.probe("producer", "pushed", None, false, t0);
+    s.keyed_probe(testrium_events::EventType::Send, "lost");
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, t0 + super::in_flight::IN_FLIGHT_WAIT - SETTLE);
+    assert_eq!(s.end(), None);
+    step_spawning(&mut s, t0 + super::in_flight::IN_FLIGHT_WAIT);
+    assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+}
