@@ -251,6 +251,9 @@ pub mod fixture {
         Span(String),
         /// Sleeps this many milliseconds (an exporter's batch delay, say).
         Sleep(u64),
+        /// Waits for SIGTERM, then sends span `step` (as `Span`) and exits 0: an SDK that
+        /// flushes its last batch when stopped. Produces: that probe, during teardown.
+        SpanOnTerm(String),
     }
 
     impl Action {
@@ -272,6 +275,7 @@ pub mod fixture {
                 Action::Daemonize => "daemonize".to_owned(),
                 Action::Span(step) => format!("span:{step}"),
                 Action::Sleep(ms) => format!("sleep:{ms}"),
+                Action::SpanOnTerm(step) => format!("span-on-term:{step}"),
             }
         }
 
@@ -281,7 +285,8 @@ pub mod fixture {
                 Action::Emit(step)
                 | Action::Send(step, _)
                 | Action::Receive(step, _)
-                | Action::Span(step) => {
+                | Action::Span(step)
+                | Action::SpanOnTerm(step) => {
                     vec![step.clone()]
                 }
                 Action::Grandchild => vec!["grandchild-up".to_owned()],

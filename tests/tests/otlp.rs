@@ -452,3 +452,35 @@ fn a_shell_unit_without_a_database_path_emits_and_waits_over_http() {
     assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
     assert_eq!(attempt.verdict.correlation.pairs.len(), 1);
 }
+
+/// Spans an SDK flushes when its unit gets SIGTERM at teardown still count: the receiver runs
+/// until teardown is over.
+#[test]
+fn a_span_flushed_at_sigterm_during_teardown_is_stored() {
+    let base = TempBase::new("otlp-term");
+    let group = Group::builder("otlp-term", base.dir("otlp-term"))
+        .unit(
+            fixture_unit(
+                "service",
+                0,
+                &[span("up"), Action::SpanOnTerm("flushed-at-exit".into())],
+            )
+            .events(["up"]),
+        )
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    let attempt = outcome.last_attempt().expect("attempt");
+    assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
+    let steps: Vec<_> = db_events(&attempt.db_path)
+        .into_iter()
+        .map(|e| e.step)
+        .collect();
+    assert_eq!(steps, ["up", "flushed-at-exit"]);
+    let service = attempt
+        .units
+        .iter()
+        .find(|u| u.name == "service")
+        .expect("service");
+    assert_eq!(service.exit_code, Some(0), "answered 200 before it exited");
+}

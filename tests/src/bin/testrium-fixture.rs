@@ -69,6 +69,23 @@ fn main() -> ExitCode {
                     return ExitCode::from(93);
                 }
             },
+            "span-on-term" => {
+                let term = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                if signal_hook::flag::register(signal_hook::consts::SIGTERM, term.clone()).is_err()
+                {
+                    return bad(action);
+                }
+                while !term.load(std::sync::atomic::Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                match send_span(rest) {
+                    Ok(()) => return ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("testrium-fixture: span `{rest}` not accepted: {e}");
+                        return ExitCode::from(93);
+                    }
+                }
+            }
             "sleep" => {
                 let Ok(ms) = rest.parse::<u64>() else {
                     return bad(action);
