@@ -362,6 +362,7 @@ fn parse_unit_table(
                 }
             }
             "otel_service" => {
+                sites.otel_service = Some(reader.site(value.span()));
                 unit.otel_service = reader
                     .string(key_name, value, "\"orders-api\"")
                     .filter(|s| !s.is_empty());

@@ -467,6 +467,13 @@ const CASES: &[Case] = &[
         &[],
     ),
     case(
+        "two units with one otel_service",
+        CONFIG,
+        "[\"a\"]\ninit = 0\notel_service = \"api\"\n",
+        "[\"b\"]\ninit = 1\notel_service = \"api\"\n",
+        &["test_g/units/b.toml:3:16: units `a` and `b` both have otel_service `api`"],
+    ),
+    case(
         "remote unit with a command",
         CONFIG,
         "[\"a\"]\ninit = 0\ncommand = [\"./a\"]\nremote = true\n",
