@@ -245,6 +245,15 @@ pub mod fixture {
         Escape,
         /// Double fork + setsid: a daemon that records `daemon-up` and hangs.
         Daemonize,
+        /// Sends one OpenTelemetry span named `step` (OTLP/JSON, one request) to the runner's
+        /// receiver as `OTEL_SERVICE_NAME`, with the run's token; exits 93 unless answered 200.
+        /// Produces: that probe (through the receiver).
+        Span(String),
+        /// Sleeps this many milliseconds (an exporter's batch delay, say).
+        Sleep(u64),
+        /// Waits for SIGTERM, then sends span `step` (as `Span`) and exits 0: an SDK that
+        /// flushes its last batch when stopped. Produces: that probe, during teardown.
+        SpanOnTerm(String),
     }
 
     impl Action {
@@ -264,13 +273,20 @@ pub mod fixture {
                 Action::Grandchild => "grandchild".to_owned(),
                 Action::Escape => "escape".to_owned(),
                 Action::Daemonize => "daemonize".to_owned(),
+                Action::Span(step) => format!("span:{step}"),
+                Action::Sleep(ms) => format!("sleep:{ms}"),
+                Action::SpanOnTerm(step) => format!("span-on-term:{step}"),
             }
         }
 
         /// The probes this action records (as the unit running it).
         pub fn probes(&self) -> Vec<String> {
             match self {
-                Action::Emit(step) | Action::Send(step, _) | Action::Receive(step, _) => {
+                Action::Emit(step)
+                | Action::Send(step, _)
+                | Action::Receive(step, _)
+                | Action::Span(step)
+                | Action::SpanOnTerm(step) => {
                     vec![step.clone()]
                 }
                 Action::Grandchild => vec!["grandchild-up".to_owned()],

@@ -104,6 +104,11 @@ pub struct RunArgs {
     /// Override every group's timeout, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
+    /// Serve each run's OTLP receiver (and remote probe API) on this address instead of a free
+    /// loopback port, so units on other hosts (`remote = true`) can send to it; the token is
+    /// printed when the address is not loopback. Groups then run one at a time.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
     /// Run only a share of the groups: `hash:K/N` or `count:K/N`.
     #[arg(long, value_name = "hash:K/N|count:K/N")]
     pub partition: Option<String>,

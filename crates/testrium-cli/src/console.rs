@@ -313,6 +313,23 @@ impl Console {
                 }
                 self.draw_status(false);
             }
+            // Units on other hosts need the address and the token; on loopback they are in
+            // the units' environment (and `token` in the run directory) already.
+            RunEvent::ReceiverListening { endpoint, token } => {
+                let loopback = endpoint
+                    .trim_start_matches("http://")
+                    .parse::<std::net::SocketAddr>()
+                    .is_ok_and(|a| a.ip().is_loopback());
+                if !loopback {
+                    let text = format!(
+                        "OTLP   {}: {} token {}",
+                        sanitize::terminal(group),
+                        sanitize::terminal(endpoint),
+                        sanitize::terminal(token)
+                    );
+                    self.line(&text);
+                }
+            }
             RunEvent::UnitOutput { unit, line } if self.verbose => {
                 let who = if self.prefix_group {
                     format!("{}/{}", sanitize::terminal(group), sanitize::terminal(unit))

@@ -1532,3 +1532,25 @@ fn html_report_of_a_flood_and_a_hang_reads_in_chromium() {
     assert!(dom.contains("<code>server</code>"), "names set as code");
     assert!(!dom.contains("<script"));
 }
+
+/// Issue 18: `--listen` beyond loopback prints where the receiver listens and the token that
+/// units on other hosts need; on loopback nothing is printed (the units have it already).
+#[test]
+fn listen_beyond_loopback_prints_the_receiver_and_its_token() {
+    let base = Base::new("listen").with(&["test_shell_circuit"]);
+    let out = base.run(&["--listen", "0.0.0.0:0"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("OTLP"))
+        .unwrap_or_else(|| panic!("no OTLP line in:\n{text}"));
+    assert!(line.contains("http://0.0.0.0:"), "{line}");
+    let token = line.rsplit(' ').next().unwrap_or("");
+    assert_eq!(token.len(), 32, "{line}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+
+    let out = base.run(&["--listen", "127.0.0.1:0"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!text.contains("OTLP"), "{text}");
+}

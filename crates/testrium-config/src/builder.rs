@@ -216,6 +216,9 @@ impl GroupBuilder {
                     env: builder.env,
                     cwd: builder.cwd,
                     python_fork: builder.python_fork,
+                    otel_service: builder.otel_service,
+                    otel_span_end: builder.otel_span_end,
+                    remote: builder.remote,
                 },
                 explicit_init,
                 sites: UnitSites::at(site.clone()),
@@ -293,6 +296,9 @@ pub struct UnitBuilder {
     env: IndexMap<String, String>,
     cwd: Option<PathBuf>,
     python_fork: Option<bool>,
+    otel_service: Option<String>,
+    otel_span_end: bool,
+    remote: bool,
 }
 
 impl Unit {
@@ -318,6 +324,14 @@ impl Unit {
     pub fn passive(name: impl Into<String>) -> UnitBuilder {
         UnitBuilder::new(name.into(), PendingLaunch::Ready(Launch::Passive))
     }
+
+    /// `remote = true`: a unit that runs on another host and is never started; its probes come
+    /// over OTLP or the remote probe API.
+    pub fn remote(name: impl Into<String>) -> UnitBuilder {
+        let mut builder = UnitBuilder::new(name.into(), PendingLaunch::Ready(Launch::Passive));
+        builder.remote = true;
+        builder
+    }
 }
 
 impl UnitBuilder {
@@ -340,7 +354,22 @@ impl UnitBuilder {
             env: IndexMap::new(),
             cwd: None,
             python_fork: None,
+            otel_service: None,
+            otel_span_end: false,
+            remote: false,
         }
+    }
+
+    /// `otel_service`: the OpenTelemetry `service.name` whose spans are this unit's probes.
+    pub fn otel_service(mut self, service: impl Into<String>) -> Self {
+        self.otel_service = Some(service.into());
+        self
+    }
+
+    /// `otel_span_end`: each span also records `<span name>:end` at its end.
+    pub fn otel_span_end(mut self, on: bool) -> Self {
+        self.otel_span_end = on;
+        self
     }
 
     /// `init`: unique in the group; orders units free to start at the same time.

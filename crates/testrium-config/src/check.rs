@@ -60,6 +60,7 @@ pub(crate) struct UnitSites {
     pub(crate) events: Vec<Site>,
     pub(crate) env: Option<Site>,
     pub(crate) cwd: Option<Site>,
+    pub(crate) otel_service: Option<Site>,
 }
 
 impl UnitSites {
@@ -78,6 +79,7 @@ impl UnitSites {
             events: Vec::new(),
             env: None,
             cwd: None,
+            otel_service: None,
         }
     }
 
@@ -245,6 +247,7 @@ fn check_argv(checker: &mut Checker<'_>, site: &Site, key: &str, argv: &[String]
 fn check_units(checker: &mut Checker<'_>, draft: &Draft) {
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut inits: HashMap<u32, &str> = HashMap::new();
+    let mut otel_services: HashMap<&str, &str> = HashMap::new();
     for (index, draft_unit) in draft.units.iter().enumerate() {
         let unit = &draft_unit.unit;
         let sites = &draft_unit.sites;
@@ -284,6 +287,20 @@ fn check_units(checker: &mut Checker<'_>, draft: &Draft) {
                              start at the same time"
                         .into(),
                 ),
+            );
+        }
+        if let Some(service) = unit.otel_service.as_deref()
+            && let Some(first) = otel_services.insert(service, &unit.name)
+            && first != unit.name
+        {
+            checker.error(
+                sites.or_header(&sites.otel_service),
+                "otel_service",
+                format!(
+                    "units `{first}` and `{}` both have otel_service `{service}`",
+                    unit.name
+                ),
+                Some("a service's spans belong to one unit: give each its own".into()),
             );
         }
         if unit.ready_timeout.is_zero() {

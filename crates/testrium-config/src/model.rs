@@ -206,6 +206,16 @@ pub struct Unit {
     /// `python-fork` (new): `Some(false)` runs this `entrypoint` unit in a fresh interpreter,
     /// not as a fork of the pre-warmed one; `None` follows the group's `python-fork`.
     pub python_fork: Option<bool>,
+    /// `otel_service = "orders-api"` (new): the OpenTelemetry `service.name` whose spans are
+    /// this unit's probes; `None`: the unit's own name.
+    pub otel_service: Option<String>,
+    /// `otel_span_end = true` (new, default false): each of the unit's spans also records
+    /// `<span name>:end` at the span's end.
+    pub otel_span_end: bool,
+    /// `remote = true` (new, default false): the unit runs elsewhere and is never started by
+    /// the runner; its probes come over OTLP or the remote probe API. Its launch is
+    /// [`Launch::Passive`].
+    pub remote: bool,
 }
 
 /// Readiness without a probe: what the runner checks until it passes (or `ready_timeout`).

@@ -48,6 +48,9 @@ pub(crate) const UNIT_KEYS: &[&str] = &[
     "env",
     "cwd",
     "python-fork",
+    "otel_service",
+    "otel_span_end",
+    "remote",
 ];
 
 #[cfg(feature = "toml")]

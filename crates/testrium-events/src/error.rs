@@ -145,6 +145,14 @@ pub enum ProbeErrorKind {
         /// The JSON kind given, e.g. "an array".
         found: &'static str,
     },
+    /// The runner's remote probe API (`TESTRIUM_EVENT_URL`) could not be reached, or refused.
+    #[error("remote probe API `{url}`: {message}")]
+    Remote {
+        /// The API's address.
+        url: String,
+        /// What went wrong (the answer's status and text, or the transport's error).
+        message: String,
+    },
     /// The database could not be used.
     #[error(transparent)]
     Store(StoreError),

@@ -25,6 +25,7 @@
 //! | `default-features = false` | the vocabulary: [`Event`], [`EventType`], [`MalformedEvent`], [`EventLog`], [`UnitState`], [`UnitStateRecord`], the environment contract ([`ENV_EVENT_DB`], [`ENV_UNIT`], …), [`monotonic_ns`], [`PYTHON_EVENTS_MODULE`] | serde, thiserror (libc on unix) |
 //! | `default-features = false, features = ["sqlite"]` | also [`Probe`], [`RunDb`], [`History`], [`ChangeWatch`], [`SCHEMA_VERSION`] | the system's `libsqlite3` (>= 3.45.3), dynamically |
 //! | default (`sqlite` + `bundled`) | the same, with SQLite compiled in | bundled SQLite (no system library needed) |
+//! | `features = ["remote"]` (with `sqlite`) | also `Probe::remote`, and [`Probe::from_env`] over the runner's remote probe API when only [`ENV_EVENT_URL`] is set (a unit on another host) | `ureq` (plain HTTP, no TLS) |
 //!
 //! Crates that only name events (a verifier, a report writer) take the vocabulary alone. A
 //! unit binary that only records probes can take the small probe side, which skips compiling
@@ -115,6 +116,8 @@ mod probe;
 mod python;
 #[cfg(feature = "sqlite")]
 mod read;
+#[cfg(feature = "remote")]
+mod remote;
 #[cfg(feature = "sqlite")]
 mod schema;
 mod state;
@@ -122,7 +125,7 @@ mod state;
 mod store;
 mod sys;
 
-pub use crate::env::{ENV_EVENT_DB, ENV_GROUP, ENV_RUN_DIR, ENV_UNIT};
+pub use crate::env::{ENV_EVENT_DB, ENV_EVENT_URL, ENV_GROUP, ENV_RUN_DIR, ENV_TOKEN, ENV_UNIT};
 #[cfg(feature = "sqlite")]
 pub use crate::error::{ProbeError, ProbeErrorKind, StoreError, StoreErrorKind};
 pub use crate::event::{Event, EventLog, EventType, MalformedEvent, UnknownEventType};

@@ -157,6 +157,9 @@ pub struct Probe {
     /// instance can block for 10–20 ms (the kernel waits for an RCU grace period), which a
     /// watch per call would add to the wake-up it measures.
     watch: RefCell<Option<FileWatch>>,
+    /// Set when the probe records and waits over the runner's remote probe API.
+    #[cfg(feature = "remote")]
+    remote: Option<crate::remote::Remote>,
 }
 
 impl fmt::Debug for Probe {
@@ -183,6 +186,15 @@ impl Probe {
                 .filter(|v| !v.is_empty())
                 .ok_or(ProbeErrorKind::MissingEnv { var })
         };
+        // No database path but the remote probe API: a unit on another host.
+        #[cfg(feature = "remote")]
+        if var(ENV_EVENT_DB).is_err()
+            && let Ok(url) = var(crate::env::ENV_EVENT_URL)
+        {
+            let token = std::env::var(crate::env::ENV_TOKEN).unwrap_or_default();
+            let unit = var(ENV_UNIT)?;
+            return Probe::remote(&url.to_string_lossy(), &token, &unit.to_string_lossy());
+        }
         let db = PathBuf::from(var(ENV_EVENT_DB)?);
         let unit = var(ENV_UNIT)?;
         Probe::open_existing(&db, &unit.to_string_lossy()).map_err(|e| match e.kind() {
@@ -226,6 +238,32 @@ impl Probe {
             pid: i64::from(std::process::id()),
             conn,
             watch: RefCell::new(None),
+            #[cfg(feature = "remote")]
+            remote: None,
+        })
+    }
+
+    /// A probe that records and waits over the runner's remote probe API at `url` (what
+    /// `TESTRIUM_EVENT_URL` holds) with the run's `token`, as `unit` (feature `remote`).
+    /// [`Probe::path`] is empty for it.
+    #[cfg(feature = "remote")]
+    pub fn remote(url: &str, token: &str, unit: &str) -> Result<Probe, ProbeError> {
+        if unit.is_empty() || unit == "*" {
+            return Err(ProbeErrorKind::InvalidUnit {
+                unit: unit.to_owned(),
+            }
+            .into());
+        }
+        // Never used for a remote probe: the same struct, no database.
+        let conn = Connection::open_in_memory()
+            .map_err(|e| StoreError::sqlite(Path::new(":memory:"), "open", e))?;
+        Ok(Probe {
+            path: PathBuf::new(),
+            unit: unit.to_owned(),
+            pid: i64::from(std::process::id()),
+            conn,
+            watch: RefCell::new(None),
+            remote: Some(crate::remote::Remote::new(url, token)),
         })
     }
 
@@ -270,6 +308,10 @@ impl Probe {
     /// Records a probe. Returns the row's `ID`.
     pub fn record(&self, record: ProbeRecord) -> Result<i64, ProbeError> {
         record.validate()?;
+        #[cfg(feature = "remote")]
+        if let Some(remote) = &self.remote {
+            return remote.record(&self.unit, self.pid, &record);
+        }
         let metadata = record.metadata.to_string();
         let key = record.key.as_deref().unwrap_or("");
         let insert = || -> rusqlite::Result<i64> {
@@ -308,6 +350,10 @@ impl Probe {
     /// queries `Events` only when another connection committed, and then only the rows after
     /// the last one seen.
     pub fn wait_for(&self, unit: &str, step: &str, timeout: Duration) -> Result<bool, ProbeError> {
+        #[cfg(feature = "remote")]
+        if let Some(remote) = &self.remote {
+            return Ok(remote.wait_for_event(unit, step, None, timeout)?.is_some());
+        }
         let found = self.wait_until(timeout, |after| {
             let (found, last) = self.find_after(unit, step, after)?;
             Ok((found.then_some(()), last))
@@ -336,6 +382,10 @@ impl Probe {
         key: Option<&str>,
         timeout: Duration,
     ) -> Result<Option<Event>, ProbeError> {
+        #[cfg(feature = "remote")]
+        if let Some(remote) = &self.remote {
+            return remote.wait_for_event(unit, step, key, timeout);
+        }
         self.wait_until(timeout, |after| {
             let present = schema::table_columns(&self.conn, "Events")?;
             if present.is_empty() {

@@ -219,6 +219,66 @@ impl RunDb {
         Ok(out)
     }
 
+    /// Inserts `events` into `Events` in one transaction, in order, and returns their new
+    /// `ID`s (each event's own `id` is ignored). For writers that receive probes from elsewhere
+    /// in batches, such as the OTLP receiver: one commit per batch instead of one per probe.
+    /// An empty key or cause is stored as no key or no cause, as [`Probe`](crate::Probe) does.
+    pub fn insert_events(&self, events: &[Event]) -> Result<Vec<i64>, StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "insert events", e);
+        let tx = self.conn.unchecked_transaction().map_err(err)?;
+        let mut ids = Vec::with_capacity(events.len());
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO Events
+                     (Unit, StepCompleted, EventType, EventKey, Time, Metadata, MonoNs, Pid, Cause)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(err)?;
+            for e in events {
+                stmt.execute((
+                    &e.unit,
+                    &e.step,
+                    e.event_type.as_str(),
+                    e.key.as_deref().unwrap_or(""),
+                    e.time,
+                    e.metadata.as_deref().unwrap_or("{}"),
+                    e.mono_ns,
+                    e.pid,
+                    e.cause.as_deref().filter(|c| !c.is_empty()),
+                ))
+                .map_err(err)?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(ids)
+    }
+
+    /// Sets both the `EventKey` and the `Cause` of the rows `keyed`, and the `Cause` of the
+    /// rows `caused`, to `value`, in one transaction: a writer that learns how an event is
+    /// linked only after storing it (a span whose parent arrives later) completes it before
+    /// the run is verified.
+    pub fn set_links(&self, keyed: &[i64], caused: &[i64], value: &str) -> Result<(), StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "update links", e);
+        let tx = self.conn.unchecked_transaction().map_err(err)?;
+        {
+            let mut both = tx
+                .prepare_cached("UPDATE Events SET EventKey = ?1, Cause = ?1 WHERE ID = ?2")
+                .map_err(err)?;
+            for id in keyed {
+                both.execute((value, id)).map_err(err)?;
+            }
+            let mut cause = tx
+                .prepare_cached("UPDATE Events SET Cause = ?1 WHERE ID = ?2")
+                .map_err(err)?;
+            for id in caused {
+                cause.execute((value, id)).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
     /// Stores `value` under `key` in the `TestriumMeta` table (replacing an earlier value).
     pub fn write_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.conn

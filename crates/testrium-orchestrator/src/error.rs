@@ -57,6 +57,13 @@ pub enum RunErrorKind {
         #[source]
         source: Box<testrium_events::StoreError>,
     },
+    /// The run's OTLP receiver could not be started (its address taken, its token not
+    /// written).
+    #[error("cannot start the OTLP receiver: {message}")]
+    Receiver {
+        /// Why.
+        message: String,
+    },
     /// The loopback ports the units declared (`ports = [...]`) could not be picked.
     #[error("cannot pick the units' ports: {message}")]
     Ports {

@@ -23,6 +23,13 @@ pub enum RunEvent {
         /// The attempt's run directory.
         run_dir: PathBuf,
     },
+    /// The attempt's OTLP receiver (and remote probe API) listens, before any unit starts.
+    ReceiverListening {
+        /// `http://ADDR:PORT`.
+        endpoint: String,
+        /// The attempt's bearer token (also in `token` in the run directory).
+        token: String,
+    },
     /// The setup (`setup.py` or `setup = [...]`) started.
     SetupStarted {
         /// Its pid.

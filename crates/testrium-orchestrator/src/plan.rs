@@ -31,7 +31,7 @@ pub(crate) fn plan(group: &Group) -> Result<Plan, Vec<String>> {
     let enabled: Vec<&Unit> = group.enabled_units().collect();
     let mut launched: Vec<&Unit> = enabled
         .into_iter()
-        .filter(|u| !matches!(u.launch, Launch::Passive))
+        .filter(|u| u.remote || !matches!(u.launch, Launch::Passive))
         .collect();
     launched.sort_by_key(|u| u.init);
     let index: HashMap<&str, usize> = launched

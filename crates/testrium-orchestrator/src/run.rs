@@ -81,6 +81,7 @@ impl Run {
                 path_prepend: Vec::new(),
                 cgroup: true,
                 kill_orphans: false,
+                listen: None,
             },
             repeat_override: None,
             retries: 0,
@@ -148,6 +149,15 @@ impl Run {
     #[must_use]
     pub fn settle_period(mut self, settle: Duration) -> Self {
         self.options.settle = settle;
+        self
+    }
+
+    /// Serves the run's OTLP receiver and remote probe API on `addr` instead of a free
+    /// loopback port, so units on other hosts (`remote = true`) can reach it. Every attempt
+    /// binds it in turn: groups that listen on one address cannot run at the same time.
+    #[must_use]
+    pub fn listen(mut self, addr: std::net::SocketAddr) -> Self {
+        self.options.listen = Some(addr);
         self
     }
 

@@ -172,6 +172,7 @@ impl fmt::Display for FailureKind {
 /// | `late_event` | events were recorded after the group ended |
 /// | `negative_latency` | a receive was recorded before its send (clock went backwards); latency clamped to 0 |
 /// | `unit_notice` | a unit that did not fail has a reason attached (e.g. ignored SIGTERM at teardown) |
+/// | `otlp_input` | the run's OTLP receiver rejected requests or spans (no or wrong token, malformed, too large, unknown service) |
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -188,16 +189,20 @@ pub enum WarningKind {
     NegativeLatency,
     /// `unit_notice`
     UnitNotice,
+    /// `otlp_input`: requests or spans the run's OTLP receiver rejected (no token, malformed,
+    /// too large, unknown service…).
+    OtlpInput,
 }
 
 impl WarningKind {
     /// Every kind, in documentation order.
-    pub const ALL: [WarningKind; 5] = [
+    pub const ALL: [WarningKind; 6] = [
         WarningKind::Exception,
         WarningKind::UnknownUnit,
         WarningKind::LateEvent,
         WarningKind::NegativeLatency,
         WarningKind::UnitNotice,
+        WarningKind::OtlpInput,
     ];
 
     /// The stable snake_case id.
@@ -208,6 +213,7 @@ impl WarningKind {
             WarningKind::LateEvent => "late_event",
             WarningKind::NegativeLatency => "negative_latency",
             WarningKind::UnitNotice => "unit_notice",
+            WarningKind::OtlpInput => "otlp_input",
         }
     }
 }

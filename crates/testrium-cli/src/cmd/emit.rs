@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use testrium_events::{
-    ENV_EVENT_DB, ENV_UNIT, EventType, Probe, ProbeErrorKind, ProbeRecord, StoreErrorKind,
+    ENV_EVENT_DB, ENV_EVENT_URL, ENV_TOKEN, ENV_UNIT, EventType, Probe, ProbeErrorKind,
+    ProbeRecord, StoreErrorKind,
 };
 use testrium_orchestrator::TestriumExitCode;
 
@@ -57,11 +58,17 @@ pub(crate) enum Db {
     /// `$TESTRIUM_EVENT_DB`: must exist — the runner creates it before it starts a unit, and a
     /// stale variable must not create folders and a database where it points.
     Env(PathBuf),
+    /// No database path but `$TESTRIUM_EVENT_URL` (with `$TESTRIUM_TOKEN`): the runner's
+    /// remote probe API, for a unit on another host.
+    Remote(String),
 }
 
 impl Db {
     pub(crate) fn open(&self, unit: &str) -> Result<Probe, String> {
         let opened = match self {
+            Db::Remote(url) => {
+                Probe::remote(url, &std::env::var(ENV_TOKEN).unwrap_or_default(), unit)
+            }
             Db::Arg(path) => Probe::open(path, unit),
             Db::Env(path) => Probe::open_existing(path, unit).map_err(|e| match e.kind() {
                 ProbeErrorKind::Store(store)
@@ -84,8 +91,14 @@ pub(crate) fn db_path(arg: Option<PathBuf>) -> Result<Db, String> {
     if let Some(path) = arg {
         return Ok(Db::Arg(path));
     }
-    std::env::var_os(ENV_EVENT_DB)
-        .filter(|p| !p.is_empty())
-        .map(|p| Db::Env(PathBuf::from(p)))
-        .ok_or_else(|| format!("no run database: pass --db or set {ENV_EVENT_DB}"))
+    if let Some(path) = std::env::var_os(ENV_EVENT_DB).filter(|p| !p.is_empty()) {
+        return Ok(Db::Env(PathBuf::from(path)));
+    }
+    std::env::var(ENV_EVENT_URL)
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(Db::Remote)
+        .ok_or_else(|| {
+            format!("no run database: pass --db or set {ENV_EVENT_DB} (or {ENV_EVENT_URL})")
+        })
 }

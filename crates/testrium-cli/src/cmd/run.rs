@@ -177,15 +177,20 @@ pub(crate) fn suite(global: &GlobalArgs, args: &RunArgs) -> Result<Suite, u8> {
     let exe_dir: Option<PathBuf> = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    let listen = args.listen;
     let mut suite = Suite::new(base)
         .exclude(global.less.iter().cloned())
         .groups(names)
-        .jobs(args.jobs)
+        // One listening address: one group at a time.
+        .jobs(if args.listen.is_some() { 1 } else { args.jobs })
         .fail_fast(args.fail_fast)
         .stream_output(global.verbose)
         .configure_runs(move |run| {
             // The binary starts no children of its own: any adopted orphan is a unit's.
-            let run = run.kill_adopted_orphans(true);
+            let mut run = run.kill_adopted_orphans(true);
+            if let Some(addr) = listen {
+                run = run.listen(addr);
+            }
             match &exe_dir {
                 Some(dir) => run.prepend_path(dir),
                 None => run,

@@ -128,11 +128,15 @@ fn parse_unit_table(
         env: IndexMap::new(),
         cwd: None,
         python_fork: None,
+        otel_service: None,
+        otel_span_end: false,
+        remote: false,
     };
     let mut sites = UnitSites::at(header.clone());
     let mut explicit_init = false;
     let mut launch_key: Option<(&str, Range<usize>)> = None;
     let mut dependencies_key: Option<&str> = None;
+    let mut remote_key = None;
     let place = format!("unit `{name}`");
     for (key, value) in entries(table) {
         let key_name = key.get_ref().as_ref();
@@ -363,6 +367,23 @@ fn parse_unit_table(
                     }
                 }
             }
+            "otel_service" => {
+                sites.otel_service = Some(reader.site(value.span()));
+                unit.otel_service = reader
+                    .string(key_name, value, "\"orders-api\"")
+                    .filter(|s| !s.is_empty());
+            }
+            "otel_span_end" => {
+                if let Some(b) = reader.bool(key_name, value) {
+                    unit.otel_span_end = b;
+                }
+            }
+            "remote" => {
+                if let Some(b) = reader.bool(key_name, value) {
+                    unit.remote = b;
+                    remote_key = Some(key.span());
+                }
+            }
             "cwd" => {
                 sites.cwd = Some(reader.site(value.span()));
                 unit.cwd = reader
@@ -371,6 +392,20 @@ fn parse_unit_table(
             }
             _ => reader.unknown_key(key, UNIT_KEYS, &place),
         }
+    }
+    if unit.remote
+        && let Some((launch, _)) = &launch_key
+    {
+        reader.error(
+            remote_key,
+            "remote",
+            format!("unit `{name}` is `remote = true` and has `{launch}`"),
+            Some(
+                "a remote unit runs elsewhere and is never started: remove the launch key, or \
+                 `remote`"
+                    .into(),
+            ),
+        );
     }
     if !explicit_init && sites.init.is_none() {
         reader.error(

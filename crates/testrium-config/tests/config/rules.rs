@@ -468,6 +468,35 @@ const CASES: &[Case] = &[
             "test_g/units/b.toml:3:7: `env` must be a table of strings, found a list",
         ],
     ),
+    // OpenTelemetry and remote units (issue 18).
+    case(
+        "otel keys and a remote unit",
+        CONFIG,
+        "[\"a\"]\ninit = 0\nremote = true\notel_service = \"orders-api\"\notel_span_end = true\n",
+        B,
+        &[],
+    ),
+    case(
+        "two units with one otel_service",
+        CONFIG,
+        "[\"a\"]\ninit = 0\notel_service = \"api\"\n",
+        "[\"b\"]\ninit = 1\notel_service = \"api\"\n",
+        &["test_g/units/b.toml:3:16: units `a` and `b` both have otel_service `api`"],
+    ),
+    case(
+        "remote unit with a command",
+        CONFIG,
+        "[\"a\"]\ninit = 0\ncommand = [\"./a\"]\nremote = true\n",
+        B,
+        &["test_g/units/a.toml:4:1: unit `a` is `remote = true` and has `command`"],
+    ),
+    case(
+        "otel_span_end not a boolean",
+        CONFIG,
+        "[\"a\"]\ninit = 0\notel_span_end = \"yes\"\n",
+        B,
+        &["test_g/units/a.toml:3:17: `otel_span_end`"],
+    ),
     case(
         "cwd blank",
         CONFIG,
@@ -809,6 +838,7 @@ fn defaults_match_the_original() {
     assert!(!a.use_setup);
     assert_eq!(a.in_except, InExcept::Resume);
     assert!(a.dependencies.is_empty() && a.env.is_empty() && a.cwd.is_none());
+    assert!(a.otel_service.is_none() && !a.otel_span_end && !a.remote);
     assert!(group.circuits.is_empty());
 }
 

@@ -121,6 +121,7 @@ impl Supervisor<'_> {
             Some(unit) => command.env(ENV_UNIT, unit),
             None => command.env_remove(ENV_UNIT),
         };
+        self.otlp_env(command, unit);
         for (key, value) in &self.ctx.options.env {
             command.env(key, value);
         }

@@ -74,6 +74,8 @@ impl Supervisor<'_> {
             watchdog.stand_down(WATCHDOG_STAND_DOWN);
         }
         self.killed = true;
+        // Every unit is gone: what their exporters flushed at SIGTERM is in.
+        let otlp_warnings = self.stop_receiver();
         // Every unit is gone, so is any lock one of them held.
         let locked = self.flush_states()?;
 
@@ -156,6 +158,7 @@ impl Supervisor<'_> {
                 message,
             ));
         }
+        verdict.warnings.extend(otlp_warnings);
         let faults = self.fault_outcomes();
         if !self.interrupted {
             for fault in faults.iter().filter(|f| !f.fired && !f.optional) {

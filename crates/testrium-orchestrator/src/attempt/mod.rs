@@ -24,6 +24,7 @@ mod command;
 mod direct_tests;
 mod finish;
 mod fork;
+mod otlp;
 mod output;
 mod ports;
 mod ready;
@@ -94,6 +95,8 @@ pub(crate) struct Options {
     /// Whether adopted orphans in another session may be killed (see
     /// [`Run::kill_adopted_orphans`](crate::Run::kill_adopted_orphans)).
     pub(crate) kill_orphans: bool,
+    /// Where the OTLP receiver listens (`None`: a free loopback port).
+    pub(crate) listen: Option<std::net::SocketAddr>,
 }
 
 /// What one attempt needs.
@@ -130,7 +133,13 @@ pub(crate) fn run(
         attempts: ctx.attempts,
         run_dir: dir.path.clone(),
     });
+    let receiver = otlp::start(ctx, &dir)?;
+    observer(&RunEvent::ReceiverListening {
+        endpoint: receiver.endpoint(),
+        token: receiver.token().to_owned(),
+    });
     let mut sup = Supervisor::new(ctx, dir, db);
+    sup.otlp = Some(receiver);
     // First: the interpreter's start-up is the longest step before the first Python unit.
     sup.start_fork_server_if_needed();
     // Whatever happens (an error, or a panic through `Drop`), nothing may stay alive.
@@ -203,6 +212,10 @@ struct Supervisor<'a> {
     fork: ForkState,
     /// Why the fork server broke, for the report's warnings.
     fork_warning: Option<String>,
+    /// The attempt's OTLP receiver, until it is stopped after teardown.
+    otlp: Option<testrium_otlp::Receiver>,
+    /// The receiver's last answered request the scheduler was told about.
+    otlp_seen: Option<Instant>,
 }
 
 /// The Python fork server of the attempt.
@@ -233,6 +246,7 @@ impl<'a> Supervisor<'a> {
             group_timeout: ctx.options.timeout.unwrap_or(ctx.group.settings.timeout),
             grace: ctx.options.grace,
             settle: ctx.options.settle,
+            span_settle: otlp::SPAN_SETTLE,
             max_restarts: ctx.options.max_restarts,
         };
         let sched = Scheduler::new(
@@ -290,6 +304,8 @@ impl<'a> Supervisor<'a> {
             },
             fork: ForkState::Off,
             fork_warning: None,
+            otlp: None,
+            otlp_seen: None,
         }
     }
 
@@ -344,6 +360,7 @@ impl<'a> Supervisor<'a> {
                 busy_until = Instant::now() + BUSY_SPELL;
             }
             self.apply_ended(ended);
+            self.poll_receiver();
             self.poll_setup(observer);
             self.run_ready_checks();
             self.step(observer)?;

@@ -58,6 +58,9 @@ pub(crate) struct Limits {
     pub(crate) group_timeout: Duration,
     pub(crate) grace: Duration,
     pub(crate) settle: Duration,
+    /// The settle period once OpenTelemetry spans arrived: covers the exporters' batch delay,
+    /// so spans that ended before the last required probe arrived still land.
+    pub(crate) span_settle: Duration,
     pub(crate) max_restarts: u32,
 }
 
@@ -73,6 +76,8 @@ pub(crate) struct Scheduler {
     any_probe: bool,
     last_activity: Instant,
     settling: Option<Instant>,
+    /// Whether spans arrived over OTLP in this attempt (the settle period is then longer).
+    spans_seen: bool,
     kill_now: bool,
     end: Option<EndReason>,
     pub(crate) all_ready_at: Option<Duration>,
@@ -119,6 +124,7 @@ impl Scheduler {
                 started: None,
                 first_started: None,
                 ended: None,
+                ready_recorded: false,
             })
             .collect();
         let required_total = units.iter().map(|s| s.missing.len()).sum();
@@ -132,6 +138,7 @@ impl Scheduler {
             any_probe: false,
             last_activity: now,
             settling: None,
+            spans_seen: false,
             kill_now: false,
             end: None,
             all_ready_at: None,
@@ -196,6 +203,9 @@ impl Scheduler {
         };
         let slot = &mut self.units[index];
         slot.missing.remove(step);
+        if slot.unit.ready_event.as_deref() == Some(step) {
+            slot.ready_recorded = true;
+        }
         if slot.phase == Phase::Starting && slot.unit.ready_event.as_deref() == Some(step) {
             self.mark_ready(index);
         }
@@ -210,6 +220,22 @@ impl Scheduler {
     /// Malformed rows and other writes count as activity for the settle period.
     pub(crate) fn activity(&mut self, now: Instant) {
         self.last_activity = now;
+    }
+
+    /// The OTLP receiver answered a request (or is answering one): activity, and from now on
+    /// the settle period covers the exporters' batch delay.
+    pub(crate) fn spans_received(&mut self, now: Instant) {
+        self.spans_seen = true;
+        self.last_activity = now;
+    }
+
+    /// The settle period in force.
+    fn settle(&self) -> Duration {
+        if self.spans_seen {
+            self.limits.settle.max(self.limits.span_settle)
+        } else {
+            self.limits.settle
+        }
     }
 
     /// The unit's process was started.
@@ -349,8 +375,8 @@ impl Scheduler {
                 // The settle period's cap counts from the end of that wait.
                 let capped_since = self.waited_in_flight.map_or(since, |w| w.max(since));
                 if !in_flight
-                    && (now.saturating_duration_since(quiet) >= self.limits.settle
-                        || now.saturating_duration_since(capped_since) >= self.limits.settle * 20)
+                    && (now.saturating_duration_since(quiet) >= self.settle()
+                        || now.saturating_duration_since(capped_since) >= self.settle() * 20)
                 {
                     self.end = Some(end);
                 }
@@ -390,7 +416,7 @@ impl Scheduler {
             }
         }
         if let Some(since) = self.settling {
-            let settled = self.last_activity.max(since) + self.limits.settle;
+            let settled = self.last_activity.max(since) + self.settle();
             // While instances are in flight only the wait's own end needs a wake-up (a probe
             // completing an instance wakes the driver anyway).
             wake = wake.min(match self.in_flight_until(since) {

@@ -14,7 +14,9 @@ as the Rust ``testrium_events::Probe`` into the run database:
   connection committed.
 
 When ``TESTRIUM_EVENT_DB`` is set (the runner sets it for every unit), every client writes to
-that run database whatever path user code passes.
+that run database whatever path user code passes. When instead ``TESTRIUM_EVENT_URL`` is set
+(a unit on another host), ``Set_Event`` and ``wait_for_event`` go over HTTP to the runner's
+remote probe API with ``TESTRIUM_TOKEN`` (``urllib``, still the standard library only).
 
 This file is the source of truth of ``testrium_events::PYTHON_EVENTS_MODULE``; the schema it
 creates must stay identical to the Rust side (``crates/testrium-events/src/schema.rs``).
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 EVENT_DB_ENV = "TESTRIUM_EVENT_DB"
+EVENT_URL_ENV = "TESTRIUM_EVENT_URL"
+TOKEN_ENV = "TESTRIUM_TOKEN"
 UNIT_ENV = "TESTRIUM_UNIT"
 VALID_EVENT_TYPES = {"Default", "Exception", "Send", "Receive"}
 
@@ -306,10 +310,62 @@ def _connect(database_path: str):
     return connection
 
 
+class _Remote:
+    """The runner's remote probe API (``TESTRIUM_EVENT_URL``), for units without a database
+    path: ``POST /v1/probes`` records, ``GET /v1/wait`` waits (see docs/CONFIG.md)."""
+
+    def __init__(self, url: str, token: str):
+        self.url = url.rstrip("/")
+        self.token = token
+
+    def _call(self, method: str, path: str, body=None, timeout: float = 30.0) -> dict:
+        import urllib.request  # only units that talk to a remote runner pay for it
+
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Authorization", "Bearer " + self.token)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return json.loads(answer.read() or b"{}")
+
+    def record(self, unit, step, event_type, key, metadata, cause) -> None:
+        self._call("POST", "/v1/probes", {
+            "unit": unit, "step": step, "type": event_type, "key": key or None,
+            "metadata": metadata, "cause": cause or None, "time": time.time(),
+            "pid": os.getpid(),
+        })
+
+    def wait(self, unit: str, step: str, timeout: float) -> bool:
+        import urllib.parse
+
+        query = urllib.parse.urlencode(
+            {"unit": unit, "step": step, "timeout_ms": int(max(timeout, 0) * 1000)}
+        )
+        answer = self._call("GET", "/v1/wait?" + query, timeout=timeout + 30.0)
+        return bool(answer.get("found"))
+
+
+def _remote_from_env() -> "_Remote | None":
+    """The remote probe API when ``TESTRIUM_EVENT_URL`` is set and ``TESTRIUM_EVENT_DB`` is
+    not (a database path always wins)."""
+    url = os.environ.get(EVENT_URL_ENV)
+    if not url or os.environ.get(EVENT_DB_ENV):
+        return None
+    return _Remote(url, os.environ.get(TOKEN_ENV, ""))
+
+
 class _Store:
     """One connection shared by the methods of a manager, guarded by a lock."""
 
     def __init__(self, path):
+        self.remote = _remote_from_env()
+        if self.remote is not None:
+            self.database_path = None
+            self.connection = None
+            self._lock = threading.RLock()
+            self._watches = threading.local()
+            return
         self.database_path = resolve_database_path(path)
         self.connection = _connect(self.database_path)
         self._lock = threading.RLock()
@@ -322,6 +378,12 @@ class _Store:
     def _execute(self, sql, parameters=()):
         """Runs one statement; if a table or column vanished (an older client dropped and
         recreated it), repairs the schema and retries once."""
+        if self.remote is not None:
+            raise RuntimeError(
+                "only Set_Event and wait_for_event work over TESTRIUM_EVENT_URL "
+                "(this unit has no run database)"
+            )
+
         def run():
             return self.connection.execute(sql, parameters).fetchall()
 
@@ -422,6 +484,9 @@ class Events_Manager(_Store):
             raise ValueError("cause must be a string (the key of the causing event)")
         # As the original: a value JSON cannot encode raises TypeError and records nothing.
         encoded = json.dumps(metadata, sort_keys=True)
+        if self.remote is not None:
+            self.remote.record(self.Unit, step, event_type, event_key, metadata, cause)
+            return
 
         self._execute(
             _INSERT_EVENT,
@@ -462,6 +527,8 @@ class Events_Manager(_Store):
         and only when another connection committed.
         """
         selected_unit = self.Unit if unit is None else unit
+        if self.remote is not None:
+            return self.remote.wait(selected_unit, step, timeout)
         interval = _WAIT_POLL_S
         if poll_interval is not None and 0 < poll_interval < interval:
             interval = poll_interval

@@ -61,7 +61,7 @@ impl Scheduler {
             ),
             Some(StopReason::Restart(failure)) => {
                 slot.phase = Phase::Done;
-                self.restart(index, failure);
+                self.restart(index, failure, now);
                 return;
             }
             Some(StopReason::DependencyFailed(dependency)) => (
@@ -146,7 +146,7 @@ impl Scheduler {
         }
         if restart {
             // Its dependencies were ready before: it starts again at once.
-            self.restart(index, failure);
+            self.restart(index, failure, now);
             return;
         }
         let slot = &mut self.units[index];
@@ -159,7 +159,7 @@ impl Scheduler {
             .push_back(Action::State(index, UnitState::Failed));
     }
 
-    pub(super) fn restart(&mut self, index: usize, failure: UnitFailure) {
+    pub(super) fn restart(&mut self, index: usize, failure: UnitFailure, now: Instant) {
         self.actions
             .push_back(Action::State(index, UnitState::Failed));
         let slot = &mut self.units[index];
@@ -173,13 +173,26 @@ impl Scheduler {
         slot.phase = Phase::Waiting;
         self.actions
             .push_back(Action::Restarting(index, slot.restarts));
-        self.begin_start(index);
+        self.begin_start(index, now);
     }
 
     /// Asks for the unit's start; the driver answers with `spawned` or `spawn_failed`.
-    pub(super) fn begin_start(&mut self, index: usize) {
+    pub(super) fn begin_start(&mut self, index: usize, now: Instant) {
         let slot = &mut self.units[index];
         slot.phase = Phase::Starting;
+        if slot.unit.remote {
+            // Runs elsewhere: nothing to spawn. It is up from now on, ready by its
+            // `ready_event` (over OTLP or the remote probe API) or at once.
+            slot.started = Some(now);
+            slot.first_started.get_or_insert(now);
+            self.actions
+                .push_back(Action::State(index, UnitState::Starting));
+            // Its readiness probe may have come before (it runs on its own schedule).
+            if !slot.needs_ready() || slot.ready_recorded {
+                self.mark_ready(index);
+            }
+            return;
+        }
         self.actions.push_back(Action::Start(index));
     }
 
@@ -200,6 +213,13 @@ impl Scheduler {
         let slot = &mut self.units[index];
         slot.stop = Some(reason);
         slot.phase = Phase::Terminating;
+        if slot.unit.remote {
+            // No process of ours to stop: it is over at once.
+            slot.exit = Some(Exit::Code(0));
+            slot.ended = Some(now);
+            self.over(index, now);
+            return;
+        }
         if slot.running || slot.detached {
             self.actions.push_back(Action::Signal {
                 unit: index,
@@ -331,7 +351,7 @@ impl Scheduler {
                     None => false,
                 };
                 if restart_due || (deps_ready && self.setup_allows(index, now)) {
-                    self.begin_start(index);
+                    self.begin_start(index, now);
                     changed = true;
                 }
             }
@@ -361,7 +381,12 @@ impl Scheduler {
 
     /// Whether the units phase is over.
     pub(super) fn finished(&self) -> Option<EndReason> {
-        if self.units.iter().all(|s| s.phase == Phase::Done) {
+        // A remote unit has no process to exit: it counts once nothing is awaited from it.
+        if self
+            .units
+            .iter()
+            .all(|s| s.phase == Phase::Done || (s.unit.remote && !s.awaited()))
+        {
             return Some(EndReason::AllExited);
         }
         // A unit failed for good: the group's verdict is known, waiting on would only blame

@@ -81,6 +81,9 @@ pub(crate) struct UnitSlot {
     pub(crate) started: Option<Instant>,
     pub(crate) first_started: Option<Instant>,
     pub(crate) ended: Option<Instant>,
+    /// Its `ready_event` was recorded at some point: a remote unit's may come before the
+    /// runner counts it as started.
+    pub(crate) ready_recorded: bool,
 }
 
 impl UnitSlot {

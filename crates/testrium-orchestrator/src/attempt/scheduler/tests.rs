@@ -13,6 +13,7 @@ use crate::process::Exit;
 
 const GROUP_TIMEOUT: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_millis(50);
+const SPAN_SETTLE: Duration = Duration::from_millis(250);
 
 fn unit(name: &str) -> UnitBuilder {
     Unit::command(name, ["true"])
@@ -33,6 +34,7 @@ fn scheduler(units: Vec<(UnitBuilder, Vec<usize>)>) -> (Scheduler, Instant) {
         group_timeout: GROUP_TIMEOUT,
         grace: Duration::from_secs(2),
         settle: SETTLE,
+        span_settle: SPAN_SETTLE,
         max_restarts: 3,
     };
     (Scheduler::new(units, limits, t0), t0)
@@ -399,6 +401,119 @@ fn a_fault_fires_on_the_nth_probe_and_a_restart_waits_for_readiness_again() {
     s.probe("worker", "up", None, false, later);
     drain(&mut s);
     assert_ne!(s.status(0), UnitStatus::Failed);
+}
+
+/// Issue 18: spans come in batches, so once any arrived a group with every required probe
+/// recorded waits for the longer span settle period (quiet since the last batch) before it
+/// ends; without spans the usual settle period.
+#[test]
+fn spans_in_flight_keep_the_group_open_for_the_span_settle_period() {
+    for spans in [false, true] {
+        let (mut s, t0) = scheduler(vec![(
+            Unit::command("service", ["x"]).events(["a", "b"]),
+            vec![],
+        )]);
+        step_spawning(&mut s, t0);
+        if spans {
+            s.spans_received(t0);
+        }
+        s.probe("service", "a", None, false, t0);
+        // The second required span comes in a second batch.
+        let t1 = t0 + Duration::from_millis(100);
+        if spans {
+            s.spans_received(t1);
+        }
+        s.probe("service", "b", None, false, t1);
+        step_spawning(&mut s, t1);
+        step_spawning(&mut s, t1 + SETTLE);
+        if !spans {
+            assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+            continue;
+        }
+        assert_eq!(s.end(), None, "a batch may still be on its way");
+        assert_eq!(s.next_deadline(t1 + SETTLE), t1 + SPAN_SETTLE);
+        // A batch during the settle period is activity: the wait starts again.
+        let t2 = t1 + Duration::from_millis(200);
+        s.spans_received(t2);
+        step_spawning(&mut s, t1 + SPAN_SETTLE);
+        assert_eq!(s.end(), None);
+        step_spawning(&mut s, t2 + SPAN_SETTLE);
+        assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+    }
+}
+
+/// Issue 18: a `remote = true` unit is never started (no `Start`, no signal); its readiness
+/// probe (arriving over the network) makes it ready and starts its dependents; the group ends
+/// once its required probes are in, and it is stopped without a signal.
+#[test]
+fn a_remote_unit_is_never_started_nor_signalled_and_its_probes_end_the_group() {
+    let (mut s, t0) = scheduler(vec![
+        (
+            Unit::remote("orders")
+                .ready_event("orders-up")
+                .events(["order-stored"]),
+            vec![],
+        ),
+        (unit("client").events(["order-sent"]), vec![0]),
+    ]);
+    let actions = step_spawning(&mut s, t0);
+    assert!(starts(&actions).is_empty(), "{actions:?}");
+    s.probe("orders", "orders-up", None, false, t0);
+    let actions = step_spawning(&mut s, t0);
+    assert_eq!(
+        starts(&actions),
+        [1],
+        "the dependent starts once it is ready"
+    );
+    s.probe("client", "order-sent", None, false, t0);
+    s.probe("orders", "order-stored", None, false, t0);
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, t0 + SETTLE);
+    assert_eq!(s.end(), Some(EndReason::AllProbesRecorded));
+    s.teardown(EndReason::AllProbesRecorded, t0 + SETTLE);
+    let actions = drain(&mut s);
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Signal { unit: 0, .. })),
+        "{actions:?}"
+    );
+    assert_eq!(s.status(0), UnitStatus::Stopped);
+    assert_eq!(s.units[0].failure, None);
+}
+
+#[test]
+fn a_remote_unit_whose_readiness_never_comes_fails_at_its_ready_timeout() {
+    let (mut s, t0) = scheduler(vec![(
+        Unit::remote("orders")
+            .ready_event("orders-up")
+            .ready_timeout(Duration::from_secs(1)),
+        vec![],
+    )]);
+    step_spawning(&mut s, t0);
+    step_spawning(&mut s, t0 + Duration::from_secs(1));
+    assert_eq!(s.status(0), UnitStatus::Failed);
+    assert!(
+        matches!(
+            s.units[0].failure,
+            Some(UnitFailure::ReadinessTimeout { .. })
+        ),
+        "{:?}",
+        s.units[0].failure
+    );
+}
+
+/// Regression (found under load): a remote unit's readiness probe that arrived before the
+/// scheduler counted the unit as started was ignored, and the unit failed its ready_timeout.
+#[test]
+fn a_remote_units_readiness_probe_may_come_before_it_is_started() {
+    let (mut s, t0) = scheduler(vec![(
+        Unit::remote("orders").ready_event("orders-up"),
+        vec![],
+    )]);
+    s.probe("orders", "orders-up", None, false, t0);
+    step_spawning(&mut s, t0);
+    assert!(s.units[0].ready, "ready at once");
 }
 
 /// A producer that records `pushed` per job and a long-running consumer that records `done`

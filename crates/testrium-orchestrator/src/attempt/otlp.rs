@@ -1,0 +1,110 @@
+//! The attempt's OTLP receiver: started before the units (they get its address and token in
+//! their environment), told to the scheduler while it answers, stopped after teardown so
+//! spans flushed during the grace period still count.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use testrium_events::{ENV_EVENT_URL, ENV_TOKEN};
+use testrium_otlp::{Receiver, ReceiverOptions, UnitMap, random_token};
+use testrium_verify::{Warning, WarningKind};
+
+use super::{Context, Supervisor};
+use crate::error::{RunError, RunErrorKind};
+use crate::rundir::RunDir;
+
+/// `OTEL_BSP_SCHEDULE_DELAY` exported to the units, in milliseconds: how long an SDK's batch
+/// span processor waits before it exports.
+pub(crate) const BSP_SCHEDULE_DELAY_MS: u64 = 100;
+
+/// The settle period once spans arrived: two batch delays and a margin for the export itself.
+pub(crate) const SPAN_SETTLE: Duration = Duration::from_millis(2 * BSP_SCHEDULE_DELAY_MS + 50);
+
+/// Starts the receiver of the attempt and writes its token to `token` in the run directory.
+pub(super) fn start(ctx: &Context<'_>, dir: &RunDir) -> Result<Receiver, RunError> {
+    let err = |message: String| RunError::new(&ctx.group.name, RunErrorKind::Receiver { message });
+    let mut units = UnitMap::new();
+    for unit in ctx.group.units.values().filter(|u| u.enabled) {
+        units = units.unit(&unit.name, unit.otel_service.as_deref(), unit.otel_span_end);
+    }
+    let token = random_token().map_err(|e| err(format!("no random token: {e}")))?;
+    write_token(&dir.path.join("token"), &token)
+        .map_err(|e| err(format!("cannot write `token` in the run directory: {e}")))?;
+    let mut options = ReceiverOptions::new(token, units);
+    if let Some(addr) = ctx.options.listen {
+        options = options.listen(addr);
+    }
+    Receiver::start(&dir.db, options).map_err(|e| err(testrium_config::error_chain(&e)))
+}
+
+/// The token file, readable by its owner only.
+fn write_token(path: &Path, token: &str) -> std::io::Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let mut file = open.open(path)?;
+    file.write_all(token.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+impl Supervisor<'_> {
+    /// The OpenTelemetry variables of a process of the run: where to export, how, as which
+    /// service, with which token. A unit's `env` (set after) can override them.
+    pub(super) fn otlp_env(&self, command: &mut Command, unit: Option<&str>) {
+        let Some(receiver) = &self.otlp else {
+            return;
+        };
+        let token = receiver.token();
+        command
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            // The header list is URL-encoded (W3C baggage format): `%20` is the space.
+            .env(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                format!("Authorization=Bearer%20{token}"),
+            )
+            .env("OTEL_BSP_SCHEDULE_DELAY", BSP_SCHEDULE_DELAY_MS.to_string())
+            // The remote probe API (units with a database path keep using it).
+            .env(ENV_EVENT_URL, receiver.endpoint())
+            .env(ENV_TOKEN, token);
+        if let Some(name) = unit {
+            let service = self
+                .group()
+                .units
+                .get(name)
+                .and_then(|u| u.otel_service.as_deref())
+                .unwrap_or(name);
+            command.env("OTEL_SERVICE_NAME", service);
+        }
+    }
+
+    /// Tells the scheduler when the receiver answered a request since the last look (or is
+    /// answering one).
+    pub(super) fn poll_receiver(&mut self) {
+        let Some(receiver) = &self.otlp else {
+            return;
+        };
+        let last = receiver.last_request();
+        if receiver.busy() || last != self.otlp_seen {
+            self.otlp_seen = last;
+            self.sched.spans_received(Instant::now());
+        }
+    }
+
+    /// Stops the receiver (after teardown: spans flushed at SIGTERM are in) and returns its
+    /// warnings for the verdict.
+    pub(super) fn stop_receiver(&mut self) -> Vec<Warning> {
+        let Some(receiver) = self.otlp.take() else {
+            return Vec::new();
+        };
+        receiver
+            .stop()
+            .warnings
+            .into_iter()
+            .map(|w| Warning::new(WarningKind::OtlpInput, w))
+            .collect()
+    }
+}
