@@ -251,7 +251,7 @@ fn write_entry(file: &Path, entry: &DiskEntry) {
 }
 
 /// FNV-1a, 64 bits: a stable file name for a key (std's hasher may change between releases).
-pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })

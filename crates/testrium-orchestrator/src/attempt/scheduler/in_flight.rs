@@ -47,27 +47,30 @@ impl CircuitSlot {
     }
 }
 
-/// Keys sent and not received yet (and received before their Send was seen).
+/// Keys sent and not received yet (and received before their Send was seen), by a 64-bit
+/// hash of the key: a flood of pairs costs a few bytes per open pair, and a collision could
+/// only shorten or lengthen the (bounded) wait, never change a verdict.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OpenPairs {
-    sends: HashMap<String, u32>,
-    early_receives: HashMap<String, u32>,
+    sends: HashMap<u64, u32>,
+    early_receives: HashMap<u64, u32>,
 }
 
 impl OpenPairs {
     fn record(&mut self, event_type: EventType, key: &str) {
+        let key = crate::python::fnv1a(key.as_bytes());
         let (mine, theirs) = match event_type {
             EventType::Send => (&mut self.sends, &mut self.early_receives),
             EventType::Receive => (&mut self.early_receives, &mut self.sends),
             _ => return,
         };
-        if let Some(count) = theirs.get_mut(key) {
+        if let Some(count) = theirs.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
-                theirs.remove(key);
+                theirs.remove(&key);
             }
         } else {
-            *mine.entry(key.to_owned()).or_insert(0) += 1;
+            *mine.entry(key).or_insert(0) += 1;
         }
     }
 
