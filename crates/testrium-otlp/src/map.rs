@@ -150,6 +150,9 @@ pub(crate) struct Mapped {
     /// Spans rejected as malformed, with the first reason.
     pub(crate) malformed: u64,
     pub(crate) malformed_reason: Option<String>,
+    /// SERVER/CONSUMER spans that started a trace of their own (no parent, no link), by unit:
+    /// when calls go unanswered, the caller's trace context did not reach them.
+    pub(crate) root_entries: BTreeMap<String, u64>,
 }
 
 impl Mapped {
@@ -424,6 +427,9 @@ pub(crate) fn map_request(
             let base = out.rows.len();
             match map_span(span, unit, pid, end_probes, clock, &mut resolver) {
                 Ok((rows, mut mapped)) => {
+                    if is_root_entry(span) {
+                        *out.root_entries.entry(unit.to_owned()).or_default() += 1;
+                    }
                     out.rows.extend(rows);
                     mapped.main += base;
                     mapped.end = mapped.end.map(|i| i + base);
@@ -441,6 +447,14 @@ pub(crate) fn map_request(
         }
     }
     out
+}
+
+/// A SERVER or CONSUMER span with neither a parent nor a link: the start of a new trace.
+fn is_root_entry(span: &Span) -> bool {
+    let kind = SpanKind::try_from(span.kind).unwrap_or(SpanKind::Unspecified);
+    matches!(kind, SpanKind::Server | SpanKind::Consumer)
+        && span_context(&span.trace_id, &span.parent_span_id).is_none()
+        && span.links.is_empty()
 }
 
 /// The parent or first link context of a Server/Consumer span that becomes a Receive: its key.

@@ -410,3 +410,30 @@ fn a_cycle_of_parents_does_not_hang_or_crash() {
     let m = map("client", vec![a, b]);
     assert_eq!(m.accepted, 2);
 }
+
+/// A SERVER span that starts a trace of its own is counted: when its caller's CLIENT spans go
+/// unanswered, the runner says the trace context did not reach it (found trying a gateway
+/// that called a worker: `propagate.extract(dict(self.headers))` missed the capitalised
+/// `Traceparent` header that urllib sends, and nothing said why nothing was paired).
+#[test]
+fn server_spans_that_start_their_own_trace_are_counted() {
+    let own_trace = map(
+        "orders-api",
+        vec![
+            span(1, "handle", SpanKind::Server, None),
+            span(2, "handle", SpanKind::Server, None),
+        ],
+    );
+    assert_eq!(
+        own_trace.root_entries,
+        BTreeMap::from([("server".to_owned(), 2)])
+    );
+    let called = map(
+        "orders-api",
+        vec![
+            span(3, "handle", SpanKind::Server, Some(9)),
+            span(4, "work", SpanKind::Internal, None),
+        ],
+    );
+    assert!(called.root_entries.is_empty(), "{:?}", called.root_entries);
+}

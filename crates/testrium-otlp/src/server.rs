@@ -99,6 +99,9 @@ pub struct ReceiverStats {
     pub rows: u64,
     /// One line per kind of rejected input, with how many and the first detail.
     pub warnings: Vec<String>,
+    /// SERVER/CONSUMER spans that started a trace of their own (no parent, no link), by unit
+    /// (its name): the runner names them when sends went unanswered (context not propagated).
+    pub root_entries: Vec<(String, u64)>,
 }
 
 /// The OTLP/HTTP receiver of one run: answers `POST /v1/traces` and writes each span as probe
@@ -126,6 +129,8 @@ pub(crate) struct Shared {
     last_request: Mutex<Option<Instant>>,
     /// kind → (count, first detail).
     rejected: Mutex<BTreeMap<&'static str, (u64, String)>>,
+    /// See [`ReceiverStats::root_entries`].
+    root_entries: Mutex<BTreeMap<String, u64>>,
 }
 
 #[derive(Debug)]
@@ -181,6 +186,7 @@ impl Receiver {
             busy: AtomicUsize::new(0),
             last_request: Mutex::new(None),
             rejected: Mutex::new(BTreeMap::new()),
+            root_entries: Mutex::new(BTreeMap::new()),
         });
         let workers = (0..WORKERS)
             .map(|_| {
@@ -246,6 +252,10 @@ impl Receiver {
             spans: self.shared.spans.load(Ordering::SeqCst),
             rows: self.shared.rows.load(Ordering::SeqCst),
             warnings,
+            root_entries: lock(&self.shared.root_entries)
+                .iter()
+                .map(|(unit, n)| (unit.clone(), *n))
+                .collect(),
         }
     }
 
@@ -489,6 +499,12 @@ impl Shared {
     fn store(&self, export: &ExportTraceServiceRequest, encoding: Encoding) -> Answer {
         let mut store = lock(&self.store);
         let mapped = map_request(export, &self.units, &store.links, Clock::now());
+        if !mapped.root_entries.is_empty() {
+            let mut roots = lock(&self.root_entries);
+            for (unit, n) in &mapped.root_entries {
+                *roots.entry(unit.clone()).or_default() += n;
+            }
+        }
         if !mapped.rows.is_empty() {
             let ids = match store
                 .db(&self.db_path)

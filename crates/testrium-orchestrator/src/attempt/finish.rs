@@ -75,7 +75,7 @@ impl Supervisor<'_> {
         }
         self.killed = true;
         // Every unit is gone: what their exporters flushed at SIGTERM is in.
-        let otlp_warnings = self.stop_receiver();
+        let (otlp_warnings, root_entries) = self.stop_receiver();
         // Every unit is gone, so is any lock one of them held.
         let locked = self.flush_states()?;
 
@@ -159,6 +159,8 @@ impl Supervisor<'_> {
             ));
         }
         verdict.warnings.extend(otlp_warnings);
+        let lost = super::otlp::context_lost_warnings(&verdict, &root_entries);
+        verdict.warnings.extend(lost);
         let faults = self.fault_outcomes();
         if !self.interrupted {
             for fault in faults.iter().filter(|f| !f.fired && !f.optional) {

@@ -95,16 +95,78 @@ impl Supervisor<'_> {
     }
 
     /// Stops the receiver (after teardown: spans flushed at SIGTERM are in) and returns its
-    /// warnings for the verdict.
-    pub(super) fn stop_receiver(&mut self) -> Vec<Warning> {
+    /// warnings for the verdict, and the SERVER/CONSUMER spans that started traces of their
+    /// own, by unit ([`context_lost_warnings`]).
+    pub(super) fn stop_receiver(&mut self) -> (Vec<Warning>, Vec<(String, u64)>) {
         let Some(receiver) = self.otlp.take() else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
-        receiver
-            .stop()
+        let stats = receiver.stop();
+        let warnings = stats
             .warnings
             .into_iter()
             .map(|w| Warning::new(WarningKind::OtlpInput, w))
-            .collect()
+            .collect();
+        (warnings, stats.root_entries)
+    }
+}
+
+/// When sends went unanswered: one warning per unit whose SERVER/CONSUMER spans started
+/// traces of their own (no parent, no link) — if they handled those calls, the caller's trace
+/// context did not reach them, the most common reason an instrumented call is not paired.
+pub(super) fn context_lost_warnings(
+    verdict: &testrium_verify::Verdict,
+    root_entries: &[(String, u64)],
+) -> Vec<Warning> {
+    let orphans = verdict
+        .failures()
+        .iter()
+        .any(|f| f.kind == testrium_verify::FailureKind::OrphanSend);
+    if !orphans {
+        return Vec::new();
+    }
+    root_entries
+        .iter()
+        .map(|(unit, n)| {
+            Warning::new(
+                WarningKind::OtlpInput,
+                format!(
+                    "unit `{unit}`: {n} SERVER/CONSUMER span(s) started a trace of their own \
+                     (no parent, no link) while sends went unanswered: if they handled those \
+                     calls, the caller's trace context did not reach them (send the W3C \
+                     `traceparent` header and read it case-insensitively, e.g. \
+                     `propagate.extract(self.headers)`, not `dict(self.headers)`)"
+                ),
+            )
+            .unit(unit)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use testrium_verify::{Failure, FailureKind, Verdict};
+
+    use super::*;
+
+    #[test]
+    fn lost_trace_context_is_named_only_when_sends_went_unanswered() {
+        let roots = [("worker".to_owned(), 5)];
+        let mut verdict = Verdict::default();
+        assert!(context_lost_warnings(&verdict, &roots).is_empty());
+        verdict.add_failure(Failure::new(
+            FailureKind::OrphanSend,
+            "`gateway:call worker` sent key `k` that was never received",
+        ));
+        let warnings = context_lost_warnings(&verdict, &roots);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].message.starts_with(
+                "unit `worker`: 5 SERVER/CONSUMER span(s) started a trace of their own"
+            ),
+            "{}",
+            warnings[0].message
+        );
+        assert!(context_lost_warnings(&verdict, &[]).is_empty());
     }
 }
