@@ -141,6 +141,36 @@ impl RunDb {
         data_version(&self.conn).map_err(|e| StoreError::sqlite(&self.path, "read data_version", e))
     }
 
+    /// The size of the write-ahead log (`<db>-wal`) in bytes; 0 when there is none.
+    pub fn wal_size(&self) -> u64 {
+        std::fs::metadata(wal_path(&self.path)).map_or(0, |m| m.len())
+    }
+
+    /// When the write-ahead log has grown past `limit` bytes, copies it into the database and
+    /// makes the next writer start it again from its beginning (`PRAGMA
+    /// wal_checkpoint(RESTART)`), so it stops growing. Returns whether it was restarted.
+    ///
+    /// Writers that commit without a pause never let SQLite's own (passive) checkpoints
+    /// restart the log: each of them holds a read snapshot while it writes, so the checkpoint
+    /// never catches up with the log's end, and the log grows with every commit (about 3.5
+    /// KiB per probe). The restart takes the write lock for as long as it copies the log
+    /// (milliseconds for some MiB; this connection never waits for the disk) and waits, up to
+    /// the busy timeout ([`RunDb::set_busy_timeout`]), for readers of older snapshots; when
+    /// they hold on longer it gives up and returns `false`, to be tried again later.
+    ///
+    /// The log file keeps its inode: a [`ChangeWatch`] (or a Python client's watch) on it keeps
+    /// waking on the writes that follow.
+    pub fn restart_wal_above(&self, limit: u64) -> Result<bool, StoreError> {
+        if self.wal_size() <= limit {
+            return Ok(false);
+        }
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get(0))
+            .map_err(|e| StoreError::sqlite(&self.path, "checkpoint the write-ahead log", e))?;
+        Ok(busy == 0)
+    }
+
     /// A watch woken whenever another process writes to this database, so a supervisor can
     /// sleep until something happened instead of polling [`RunDb::data_version`] every
     /// millisecond. `None` where that is not available (not Linux, inotify limits reached):

@@ -325,10 +325,20 @@ pub const PROBE_FLOOD_RSS_BASE_MIB: f64 = 24.0;
 /// See [`PROBE_FLOOD_RSS_BASE_MIB`].
 pub const PROBE_FLOOD_RSS_PER_EVENT_KIB: f64 = 0.09;
 
+/// The largest the run database's write-ahead log may grow during the probe flood.
+///
+/// Regression (issue 15): the WAL was never restarted while 8 writers committed without a
+/// pause (each writer's own read snapshot kept the checkpoint from ever catching up), so it
+/// grew by about 3.5 KiB per probe: 712 MB in a 200,000-probe flood, for a 12 MB database.
+/// The runner now restarts it (`PRAGMA wal_checkpoint(RESTART)`) whenever it passes 16 MiB.
+pub const PROBE_FLOOD_WAL_LIMIT_MIB: f64 = 64.0;
+
 /// One unit floods `flood_rows` probes (Send/Receive pairs) while 7 others record
 /// `writer_pairs` pairs each, one of them with one orphan Send first; checks every row was
-/// stored and verified. Returns the run and the number of rows.
-fn probe_flood(label: &str, flood_rows: u64, writer_pairs: u64) -> (Finished, Finished, u64) {
+/// stored and verified and that the write-ahead log stayed under
+/// [`PROBE_FLOOD_WAL_LIMIT_MIB`]. Returns the run, its report's run, the number of rows and
+/// the peak size of the write-ahead log (bytes).
+fn probe_flood(label: &str, flood_rows: u64, writer_pairs: u64) -> (Finished, Finished, u64, u64) {
     let base = Base::new(label);
     let mut group = GroupDir::new("test_probe_flood").timeout_s(600).unit(
         UnitSpec::hostile(
@@ -364,7 +374,9 @@ fn probe_flood(label: &str, flood_rows: u64, writer_pairs: u64) -> (Finished, Fi
         group = group.unit(unit.events(&[&format!("{tag}-done")]));
     }
     group.write(base.path());
+    let wal = WalSampler::start(&base);
     let (done, json) = run_with_json(&base);
+    let wal_peak = wal.peak();
     done.assert_code(1);
     let report = read_json(&json);
     let attempt = attempt(&report, "test_probe_flood");
@@ -417,7 +429,12 @@ fn probe_flood(label: &str, flood_rows: u64, writer_pairs: u64) -> (Finished, Fi
         "report agrees with the run"
     );
     base.assert_nothing_left();
-    (done, again, expected_rows)
+    assert!(
+        (wal_peak as f64) < PROBE_FLOOD_WAL_LIMIT_MIB * 1024.0 * 1024.0,
+        "write-ahead log peaked at {:.1} MiB",
+        wal_peak as f64 / 1024.0 / 1024.0
+    );
+    (done, again, expected_rows, wal_peak)
 }
 
 fn memory_limit_mib(base_mib: f64, per_event_kib: f64, rows: u64) -> f64 {
@@ -428,7 +445,7 @@ fn memory_limit_mib(base_mib: f64, per_event_kib: f64, rows: u64) -> f64 {
 fn probe_flood_with_seven_concurrent_writers() {
     let flood_rows = size(20_000, 200_000);
     let writer_pairs = size(1_000, 5_000);
-    let (done, again, rows) = probe_flood("probes", flood_rows, writer_pairs);
+    let (done, again, rows, wal_peak) = probe_flood("probes", flood_rows, writer_pairs);
     let limit = memory_limit_mib(
         PROBE_FLOOD_RSS_BASE_MIB,
         PROBE_FLOOD_RSS_PER_EVENT_KIB,
@@ -449,6 +466,10 @@ fn probe_flood_with_seven_concurrent_writers() {
             ),
             format!("{} (limit {limit:.0} MiB)", done.memory()),
             format!("runner memory per stored event: {per_event:.2} KiB"),
+            format!(
+                "write-ahead log peak (sampled): {:.1} MiB (limit {PROBE_FLOOD_WAL_LIMIT_MIB:.0} MiB)",
+                wal_peak as f64 / 1024.0 / 1024.0
+            ),
             format!(
                 "testrium report of the stored run: {:.2} s, peak RSS (VmHWM) {:.1} MiB",
                 again.elapsed.as_secs_f64(),

@@ -375,3 +375,43 @@ print(seen, results["left"], results["right"])
     );
     assert_eq!(out, "[True, False, True, False, True, False] True True\n");
 }
+
+/// Issue 15: the runner restarts the write-ahead log during a flood. A Python waiter whose
+/// `-wal` watch was taken before the restart still wakes on the next commit (its 50 ms safety
+/// net is turned off here, so only the watch can wake it).
+#[test]
+fn python_wait_for_event_wakes_after_the_log_was_restarted() {
+    let dir = TempDir::new("py-wal-restart");
+    let db = dir.path().join("Data.db");
+    let run_db = RunDb::create(&db).expect("create");
+    let mut child = python_cmd(dir.path())
+        .args([
+            "-c",
+            "import testrium.modules.events as ev\n\
+             ev._WATCH_CHECK_S = 1000.0\n\
+             m = ev.Events_Manager(Unit='py', path='.')\n\
+             m.Set_Event('waiting')\n\
+             print(m.wait_for_event('go', unit='rust', timeout=60), flush=True)",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn python");
+    let probe = Probe::open(&db, "rust").expect("probe");
+    assert!(
+        probe
+            .wait_for("py", "waiting", Duration::from_secs(60))
+            .expect("wait")
+    );
+    for i in 0..300 {
+        probe.emit(&format!("noise-{i}")).expect("emit");
+    }
+    assert!(run_db.restart_wal_above(0).expect("checkpoint"));
+    probe.emit("go").expect("emit");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .collect::<Result<_, _>>()
+        .expect("read");
+    assert!(child.wait().expect("wait").success());
+    assert_eq!(lines, ["True"]);
+}

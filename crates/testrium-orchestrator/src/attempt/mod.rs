@@ -71,6 +71,10 @@ pub const OUTCOME_META_KEY: &str = "testrium.outcome";
 pub const VERDICT_META_KEY: &str = "testrium.verdict";
 /// How long a write of the runner waits for the database's write lock before it is queued.
 const RUNNER_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
+/// Past this size the runner restarts the run database's write-ahead log (see
+/// [`RunDb::restart_wal_above`]): writers committing without a pause never let it restart on
+/// its own, and it would grow by some 3.5 KiB per probe (712 MB in a 200,000-probe flood).
+const WAL_RESTART_BYTES: u64 = 16 << 20;
 /// How long the final sweep waits for killed processes to disappear.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
 /// How soon the tree of a launcher whose main process exited is first looked at again, and
@@ -497,6 +501,10 @@ impl<'a> Supervisor<'a> {
             self.apply_event(event, now, observer);
         }
         self.last_event_id = newest;
+        // Best effort, between two reads (this connection holds no snapshot): a unit holding
+        // a snapshot past the busy timeout only postpones it to a later turn, and a failure
+        // costs disk space, never a probe.
+        let _ = self.db.restart_wal_above(WAL_RESTART_BYTES);
         Ok(true)
     }
 
