@@ -135,6 +135,34 @@ impl RunDb {
         Ok(())
     }
 
+    /// How many rows `Events` holds and its greatest `ID` (0 for both without rows or
+    /// without the table): with [`RunDb::for_each_event_after`], a reader that kept count
+    /// can tell whether what it read is still the table (no row deleted, no row inserted
+    /// below an `ID` it read); [`RunDb::schema_cookie`] tells whether the table was
+    /// recreated.
+    pub fn event_count(&self) -> Result<(u64, i64), StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "count events", e);
+        if schema::table_columns(&self.conn, "Events")
+            .map_err(err)?
+            .is_empty()
+        {
+            return Ok((0, 0));
+        }
+        self.conn
+            .prepare_cached("SELECT COUNT(*), COALESCE(MAX(ID), 0) FROM Events")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?))))
+            .map(|(rows, max)| (u64::try_from(rows).unwrap_or(0), max))
+            .map_err(err)
+    }
+
+    /// `PRAGMA schema_version`: changes whenever a table is created, dropped or altered (a
+    /// unit that drops and recreates `Events` restarts its `ID`s).
+    pub fn schema_cookie(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "schema_version", |r| r.get(0))
+            .map_err(|e| StoreError::sqlite(&self.path, "read the schema version", e))
+    }
+
     /// `PRAGMA data_version`: changes whenever another connection commits. Costs a few
     /// microseconds; poll it and re-read only when it changed.
     pub fn data_version(&self) -> Result<i64, StoreError> {

@@ -23,6 +23,7 @@
 mod command;
 mod direct_tests;
 mod finish;
+mod intake;
 mod output;
 mod ports;
 mod ready;
@@ -40,7 +41,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use testrium_config::Group;
-use testrium_events::{ChangeWatch, Event, RunDb, StoreError, UnitState, monotonic_ns};
+use testrium_events::{ChangeWatch, RunDb, StoreError, UnitState, monotonic_ns};
+use testrium_verify::Expectations;
 
 use self::scheduler::{Action, Limits, Scheduler};
 use self::setup::SetupProc;
@@ -133,7 +135,9 @@ pub(crate) fn run(
         attempts: ctx.attempts,
         run_dir: dir.path.clone(),
     });
-    let mut sup = Supervisor::new(ctx, dir, db);
+    // What the group expects, for the verifier fed while the run is live.
+    let expectations = Expectations::from_group(group);
+    let mut sup = Supervisor::new(ctx, dir, db, &expectations);
     // Whatever happens (an error, or a panic through `Drop`), nothing may stay alive.
     let result = sup.run_all(observer);
     sup.kill_everything();
@@ -181,7 +185,9 @@ struct Supervisor<'a> {
     t0: Instant,
     started_unix_s: f64,
     started_mono_ns: i64,
-    last_event_id: i64,
+    /// Every row read so far, in the verifier and the sample of events: each row is read
+    /// once, while the run is live, and only the tail after teardown.
+    intake: intake::Intake<'a>,
     data_version: Option<i64>,
     interrupted: bool,
     killed: bool,
@@ -210,7 +216,7 @@ impl Drop for Supervisor<'_> {
 }
 
 impl<'a> Supervisor<'a> {
-    fn new(ctx: &'a Context<'a>, dir: RunDir, db: RunDb) -> Self {
+    fn new(ctx: &'a Context<'a>, dir: RunDir, db: RunDb, expectations: &'a Expectations) -> Self {
         let marker = format!("{}.{}", ctx.identity, dir.id);
         let now = Instant::now();
         let limits = Limits {
@@ -256,7 +262,7 @@ impl<'a> Supervisor<'a> {
             t0: now,
             started_unix_s: unix_now(),
             started_mono_ns: monotonic_ns(),
-            last_event_id: 0,
+            intake: intake::Intake::new(expectations),
             data_version: None,
             interrupted: false,
             killed: false,
@@ -473,7 +479,9 @@ impl<'a> Supervisor<'a> {
         Ok(())
     }
 
-    /// Reads events recorded since the last look when the database changed (or `force`).
+    /// Reads events recorded since the last look when the database changed (or `force`), one
+    /// row at a time: into the verifier and the sample of events, then to the scheduler and
+    /// the observer.
     fn poll_events(
         &mut self,
         force: bool,
@@ -484,43 +492,44 @@ impl<'a> Supervisor<'a> {
             return Ok(false);
         }
         self.data_version = Some(version);
-        let log = self
-            .db
-            .read_events_after(self.last_event_id)
-            .map_err(|e| self.store(e))?;
-        let now = Instant::now();
-        let mut newest = self.last_event_id;
-        for bad in &log.malformed {
-            newest = newest.max(bad.id);
+        if self.intake.needs_schema() {
+            let cookie = self.db.schema_cookie().map_err(|e| self.store(e))?;
+            self.intake.note_schema(cookie);
         }
-        if !log.malformed.is_empty() {
+        let now = Instant::now();
+        let t0 = self.t0;
+        let mut malformed = false;
+        let Supervisor {
+            db,
+            intake,
+            sched,
+            setup,
+            ..
+        } = self;
+        let read = db.for_each_event_after(intake.last_id(), |row| {
+            let Some(event) = intake.take(row) else {
+                malformed = true;
+                return;
+            };
+            // Only while it matters (a setup not up yet) costs a look at the recording
+            // process.
+            let by_setup = sched.setup_waiting_for_probe()
+                && setup.as_ref().is_some_and(|setup| setup.recorded(&event));
+            sched.probe(&event.unit, &event.step, event.mono_ns, by_setup, now);
+            observer(&RunEvent::ProbeRecorded {
+                event,
+                at: t0.elapsed(),
+            });
+        });
+        read.map_err(|e| self.store(e))?;
+        if malformed {
             self.sched.activity(now);
         }
-        for event in &log.events {
-            newest = newest.max(event.id);
-            self.apply_event(event, now, observer);
-        }
-        self.last_event_id = newest;
         // Best effort, between two reads (this connection holds no snapshot): a unit holding
         // a snapshot past the busy timeout only postpones it to a later turn, and a failure
         // costs disk space, never a probe.
         let _ = self.db.restart_wal_above(WAL_RESTART_BYTES);
         Ok(true)
-    }
-
-    fn apply_event(&mut self, event: &Event, now: Instant, observer: &mut dyn FnMut(&RunEvent)) {
-        observer(&RunEvent::ProbeRecorded {
-            event: event.clone(),
-            at: self.since(),
-        });
-        // Only while it matters (a setup not up yet) costs a look at the recording process.
-        let by_setup = self.sched.setup_waiting_for_probe()
-            && self
-                .setup
-                .as_ref()
-                .is_some_and(|setup| setup.recorded(event));
-        self.sched
-            .probe(&event.unit, &event.step, event.mono_ns, by_setup, now);
     }
 
     // ----- the last resort ---------------------------------------------------------------
