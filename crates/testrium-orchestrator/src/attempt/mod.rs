@@ -456,7 +456,11 @@ impl<'a> Supervisor<'a> {
             Some(process) => Ok(process),
             None => {
                 let unit = self.sched.units[index].unit.clone();
-                self.unit_command(&unit, false).and_then(process::spawn)
+                let log = self.procs[index].log.clone();
+                // Born in the attempt's cgroup where the kernel allows (no join on the
+                // critical path).
+                self.unit_command(&unit, false)
+                    .and_then(|command| process::spawn_in(command, &log, self.cgroup.as_ref()))
             }
         };
         let now = Instant::now();
