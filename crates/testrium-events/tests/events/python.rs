@@ -415,3 +415,36 @@ fn python_wait_for_event_wakes_after_the_log_was_restarted() {
     assert!(child.wait().expect("wait").success());
     assert_eq!(lines, ["True"]);
 }
+
+/// Issue 15: a unit's interpreter imports only what a probe needs. `json` (with `re` and
+/// `enum`), `select` and `threading` are imported on first use; they stay attributes of the
+/// module (`events.json`, `from … import *`) as in the original.
+#[test]
+fn python_client_imports_only_what_a_probe_needs() {
+    let dir = TempDir::new("py-imports");
+    // `-S`: no site-packages, whose `.pth` files may import any of these first.
+    let script = r#"
+import sys
+before = set(sys.modules)  # what the interpreter's start (site) imported already
+import testrium.modules.events as ev
+ev.Events_Manager(Unit="a", path=".").Set_Event("plain")
+lazy = ("json", "json.decoder", "re", "enum", "select", "threading")
+print(sorted(m for m in lazy if m in sys.modules and m not in before))
+ev.Events_Manager(Unit="a", path=".").Set_Event("meta", metadata={"k": 1})
+print(ev.Events_Manager(Unit="*", path=".").list_events()[1]["Metadata"])
+namespace = {}
+exec("from testrium.modules.events import *", namespace)
+print(namespace["json"].dumps([1]), ev.json is namespace["json"], ev.threading.__name__)
+"#;
+    let out = python_cmd(dir.path())
+        .args(["-S", "-c", script])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out, "[]\n{'k': 1}\n[1] True threading\n");
+}
