@@ -383,7 +383,7 @@ print(seen, results["left"], results["right"])
 fn python_wait_for_event_wakes_after_the_log_was_restarted() {
     let dir = TempDir::new("py-wal-restart");
     let db = dir.path().join("Data.db");
-    let run_db = RunDb::create(&db).expect("create");
+    let mut run_db = RunDb::create(&db).expect("create");
     let mut child = python_cmd(dir.path())
         .args([
             "-c",
@@ -405,7 +405,11 @@ fn python_wait_for_event_wakes_after_the_log_was_restarted() {
     for i in 0..300 {
         probe.emit(&format!("noise-{i}")).expect("emit");
     }
-    assert!(run_db.restart_wal_above(0).expect("checkpoint"));
+    assert!(
+        run_db
+            .restart_wal_above(0, std::time::Duration::from_secs(30))
+            .expect("checkpoint")
+    );
     probe.emit("go").expect("emit");
     let stdout = child.stdout.take().expect("stdout");
     let lines: Vec<String> = BufReader::new(stdout)

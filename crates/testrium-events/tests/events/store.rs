@@ -156,7 +156,7 @@ fn restart_wal_above_restarts_the_log_and_a_watch_still_wakes() {
     use std::time::Duration;
 
     let dir = TempDir::new("wal-restart");
-    let db = RunDb::create(&dir.db()).expect("create");
+    let mut db = RunDb::create(&dir.db()).expect("create");
     let probe = Probe::open(dir.db(), "u").expect("probe");
     let watch = db.watch_changes().expect("inotify on Linux");
     let batch = |tag: &str| {
@@ -170,8 +170,14 @@ fn restart_wal_above_restarts_the_log_and_a_watch_still_wakes() {
         grown > 300 * 4096,
         "the log holds a page per commit: {grown}"
     );
-    assert!(!db.restart_wal_above(u64::MAX).expect("checkpoint"));
-    assert!(db.restart_wal_above(0).expect("checkpoint"));
+    assert!(
+        !db.restart_wal_above(u64::MAX, std::time::Duration::from_secs(30))
+            .expect("checkpoint")
+    );
+    assert!(
+        db.restart_wal_above(0, std::time::Duration::from_secs(30))
+            .expect("checkpoint")
+    );
     watch.drain();
     let before = db.data_version().expect("version");
     probe.emit("after").expect("emit");

@@ -76,7 +76,13 @@ const RUNNER_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 /// Past this size the runner restarts the run database's write-ahead log (see
 /// [`RunDb::restart_wal_above`]): writers committing without a pause never let it restart on
 /// its own, and it would grow by some 3.5 KiB per probe (712 MB in a 200,000-probe flood).
-const WAL_RESTART_BYTES: u64 = 16 << 20;
+const WAL_RESTART_BYTES: u64 = 8 << 20;
+/// How long a restart of the write-ahead log waits for the writer holding the lock and for
+/// readers of older snapshots (a writer descheduled on a busy machine holds them for tens of
+/// milliseconds).
+const WAL_RESTART_WAIT: Duration = Duration::from_millis(100);
+/// Rows read per batch while the run is live (see [`Supervisor::poll_events`]).
+const READ_BATCH: u64 = 500;
 /// How long the final sweep waits for killed processes to disappear.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
 /// How soon the tree of a launcher whose main process exited is first looked at again, and
@@ -503,36 +509,51 @@ impl<'a> Supervisor<'a> {
         let now = Instant::now();
         let t0 = self.t0;
         let mut malformed = false;
-        let Supervisor {
-            db,
-            intake,
-            sched,
-            setup,
-            ..
-        } = self;
-        let read = db.for_each_event_after(intake.last_id(), |row| {
-            let Some(event) = intake.take(row) else {
-                malformed = true;
-                return;
-            };
-            // Only while it matters (a setup not up yet) costs a look at the recording
-            // process.
-            let by_setup = sched.setup_waiting_for_probe()
-                && setup.as_ref().is_some_and(|setup| setup.recorded(&event));
-            sched.probe(&event.unit, &event.step, event.mono_ns, by_setup, now);
-            observer(&RunEvent::ProbeRecorded {
-                event,
-                at: t0.elapsed(),
+        // Every row up to the last one committed now, in batches: between two batches this
+        // connection holds no snapshot, so a write-ahead log grown past its limit can be
+        // restarted even while a flood keeps the reader busy for long.
+        let target = self.db.max_event_id().map_err(|e| self.store(e))?;
+        let _ = self
+            .db
+            .restart_wal_above(WAL_RESTART_BYTES, WAL_RESTART_WAIT);
+        loop {
+            let Supervisor {
+                db,
+                intake,
+                sched,
+                setup,
+                ..
+            } = &mut *self;
+            let read = db.for_each_event_after_limit(intake.last_id(), READ_BATCH, |row| {
+                let Some(event) = intake.take(row) else {
+                    malformed = true;
+                    return;
+                };
+                // Only while it matters (a setup not up yet) costs a look at the recording
+                // process.
+                let by_setup = sched.setup_waiting_for_probe()
+                    && setup.as_ref().is_some_and(|setup| setup.recorded(&event));
+                sched.probe(&event.unit, &event.step, event.mono_ns, by_setup, now);
+                observer(&RunEvent::ProbeRecorded {
+                    event,
+                    at: t0.elapsed(),
+                });
             });
-        });
-        read.map_err(|e| self.store(e))?;
+            let given = read.map_err(|e| self.store(e))?;
+            // Best effort: a unit holding a snapshot past the wait only postpones it to a
+            // later batch, and a failure costs disk space, never a probe.
+            let _ = self
+                .db
+                .restart_wal_above(WAL_RESTART_BYTES, WAL_RESTART_WAIT);
+            // Best effort: a unit holding a snapshot past the busy timeout only postpones it
+            // to a later batch, and a failure costs disk space, never a probe.
+            if given < READ_BATCH || self.intake.last_id() >= target {
+                break;
+            }
+        }
         if malformed {
             self.sched.activity(now);
         }
-        // Best effort, between two reads (this connection holds no snapshot): a unit holding
-        // a snapshot past the busy timeout only postpones it to a later turn, and a failure
-        // costs disk space, never a probe.
-        let _ = self.db.restart_wal_above(WAL_RESTART_BYTES);
         Ok(true)
     }
 

@@ -319,6 +319,9 @@ def _connect(database_path: str):
             raise sqlite3.OperationalError("cannot switch %s to WAL" % database_path)
         time.sleep(0.0005)
     _retry(lambda: connection.execute("PRAGMA synchronous=NORMAL"))
+    # As the Rust side: the first commit after the runner restarted the write-ahead log during
+    # a flood cuts the file back to 4 MiB.
+    _retry(lambda: connection.execute("PRAGMA journal_size_limit=4194304").fetchone())
     _ensure_schema(connection)
     return connection
 
