@@ -1273,3 +1273,54 @@ fn python_direct_tests_run_after_the_units_and_feed_the_verdict() {
     let run_dir = attempt.run_dir.display().to_string();
     assert!(testrium_tests::pids_with_env("TESTRIUM_RUN_DIR", &run_dir).is_empty());
 }
+
+/// Issue 15: the verdict is built from the rows read while the run is live, and after
+/// teardown only the rows after the last one seen are read. A unit that drops and recreates
+/// `Events` (the original's `drop_events_table`) restarts its `ID`s, so that tail would miss
+/// what it recorded afterwards; the runner notices (the schema changed) and reads every row
+/// again: the verdict is the one of the table as it is at the end, as before.
+#[test]
+fn a_table_recreated_during_the_run_is_read_again_whole() {
+    let base = TempBase::new("recreated");
+    let dir = base.dir("recreated-test");
+    std::fs::write(
+        dir.join("units_py.py"),
+        "import time\n\
+         from testrium.modules.events import Events_Manager, UnitStatus_Manager\n\
+         \n\
+         def dropper():\n\
+         \x20   m = Events_Manager(Unit=\"dropper\", path=\".\")\n\
+         \x20   m.Set_Event(\"first\")\n\
+         \x20   states = UnitStatus_Manager(path=\".\")\n\
+         \x20   deadline = time.monotonic() + 60\n\
+         \x20   # The runner read `first` once it says the unit is ready.\n\
+         \x20   while states.get_status(\"dropper\") not in (\"ready\", \"running\"):\n\
+         \x20       assert time.monotonic() < deadline, \"never ready\"\n\
+         \x20       m.wait_for_event(\"never\", timeout=0.005)\n\
+         \x20   m.drop_events_table()\n\
+         \x20   m.Set_Event(\"second\")\n",
+    )
+    .expect("write module");
+    let group = Group::builder("recreated-test", &dir)
+        .unit(
+            Unit::entrypoint("dropper", "units_py:dropper")
+                .init(1)
+                .ready_event("first")
+                .events(["second"]),
+        )
+        .build()
+        .expect("valid group");
+    let outcome = run(group, base.path());
+    let attempt = outcome.last_attempt().expect("attempt");
+    let events = db_events(&db_of(&outcome));
+    assert_eq!(
+        events.iter().map(|e| e.step.as_str()).collect::<Vec<_>>(),
+        ["second"],
+        "log: {}",
+        std::fs::read_to_string(attempt.run_dir.join("logs").join("dropper.log"))
+            .unwrap_or_default()
+    );
+    assert!(outcome.passed(), "{}", attempt.verdict.render_text());
+    assert_eq!(attempt.verdict.summary.events, 1);
+    assert_eq!(attempt.events.count, 1);
+}

@@ -26,6 +26,9 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// How long a writer waits for the write lock before SQLite reports "database is locked".
 /// Generous on purpose: a probe must never be lost because another unit was writing.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// `PRAGMA journal_size_limit` of every connection (bytes): the size the write-ahead log is
+/// cut back to when it restarts (the Python client sets the same).
+pub(crate) const JOURNAL_SIZE_LIMIT: i64 = 4 << 20;
 
 const CREATE_EVENTS: &str = "CREATE TABLE IF NOT EXISTS Events (
     ID INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -205,6 +208,10 @@ fn configure(conn: &mut Connection, sync: Durability) -> rusqlite::Result<()> {
     }
     // Switching the journal mode can reset it; set it again.
     conn.pragma_update(None, "synchronous", sync.pragma())?;
+    // The first commit after the log was restarted (by the runner's checkpoint during a flood,
+    // see `RunDb::restart_wal_above`) truncates the file to this size, so its size tells
+    // again how much of it is in use.
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
     Ok(())
 }
 

@@ -20,6 +20,8 @@ use crate::{read, schema};
 pub struct RunDb {
     path: PathBuf,
     conn: Connection,
+    /// The busy timeout set with [`RunDb::set_busy_timeout`].
+    busy: Duration,
 }
 
 impl fmt::Debug for RunDb {
@@ -41,6 +43,7 @@ impl RunDb {
         Ok(RunDb {
             path: path.to_path_buf(),
             conn,
+            busy: schema::BUSY_TIMEOUT,
         })
     }
 
@@ -53,6 +56,7 @@ impl RunDb {
         Ok(RunDb {
             path: path.to_path_buf(),
             conn,
+            busy: schema::BUSY_TIMEOUT,
         })
     }
 
@@ -65,6 +69,7 @@ impl RunDb {
         Ok(RunDb {
             path: path.to_path_buf(),
             conn,
+            busy: schema::BUSY_TIMEOUT,
         })
     }
 
@@ -89,7 +94,9 @@ impl RunDb {
     pub fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), StoreError> {
         self.conn
             .busy_handler(Some(schema::busy_handler(timeout)))
-            .map_err(|e| StoreError::sqlite(&self.path, "set the busy timeout", e))
+            .map_err(|e| StoreError::sqlite(&self.path, "set the busy timeout", e))?;
+        self.busy = timeout;
+        Ok(())
     }
 
     /// Every row of `Events`, in `ID` order.
@@ -117,28 +124,130 @@ impl RunDb {
     pub fn for_each_event_after(
         &self,
         after_id: i64,
-        mut f: impl FnMut(Result<Event, MalformedEvent>),
+        f: impl FnMut(Result<Event, MalformedEvent>),
     ) -> Result<(), StoreError> {
+        self.for_each_event_after_limit(after_id, u64::MAX, f)
+            .map(drop)
+    }
+
+    /// Like [`RunDb::for_each_event_after`], at most `limit` rows (the first ones after
+    /// `after_id`, in `ID` order); returns how many `f` got. A reader of a live database
+    /// reads in such batches so that it holds its read snapshot only briefly.
+    pub fn for_each_event_after_limit(
+        &self,
+        after_id: i64,
+        limit: u64,
+        mut f: impl FnMut(Result<Event, MalformedEvent>),
+    ) -> Result<u64, StoreError> {
         let err = |e| StoreError::sqlite(&self.path, "read events", e);
         let present = schema::table_columns(&self.conn, "Events").map_err(err)?;
         if present.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let mut stmt = self
             .conn
             .prepare_cached(&read::select_sql(&present))
             .map_err(err)?;
         let mut rows = stmt.query([after_id]).map_err(err)?;
-        while let Some(row) = rows.next().map_err(err)? {
+        let mut given = 0;
+        while given < limit {
+            let Some(row) = rows.next().map_err(err)? else {
+                break;
+            };
             f(read::decode(row).map_err(err)?);
+            given += 1;
         }
-        Ok(())
+        Ok(given)
+    }
+
+    /// The greatest `ID` in `Events` (0 without rows or without the table).
+    pub fn max_event_id(&self) -> Result<i64, StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "read the last event id", e);
+        if schema::table_columns(&self.conn, "Events")
+            .map_err(err)?
+            .is_empty()
+        {
+            return Ok(0);
+        }
+        self.conn
+            .prepare_cached("SELECT COALESCE(MAX(ID), 0) FROM Events")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(err)
+    }
+
+    /// How many rows `Events` holds and its greatest `ID` (0 for both without rows or
+    /// without the table): with [`RunDb::for_each_event_after`], a reader that kept count
+    /// can tell whether what it read is still the table (no row deleted, no row inserted
+    /// below an `ID` it read); [`RunDb::schema_cookie`] tells whether the table was
+    /// recreated.
+    pub fn event_count(&self) -> Result<(u64, i64), StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, "count events", e);
+        if schema::table_columns(&self.conn, "Events")
+            .map_err(err)?
+            .is_empty()
+        {
+            return Ok((0, 0));
+        }
+        self.conn
+            .prepare_cached("SELECT COUNT(*), COALESCE(MAX(ID), 0) FROM Events")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?))))
+            .map(|(rows, max)| (u64::try_from(rows).unwrap_or(0), max))
+            .map_err(err)
+    }
+
+    /// `PRAGMA schema_version`: changes whenever a table is created, dropped or altered (a
+    /// unit that drops and recreates `Events` restarts its `ID`s).
+    pub fn schema_cookie(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "schema_version", |r| r.get(0))
+            .map_err(|e| StoreError::sqlite(&self.path, "read the schema version", e))
     }
 
     /// `PRAGMA data_version`: changes whenever another connection commits. Costs a few
     /// microseconds; poll it and re-read only when it changed.
     pub fn data_version(&self) -> Result<i64, StoreError> {
         data_version(&self.conn).map_err(|e| StoreError::sqlite(&self.path, "read data_version", e))
+    }
+
+    /// The size of the write-ahead log (`<db>-wal`) in bytes; 0 when there is none.
+    pub fn wal_size(&self) -> u64 {
+        std::fs::metadata(wal_path(&self.path)).map_or(0, |m| m.len())
+    }
+
+    /// When the write-ahead log has grown past `limit` bytes, copies it into the database and
+    /// makes the next writer start it again from its beginning (`PRAGMA
+    /// wal_checkpoint(RESTART)`): it stops growing. Returns whether it was restarted.
+    ///
+    /// Writers that commit without a pause never let SQLite's own (passive) checkpoints
+    /// restart the log: each of them holds a read snapshot while it writes, so the checkpoint
+    /// never catches up with the log's end, and the log grows with every commit (about 3.5
+    /// KiB per probe). The restart takes the write lock for as long as it copies the log
+    /// (milliseconds for some MiB; this connection never waits for the disk) and waits up to
+    /// `wait` for the writer holding the lock and for readers of older snapshots (a writer
+    /// descheduled on a busy machine can hold them for tens of milliseconds); when they hold
+    /// on longer it copies what it can and returns `false`, to be tried again later.
+    ///
+    /// The log file keeps its inode: a [`ChangeWatch`] (or a Python client's watch) on it keeps
+    /// waking on the writes that follow. Testrium's clients set `journal_size_limit` (4 MiB),
+    /// so the first commit after the restart cuts the file back and its size tells again how
+    /// much of it is in use. (`TRUNCATE` would cut it at once, but it also waits for the
+    /// readers of the database file, and a flood's writers are always some: it almost never
+    /// succeeds then.)
+    pub fn restart_wal_above(&mut self, limit: u64, wait: Duration) -> Result<bool, StoreError> {
+        if self.wal_size() <= limit {
+            return Ok(false);
+        }
+        let err = |e| StoreError::sqlite(&self.path, "checkpoint the write-ahead log", e);
+        self.conn
+            .busy_handler(Some(schema::busy_handler(wait)))
+            .map_err(err)?;
+        let busy = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+        self.conn
+            .busy_handler(Some(schema::busy_handler(self.busy)))
+            .map_err(err)?;
+        Ok(busy.map_err(err)? == 0)
     }
 
     /// A watch woken whenever another process writes to this database, so a supervisor can

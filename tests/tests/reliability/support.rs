@@ -796,3 +796,43 @@ pub fn figures(test: &str, lines: &[String]) {
     let _ = std::fs::write(dir.join(format!("{test}.{size}.txt")), text);
     eprintln!("[{test}] figures:\n{}", lines.join("\n"));
 }
+
+/// Samples the size of every run database's write-ahead log (`Data.db-wal`) under a base
+/// folder, every few milliseconds on a thread of its own, until [`WalSampler::peak`].
+#[derive(Debug)]
+pub struct WalSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl WalSampler {
+    /// Starts sampling the run databases of `base` (those created later included).
+    pub fn start(base: &Base) -> WalSampler {
+        let runs = base.path.join(".testrium").join("runs");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            loop {
+                let done = stopped.load(Ordering::SeqCst);
+                for entry in std::fs::read_dir(&runs).into_iter().flatten().flatten() {
+                    if let Ok(meta) = std::fs::metadata(entry.path().join("Data.db-wal")) {
+                        peak = peak.max(meta.len());
+                    }
+                }
+                if done {
+                    return peak;
+                }
+                // A sampling period, not a synchronisation: the peak is a lower bound.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        WalSampler { stop, thread }
+    }
+
+    /// Stops sampling; the largest size seen, in bytes.
+    pub fn peak(self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap_or(0)
+    }
+}

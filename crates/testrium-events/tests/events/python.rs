@@ -375,3 +375,80 @@ print(seen, results["left"], results["right"])
     );
     assert_eq!(out, "[True, False, True, False, True, False] True True\n");
 }
+
+/// Issue 15: the runner restarts the write-ahead log during a flood. A Python waiter whose
+/// `-wal` watch was taken before the restart still wakes on the next commit (its 50 ms safety
+/// net is turned off here, so only the watch can wake it).
+#[test]
+fn python_wait_for_event_wakes_after_the_log_was_restarted() {
+    let dir = TempDir::new("py-wal-restart");
+    let db = dir.path().join("Data.db");
+    let mut run_db = RunDb::create(&db).expect("create");
+    let mut child = python_cmd(dir.path())
+        .args([
+            "-c",
+            "import testrium.modules.events as ev\n\
+             ev._WATCH_CHECK_S = 1000.0\n\
+             m = ev.Events_Manager(Unit='py', path='.')\n\
+             m.Set_Event('waiting')\n\
+             print(m.wait_for_event('go', unit='rust', timeout=60), flush=True)",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn python");
+    let probe = Probe::open(&db, "rust").expect("probe");
+    assert!(
+        probe
+            .wait_for("py", "waiting", Duration::from_secs(60))
+            .expect("wait")
+    );
+    for i in 0..300 {
+        probe.emit(&format!("noise-{i}")).expect("emit");
+    }
+    assert!(
+        run_db
+            .restart_wal_above(0, std::time::Duration::from_secs(30))
+            .expect("checkpoint")
+    );
+    probe.emit("go").expect("emit");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .collect::<Result<_, _>>()
+        .expect("read");
+    assert!(child.wait().expect("wait").success());
+    assert_eq!(lines, ["True"]);
+}
+
+/// Issue 15: a unit's interpreter imports only what a probe needs. `json` (with `re` and
+/// `enum`), `select` and `threading` are imported on first use; they stay attributes of the
+/// module (`events.json`, `from … import *`) as in the original.
+#[test]
+fn python_client_imports_only_what_a_probe_needs() {
+    let dir = TempDir::new("py-imports");
+    // `-S`: no site-packages, whose `.pth` files may import any of these first.
+    let script = r#"
+import sys
+before = set(sys.modules)  # what the interpreter's start (site) imported already
+import testrium.modules.events as ev
+ev.Events_Manager(Unit="a", path=".").Set_Event("plain")
+lazy = ("json", "json.decoder", "re", "enum", "select", "threading")
+print(sorted(m for m in lazy if m in sys.modules and m not in before))
+ev.Events_Manager(Unit="a", path=".").Set_Event("meta", metadata={"k": 1})
+print(ev.Events_Manager(Unit="*", path=".").list_events()[1]["Metadata"])
+namespace = {}
+exec("from testrium.modules.events import *", namespace)
+print(namespace["json"].dumps([1]), ev.json is namespace["json"], ev.threading.__name__)
+"#;
+    let out = python_cmd(dir.path())
+        .args(["-S", "-c", script])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out, "[]\n{'k': 1}\n[1] True threading\n");
+}

@@ -220,7 +220,8 @@ impl Supervisor<'_> {
         if fork && let Some(process) = self.fork_python(unit, &command, log) {
             return Ok(process);
         }
-        spawn(command)
+        // Born in the attempt's cgroup where the kernel allows (no join on the critical path).
+        process::spawn_in(command, log, self.cgroup.as_ref())
     }
 
     fn fork_python(

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use testrium_events::{UnitState, monotonic_ns};
 use testrium_verify::{
-    DirectTest, Expectations, Failure, FailureKind, GroupTiming, UnitFailure, UnitOutcome,
-    UnitStatus, Verifier, VerifyOptions, WarningKind,
+    DirectTest, Failure, FailureKind, GroupTiming, UnitFailure, UnitOutcome, UnitStatus, Verifier,
+    WarningKind,
 };
 
 use super::scheduler::Scheduler;
@@ -16,12 +16,12 @@ use crate::event::RunEvent;
 use crate::logs::{has_traceback, read_tail};
 use crate::outcome::{AttemptOutcome, AttemptTimings, EndReason, FaultOutcome, StoredOutcome};
 use crate::process::{self, Exit, stop_processes};
-use crate::sample::{EventSample, PAIR_LIMIT};
+use crate::sample::EventSample;
 
 /// How long the runner waits for its watchdog to acknowledge a clean end.
 const WATCHDOG_STAND_DOWN: Duration = Duration::from_millis(100);
 
-impl Supervisor<'_> {
+impl<'a> Supervisor<'a> {
     pub(super) fn run_all(
         &mut self,
         observer: &mut dyn FnMut(&RunEvent),
@@ -79,40 +79,10 @@ impl Supervisor<'_> {
         // Every unit is gone, so is any lock one of them held.
         let locked = self.flush_states()?;
 
-        // Every row, read one at a time into the verifier and the attempt's sample of them,
-        // never held all at once: a flood of probes must not make the runner grow with it.
-        // The observer sees what the final read found, so it saw every probe.
-        let expectations = Expectations::from_group(self.group());
-        let mut verifier = Verifier::new(
-            &expectations,
-            VerifyOptions::default().pair_limit(PAIR_LIMIT),
-        );
-        let mut events = EventSample::default();
-        let seen = self.last_event_id;
-        let mut newest = seen;
-        let at = self.since();
-        self.db
-            .for_each_event_after(0, |row| match row {
-                Ok(event) => {
-                    newest = newest.max(event.id);
-                    if event.id > seen {
-                        observer(&RunEvent::ProbeRecorded {
-                            event: event.clone(),
-                            at,
-                        });
-                    }
-                    verifier.push(&event);
-                    events.push(&event);
-                }
-                Err(bad) => {
-                    newest = newest.max(bad.id);
-                    events.push_malformed();
-                    verifier.push_malformed(bad);
-                }
-            })
-            .map_err(|e| self.store(e))?;
-        events.finish();
-        self.last_event_id = newest;
+        // The rows read while the run was live are in the verifier already: only the tail
+        // (rows after the last one seen) is read now, one at a time, never held all at once.
+        // The observer sees what it finds, so it saw every probe.
+        let (verifier, events) = self.read_tail(observer)?;
         let units = self.unit_outcomes();
         let setup = self.setup_outcome(self.ctx.options.grace);
         let mut verified_units = units.clone();
@@ -228,6 +198,40 @@ impl Supervisor<'_> {
             duration: outcome.timings.total,
         });
         Ok(outcome)
+    }
+
+    /// Reads the rows after the last one seen into the intake and gives its verifier and
+    /// sample of events. When the table is no longer what was read (a unit deleted rows, or
+    /// dropped and recreated the table), every row is read again from the start.
+    fn read_tail(
+        &mut self,
+        observer: &mut dyn FnMut(&RunEvent),
+    ) -> Result<(Verifier<'a>, EventSample), RunError> {
+        let at = self.since();
+        let mut announced = self.intake.last_id();
+        for pass in 0..2 {
+            if self.intake.needs_schema() {
+                let cookie = self.db.schema_cookie().map_err(|e| self.store(e))?;
+                self.intake.note_schema(cookie);
+            }
+            let Supervisor { db, intake, .. } = &mut *self;
+            let read = db.for_each_event_after(intake.last_id(), |row| {
+                if let Some(event) = intake.take(row)
+                    && event.id > announced
+                {
+                    observer(&RunEvent::ProbeRecorded { event, at });
+                }
+            });
+            read.map_err(|e| self.store(e))?;
+            announced = announced.max(self.intake.last_id());
+            let (rows, max_id) = self.db.event_count().map_err(|e| self.store(e))?;
+            let schema = self.db.schema_cookie().map_err(|e| self.store(e))?;
+            if pass == 1 || self.intake.is_whole(rows, max_id, schema) {
+                break;
+            }
+            self.intake.restart();
+        }
+        Ok(self.intake.finish())
     }
 
     fn unit_outcomes(&self) -> Vec<UnitOutcome> {

@@ -24,6 +24,7 @@ mod command;
 mod direct_tests;
 mod finish;
 mod fork;
+mod intake;
 mod otlp;
 mod output;
 mod ports;
@@ -42,7 +43,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use testrium_config::Group;
-use testrium_events::{ChangeWatch, Event, RunDb, StoreError, UnitState, monotonic_ns};
+use testrium_events::{ChangeWatch, RunDb, StoreError, UnitState, monotonic_ns};
+use testrium_verify::Expectations;
 
 use self::scheduler::{Action, Limits, Scheduler};
 use self::setup::SetupProc;
@@ -73,6 +75,16 @@ pub const OUTCOME_META_KEY: &str = "testrium.outcome";
 pub const VERDICT_META_KEY: &str = "testrium.verdict";
 /// How long a write of the runner waits for the database's write lock before it is queued.
 const RUNNER_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
+/// Past this size the runner restarts the run database's write-ahead log (see
+/// [`RunDb::restart_wal_above`]): writers committing without a pause never let it restart on
+/// its own, and it would grow by some 3.5 KiB per probe (712 MB in a 200,000-probe flood).
+const WAL_RESTART_BYTES: u64 = 8 << 20;
+/// How long a restart of the write-ahead log waits for the writer holding the lock and for
+/// readers of older snapshots (a writer descheduled on a busy machine holds them for tens of
+/// milliseconds).
+const WAL_RESTART_WAIT: Duration = Duration::from_millis(100);
+/// Rows read per batch while the run is live (see [`Supervisor::poll_events`]).
+const READ_BATCH: u64 = 500;
 /// How long the final sweep waits for killed processes to disappear.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
 /// How soon the tree of a launcher whose main process exited is first looked at again, and
@@ -138,7 +150,9 @@ pub(crate) fn run(
         endpoint: receiver.endpoint(),
         token: receiver.token().to_owned(),
     });
-    let mut sup = Supervisor::new(ctx, dir, db);
+    // What the group expects, for the verifier fed while the run is live.
+    let expectations = Expectations::from_group(group);
+    let mut sup = Supervisor::new(ctx, dir, db, &expectations);
     sup.otlp = Some(receiver);
     // First: the interpreter's start-up is the longest step before the first Python unit.
     sup.start_fork_server_if_needed();
@@ -189,7 +203,9 @@ struct Supervisor<'a> {
     t0: Instant,
     started_unix_s: f64,
     started_mono_ns: i64,
-    last_event_id: i64,
+    /// Every row read so far, in the verifier and the sample of events: each row is read
+    /// once, while the run is live, and only the tail after teardown.
+    intake: intake::Intake<'a>,
     data_version: Option<i64>,
     interrupted: bool,
     killed: bool,
@@ -239,7 +255,7 @@ impl Drop for Supervisor<'_> {
 }
 
 impl<'a> Supervisor<'a> {
-    fn new(ctx: &'a Context<'a>, dir: RunDir, db: RunDb) -> Self {
+    fn new(ctx: &'a Context<'a>, dir: RunDir, db: RunDb, expectations: &'a Expectations) -> Self {
         let marker = format!("{}.{}", ctx.identity, dir.id);
         let now = Instant::now();
         let limits = Limits {
@@ -287,7 +303,7 @@ impl<'a> Supervisor<'a> {
             t0: now,
             started_unix_s: unix_now(),
             started_mono_ns: monotonic_ns(),
-            last_event_id: 0,
+            intake: intake::Intake::new(expectations),
             data_version: None,
             interrupted: false,
             killed: false,
@@ -512,7 +528,9 @@ impl<'a> Supervisor<'a> {
         Ok(())
     }
 
-    /// Reads events recorded since the last look when the database changed (or `force`).
+    /// Reads events recorded since the last look when the database changed (or `force`), one
+    /// row at a time: into the verifier and the sample of events, then to the scheduler and
+    /// the observer.
     fn poll_events(
         &mut self,
         force: bool,
@@ -523,42 +541,60 @@ impl<'a> Supervisor<'a> {
             return Ok(false);
         }
         self.data_version = Some(version);
-        let log = self
-            .db
-            .read_events_after(self.last_event_id)
-            .map_err(|e| self.store(e))?;
-        let now = Instant::now();
-        let mut newest = self.last_event_id;
-        for bad in &log.malformed {
-            newest = newest.max(bad.id);
+        if self.intake.needs_schema() {
+            let cookie = self.db.schema_cookie().map_err(|e| self.store(e))?;
+            self.intake.note_schema(cookie);
         }
-        if !log.malformed.is_empty() {
+        let now = Instant::now();
+        let t0 = self.t0;
+        let mut malformed = false;
+        // Every row up to the last one committed now, in batches: between two batches this
+        // connection holds no snapshot, so a write-ahead log grown past its limit can be
+        // restarted even while a flood keeps the reader busy for long.
+        let target = self.db.max_event_id().map_err(|e| self.store(e))?;
+        let _ = self
+            .db
+            .restart_wal_above(WAL_RESTART_BYTES, WAL_RESTART_WAIT);
+        loop {
+            let Supervisor {
+                db,
+                intake,
+                sched,
+                setup,
+                ..
+            } = &mut *self;
+            let read = db.for_each_event_after_limit(intake.last_id(), READ_BATCH, |row| {
+                let Some(event) = intake.take(row) else {
+                    malformed = true;
+                    return;
+                };
+                // Only while it matters (a setup not up yet) costs a look at the recording
+                // process.
+                let by_setup = sched.setup_waiting_for_probe()
+                    && setup.as_ref().is_some_and(|setup| setup.recorded(&event));
+                sched.probe(&event.unit, &event.step, event.mono_ns, by_setup, now);
+                if let Some(key) = event.key.as_deref() {
+                    sched.keyed_probe(event.event_type, key);
+                }
+                observer(&RunEvent::ProbeRecorded {
+                    event,
+                    at: t0.elapsed(),
+                });
+            });
+            let given = read.map_err(|e| self.store(e))?;
+            // Best effort: a unit holding a snapshot past the wait only postpones it to a
+            // later batch, and a failure costs disk space, never a probe.
+            let _ = self
+                .db
+                .restart_wal_above(WAL_RESTART_BYTES, WAL_RESTART_WAIT);
+            if given < READ_BATCH || self.intake.last_id() >= target {
+                break;
+            }
+        }
+        if malformed {
             self.sched.activity(now);
         }
-        for event in &log.events {
-            newest = newest.max(event.id);
-            self.apply_event(event, now, observer);
-        }
-        self.last_event_id = newest;
         Ok(true)
-    }
-
-    fn apply_event(&mut self, event: &Event, now: Instant, observer: &mut dyn FnMut(&RunEvent)) {
-        observer(&RunEvent::ProbeRecorded {
-            event: event.clone(),
-            at: self.since(),
-        });
-        // Only while it matters (a setup not up yet) costs a look at the recording process.
-        let by_setup = self.sched.setup_waiting_for_probe()
-            && self
-                .setup
-                .as_ref()
-                .is_some_and(|setup| setup.recorded(event));
-        self.sched
-            .probe(&event.unit, &event.step, event.mono_ns, by_setup, now);
-        if let Some(key) = event.key.as_deref() {
-            self.sched.keyed_probe(event.event_type, key);
-        }
     }
 
     // ----- the last resort ---------------------------------------------------------------

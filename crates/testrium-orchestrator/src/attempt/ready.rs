@@ -267,7 +267,7 @@ impl Supervisor<'_> {
         let log = self.procs[index].log.clone();
         self.prepare(&mut command, Some(&unit.name), &cwd, &log)?;
         self.unit_env(&mut command, unit)?;
-        process::spawn(command)
+        process::spawn_in(command, &log, self.cgroup.as_ref())
     }
 
     /// Records that the unit's check passed, as an event of the unit (best effort: the

@@ -14,7 +14,7 @@ use super::scheduler::SETUP_NAME;
 use super::{LOG_TAIL_LINES, Supervisor};
 use crate::event::RunEvent;
 use crate::logs::{LogTail, read_tail};
-use crate::process::{self, Exit, Process, spawn, stop_processes};
+use crate::process::{self, Exit, Process, stop_processes};
 
 /// The setup process, as the driver holds it.
 #[derive(Debug)]
@@ -80,7 +80,7 @@ impl Supervisor<'_> {
         };
         let spawned = command.and_then(|mut command| {
             self.prepare(&mut command, Some(SETUP_NAME), &group_dir, &log)?;
-            spawn(command)
+            process::spawn_in(command, &log, self.cgroup.as_ref())
         });
         let now = Instant::now();
         let mut proc = SetupProc {

@@ -11,6 +11,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +26,8 @@ pub(crate) struct AttemptCgroup {
     path: PathBuf,
     /// `cgroup.procs`, open for writing: a child writes `0` to it to join.
     procs: File,
+    /// The folder (`O_PATH`): a child is born in it with `clone3(CLONE_INTO_CGROUP)`.
+    dir: File,
 }
 
 impl AttemptCgroup {
@@ -38,12 +41,16 @@ impl AttemptCgroup {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         fs::create_dir(&path).ok()?;
-        match OpenOptions::new()
+        let procs = OpenOptions::new()
             .write(true)
-            .open(path.join("cgroup.procs"))
-        {
-            Ok(procs) => Some(AttemptCgroup { path, procs }),
-            Err(_) => {
+            .open(path.join("cgroup.procs"));
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY)
+            .open(&path);
+        match (procs, dir) {
+            (Ok(procs), Ok(dir)) => Some(AttemptCgroup { path, procs, dir }),
+            _ => {
                 let _ = fs::remove_dir(&path);
                 None
             }
@@ -58,6 +65,11 @@ impl AttemptCgroup {
     /// The descriptor a child writes `0` to, between fork and exec, to join.
     pub(crate) fn procs_fd(&self) -> RawFd {
         self.procs.as_raw_fd()
+    }
+
+    /// The folder, open (`O_PATH`), for `clone3(CLONE_INTO_CGROUP)`.
+    pub(crate) fn dir_fd(&self) -> RawFd {
+        self.dir.as_raw_fd()
     }
 
     /// Every process in the cgroup and below it (zombies not yet reaped included).

@@ -10,7 +10,8 @@
 //!   `/proc` is swept for processes carrying the marker of the attempt, and at start for
 //!   markers of runners that died;
 //! - where the runner may create one, each attempt has a cgroup every unit joins before
-//!   `exec` ([`join_cgroup`], see `cgroup.rs`): teardown kills it whole;
+//!   `exec` ([`join_cgroup`], see `cgroup.rs`), or is born in (`clone3(CLONE_INTO_CGROUP)`,
+//!   see `clone.rs`): teardown kills it whole;
 //! - child exits are watched through pidfds (`pidfd_open`) and `ppoll`, so the supervisor
 //!   never blocks on one child, and reaped with `waitpid(pid)` (never `waitpid(-1)`, which
 //!   would steal the children of other runs or of the embedding program).
@@ -90,6 +91,11 @@ impl PidFd {
         // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
         Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
+
+    /// A pidfd the kernel gave otherwise (`clone3` with `CLONE_PIDFD`).
+    pub(crate) fn from_owned(fd: OwnedFd) -> PidFd {
+        PidFd(fd)
+    }
 }
 
 /// Waits until one of `fds` becomes readable (a process exited) or `extra` does, or `timeout`
@@ -133,6 +139,27 @@ pub(crate) fn signal_process(pid: u32, signal: Signal) -> bool {
         return false;
     };
     nix::sys::signal::kill(Pid::from_raw(pid), signal).is_ok()
+}
+
+/// Reaps the child `pid` if it exited (WNOHANG), with its status as std reports it.
+pub(crate) fn try_wait_pid(pid: u32) -> io::Result<Option<std::process::ExitStatus>> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = i32::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ECHILD))?;
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: waitpid writes the status into our integer.
+        let r = unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) };
+        if r == pid {
+            return Ok(Some(std::process::ExitStatus::from_raw(status)));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINTR) {
+            return Err(error);
+        }
+    }
 }
 
 /// Reaps `pid` if it is an exited child of this process (WNOHANG); true when reaped.

@@ -22,13 +22,26 @@ This file is the source of truth of ``testrium_events::PYTHON_EVENTS_MODULE``; t
 creates must stay identical to the Rust side (``crates/testrium-events/src/schema.rs``).
 """
 
-import json
 import os
-import select
 import sqlite3
 import sys
-import threading
 import time
+
+# Only what a probe needs is imported at import time: `json` (which pulls in `re` and `enum`,
+# some 15 ms of a unit's start), `select` and `threading` are imported on first use. They stay
+# attributes of this module, as in the original: `events.json` and `from ... import *` import
+# them then (PEP 562).
+import _thread
+
+_LAZY_MODULES = ("json", "select", "threading")
+
+
+def __getattr__(name):
+    if name in _LAZY_MODULES:
+        module = __import__(name)
+        globals()[name] = module
+        return module
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 # What `from testrium.modules.events import *` gave with the original (it had no __all__):
 # its public names, the modules json, os and time included (units used them unimported).
@@ -145,8 +158,10 @@ def resolve_database_path(path: "str | None") -> str:
 
 
 def _decode_metadata(value) -> dict:
-    if not value:
+    if not value or value == "{}":
         return {}
+    import json
+
     try:
         decoded = json.loads(value)
     except (TypeError, ValueError):
@@ -197,6 +212,8 @@ def _watch_wal(database_path):
         if libc.inotify_add_watch(fd, os.fsencode(database_path + "-wal"), 0x2) < 0:  # IN_MODIFY
             os.close(fd)
             return None
+        import select
+
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         return _Watch(fd, poller)
@@ -306,6 +323,9 @@ def _connect(database_path: str):
             raise sqlite3.OperationalError("cannot switch %s to WAL" % database_path)
         time.sleep(0.0005)
     _retry(lambda: connection.execute("PRAGMA synchronous=NORMAL"))
+    # As the Rust side: the first commit after the runner restarted the write-ahead log during
+    # a flood cuts the file back to 4 MiB.
+    _retry(lambda: connection.execute("PRAGMA journal_size_limit=4194304").fetchone())
     _ensure_schema(connection)
     return connection
 
@@ -319,6 +339,7 @@ class _Remote:
         self.token = token
 
     def _call(self, method: str, path: str, body=None, timeout: float = 30.0) -> dict:
+        import json
         import urllib.request  # only units that talk to a remote runner pay for it
 
         data = None if body is None else json.dumps(body).encode()
@@ -363,13 +384,14 @@ class _Store:
         if self.remote is not None:
             self.database_path = None
             self.connection = None
-            self._lock = threading.RLock()
-            self._watches = threading.local()
+            self._lock = _thread.RLock()
+            self._watches = _thread._local()
             return
         self.database_path = resolve_database_path(path)
         self.connection = _connect(self.database_path)
-        self._lock = threading.RLock()
-        self._watches = threading.local()
+        # `threading.RLock` and `threading.local` are these.
+        self._lock = _thread.RLock()
+        self._watches = _thread._local()
 
     def _ensure_schema(self) -> None:
         with self._lock:
@@ -483,7 +505,13 @@ class Events_Manager(_Store):
         if cause is not None and not isinstance(cause, str):
             raise ValueError("cause must be a string (the key of the causing event)")
         # As the original: a value JSON cannot encode raises TypeError and records nothing.
-        encoded = json.dumps(metadata, sort_keys=True)
+        # No metadata (most probes): the text `json.dumps({})` gives, without importing json.
+        if metadata:
+            import json
+
+            encoded = json.dumps(metadata, sort_keys=True)
+        else:
+            encoded = "{}"
         if self.remote is not None:
             self.remote.record(self.Unit, step, event_type, event_key, metadata, cause)
             return
@@ -719,6 +747,8 @@ class Results_Manager(_Store):
         average_latency: float,
         summary: dict,
     ) -> None:
+        import json
+
         self._execute(
             """
             INSERT INTO Results (TestGroup, Passed, Duration, AverageLatency, Summary, Time)

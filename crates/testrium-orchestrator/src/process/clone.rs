@@ -1,0 +1,400 @@
+//! Starting a unit directly inside the attempt's cgroup: `clone3(CLONE_INTO_CGROUP)` (Linux
+//! 5.7+), a hand-rolled fork and exec.
+//!
+//! Why: a child that joins a cgroup between fork and exec (writing to `cgroup.procs`) takes the
+//! write side of the kernel's global `cgroup_threadgroup_rwsem`, which waits for an RCU grace
+//! period: 9–20 ms on the first join, with the runner waiting for the child's `exec`. A child
+//! created by `clone3` with `CLONE_INTO_CGROUP` is born in the cgroup and takes no such lock.
+//!
+//! The child gets what `std::process::Command::spawn` plus [`super::unix::configure_child`]
+//! give it: stdin from `/dev/null`, stdout and stderr to the unit's log (opened for append),
+//! its own process group, the working directory, the environment (this process's with the
+//! command's changes), `SIGPIPE` back to its default and an empty signal mask, the
+//! parent-death signal (and a check that the runner did not die before it was set), and the
+//! program looked up on `PATH` as `execvp` does (a file without a `#!` line is run by
+//! `/bin/sh`). Everything is allocated before `clone3`; the child makes only
+//! async-signal-safe system calls, and reports a failed `exec` (its errno) over a
+//! close-on-exec pipe, as std does, so the caller gets the same `io::Error`.
+//!
+//! Where the kernel refuses (`ENOSYS` before 5.3, `E2BIG`/`EINVAL` before 5.7, `EPERM`,
+//! `EACCES` or `EBUSY` for the cgroup), [`spawn_into`] returns `None` and remembers it for
+//! the rest of the process: the caller falls back to the join between fork and exec.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::libc;
+
+use super::unix::PidFd;
+
+/// Set once `clone3(CLONE_INTO_CGROUP)` was refused: every later spawn of this process takes
+/// the fallback at once.
+static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether `clone3(CLONE_INTO_CGROUP)` was refused in this process (every spawn falls back).
+#[cfg(test)]
+pub(crate) fn refused() -> bool {
+    UNSUPPORTED.load(Ordering::Relaxed)
+}
+
+/// `struct clone_args` of `linux/sched.h` (the fields up to `cgroup`, Linux 5.7).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// A process started by [`spawn_into`].
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub(crate) pid: u32,
+    pub(crate) pidfd: PidFd,
+}
+
+/// Everything the child needs, allocated before the clone.
+struct Prepared {
+    program: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    /// `/bin/sh <program> <args…>` for a program `execve` refuses with `ENOEXEC`.
+    sh_argv: Vec<CString>,
+    cwd: Option<CString>,
+    stdin: File,
+    output: File,
+}
+
+/// Starts `command` with its output appended to `log`, born in the cgroup whose folder is
+/// open as `cgroup` (see the module doc). `None`: the kernel cannot (the caller falls back to
+/// its usual spawn); `Some(Err(_))`: the program could not be started (the error `std` would
+/// give).
+pub(crate) fn spawn_into(
+    command: &Command,
+    log: &Path,
+    cgroup: RawFd,
+) -> Option<io::Result<Spawned>> {
+    if UNSUPPORTED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let prepared = match prepare(command, log) {
+        Ok(prepared) => prepared,
+        Err(e) => return Some(Err(e)),
+    };
+    match clone_and_exec(&prepared, cgroup) {
+        Err(CloneError::Unsupported) => {
+            UNSUPPORTED.store(true, Ordering::Relaxed);
+            None
+        }
+        Err(CloneError::Spawn(e)) => Some(Err(e)),
+        Ok(spawned) => Some(Ok(spawned)),
+    }
+}
+
+fn cstring(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "nul byte in an argument, a variable or a path",
+        )
+    })
+}
+
+fn prepare(command: &Command, log: &Path) -> io::Result<Prepared> {
+    // The environment: this process's, with the command's changes (as std builds it).
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for (key, value) in command.get_envs() {
+        env.retain(|(k, _)| k != key);
+        if let Some(value) = value {
+            env.push((key.to_owned(), value.to_owned()));
+        }
+    }
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone());
+    let program = resolve(command.get_program(), path_var.as_deref())?;
+    let program = cstring(program.as_os_str().as_bytes())?;
+    let mut argv = vec![cstring(command.get_program().as_bytes())?];
+    for arg in command.get_args() {
+        argv.push(cstring(arg.as_bytes())?);
+    }
+    let envp = env
+        .into_iter()
+        .map(|(k, v)| {
+            let mut pair = k.into_vec();
+            pair.push(b'=');
+            pair.extend(v.into_vec());
+            cstring(&pair)
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut sh_argv = vec![cstring(b"sh")?, program.clone()];
+    sh_argv.extend(argv.iter().skip(1).cloned());
+    let cwd = command
+        .get_current_dir()
+        .map(|d| cstring(d.as_os_str().as_bytes()))
+        .transpose()?;
+    let stdin = File::open("/dev/null")?;
+    let output = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(log)?;
+    Ok(Prepared {
+        program,
+        argv,
+        envp,
+        sh_argv,
+        cwd,
+        stdin,
+        output,
+    })
+}
+
+/// `program` as `execvp` would run it: a path as given, a bare name looked up on `PATH` (the
+/// child's; `/bin:/usr/bin` without one). The errors are the ones `execvp` would end with.
+fn resolve(program: &OsStr, path: Option<&OsStr>) -> io::Result<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        return Ok(PathBuf::from(program));
+    }
+    if program.is_empty() {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    let path = path.unwrap_or(OsStr::new("/bin:/usr/bin"));
+    let mut denied = false;
+    for dir in std::env::split_paths(path) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(program);
+        match std::fs::metadata(&candidate) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(candidate),
+            Ok(_) => denied = true,
+            Err(_) => {}
+        }
+    }
+    Err(io::Error::from_raw_os_error(if denied {
+        libc::EACCES
+    } else {
+        libc::ENOENT
+    }))
+}
+
+enum CloneError {
+    Unsupported,
+    Spawn(io::Error),
+}
+
+/// Null-terminated pointer arrays into `strings` (which must outlive them).
+fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+fn clone_and_exec(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, CloneError> {
+    let spawn_err = |e: io::Error| CloneError::Spawn(e);
+    let argv = pointers(&prepared.argv);
+    let envp = pointers(&prepared.envp);
+    let sh_argv = pointers(&prepared.sh_argv);
+    let (report_read, report_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
+    let runner = std::process::id();
+    let mut pidfd: libc::c_int = -1;
+    let cgroup =
+        u64::try_from(cgroup).map_err(|_| spawn_err(io::Error::from_raw_os_error(libc::EBADF)))?;
+    let args = CloneArgs {
+        flags: CLONE_PIDFD | CLONE_INTO_CGROUP,
+        pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup,
+        ..CloneArgs::default()
+    };
+    let child_io = ChildIo {
+        stdin: prepared.stdin.as_raw_fd(),
+        output: prepared.output.as_raw_fd(),
+        report: report_write.as_raw_fd(),
+    };
+    // SAFETY: clone3 without CLONE_VM duplicates this process like fork: the child runs on a
+    // copy of this thread's stack and returns from the syscall with 0. It then only runs
+    // `child`, which makes async-signal-safe system calls on memory allocated above (the
+    // pointer arrays, C strings and descriptors live until this function returns in the
+    // parent, and the child's copy of them is never freed) and never returns.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            std::ptr::addr_of!(args),
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid == 0 {
+        // SAFETY: see above; this is the child.
+        unsafe {
+            child(
+                &child_io,
+                runner,
+                prepared
+                    .cwd
+                    .as_ref()
+                    .map_or(std::ptr::null(), |c| c.as_ptr()),
+                prepared.program.as_ptr(),
+                argv.as_ptr(),
+                sh_argv.as_ptr(),
+                envp.as_ptr(),
+            )
+        }
+    }
+    if pid < 0 {
+        let error = io::Error::last_os_error();
+        return Err(match error.raw_os_error() {
+            Some(
+                libc::ENOSYS
+                | libc::E2BIG
+                | libc::EINVAL
+                | libc::EPERM
+                | libc::EACCES
+                | libc::EBUSY
+                | libc::EOPNOTSUPP,
+            ) => CloneError::Unsupported,
+            _ => CloneError::Spawn(error),
+        });
+    }
+    drop(report_write);
+    let pid = u32::try_from(pid).map_err(|_| spawn_err(io::Error::other("pid out of range")))?;
+    // SAFETY: CLONE_PIDFD stored a new descriptor that nothing else owns.
+    let pidfd = PidFd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) });
+    // The child's exec closes the pipe (EOF); a failed exec writes its errno first.
+    let mut errno = [0u8; 4];
+    let mut got = 0;
+    while got < errno.len() {
+        match nix::unistd::read(&report_read, &mut errno[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => {
+                got = 0;
+                break;
+            }
+        }
+    }
+    if got == errno.len() {
+        // The child exits at once: reap it so no zombie is left.
+        let _ = nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
+            None,
+        );
+        return Err(CloneError::Spawn(io::Error::from_raw_os_error(
+            i32::from_ne_bytes(errno),
+        )));
+    }
+    Ok(Spawned { pid, pidfd })
+}
+
+/// The descriptors the child puts in place.
+struct ChildIo {
+    stdin: RawFd,
+    output: RawFd,
+    report: RawFd,
+}
+
+/// The child between `clone3` and `exec`: async-signal-safe system calls only, no allocation,
+/// no lock, no return.
+///
+/// # Safety
+///
+/// Only in the child of `clone3`; every pointer valid (null-terminated arrays of C strings).
+unsafe fn child(
+    io: &ChildIo,
+    runner: u32,
+    cwd: *const libc::c_char,
+    program: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    sh_argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> ! {
+    // SAFETY (whole body): plain system calls on descriptors and memory valid in this copy of
+    // the process; see the function's contract.
+    unsafe {
+        let fail = |report: RawFd| -> ! {
+            let errno = *libc::__errno_location();
+            let bytes = errno.to_ne_bytes();
+            libc::write(report, bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(127)
+        };
+        if libc::dup2(io.stdin, 0) < 0
+            || libc::dup2(io.output, 1) < 0
+            || libc::dup2(io.output, 2) < 0
+        {
+            fail(io.report);
+        }
+        if libc::setpgid(0, 0) < 0 {
+            fail(io.report);
+        }
+        if !cwd.is_null() && libc::chdir(cwd) < 0 {
+            fail(io.report);
+        }
+        // As std: the runtime ignores SIGPIPE, the program gets the default; no signal
+        // blocked.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &raw const empty, std::ptr::null_mut());
+        // Dies with the runner's spawning thread; the runner may have died before this.
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
+            fail(io.report);
+        }
+        if libc::getppid() as u32 != runner {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        libc::execve(program, argv, envp);
+        if *libc::__errno_location() == libc::ENOEXEC {
+            // As execvp: a file without a `#!` line is a shell script.
+            libc::execve(c"/bin/sh".as_ptr(), sh_argv, envp);
+        }
+        fail(io.report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_name_is_looked_up_on_the_childs_path() {
+        let found = resolve(
+            OsStr::new("sh"),
+            Some(OsStr::new("/nonexistent:/bin:/usr/bin")),
+        )
+        .expect("sh on PATH");
+        assert!(found.ends_with("sh") && found.is_absolute(), "{found:?}");
+        let missing = resolve(OsStr::new("no-such-program-xyz"), Some(OsStr::new("/bin")))
+            .expect_err("missing");
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        assert_eq!(
+            resolve(OsStr::new("./x/y"), None).expect("path"),
+            PathBuf::from("./x/y")
+        );
+    }
+}
