@@ -29,7 +29,11 @@ pub(super) fn start(ctx: &Context<'_>, dir: &RunDir) -> Result<Receiver, RunErro
     for unit in ctx.group.units.values().filter(|u| u.enabled) {
         units = units.unit(&unit.name, unit.otel_service.as_deref(), unit.otel_span_end);
     }
-    let token = random_token().map_err(|e| err(format!("no random token: {e}")))?;
+    let token = match std::env::var(ENV_TOKEN) {
+        // Set by the user for services that outlive a run (configured once with the token).
+        Ok(token) if !token.is_empty() => chosen_token(token).map_err(err)?,
+        _ => random_token().map_err(|e| err(format!("no random token: {e}")))?,
+    };
     write_token(&dir.path.join("token"), &token)
         .map_err(|e| err(format!("cannot write `token` in the run directory: {e}")))?;
     let mut options = ReceiverOptions::new(token, units);
@@ -37,6 +41,25 @@ pub(super) fn start(ctx: &Context<'_>, dir: &RunDir) -> Result<Receiver, RunErro
         options = options.listen(addr);
     }
     Receiver::start(&dir.db, options).map_err(|e| err(testrium_config::error_chain(&e)))
+}
+
+/// A token the user chose (`TESTRIUM_TOKEN` in the runner's environment): at least 16
+/// characters from `A-Z a-z 0-9 - . _ ~`, so that it is not guessed and goes into
+/// `OTEL_EXPORTER_OTLP_HEADERS` and an `Authorization` header as it is.
+fn chosen_token(token: String) -> Result<String, String> {
+    let valid = token.len() >= 16
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    if valid {
+        Ok(token)
+    } else {
+        Err(format!(
+            "{ENV_TOKEN} in the runner's environment must be at least 16 characters from \
+             A-Z a-z 0-9 - . _ ~ (it is {} characters); unset it for a random token per attempt",
+            token.chars().count()
+        ))
+    }
 }
 
 /// The token file, readable by its owner only.
@@ -148,6 +171,18 @@ mod tests {
     use testrium_verify::{Failure, FailureKind, Verdict};
 
     use super::*;
+
+    #[test]
+    fn a_token_chosen_by_the_user_must_be_long_and_plain() {
+        let good = "ci-staging_token.0123456789~";
+        assert_eq!(chosen_token(good.to_owned()).as_deref(), Ok(good));
+        let short = chosen_token("abc".to_owned()).expect_err("too short");
+        assert!(
+            short.starts_with("TESTRIUM_TOKEN in the runner's environment must be at least 16"),
+            "{short}"
+        );
+        assert!(chosen_token("a token with spaces 0123".to_owned()).is_err());
+    }
 
     #[test]
     fn lost_trace_context_is_named_only_when_sends_went_unanswered() {
