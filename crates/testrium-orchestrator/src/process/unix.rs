@@ -258,7 +258,14 @@ impl Watchdog {
     /// exist; best effort).
     pub(crate) fn start(marker: &str, cgroup: Option<&std::path::Path>) -> io::Result<Watchdog> {
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-        let child = Command::new("sh")
+        // `/bin/sh` directly: a `PATH` of version-manager shims (pyenv, asdf) costs an exec
+        // attempt per entry, on the way to the first unit's start.
+        let sh = if std::path::Path::new("/bin/sh").is_file() {
+            "/bin/sh"
+        } else {
+            "sh"
+        };
+        let child = Command::new(sh)
             .arg("-c")
             .arg(WATCHDOG_SCRIPT)
             .arg("testrium-watchdog")
