@@ -1554,3 +1554,45 @@ fn listen_beyond_loopback_prints_the_receiver_and_its_token() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(!text.contains("OTLP"), "{text}");
 }
+
+/// `TESTRIUM_TOKEN` in the runner's environment is the token of every attempt (for services
+/// configured once, outside the run); one that is short or not plain is an environment error
+/// naming the variable, and nothing runs.
+#[test]
+fn a_token_set_in_the_environment_is_the_runs_token() {
+    let base = Base::new("token").with(&["test_shell_circuit"]);
+    let token = "staging-token_0123456789.abc";
+    let out = testrium()
+        .env("TESTRIUM_TOKEN", token)
+        .arg("run")
+        .arg(&base.path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let runs = base.path.join(".testrium/runs");
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .filter_map(Result::ok)
+        .next()
+        .expect("a run folder");
+    let written = std::fs::read_to_string(run.path().join("token")).unwrap();
+    assert_eq!(written.trim(), token);
+
+    let out = testrium()
+        .env("TESTRIUM_TOKEN", "short")
+        .arg("run")
+        .arg(&base.path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("TESTRIUM_TOKEN in the runner's environment must be at least 16"),
+        "{text}"
+    );
+}
