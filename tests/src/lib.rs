@@ -202,6 +202,30 @@ pub fn verdict_text(outcome: &testrium_orchestrator::GroupOutcome) -> String {
         .render_text()
 }
 
+/// Runs `testrium run BASE --json BASE/report.json` (the binary of [`testrium_bin`] with
+/// `TESTRIUM_BIN`): the exit code, stdout and stderr together, and the JSON report
+/// (`Null` when none was written).
+pub fn run_cli_with_json(base: &Path) -> (Option<i32>, String, serde_json::Value) {
+    let json = base.join("report.json");
+    let out = std::process::Command::new(testrium_bin("TESTRIUM_BIN"))
+        .arg("run")
+        .arg(base)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run testrium");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (out.status.code(), text, report)
+}
+
 /// Runs `group` with `base` as base folder and a short grace period (the test fails when the
 /// run cannot start at all).
 pub fn run_group(
@@ -305,6 +329,11 @@ pub mod fixture {
     /// `wait:<unit>:<step>`.
     pub fn wait(unit: &str, step: &str) -> Action {
         Action::Wait(unit.to_owned(), step.to_owned())
+    }
+
+    /// A unit `name` (with `init`) that runs the fixture with `script`.
+    pub fn unit(name: &str, init: u32, script: &[Action]) -> testrium_config::UnitBuilder {
+        testrium_config::Unit::command(name, argv(script)).init(init)
     }
 
     /// The full argv (fixture path first) of a script.

@@ -22,10 +22,6 @@ use testrium_verify::{UnitFailure, UnitStatus};
 const GRACE: Duration = Duration::from_millis(300);
 const LONG: Duration = Duration::from_secs(20);
 
-fn fixture_unit(name: &str, init: u32, script: &[Action]) -> testrium_config::UnitBuilder {
-    Unit::command(name, fixture::argv(script)).init(init)
-}
-
 fn run(group: Group, base: &Path) -> GroupOutcome {
     Run::new(group)
         .base_dir(base)
@@ -127,22 +123,22 @@ fn units_start_by_dependency_then_init_order() {
     // c needs b, b needs a (ready on its probe); x and y are free from the start: init decides.
     let group = Group::builder("order-test", base.dir("order-test"))
         .unit(
-            fixture_unit("c", 1, &[emit("c-started")])
+            fixture::unit("c", 1, &[emit("c-started")])
                 .depends_on(["b"])
                 .events(["c-started"]),
         )
         .unit(
-            fixture_unit("b", 2, &[emit("b-started"), emit("b-ready"), Action::Hang])
+            fixture::unit("b", 2, &[emit("b-started"), emit("b-ready"), Action::Hang])
                 .depends_on(["a"])
                 .ready_event("b-ready"),
         )
         .unit(
-            fixture_unit("a", 3, &[emit("a-ready"), Action::Hang])
+            fixture::unit("a", 3, &[emit("a-ready"), Action::Hang])
                 .ready_event("a-ready")
                 .events(["a-ready"]),
         )
-        .unit(fixture_unit("y", 5, &[emit("y-started")]).events(["y-started"]))
-        .unit(fixture_unit("x", 4, &[emit("x-started")]).events(["x-started"]))
+        .unit(fixture::unit("y", 5, &[emit("y-started")]).events(["y-started"]))
+        .unit(fixture::unit("x", 4, &[emit("x-started")]).events(["x-started"]))
         .build()
         .expect("valid group");
     let (outcome, events) = run_observed(group, base.path());
@@ -209,7 +205,7 @@ fn independent_units_start_concurrently() {
     // after the other (waiting for readiness) would deadlock into a readiness timeout.
     let group = Group::builder("concurrent-test", base.dir("concurrent-test"))
         .unit(
-            fixture_unit(
+            fixture::unit(
                 "left",
                 1,
                 &[
@@ -223,7 +219,7 @@ fn independent_units_start_concurrently() {
             .events(["left-ready"]),
         )
         .unit(
-            fixture_unit(
+            fixture::unit(
                 "right",
                 2,
                 &[
@@ -256,13 +252,13 @@ fn readiness_timeout_fails_fast_and_blocks_dependents() {
     let group = Group::builder("readiness-test", base.dir("readiness-test"))
         .timeout(Duration::from_secs(60))
         .unit(
-            fixture_unit("slow", 1, &[emit("booting"), Action::Hang])
+            fixture::unit("slow", 1, &[emit("booting"), Action::Hang])
                 .ready_event("never-ready")
                 .ready_timeout(Duration::from_millis(300))
                 .events(["never-ready"]),
         )
         .unit(
-            fixture_unit("client", 2, &[emit("sent")])
+            fixture::unit("client", 2, &[emit("sent")])
                 .depends_on(["slow"])
                 .events(["sent"]),
         )
@@ -293,9 +289,9 @@ fn readiness_timeout_fails_fast_and_blocks_dependents() {
 fn exit_before_ready_and_crash_after_ready_fail() {
     let base = TempBase::new("early-exit");
     let group = Group::builder("early-exit-test", base.dir("early-exit-test"))
-        .unit(fixture_unit("quitter", 1, &[emit("hello")]).ready_event("ready"))
-        .unit(fixture_unit("crasher", 2, &[emit("ready"), Action::Crash]).ready_event("ready"))
-        .unit(fixture_unit("exiter", 3, &[Action::Exit(3)]))
+        .unit(fixture::unit("quitter", 1, &[emit("hello")]).ready_event("ready"))
+        .unit(fixture::unit("crasher", 2, &[emit("ready"), Action::Crash]).ready_event("ready"))
+        .unit(fixture::unit("exiter", 3, &[Action::Exit(3)]))
         .build()
         .expect("valid group");
     let outcome = run(group, base.path());
@@ -405,7 +401,7 @@ fn unit_hanging_past_its_timeout_is_killed_and_fails() {
     let group = Group::builder("hang-test", base.dir("hang-test"))
         .timeout(Duration::from_secs(60))
         .unit(
-            fixture_unit("hanger", 1, &[emit("up"), Action::IgnoreTerm, Action::Hang])
+            fixture::unit("hanger", 1, &[emit("up"), Action::IgnoreTerm, Action::Hang])
                 .timeout(Duration::from_millis(300)),
         )
         .build()
@@ -427,9 +423,10 @@ fn group_timeout_stops_units_and_reports_missing_probes() {
     let base = TempBase::new("group-timeout");
     let group = Group::builder("group-timeout-test", base.dir("group-timeout-test"))
         .timeout(Duration::from_millis(500))
-        .unit(fixture_unit("server", 1, &[emit("up"), Action::Hang]).events(["up"]))
+        .unit(fixture::unit("server", 1, &[emit("up"), Action::Hang]).events(["up"]))
         .unit(
-            fixture_unit("client", 2, &[emit("asked"), Action::Hang]).events(["asked", "answered"]),
+            fixture::unit("client", 2, &[emit("asked"), Action::Hang])
+                .events(["asked", "answered"]),
         )
         .build()
         .expect("valid group");
@@ -454,7 +451,7 @@ fn unit_ignoring_sigterm_is_killed_after_the_grace_period() {
     let base = TempBase::new("ignore-term");
     let group = Group::builder("ignore-term-test", base.dir("ignore-term-test"))
         .unit(
-            fixture_unit(
+            fixture::unit(
                 "stubborn",
                 1,
                 &[Action::IgnoreTerm, emit("up"), Action::Hang],
@@ -481,17 +478,17 @@ fn grandchildren_escaped_children_and_daemons_are_killed() {
     // exits 0, leaving the descendant behind: in its process group holding the log open, in
     // its own process group, or double-forked into its own session.
     let group = Group::builder("grandchild-test", base.dir("grandchild-test"))
-        .unit(fixture_unit(
+        .unit(fixture::unit(
             "parent",
             1,
             &[Action::Grandchild, wait("parent", "grandchild-up")],
         ))
-        .unit(fixture_unit(
+        .unit(fixture::unit(
             "escaper",
             2,
             &[Action::Escape, wait("escaper", "escaped-up")],
         ))
-        .unit(fixture_unit(
+        .unit(fixture::unit(
             "daemon",
             3,
             &[Action::Daemonize, wait("daemon", "daemon-up")],
@@ -556,13 +553,13 @@ fn disabled_and_passive_units_are_not_started() {
     let base = TempBase::new("passive");
     let group = Group::builder("passive-test", base.dir("passive-test"))
         .unit(
-            fixture_unit("off", 1, &[emit("should-not-run")])
+            fixture::unit("off", 1, &[emit("should-not-run")])
                 .enabled(false)
                 .events(["x"]),
         )
         .unit(Unit::passive("external").init(2))
         .unit(
-            fixture_unit("on", 3, &[emit("ran")])
+            fixture::unit("on", 3, &[emit("ran")])
                 .depends_on(["external"])
                 .events(["ran"]),
         )
@@ -591,7 +588,7 @@ fn setup_runs_first_and_use_setup_units_wait_for_it() {
     let group = Group::builder("setup-test", base.dir("setup-test"))
         .setup(Setup::Command(setup))
         .unit(
-            fixture_unit("user", 1, &[emit("used")])
+            fixture::unit("user", 1, &[emit("used")])
                 .use_setup(true)
                 .events(["used"]),
         )
@@ -617,7 +614,7 @@ fn repeat_runs_every_attempt_in_a_fresh_run_dir() {
     let base = TempBase::new("repeat");
     let group = Group::builder("repeat-test", base.dir("repeat-test"))
         .repeat(2)
-        .unit(fixture_unit("once", 1, &[emit("done")]).events(["done"]))
+        .unit(fixture::unit("once", 1, &[emit("done")]).events(["done"]))
         .build()
         .expect("valid group");
     let outcome = run(group, base.path());
@@ -642,12 +639,12 @@ fn two_runs_of_the_same_group_at_once_do_not_collide() {
     let make = || {
         Group::builder("twice-test", &dir)
             .unit(
-                fixture_unit("server", 1, &[emit("up"), Action::Hang])
+                fixture::unit("server", 1, &[emit("up"), Action::Hang])
                     .ready_event("up")
                     .events(["up"]),
             )
             .unit(
-                fixture_unit("client", 2, &[wait("server", "up"), emit("done")])
+                fixture::unit("client", 2, &[wait("server", "up"), emit("done")])
                     .depends_on(["server"])
                     .events(["done"]),
             )
@@ -882,7 +879,7 @@ fn sigkill_of_the_runner_leaves_nothing_alive() {
     );
     // And the next run works normally.
     let next = Group::builder("next-test", base.dir("next-test"))
-        .unit(fixture_unit("quick", 1, &[emit("done")]).events(["done"]))
+        .unit(fixture::unit("quick", 1, &[emit("done")]).events(["done"]))
         .build()
         .expect("valid group");
     assert!(run(next, base.path()).passed());
@@ -936,7 +933,7 @@ fn cancelling_before_anything_is_ready_stops_units_and_marks_the_outcome_interru
     let trigger = token.clone();
     let group = Group::builder("cancel-test", base.dir("cancel-test"))
         .unit(
-            fixture_unit("waiter", 1, &[emit("up"), Action::Hang])
+            fixture::unit("waiter", 1, &[emit("up"), Action::Hang])
                 .ready_event("never")
                 .ready_timeout(LONG),
         )
@@ -988,7 +985,7 @@ fn a_panicking_observer_leaves_nothing_alive() {
     let base = TempBase::new("panic");
     let group = Group::builder("panic-test", base.dir("panic-test"))
         .unit(
-            fixture_unit(
+            fixture::unit(
                 "server",
                 1,
                 &[
@@ -1057,7 +1054,7 @@ fn a_crashed_server_stops_its_waiting_client_at_once_under_resume() {
     let group = Group::builder("resume-test", base.dir("resume-test"))
         .timeout(Duration::from_secs(60))
         .unit(
-            fixture_unit(
+            fixture::unit(
                 "server",
                 1,
                 &[emit("up"), wait("client", "asked"), Action::Exit(2)],
@@ -1066,11 +1063,11 @@ fn a_crashed_server_stops_its_waiting_client_at_once_under_resume() {
             .events(["up", "answered"]),
         )
         .unit(
-            fixture_unit("client", 2, &[emit("asked"), wait("server", "answered")])
+            fixture::unit("client", 2, &[emit("asked"), wait("server", "answered")])
                 .depends_on(["server"])
                 .events(["asked", "got-answer"]),
         )
-        .unit(fixture_unit("bystander", 3, &[emit("did-my-part")]).events(["did-my-part"]))
+        .unit(fixture::unit("bystander", 3, &[emit("did-my-part")]).events(["did-my-part"]))
         .build()
         .expect("valid group");
     let outcome = run(group, base.path());
@@ -1101,12 +1098,12 @@ fn resume_all_lets_dependents_run_to_their_end() {
     let base = TempBase::new("resume-all");
     let group = Group::builder("resume-all-test", base.dir("resume-all-test"))
         .unit(
-            fixture_unit("server", 1, &[emit("up"), Action::Exit(2)])
+            fixture::unit("server", 1, &[emit("up"), Action::Exit(2)])
                 .ready_event("never")
                 .in_except(InExcept::ResumeAll),
         )
         .unit(
-            fixture_unit("client", 2, &[emit("ran-anyway")])
+            fixture::unit("client", 2, &[emit("ran-anyway")])
                 .depends_on(["server"])
                 .events(["ran-anyway"]),
         )
@@ -1253,7 +1250,7 @@ fn python_direct_tests_run_after_the_units_and_feed_the_verdict() {
     )
     .expect("write tests");
     let group = Group::builder("direct-test", &dir)
-        .unit(fixture_unit("greeter", 1, &[emit("hello")]).events(["hello"]))
+        .unit(fixture::unit("greeter", 1, &[emit("hello")]).events(["hello"]))
         .build()
         .expect("valid group");
     let outcome = run(group, base.path());

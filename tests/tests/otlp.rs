@@ -5,24 +5,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use testrium_config::{Group, Unit};
-use testrium_orchestrator::{GroupOutcome, Run, RunEvent};
+use testrium_orchestrator::{Run, RunEvent};
 use testrium_tests::fixture::{self, Action, emit};
-use testrium_tests::{TempBase, db_events};
+use testrium_tests::{TempBase, db_events, run_group};
 use testrium_verify::WarningKind;
 
 const GRACE: Duration = Duration::from_millis(300);
-
-fn fixture_unit(name: &str, init: u32, script: &[Action]) -> testrium_config::UnitBuilder {
-    Unit::command(name, fixture::argv(script)).init(init)
-}
-
-fn run(group: Group, base: &Path) -> GroupOutcome {
-    Run::new(group)
-        .base_dir(base)
-        .grace_period(GRACE)
-        .execute()
-        .expect("run executes")
-}
 
 fn span(step: &str) -> Action {
     Action::Span(step.to_owned())
@@ -33,16 +21,16 @@ fn spans_sent_with_the_exported_endpoint_and_token_are_probes_of_their_unit() {
     let base = TempBase::new("otlp-spans");
     let group = Group::builder("otlp-spans", base.dir("otlp-spans"))
         .unit(
-            fixture_unit("api", 0, &[span("order-placed"), Action::Hang]).events(["order-placed"]),
+            fixture::unit("api", 0, &[span("order-placed"), Action::Hang]).events(["order-placed"]),
         )
         .unit(
-            fixture_unit("worker", 1, &[span("order-stored")])
+            fixture::unit("worker", 1, &[span("order-stored")])
                 .otel_service("orders-worker")
                 .events(["order-stored"]),
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
+    let outcome = run_group(group, base.path());
     let attempt = outcome.last_attempt().expect("attempt");
     assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
     let events = db_events(&attempt.db_path);
@@ -65,7 +53,7 @@ fn a_batch_that_arrives_after_the_required_probes_still_lands() {
     let base = TempBase::new("otlp-batches");
     let group = Group::builder("otlp-batches", base.dir("otlp-batches"))
         .unit(
-            fixture_unit(
+            fixture::unit(
                 "service",
                 0,
                 &[
@@ -79,7 +67,7 @@ fn a_batch_that_arrives_after_the_required_probes_still_lands() {
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
+    let outcome = run_group(group, base.path());
     let attempt = outcome.last_attempt().expect("attempt");
     assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
     let steps: Vec<_> = db_events(&attempt.db_path)
@@ -94,11 +82,11 @@ fn rejected_requests_are_warnings_in_the_verdict() {
     let base = TempBase::new("otlp-warn");
     // `stranger` sends as a service no unit is named after or claims.
     let group = Group::builder("otlp-warn", base.dir("otlp-warn"))
-        .unit(fixture_unit("api", 0, &[emit("up")]).events(["up"]))
-        .unit(fixture_unit("stranger", 1, &[span("boo")]).env("OTEL_SERVICE_NAME", "billing"))
+        .unit(fixture::unit("api", 0, &[emit("up")]).events(["up"]))
+        .unit(fixture::unit("stranger", 1, &[span("boo")]).env("OTEL_SERVICE_NAME", "billing"))
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
+    let outcome = run_group(group, base.path());
     let attempt = outcome.last_attempt().expect("attempt");
     // Rejected (the fixture exits 93 on the 400 answer), and the report says why.
     let warnings: Vec<_> = attempt
@@ -120,7 +108,7 @@ fn rejected_requests_are_warnings_in_the_verdict() {
 fn the_observer_is_told_where_the_receiver_listens() {
     let base = TempBase::new("otlp-observer");
     let group = Group::builder("otlp-observer", base.dir("otlp-observer"))
-        .unit(fixture_unit("api", 0, &[emit("up")]).events(["up"]))
+        .unit(fixture::unit("api", 0, &[emit("up")]).events(["up"]))
         .build()
         .expect("valid group");
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -193,24 +181,7 @@ fn run_otel_example(edit: impl FnOnce(&Path)) -> (Option<i32>, String, serde_jso
         std::os::unix::fs::symlink(from.join(".venv"), group.join(".venv")).expect("link");
     }
     edit(&group);
-    let json = base.path().join("report.json");
-    let out = std::process::Command::new(testrium_tests::testrium_bin("TESTRIUM_BIN"))
-        .arg("run")
-        .arg(base.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .expect("run testrium");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = std::fs::read_to_string(&json)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null);
-    (out.status.code(), text, report)
+    testrium_tests::run_cli_with_json(base.path())
 }
 
 /// Done-when of issue 18: a Python service instrumented only with the OpenTelemetry SDK and
@@ -307,7 +278,7 @@ fn a_remote_unit_is_not_started_and_its_spans_come_from_elsewhere() {
                 .events(["order-stored"]),
         )
         .unit(
-            fixture_unit("client", 1, &[emit("order-sent")])
+            fixture::unit("client", 1, &[emit("order-sent")])
                 .depends_on(["orders"])
                 .events(["order-sent"]),
         )
@@ -386,7 +357,7 @@ fn a_python_unit_without_a_database_path_records_and_waits_over_http() {
             .events(["hello", "got-pong"]),
         )
         .unit(
-            fixture_unit(
+            fixture::unit(
                 "peer",
                 1,
                 &[Action::Wait("remote".into(), "hello".into()), emit("pong")],
@@ -395,7 +366,7 @@ fn a_python_unit_without_a_database_path_records_and_waits_over_http() {
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
+    let outcome = run_group(group, base.path());
     let attempt = outcome.last_attempt().expect("attempt");
     assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
     let events = db_events(&attempt.db_path);
@@ -433,7 +404,7 @@ fn a_shell_unit_without_a_database_path_emits_and_waits_over_http() {
             .events(["hello", "got-pong"]),
         )
         .unit(
-            fixture_unit(
+            fixture::unit(
                 "peer",
                 1,
                 &[Action::Wait("remote".into(), "hello".into()), emit("pong")],
@@ -460,7 +431,7 @@ fn a_span_flushed_at_sigterm_during_teardown_is_stored() {
     let base = TempBase::new("otlp-term");
     let group = Group::builder("otlp-term", base.dir("otlp-term"))
         .unit(
-            fixture_unit(
+            fixture::unit(
                 "service",
                 0,
                 &[span("up"), Action::SpanOnTerm("flushed-at-exit".into())],
@@ -469,7 +440,7 @@ fn a_span_flushed_at_sigterm_during_teardown_is_stored() {
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path());
+    let outcome = run_group(group, base.path());
     let attempt = outcome.last_attempt().expect("attempt");
     assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
     let steps: Vec<_> = db_events(&attempt.db_path)

@@ -342,24 +342,7 @@ fn run_example_edited(
         .expect("cp");
     assert!(status.success());
     edit(&base.path().join(name));
-    let json = base.path().join("report.json");
-    let out = Command::new(testrium_bin("TESTRIUM_BIN"))
-        .arg("run")
-        .arg(base.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .expect("run testrium");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = std::fs::read_to_string(&json)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null);
-    (out.status.code(), text, report)
+    testrium_tests::run_cli_with_json(base.path())
 }
 
 fn on_path(program: &str) -> bool {
