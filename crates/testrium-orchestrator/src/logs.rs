@@ -99,9 +99,7 @@ pub(crate) fn read_tail(path: &Path, lines: usize) -> Vec<String> {
     let mut skip = all.len().saturating_sub(lines);
     // A Python traceback that started before the last lines is kept whole (up to
     // TRACEBACK_LINES), so the unit's own frame is in the tail.
-    if let Some(start) = all
-        .iter()
-        .rposition(|l| l.trim_end() == "Traceback (most recent call last):")
+    if let Some(start) = all.iter().rposition(|l| l.trim_end() == TRACEBACK_HEADER)
         && start < skip
         && all.len() - start <= TRACEBACK_LINES
     {
@@ -112,9 +110,11 @@ pub(crate) fn read_tail(path: &Path, lines: usize) -> Vec<String> {
 
 /// Whether a log tail holds a Python traceback.
 pub(crate) fn has_traceback(tail: &[String]) -> bool {
-    tail.iter()
-        .any(|l| l.trim_end() == "Traceback (most recent call last):")
+    tail.iter().any(|l| l.trim_end() == TRACEBACK_HEADER)
 }
+
+/// The first line of a Python traceback.
+const TRACEBACK_HEADER: &str = "Traceback (most recent call last):";
 
 /// Most lines of a log tail kept to hold a whole Python traceback.
 const TRACEBACK_LINES: usize = 200;
