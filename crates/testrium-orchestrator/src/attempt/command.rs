@@ -187,7 +187,7 @@ impl Supervisor<'_> {
                 self.prepare(&mut command, None, &group_dir, &log)?;
                 // The slot each fork overwrites with its unit's name (see `runner.py`).
                 command.env(ENV_UNIT, " ".repeat(fork::UNIT_SLOT));
-                ForkServer::start(command)
+                ForkServer::start(command, &log, self.cgroup.as_ref())
             });
         self.fork = match started {
             Ok(server) => ForkState::Running(server),

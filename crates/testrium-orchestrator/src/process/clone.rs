@@ -7,7 +7,8 @@
 //! created by `clone3` with `CLONE_INTO_CGROUP` is born in the cgroup and takes no such lock.
 //!
 //! The child gets what `std::process::Command::spawn` plus [`super::unix::configure_child`]
-//! give it: stdin from `/dev/null`, stdout and stderr to the unit's log (opened for append),
+//! give it: stdin from `/dev/null` and stdout and stderr to the unit's log (opened for append),
+//! or, for the Python fork server, stdin and stdout on its socket and stderr to its log;
 //! its own process group, the working directory, the environment (this process's with the
 //! command's changes), `SIGPIPE` back to its default and an empty signal mask, the
 //! parent-death signal (and a check that the runner did not die before it was set), and the
@@ -23,7 +24,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -71,6 +72,16 @@ pub(crate) struct Spawned {
     pub(crate) pidfd: PidFd,
 }
 
+/// Where the child's standard streams go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ChildStdio<'a> {
+    /// stdin from `/dev/null`, stdout and stderr appended to this log.
+    Log(&'a Path),
+    /// stdin and stdout on this descriptor (the fork server's socket), stderr appended to the
+    /// log.
+    Socket(BorrowedFd<'a>, &'a Path),
+}
+
 /// Everything the child needs, allocated before the clone.
 struct Prepared {
     program: CString,
@@ -79,23 +90,25 @@ struct Prepared {
     /// `/bin/sh <program> <args…>` for a program `execve` refuses with `ENOEXEC`.
     sh_argv: Vec<CString>,
     cwd: Option<CString>,
-    stdin: File,
-    output: File,
+    stdin: OwnedFd,
+    stdout: OwnedFd,
+    /// `None`: stderr is stdout.
+    stderr: Option<File>,
 }
 
-/// Starts `command` with its output appended to `log`, born in the cgroup whose folder is
-/// open as `cgroup` (see the module doc). `None`: the kernel cannot (the caller falls back to
-/// its usual spawn); `Some(Err(_))`: the program could not be started (the error `std` would
-/// give).
+/// Starts `command` with its standard streams as `stdio` says, born in the cgroup whose
+/// folder is open as `cgroup` (see the module doc). `None`: the kernel cannot (the caller
+/// falls back to its usual spawn); `Some(Err(_))`: the program could not be started (the
+/// error `std` would give).
 pub(crate) fn spawn_into(
     command: &Command,
-    log: &Path,
+    stdio: ChildStdio<'_>,
     cgroup: RawFd,
 ) -> Option<io::Result<Spawned>> {
     if UNSUPPORTED.load(Ordering::Relaxed) {
         return None;
     }
-    let prepared = match prepare(command, log) {
+    let prepared = match prepare(command, stdio) {
         Ok(prepared) => prepared,
         Err(e) => return Some(Err(e)),
     };
@@ -118,7 +131,15 @@ fn cstring(bytes: &[u8]) -> io::Result<CString> {
     })
 }
 
-fn prepare(command: &Command, log: &Path) -> io::Result<Prepared> {
+fn open_log(log: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(log)
+}
+
+fn prepare(command: &Command, stdio: ChildStdio<'_>) -> io::Result<Prepared> {
     // The environment: this process's, with the command's changes (as std builds it).
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     for (key, value) in command.get_envs() {
@@ -152,12 +173,18 @@ fn prepare(command: &Command, log: &Path) -> io::Result<Prepared> {
         .get_current_dir()
         .map(|d| cstring(d.as_os_str().as_bytes()))
         .transpose()?;
-    let stdin = File::open("/dev/null")?;
-    let output = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(log)?;
+    let (stdin, stdout, stderr) = match stdio {
+        ChildStdio::Log(log) => (
+            OwnedFd::from(File::open("/dev/null")?),
+            OwnedFd::from(open_log(log)?),
+            None,
+        ),
+        ChildStdio::Socket(socket, log) => (
+            socket.try_clone_to_owned()?,
+            socket.try_clone_to_owned()?,
+            Some(open_log(log)?),
+        ),
+    };
     Ok(Prepared {
         program,
         argv,
@@ -165,7 +192,8 @@ fn prepare(command: &Command, log: &Path) -> io::Result<Prepared> {
         sh_argv,
         cwd,
         stdin,
-        output,
+        stdout,
+        stderr,
     })
 }
 
@@ -234,7 +262,11 @@ fn clone_and_exec(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, CloneEr
     };
     let child_io = ChildIo {
         stdin: prepared.stdin.as_raw_fd(),
-        output: prepared.output.as_raw_fd(),
+        stdout: prepared.stdout.as_raw_fd(),
+        stderr: prepared
+            .stderr
+            .as_ref()
+            .map_or(prepared.stdout.as_raw_fd(), AsRawFd::as_raw_fd),
         report: report_write.as_raw_fd(),
     };
     // SAFETY: clone3 without CLONE_VM duplicates this process like fork: the child runs on a
@@ -315,7 +347,8 @@ fn clone_and_exec(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, CloneEr
 /// The descriptors the child puts in place.
 struct ChildIo {
     stdin: RawFd,
-    output: RawFd,
+    stdout: RawFd,
+    stderr: RawFd,
     report: RawFd,
 }
 
@@ -344,8 +377,8 @@ unsafe fn child(
             libc::_exit(127)
         };
         if libc::dup2(io.stdin, 0) < 0
-            || libc::dup2(io.output, 1) < 0
-            || libc::dup2(io.output, 2) < 0
+            || libc::dup2(io.stdout, 1) < 0
+            || libc::dup2(io.stderr, 2) < 0
         {
             fail(io.report);
         }

@@ -3,6 +3,7 @@
 
 mod cgroup;
 mod clone;
+pub(crate) use clone::ChildStdio;
 mod unix;
 
 use std::io;
@@ -452,11 +453,21 @@ pub(crate) fn spawn_in(
     log: &Path,
     cgroup: Option<&AttemptCgroup>,
 ) -> Result<Process, String> {
+    spawn_in_with(command, clone::ChildStdio::Log(log), cgroup)
+}
+
+/// Like [`spawn_in`], with the standard streams given by `stdio` (the command itself must be
+/// set up the same way: it is what is spawned where no clone into the cgroup is possible).
+pub(crate) fn spawn_in_with(
+    command: Command,
+    stdio: clone::ChildStdio<'_>,
+    cgroup: Option<&AttemptCgroup>,
+) -> Result<Process, String> {
     let program = check_spawnable(&command)?;
     let Some(cgroup) = cgroup else {
         return Process::spawn(command).map_err(|e| describe_spawn_error(&program, &e));
     };
-    match clone::spawn_into(&command, log, cgroup.dir_fd()) {
+    match clone::spawn_into(&command, stdio, cgroup.dir_fd()) {
         Some(Ok(spawned)) => Ok(Process {
             pid: spawned.pid,
             child: None,
