@@ -66,6 +66,12 @@ const TICK: Duration = Duration::from_millis(1);
 const IDLE_TICK: Duration = Duration::from_millis(10);
 /// How long after an event, an exit or a wake-up the supervisor keeps its short tick.
 const BUSY_SPELL: Duration = Duration::from_millis(20);
+/// How long an attempt runs before the supervisor watches the run database (inotify) instead
+/// of looking every [`TICK`]. Closing a watch makes the kernel wait for an RCU grace period
+/// (10–20 ms, whenever any process on the machine removed a watch shortly before), and the
+/// runner's exit waits for that close: for a run shorter than this, polling costs less
+/// (at most 250 looks) than the grace period its end would wait for.
+const WATCH_AFTER: Duration = Duration::from_millis(250);
 /// Lines of a failed unit's log kept in its outcome.
 const LOG_TAIL_LINES: usize = 20;
 /// Meta key of the serialized [`AttemptOutcome`] (without its events and verdict, with
@@ -360,11 +366,18 @@ impl<'a> Supervisor<'a> {
 
     fn supervise(&mut self, observer: &mut dyn FnMut(&RunEvent)) -> Result<EndReason, RunError> {
         // Woken by commits of other processes (inotify on the WAL): the loop can then sleep
-        // longer than a tick when nothing happens. Without it, it polls every tick.
-        let watch = DropAside(self.db.watch_changes());
-        let watch = &watch.0;
+        // longer than a tick when nothing happens. Without it, it polls every tick. The watch
+        // is made only once the attempt has lasted `WATCH_AFTER` (see there).
+        let mut watch: DropAside<ChangeWatch> = DropAside(None);
+        let watch_from = Instant::now() + WATCH_AFTER;
+        let mut watch_tried = false;
         let mut busy_until = Instant::now() + BUSY_SPELL;
         loop {
+            if !watch_tried && Instant::now() >= watch_from {
+                watch_tried = true;
+                watch = DropAside(self.db.watch_changes());
+            }
+            let watch = &watch.0;
             if self.ctx.cancel.is_cancelled() {
                 self.interrupted = true;
                 self.sched.cancelled();
