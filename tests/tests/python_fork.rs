@@ -181,12 +181,24 @@ fn assert_nothing_left(group: &str) {
 
 #[test]
 fn a_forked_unit_gets_its_own_group_environment_cwd_log_and_exit_code() {
-    let base = TempBase::new("fork-facts");
-    let dir = base.dir("fork_facts_test");
+    // One `clone(CLONE_PARENT)` per unit.
+    forked_unit_facts("fork_facts_test", None);
+}
+
+/// The same where the server makes units with two forks (where `clone(CLONE_PARENT)` is
+/// refused, or the machine is neither x86_64 nor aarch64).
+#[test]
+fn a_unit_made_by_two_forks_gets_the_same() {
+    forked_unit_facts("fork_facts_double_test", Some("double-fork"));
+}
+
+fn forked_unit_facts(name: &str, fault: Option<&str>) {
+    let base = TempBase::new(name);
+    let dir = base.dir(name);
     write_units(&dir);
     write_direct_test(&dir, true);
     std::fs::create_dir_all(dir.join("sub")).expect("sub folder");
-    let group = Group::builder("fork_facts_test", &dir)
+    let group = Group::builder(name, &dir)
         .unit(
             // No required probe: the group ends when both exited, so their exits are seen.
             Unit::entrypoint("first", "units_py:report")
@@ -202,7 +214,7 @@ fn a_forked_unit_gets_its_own_group_environment_cwd_log_and_exit_code() {
         )
         .build()
         .expect("valid group");
-    let outcome = run(group, base.path(), None);
+    let outcome = run(group, base.path(), fault);
     let runner = std::process::id();
     for (unit, marker, cwd) in [
         ("first", "one", dir.join("sub")),
@@ -244,7 +256,7 @@ fn a_forked_unit_gets_its_own_group_environment_cwd_log_and_exit_code() {
             .all(|w| !w.contains("fork server"))
     );
     assert_direct_test_passed(&outcome);
-    assert_nothing_left("fork_facts_test");
+    assert_nothing_left(name);
 }
 
 #[test]

@@ -54,6 +54,9 @@ pub(super) struct ForkServer {
     socket: UnixStream,
     pending: Vec<u8>,
     answered: bool,
+    /// The server's whole environment (`None`: not UTF-8): a request carries only how a
+    /// fork's differs from it.
+    env: Option<BTreeMap<String, String>>,
 }
 
 impl ForkServer {
@@ -79,6 +82,7 @@ impl ForkServer {
         command
             .stdin(Stdio::from(stdin))
             .stdout(Stdio::from(stdout));
+        let env = command_env(&command);
         let stdio = process::ChildStdio::Socket(theirs.as_fd(), log);
         let process = process::spawn_in_with(command, stdio, cgroup)?;
         drop(theirs);
@@ -92,6 +96,7 @@ impl ForkServer {
             socket,
             pending: Vec::new(),
             answered: false,
+            env,
         })
     }
 
@@ -106,7 +111,8 @@ impl ForkServer {
     }
 
     /// Asks for a fork running `args` (the bootstrap's arguments, the script first) as `unit`
-    /// (none for the direct tests) in `cwd` with exactly `env`, output appended to `log`.
+    /// (none for the direct tests) in `cwd` with exactly `env` (sent as its differences from
+    /// the server's), output appended to `log`.
     pub(super) fn fork(
         &mut self,
         args: &[String],
@@ -115,14 +121,28 @@ impl ForkServer {
         env: &BTreeMap<String, String>,
         log: &Path,
     ) -> Forked {
-        let (Some(cwd), Some(log)) = (cwd.to_str(), log.to_str()) else {
+        let (Some(cwd), Some(log), Some(server_env)) = (cwd.to_str(), log.to_str(), &self.env)
+        else {
             return Forked::Exec;
         };
+        // Only the differences: a fork that replaced its whole environment copied ~140 pages
+        // of the server (0.66 ms of every unit); the server reads less, too.
+        let env_set: BTreeMap<&str, &str> = env
+            .iter()
+            .filter(|(key, value)| server_env.get(*key) != Some(*value))
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        let env_unset: Vec<&str> = server_env
+            .keys()
+            .filter(|key| !env.contains_key(*key))
+            .map(String::as_str)
+            .collect();
         let request = serde_json::json!({
             "argv": args,
             "unit": unit,
             "cwd": cwd,
-            "env": env,
+            "env_set": env_set,
+            "env_unset": env_unset,
             "log": log,
             "runner": std::process::id(),
         });
