@@ -1,6 +1,6 @@
 //! [`Probe`]: what units record with.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -157,6 +157,9 @@ pub struct Probe {
     /// instance can block for 10–20 ms (the kernel waits for an RCU grace period), which a
     /// watch per call would add to the wake-up it measures.
     watch: RefCell<Option<FileWatch>>,
+    /// Commits so far: every [`schema::WAL_CAP_EVERY`]th looks at the write-ahead log's size
+    /// (see [`schema::cap_wal`]).
+    commits: Cell<u32>,
     /// Set when the probe records and waits over the runner's remote probe API.
     #[cfg(feature = "remote")]
     remote: Option<crate::remote::Remote>,
@@ -238,6 +241,7 @@ impl Probe {
             pid: i64::from(std::process::id()),
             conn,
             watch: RefCell::new(None),
+            commits: Cell::new(0),
             #[cfg(feature = "remote")]
             remote: None,
         })
@@ -263,6 +267,7 @@ impl Probe {
             pid: i64::from(std::process::id()),
             conn,
             watch: RefCell::new(None),
+            commits: Cell::new(0),
             remote: Some(crate::remote::Remote::new(url, token)),
         })
     }
@@ -329,6 +334,11 @@ impl Probe {
             ))?;
             Ok(self.conn.last_insert_rowid())
         };
+        let commits = self.commits.get().wrapping_add(1);
+        self.commits.set(commits);
+        if commits.is_multiple_of(schema::WAL_CAP_EVERY) {
+            schema::cap_wal(&self.path, &wal_path(&self.path));
+        }
         match insert() {
             Ok(id) => Ok(id),
             // The Events table was dropped or recreated by an older client after we opened

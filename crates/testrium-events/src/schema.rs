@@ -26,6 +26,35 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// How long a writer waits for the write lock before SQLite reports "database is locked".
 /// Generous on purpose: a probe must never be lost because another unit was writing.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The write-ahead log size past which a writer restarts the log itself (every
+/// [`WAL_CAP_EVERY`] commits it looks): the runner restarts it past 8 MiB, but on a machine so
+/// busy that the runner is rarely scheduled, writers committing without a pause grew it to
+/// 53 MiB (8 busy loops on 2 cores; the bound the tests hold is 64 MiB).
+pub(crate) const WAL_CAP_BYTES: u64 = 24 << 20;
+/// How many commits of one connection apart a writer looks at the log's size.
+pub(crate) const WAL_CAP_EVERY: u32 = 64;
+/// How long a writer's restart of the log waits for readers of older snapshots.
+const WAL_CAP_WAIT: Duration = Duration::from_millis(200);
+
+/// Restarts the write-ahead log of the database `db` (whose log file is `wal`) when it is past
+/// [`WAL_CAP_BYTES`], on a connection of its own (its wait is shorter than a writer's). Best
+/// effort: a reader holding a snapshot past the wait only postpones it to a later look, and a
+/// failure costs disk space, never a probe.
+pub(crate) fn cap_wal(db: &Path, wal: &Path) {
+    if std::fs::metadata(wal).map_or(true, |m| m.len() <= WAL_CAP_BYTES) {
+        return;
+    }
+    let Ok(mut conn) = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) else {
+        return;
+    };
+    if conn.busy_handler(Some(busy_handler(WAL_CAP_WAIT))).is_ok() {
+        let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+    }
+}
 /// `PRAGMA journal_size_limit` of every connection (bytes): the size the write-ahead log is
 /// cut back to when it restarts (the Python client sets the same).
 pub(crate) const JOURNAL_SIZE_LIMIT: i64 = 4 << 20;

@@ -341,9 +341,10 @@ pub const PROBE_FLOOD_RSS_PER_EVENT_KIB: f64 = 0.09;
 /// grew by about 3.5 KiB per probe: 712 MB in a 200,000-probe flood, for a 12 MB database.
 /// The runner now restarts it (`PRAGMA wal_checkpoint(RESTART)`) whenever it passes 8 MiB,
 /// between batches of 500 rows it reads, and the clients' `journal_size_limit` (4 MiB) cuts
-/// the file back at the next commit. Known gap: on a loaded machine (load average 8–11, debug
-/// build) about one run in four still peaked at 70–110 MiB; quiet or alone it stays at 17–35
-/// MiB (docs/PERFORMANCE.md).
+/// the file back at the next commit. Where the runner is rarely scheduled (8 busy loops on the
+/// 2 cores, debug build) that was not enough: peaks of 32–54 MiB (70–110 MiB seen before), so
+/// every writer also looks at the log every 64 commits and restarts it itself past 24 MiB;
+/// under the same load the peaks were 22.6–26.0 MiB in 4 runs (docs/PERFORMANCE.md).
 pub const PROBE_FLOOD_WAL_LIMIT_MIB: f64 = 64.0;
 
 /// One unit floods `flood_rows` probes (Send/Receive pairs) while 7 others record

@@ -92,3 +92,32 @@ pub fn run_python(dir: &Path, script: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A reader that keeps a snapshot of `db` open all the time (`BEGIN; SELECT; ...; COMMIT`,
+/// again at once) until `stop`, as units waiting on probes and a busy runner do; returns the
+/// largest size of the write-ahead log it saw. With it, nothing but a `RESTART` checkpoint
+/// lets the log start over: commits keep growing it.
+pub fn hold_snapshots(
+    db: PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let wal = PathBuf::from(format!("{}-wal", db.display()));
+        let conn = rusqlite::Connection::open(&db).expect("reader");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        let mut peak = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            conn.execute_batch("BEGIN").expect("begin");
+            let _: i64 = conn
+                .query_row("SELECT MAX(ID) FROM Events", [], |r| {
+                    r.get::<_, Option<i64>>(0).map(|v| v.unwrap_or(0))
+                })
+                .expect("read");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            conn.execute_batch("COMMIT").expect("commit");
+            peak = peak.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        peak
+    })
+}

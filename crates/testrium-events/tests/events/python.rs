@@ -452,3 +452,38 @@ print(namespace["json"].dumps([1]), ev.json is namespace["json"], ev.threading._
     let out = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out, "[]\n{'k': 1}\n[1] True threading\n");
 }
+
+/// The Python client restarts the write-ahead log past 24 MiB as the Rust probe does (see
+/// `store::a_writer_restarts_the_log_when_nobody_else_does`): 12,000 probes with a reader
+/// holding snapshots all the time and nobody else restarting the log keep it under 32 MiB.
+#[test]
+fn the_python_client_restarts_the_log_when_nobody_else_does() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = TempDir::new("py-wal-cap");
+    let _runner = RunDb::create(&dir.db()).expect("create");
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = crate::common::hold_snapshots(dir.db(), Arc::clone(&stop));
+    run_python(
+        dir.path(),
+        &format!(
+            "from testrium.modules.events import Events_Manager\n\
+             m = Events_Manager(Unit='flooder', path={:?})\n\
+             for i in range(12000):\n    m.Set_Event('p-%d' % i)\n",
+            dir.path().display().to_string()
+        ),
+    );
+    stop.store(true, Ordering::Relaxed);
+    let peak = reader.join().expect("reader");
+    assert!(
+        peak < 32 << 20,
+        "the write-ahead log peaked at {:.1} MiB",
+        peak as f64 / 1024.0 / 1024.0
+    );
+    let log = RunDb::open(&dir.db())
+        .expect("open")
+        .read_events()
+        .expect("read");
+    assert_eq!(log.events.len(), 12_000);
+}

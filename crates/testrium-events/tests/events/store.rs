@@ -192,6 +192,43 @@ fn restart_wal_above_restarts_the_log_and_a_watch_still_wakes() {
     assert_eq!(db.read_events().expect("read").events.len(), 601);
 }
 
+/// Regression (issue 15, the write-ahead log on a busy machine): the runner restarts the log
+/// past 8 MiB, but where it was rarely scheduled (8 busy loops on 2 cores) writers that commit
+/// while readers hold snapshots grew it to 53 MiB in the probe-flood test. A writer restarts
+/// it itself past 24 MiB: 12,000 probes (a page each, some 47 MiB of log) with nobody else
+/// restarting it keep it under 32 MiB.
+#[test]
+fn a_writer_restarts_the_log_when_nobody_else_does() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = TempDir::new("wal-cap");
+    let _runner = RunDb::create(&dir.db()).expect("create");
+    let probe = Probe::open(dir.db(), "flooder").expect("probe");
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = crate::common::hold_snapshots(dir.db(), Arc::clone(&stop));
+    for i in 0..12_000 {
+        probe.emit(&format!("p-{i}")).expect("emit");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let peak = reader.join().expect("reader");
+    let mib = |bytes: u64| bytes as f64 / 1024.0 / 1024.0;
+    assert!(
+        peak < 32 << 20,
+        "the write-ahead log peaked at {:.1} MiB",
+        mib(peak)
+    );
+    assert_eq!(
+        RunDb::open(&dir.db())
+            .expect("open")
+            .read_events()
+            .expect("read")
+            .events
+            .len(),
+        12_000
+    );
+}
+
 /// Regression (reliability's `unit_holding_the_database_write_lock`): a unit holding the write
 /// lock blocked the runner for the whole 30 s busy timeout in `set_unit_state`.
 #[test]

@@ -68,6 +68,35 @@ VALID_EVENT_TYPES = {"Default", "Exception", "Send", "Receive"}
 #: ``PRAGMA user_version`` written by this client (0 is the original package's schema).
 SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_S = 30.0
+# As the Rust probe (`schema::cap_wal`): every 64th commit of a connection looks at the
+# write-ahead log, and past 24 MiB restarts it, waiting up to 200 ms for readers. The runner
+# restarts it past 8 MiB, but on a machine so busy that the runner is rarely scheduled,
+# writers committing without a pause grew it to 53 MiB.
+_WAL_CAP_BYTES = 24 << 20
+_WAL_CAP_EVERY = 64
+
+
+def _cap_wal(connection, database_path):
+    try:
+        if os.stat(database_path + "-wal").st_size <= _WAL_CAP_BYTES:
+            return
+        # Tried again after 50 µs pauses growing to 1 ms, as `_retry` (SQLite's own busy
+        # handler sleeps 1 to 100 ms and misses readers' short gaps), for up to 200 ms.
+        deadline = time.monotonic() + 0.2
+        pause = 0.00005
+        while True:
+            try:
+                busy = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+                busy = 1
+            if not busy or time.monotonic() >= deadline:
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
+    except (OSError, sqlite3.Error):
+        pass  # best effort: a later look tries again; disk space, never a probe
 _WAIT_POLL_S = 0.001
 # With a watch on the -wal file: the longest sleep between two checks anyway, and the polls
 # (100 µs apart, 20 ms in all) that follow a write that has not changed data_version yet (the
@@ -389,6 +418,7 @@ class _Store:
             return
         self.database_path = resolve_database_path(path)
         self.connection = _connect(self.database_path)
+        self._commits = 0
         # `threading.RLock` and `threading.local` are these.
         self._lock = _thread.RLock()
         self._watches = _thread._local()
@@ -516,6 +546,10 @@ class Events_Manager(_Store):
             self.remote.record(self.Unit, step, event_type, event_key, metadata, cause)
             return
 
+        self._commits += 1
+        if self._commits % _WAL_CAP_EVERY == 0:
+            with self._lock:
+                _cap_wal(self.connection, self.database_path)
         self._execute(
             _INSERT_EVENT,
             (
