@@ -117,15 +117,6 @@ impl History {
     pub fn open_file(path: &Path) -> Result<History, StoreError> {
         let conn = schema::open_configured(path, true, schema::Durability::Normal)?;
         let err = |e| StoreError::sqlite(path, "set up the history schema", e);
-        // No checkpoint when the connection closes: with `synchronous=NORMAL` a commit does
-        // not sync, but the checkpoint at close synced the log, the folder and the database
-        // (four fsyncs, 1–1.5 ms of every `testrium run`). The log is checkpointed when it
-        // reaches SQLite's automatic threshold (1,000 pages) instead; every reader sees it.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )
-        .map_err(err)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(err)?;
