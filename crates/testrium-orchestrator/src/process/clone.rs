@@ -14,8 +14,16 @@
 //! parent-death signal (and a check that the runner did not die before it was set), and the
 //! program looked up on `PATH` as `execvp` does (a file without a `#!` line is run by
 //! `/bin/sh`). Everything is allocated before `clone3`; the child makes only
-//! async-signal-safe system calls, and reports a failed `exec` (its errno) over a
-//! close-on-exec pipe, as std does, so the caller gets the same `io::Error`.
+//! async-signal-safe system calls, and reports a failed `exec` (its errno), so the caller gets
+//! the same `io::Error` as from std.
+//!
+//! On x86_64 the child shares the runner's memory until it execs, on a stack of its own, and
+//! the spawning thread waits meanwhile (`CLONE_VM | CLONE_VFORK`, as glibc's `posix_spawn`):
+//! no page table is copied and the runner copies no page on write while the child gets to
+//! `exec`. All signals are blocked around the clone, and the child puts every handled one back
+//! to its default before it unblocks them (no handler of the runner runs in it); a failed
+//! `exec` leaves its errno in a slot of the shared memory. Elsewhere the child is a copy of the
+//! runner (`fork`-like) and reports over a close-on-exec pipe.
 //!
 //! Where the kernel refuses (`ENOSYS` before 5.3, `E2BIG`/`EINVAL` before 5.7, `EPERM`,
 //! `EACCES` or `EBUSY` for the cgroup), [`spawn_into`] returns `None` and remembers it for
@@ -62,6 +70,8 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+const CLONE_VM: u64 = 0x100;
+const CLONE_VFORK: u64 = 0x4000;
 const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
@@ -242,7 +252,199 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
+/// Where the kernel and the architecture allow it (x86_64), the child shares the runner's
+/// memory until it execs and the runner waits meanwhile (`CLONE_VM | CLONE_VFORK`, as
+/// `posix_spawn` does), on a stack of its own: no page table copied, no page copied on write
+/// in the runner while the child gets to `exec`. Elsewhere a copy of the runner, as `fork`.
 fn clone_and_exec(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, CloneError> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        clone_and_exec_vfork(prepared, cgroup)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        clone_and_exec_fork(prepared, cgroup)
+    }
+}
+
+/// The child's stack for [`clone_and_exec_vfork`] (`posix_spawn` takes 32 KiB and the size of
+/// the arguments; this child only makes system calls).
+#[cfg(target_arch = "x86_64")]
+const CHILD_STACK: usize = 64 * 1024;
+
+/// What [`child_entry`] gets: everything [`child`] needs.
+#[cfg(target_arch = "x86_64")]
+struct ChildArgs {
+    io: ChildIo,
+    runner: u32,
+    cwd: *const libc::c_char,
+    program: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    sh_argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+}
+
+/// The child's first function, on its own stack.
+#[cfg(target_arch = "x86_64")]
+extern "C" fn child_entry(args: *const ChildArgs) -> ! {
+    // SAFETY: `args` points to the parent's `ChildArgs`, alive (the parent is suspended until
+    // this child execs or exits, CLONE_VFORK); see `child`.
+    unsafe {
+        let a = &*args;
+        child(&a.io, a.runner, a.cwd, a.program, a.argv, a.sh_argv, a.envp)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn clone_and_exec_vfork(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, CloneError> {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    let argv = pointers(&prepared.argv);
+    let envp = pointers(&prepared.envp);
+    let sh_argv = pointers(&prepared.sh_argv);
+    let cgroup = u64::try_from(cgroup)
+        .map_err(|_| CloneError::Spawn(io::Error::from_raw_os_error(libc::EBADF)))?;
+    let errno = AtomicI32::new(0);
+    let args = ChildArgs {
+        io: ChildIo {
+            stdin: prepared.stdin.as_raw_fd(),
+            stdout: prepared.stdout.as_raw_fd(),
+            stderr: prepared
+                .stderr
+                .as_ref()
+                .map_or(prepared.stdout.as_raw_fd(), AsRawFd::as_raw_fd),
+            report: -1,
+            shared_errno: &raw const errno,
+            reset_handlers: true,
+        },
+        runner: std::process::id(),
+        cwd: prepared
+            .cwd
+            .as_ref()
+            .map_or(std::ptr::null(), |c| c.as_ptr()),
+        program: prepared.program.as_ptr(),
+        argv: argv.as_ptr(),
+        sh_argv: sh_argv.as_ptr(),
+        envp: envp.as_ptr(),
+    };
+    // 16-byte aligned for the call on it.
+    let mut stack = vec![0u128; CHILD_STACK / 16];
+    let mut pidfd: libc::c_int = -1;
+    let clone_args = CloneArgs {
+        flags: CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP,
+        pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: stack.as_mut_ptr() as u64,
+        stack_size: CHILD_STACK as u64,
+        cgroup,
+        ..CloneArgs::default()
+    };
+    // No handler of the runner may run in the child (it shares the runner's memory): every
+    // signal blocked until the child has put the handled ones back to their default.
+    // SAFETY: plain signal-mask calls on valid sigset_t values.
+    let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&raw mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const all, &raw mut old_mask);
+    }
+    // SAFETY: clone3 with CLONE_VM | CLONE_VFORK and a stack of its own: the child starts on
+    // `stack` in `child_entry` (see `clone3_on_stack`), which never returns; this thread is
+    // suspended until the child execs or exits, so `args`, `errno`, `stack` and the strings
+    // they point to outlive its use of them.
+    let pid = unsafe {
+        clone3_on_stack(
+            &raw const clone_args,
+            std::mem::size_of::<CloneArgs>(),
+            child_entry,
+            &raw const args,
+        )
+    };
+    let error = (pid < 0).then(io::Error::last_os_error);
+    // SAFETY: as above.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old_mask, std::ptr::null_mut());
+    }
+    drop(stack);
+    if let Some(error) = error {
+        return Err(match error.raw_os_error() {
+            Some(
+                libc::ENOSYS
+                | libc::E2BIG
+                | libc::EINVAL
+                | libc::EPERM
+                | libc::EACCES
+                | libc::EBUSY
+                | libc::EOPNOTSUPP,
+            ) => CloneError::Unsupported,
+            _ => CloneError::Spawn(error),
+        });
+    }
+    let pid =
+        u32::try_from(pid).map_err(|_| CloneError::Spawn(io::Error::other("pid out of range")))?;
+    // SAFETY: CLONE_PIDFD stored a new descriptor that nothing else owns.
+    let pidfd = PidFd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) });
+    let failed = errno.load(Ordering::SeqCst);
+    if failed != 0 {
+        // The child exited at once: reap it so no zombie is left.
+        let _ = nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
+            None,
+        );
+        return Err(CloneError::Spawn(io::Error::from_raw_os_error(failed)));
+    }
+    Ok(Spawned { pid, pidfd })
+}
+
+/// `clone3(args, size)`; in the child, on the stack the arguments give, `entry(arg)`.
+/// Returns the child's pid in the parent, or -1 (errno set).
+///
+/// # Safety
+///
+/// `args` must describe a stack of its own (16-byte aligned top) and `entry` must never
+/// return; with `CLONE_VM` the parent must not touch what the child uses until it resumes.
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone3_on_stack(
+    args: *const CloneArgs,
+    size: usize,
+    entry: extern "C" fn(*const ChildArgs) -> !,
+    arg: *const ChildArgs,
+) -> libc::c_long {
+    let ret: libc::c_long;
+    // SAFETY: the caller's contract. The child returns from `syscall` with rax = 0 and rsp at
+    // the top of its stack; it clears the frame pointer and calls `entry(arg)` (rsp 16-byte
+    // aligned at the call), which never returns. The parent takes the jump with the pid or
+    // the error in rax. `syscall` clobbers rcx and r11.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r12",
+            "call r13",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") args,
+            in("rsi") size,
+            in("r12") arg,
+            in("r13") entry,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    if ret < 0 {
+        // SAFETY: errno of this thread.
+        unsafe { *libc::__errno_location() = i32::try_from(-ret).unwrap_or(libc::EINVAL) };
+        return -1;
+    }
+    ret
+}
+
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn clone_and_exec_fork(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, CloneError> {
     let spawn_err = |e: io::Error| CloneError::Spawn(e);
     let argv = pointers(&prepared.argv);
     let envp = pointers(&prepared.envp);
@@ -268,6 +470,8 @@ fn clone_and_exec(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, CloneEr
             .as_ref()
             .map_or(prepared.stdout.as_raw_fd(), AsRawFd::as_raw_fd),
         report: report_write.as_raw_fd(),
+        shared_errno: std::ptr::null(),
+        reset_handlers: false,
     };
     // SAFETY: clone3 without CLONE_VM duplicates this process like fork: the child runs on a
     // copy of this thread's stack and returns from the syscall with 0. It then only runs
@@ -349,7 +553,13 @@ struct ChildIo {
     stdin: RawFd,
     stdout: RawFd,
     stderr: RawFd,
+    /// Where a failed `exec` reports its errno: a pipe (a child with memory of its own), or
+    /// this slot (a child sharing the runner's memory until it execs, `CLONE_VM`).
     report: RawFd,
+    shared_errno: *const std::sync::atomic::AtomicI32,
+    /// Dispositions to put back to the default before the signal mask is cleared: a child
+    /// sharing the runner's memory must not run the runner's handlers.
+    reset_handlers: bool,
 }
 
 /// The child between `clone3` and `exec`: async-signal-safe system calls only, no allocation,
@@ -372,10 +582,29 @@ unsafe fn child(
     unsafe {
         let fail = |report: RawFd| -> ! {
             let errno = *libc::__errno_location();
-            let bytes = errno.to_ne_bytes();
-            libc::write(report, bytes.as_ptr().cast(), bytes.len());
+            if io.shared_errno.is_null() {
+                let bytes = errno.to_ne_bytes();
+                libc::write(report, bytes.as_ptr().cast(), bytes.len());
+            } else {
+                (*io.shared_errno).store(errno.max(1), std::sync::atomic::Ordering::SeqCst);
+            }
             libc::_exit(127)
         };
+        if io.reset_handlers {
+            // Every handled signal back to its default (the table is this child's own: no
+            // CLONE_SIGHAND), while all of them are still blocked.
+            for signal in 1..libc::SIGRTMAX() {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, std::ptr::null(), &raw mut old) == 0
+                    && old.sa_sigaction != libc::SIG_DFL
+                    && old.sa_sigaction != libc::SIG_IGN
+                {
+                    let mut default: libc::sigaction = std::mem::zeroed();
+                    default.sa_sigaction = libc::SIG_DFL;
+                    libc::sigaction(signal, &raw const default, std::ptr::null_mut());
+                }
+            }
+        }
         if libc::dup2(io.stdin, 0) < 0
             || libc::dup2(io.stdout, 1) < 0
             || libc::dup2(io.stderr, 2) < 0
