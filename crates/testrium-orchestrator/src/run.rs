@@ -247,9 +247,10 @@ impl Run {
             // Best effort: without it, daemons are still found by the marker sweep.
             let _ = process::become_subreaper();
         }
-        // Leftovers of runners that died (SIGKILL) before they could tear down.
-        process::sweep(None, process::Signal::SIGKILL);
-        process::sweep_stale_cgroups(std::time::Instant::now() + Duration::from_secs(5));
+        // Leftovers of runners that died (SIGKILL) before they could tear down: swept while the
+        // first attempt makes its run directory, database and receiver (0.3-0.5 ms of /proc
+        // and cgroup reads), and done before its first process starts (`Context::startup`).
+        let startup = attempt::StartupSweep::start();
 
         let base = self
             .base_dir
@@ -285,8 +286,16 @@ impl Run {
                 attempt: number,
                 attempts: attempts + (self.retries - retries_left),
                 retry,
+                startup: &startup,
             };
-            let result = attempt::run(&ctx, observer)?;
+            let result = attempt::run(&ctx, observer);
+            let result = match result {
+                Ok(result) => result,
+                Err(error) => {
+                    startup.wait();
+                    return Err(error);
+                }
+            };
             let interrupted = result.interrupted;
             let failed = !result.passed();
             outcome.attempts.push(result);
@@ -301,6 +310,7 @@ impl Run {
                 planned_done += 1;
             }
         }
+        startup.wait();
         Ok(outcome)
     }
 }

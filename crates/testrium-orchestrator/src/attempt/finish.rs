@@ -38,6 +38,8 @@ impl<'a> Supervisor<'a> {
             let cgroup = self.cgroup.as_ref().map(process::AttemptCgroup::path);
             self.watchdog = process::Watchdog::start(&self.marker, cgroup).ok();
         }
+        // Leftovers of dead runners are gone before anything of this attempt starts.
+        self.ctx.startup.wait();
         self.start_setup(observer);
         self.prewarm();
         let end = self.supervise(observer)?;
@@ -65,17 +67,34 @@ impl<'a> Supervisor<'a> {
             stop_processes(&mut [&mut unreleased], Duration::ZERO);
         }
         self.teardown_setup();
-        let mut swept = self.sweep();
-        swept += self.kill_cgroup();
-        if let Some(guard) = self.in_flight.take() {
-            swept += guard.finish();
-        }
-        if let Some(mut watchdog) = self.watchdog.take() {
-            watchdog.stand_down(WATCHDOG_STAND_DOWN);
-        }
+        // Every unit is gone: what their exporters flushed at SIGTERM is in. The receiver
+        // stops (its threads joined) on a thread of its own while the leftovers are swept.
+        let receiver = self.otlp.take();
+        let (swept, stats) = std::thread::scope(|scope| {
+            let stopping = receiver.map(|receiver| {
+                let stop = move || receiver.stop();
+                std::thread::Builder::new()
+                    .name("testrium-otlp-stop".to_owned())
+                    .spawn_scoped(scope, stop)
+            });
+            let mut swept = self.sweep();
+            swept += self.kill_cgroup();
+            if let Some(guard) = self.in_flight.take() {
+                swept += guard.finish();
+            }
+            if let Some(mut watchdog) = self.watchdog.take() {
+                watchdog.stand_down(WATCHDOG_STAND_DOWN);
+            }
+            let stats = match stopping {
+                Some(Ok(handle)) => handle.join().ok(),
+                // No thread (the receiver was moved into the closure and dropped with it,
+                // which stops it too): no stats.
+                Some(Err(_)) | None => None,
+            };
+            (swept, stats)
+        });
         self.killed = true;
-        // Every unit is gone: what their exporters flushed at SIGTERM is in.
-        let (otlp_warnings, root_entries) = self.stop_receiver();
+        let (otlp_warnings, root_entries) = super::otlp::receiver_results(stats);
         // Every unit is gone, so is any lock one of them held.
         let locked = self.flush_states()?;
 

@@ -129,6 +129,47 @@ pub(crate) struct Context<'a> {
     pub(crate) attempts: u32,
     /// A retry of the failed attempt before it.
     pub(crate) retry: bool,
+    /// The sweep of leftovers of dead runners, finished before the first process starts.
+    pub(crate) startup: &'a StartupSweep,
+}
+
+/// The sweep a run starts with (see [`StartupSweep::start`]), on a thread of its own.
+#[derive(Debug)]
+pub(crate) struct StartupSweep(std::sync::Mutex<Option<std::thread::JoinHandle<()>>>);
+
+impl StartupSweep {
+    /// Kills, on a thread of its own, the leftovers of runners that died (SIGKILL) before they
+    /// could tear down: processes carrying their markers, and their attempts' cgroups. Never a
+    /// process of a live runner, so it may overlap with this run's start.
+    pub(crate) fn start() -> StartupSweep {
+        let sweep = || {
+            process::sweep(None, Signal::SIGKILL);
+            process::sweep_stale_cgroups(Instant::now() + SWEEP_DEADLINE);
+        };
+        let handle = std::thread::Builder::new()
+            .name("testrium-sweep".to_owned())
+            .spawn(sweep);
+        match handle {
+            Ok(handle) => StartupSweep(std::sync::Mutex::new(Some(handle))),
+            Err(_) => {
+                // No thread: here and now.
+                sweep();
+                StartupSweep(std::sync::Mutex::new(None))
+            }
+        }
+    }
+
+    /// Waits until the sweep is done (at once after the first time).
+    pub(crate) fn wait(&self) {
+        let handle = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
 }
 
 /// Runs one attempt from run directory to verdict.

@@ -116,22 +116,23 @@ impl Supervisor<'_> {
             self.sched.spans_received(Instant::now());
         }
     }
+}
 
-    /// Stops the receiver (after teardown: spans flushed at SIGTERM are in) and returns its
-    /// warnings for the verdict, and the SERVER/CONSUMER spans that started traces of their
-    /// own, by unit ([`context_lost_warnings`]).
-    pub(super) fn stop_receiver(&mut self) -> (Vec<Warning>, Vec<(String, u64)>) {
-        let Some(receiver) = self.otlp.take() else {
-            return (Vec::new(), Vec::new());
-        };
-        let stats = receiver.stop();
-        let warnings = stats
-            .warnings
-            .into_iter()
-            .map(|w| Warning::new(WarningKind::OtlpInput, w))
-            .collect();
-        (warnings, stats.root_entries)
-    }
+/// What a receiver stopped after teardown (spans flushed at SIGTERM are in) gives the
+/// verdict: its warnings, and the SERVER/CONSUMER spans that started traces of their own, by
+/// unit ([`context_lost_warnings`]).
+pub(super) fn receiver_results(
+    stats: Option<testrium_otlp::ReceiverStats>,
+) -> (Vec<Warning>, Vec<(String, u64)>) {
+    let Some(stats) = stats else {
+        return (Vec::new(), Vec::new());
+    };
+    let warnings = stats
+        .warnings
+        .into_iter()
+        .map(|w| Warning::new(WarningKind::OtlpInput, w))
+        .collect();
+    (warnings, stats.root_entries)
 }
 
 /// When sends went unanswered: one warning per unit whose SERVER/CONSUMER spans started
