@@ -133,7 +133,8 @@ pub(crate) struct Context<'a> {
     pub(crate) startup: &'a StartupSweep,
 }
 
-/// The sweep a run starts with (see [`StartupSweep::start`]), on a thread of its own.
+/// The sweep a run starts with (see [`StartupSweep::start`]), on a thread of its own, and the
+/// check of the runner's Python package.
 #[derive(Debug)]
 pub(crate) struct StartupSweep(std::sync::Mutex<Option<std::thread::JoinHandle<()>>>);
 
@@ -145,6 +146,9 @@ impl StartupSweep {
         let sweep = || {
             process::sweep(None, Signal::SIGKILL);
             process::sweep_stale_cgroups(Instant::now() + SWEEP_DEADLINE);
+            // Not a sweep, but on the way too: the runner's Python package, which every
+            // process of the run gets on its `PYTHONPATH`, checked or written once.
+            let _ = crate::python::shared_runner_package_dir();
         };
         let handle = std::thread::Builder::new()
             .name("testrium-sweep".to_owned())

@@ -31,5 +31,8 @@ mod tests;
 pub(crate) use self::{
     interpreter::fnv1a,
     results::{DirectTestsInput, PriorResult, UnitDetail, parse_direct_results},
-    runtime::{PythonRuntime, needs_direct_tests, python_path_with, runner_package_dir},
+    runtime::{
+        PythonRuntime, needs_direct_tests, python_path_with, runner_package_dir,
+        shared_runner_package_dir,
+    },
 };

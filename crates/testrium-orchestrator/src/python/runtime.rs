@@ -202,21 +202,30 @@ pub(crate) fn python_path_with(package_dir: &Path) -> OsString {
 /// here), the files are written once per process, and later calls only check that they are
 /// still there.
 pub(crate) fn runner_package_dir(run_dir: &Path) -> Option<PathBuf> {
-    static SHARED: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let installed = |dir: &Path| PACKAGE_FILES.iter().all(|(f, _)| dir.join(f).is_file());
-    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(dir) = shared.as_ref().filter(|dir| installed(dir)) {
-        return Some(dir.clone());
-    }
-    if let Some(dir) = shared_package_dir()
-        && install_package(&dir).is_ok()
-    {
-        *shared = Some(dir.clone());
+    if let Some(dir) = shared_runner_package_dir() {
         return Some(dir);
     }
-    drop(shared);
     let local = run_dir.join("python");
-    (installed(&local) || install_package(&local).is_ok()).then_some(local)
+    (package_installed(&local) || install_package(&local).is_ok()).then_some(local)
+}
+
+/// The shared folder of [`runner_package_dir`], installed if needed (`None`: the cache cannot
+/// be written). The first call of a process hashes the package and compares its files (some
+/// 0.2 ms): a run makes it on its start-up thread, beside its first attempt's start.
+pub(crate) fn shared_runner_package_dir() -> Option<PathBuf> {
+    static SHARED: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(dir) = shared.as_ref().filter(|dir| package_installed(dir)) {
+        return Some(dir.clone());
+    }
+    let dir = shared_package_dir()?;
+    install_package(&dir).ok()?;
+    *shared = Some(dir.clone());
+    Some(dir)
+}
+
+fn package_installed(dir: &Path) -> bool {
+    PACKAGE_FILES.iter().all(|(f, _)| dir.join(f).is_file())
 }
 
 /// `<cache>/python-package-<hash of the package's files>`.
