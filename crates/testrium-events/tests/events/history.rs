@@ -159,3 +159,33 @@ fn a_single_spike_alone_is_not_flagged() {
         None
     );
 }
+
+/// Each run opens the history, records and closes it. Without a checkpoint at close (it cost
+/// four fsyncs a run) the log must still stay short: a first connection rebuilds its index
+/// by reading the whole log, and it was never restarted (3.3 MB after 40 runs, 2.5 ms a run).
+/// Every record stays visible to a new connection, and the log is truncated past 64 KiB.
+#[test]
+fn a_run_after_run_history_keeps_its_log_short_and_loses_nothing() {
+    let dir = TempDir::new("history-wal");
+    let mut wal = dir
+        .path()
+        .join(".testrium")
+        .join("history.db")
+        .into_os_string();
+    wal.push("-wal");
+    let mut largest = 0;
+    for n in 1..=60 {
+        let history = History::open(dir.path()).expect("open");
+        history
+            .record(&record("g", n, f64::from(n), true))
+            .expect("record");
+        drop(history);
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        let seen = History::open(dir.path())
+            .expect("reopen")
+            .recent(Some("g"), 100)
+            .expect("recent");
+        assert_eq!(seen.len(), n as usize, "record {n} visible after the close");
+    }
+    assert!(largest <= 128 * 1024, "the log reached {largest} bytes");
+}
