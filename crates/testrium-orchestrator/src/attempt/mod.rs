@@ -14,9 +14,10 @@
 //! The driver is one loop on the caller's thread. Each turn it reaps exited units (`waitpid`
 //! on their own pids), reads the events recorded since the last turn when the database changed
 //! (`PRAGMA data_version`), lets the scheduler step and carries out its actions. Between turns
-//! it sleeps in `ppoll` on the units' pidfds and on the database's change watch (inotify on
-//! the WAL), so an exit or a commit wakes it at once: for [`TICK`] while things happen, up to
-//! [`IDLE_TICK`] when nothing did for a while (never past a deadline of the scheduler). Unit
+//! it sleeps in `ppoll` on the units' pidfds and, once the attempt has lasted [`WATCH_AFTER`],
+//! on the database's change watch (inotify on the WAL), so an exit or a commit wakes it at
+//! once: for [`TICK`] while things happen (always, before the watch), up to [`IDLE_TICK`] when
+//! nothing did for a while (never past a deadline of the scheduler). Unit
 //! output goes straight to log files, never through a pipe the runner must drain, so a flood
 //! or a grandchild holding the output open cannot block anything.
 
