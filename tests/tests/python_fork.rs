@@ -75,6 +75,50 @@ def exit_message():
     sys.exit("bye from exit_message")
 
 
+def runtime():
+    # What a raw clone must leave working as os.fork does (PyOS_AfterFork_Child): threads and
+    # their native ids, multiprocessing with both start methods, subprocesses that inherit
+    # the unit's environment, signals raised at oneself, the unit's own time zone.
+    import multiprocessing
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    unit = os.environ["TESTRIUM_UNIT"]
+    ids = []
+    threads = [threading.Thread(target=lambda: ids.append(threading.get_native_id())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 3 and os.getpid() not in ids, ids
+    assert threading.get_native_id() == os.getpid()
+    for method in ("fork", "spawn"):
+        context = multiprocessing.get_context(method)
+        queue = context.Queue()
+        child = context.Process(target=_put_pid, args=(queue,))
+        child.start()
+        assert queue.get(timeout=20) != os.getpid()
+        child.join(20)
+        assert child.exitcode == 0, (method, child.exitcode)
+    out = subprocess.run(
+        ["sh", "-c", "echo $MARKER:$TESTRIUM_UNIT"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "m:" + unit, out
+    got = []
+    signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))
+    signal.raise_signal(signal.SIGUSR1)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    assert got == [signal.SIGUSR1] * 2, got
+    assert time.strftime("%Z") == "JST", time.strftime("%Z")
+    Events_Manager(Unit=unit, path=".").Set_Event("runtime-ok", metadata=facts())
+
+
+def _put_pid(queue):
+    queue.put(os.getpid())
+
+
 def daemonize():
     # A launcher: a pure-Python daemon (fork + setsid, no exec) left behind, then exit 0.
     if os.fork() == 0:
@@ -257,6 +301,36 @@ fn forked_unit_facts(name: &str, fault: Option<&str>) {
     );
     assert_direct_test_passed(&outcome);
     assert_nothing_left(name);
+}
+
+/// Threads, `multiprocessing` (fork and spawn), subprocesses, signals raised at oneself and
+/// the unit's time zone work in a unit made by one `clone(CLONE_PARENT)` (which skips glibc's
+/// `fork` and relies on `PyOS_AfterFork_Child`) as in one made by two forks.
+#[test]
+fn a_forked_unit_runs_threads_processes_signals_and_its_time_zone() {
+    let base = TempBase::new("fork-runtime");
+    for (name, fault) in [
+        ("fork_runtime_test", None),
+        ("fork_runtime_double_test", Some("double-fork")),
+    ] {
+        let dir = base.dir(name);
+        write_units(&dir);
+        let group = Group::builder(name, &dir)
+            .unit(
+                Unit::entrypoint("rt", "units_py:runtime")
+                    .env("MARKER", "m")
+                    .env("TZ", "JST-9")
+                    .events(["runtime-ok"]),
+            )
+            .build()
+            .expect("valid group");
+        let outcome = run(group, base.path(), fault);
+        assert!(outcome.passed(), "{name}: {}", log_of(&outcome, "rt"));
+        let facts = seen(&outcome, "rt", "runtime-ok");
+        assert_eq!(facts["mode"], "fork", "{name}: {facts}");
+        assert_eq!(facts["ppid"], std::process::id(), "{name}");
+        assert_nothing_left(name);
+    }
 }
 
 #[test]
