@@ -121,3 +121,13 @@ pub fn hold_snapshots(
         peak
     })
 }
+
+/// How many rows the `Events` table of the run database `db` holds, read back.
+pub fn stored_rows(db: &Path) -> usize {
+    testrium_events::RunDb::open(db)
+        .expect("open")
+        .read_events()
+        .expect("read")
+        .events
+        .len()
+}

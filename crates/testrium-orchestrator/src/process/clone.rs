@@ -367,31 +367,47 @@ fn clone_and_exec_vfork(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, C
     }
     drop(stack);
     if let Some(error) = error {
-        return Err(match error.raw_os_error() {
-            Some(
-                libc::ENOSYS
-                | libc::E2BIG
-                | libc::EINVAL
-                | libc::EPERM
-                | libc::EACCES
-                | libc::EBUSY
-                | libc::EOPNOTSUPP,
-            ) => CloneError::Unsupported,
-            _ => CloneError::Spawn(error),
-        });
+        return Err(clone_error(error));
     }
+    let failed = errno.load(Ordering::SeqCst);
+    spawned(pid, pidfd, (failed != 0).then_some(failed))
+}
+
+/// A refused `clone3`: `Unsupported` where the kernel cannot do it (the caller falls back),
+/// else the error.
+fn clone_error(error: io::Error) -> CloneError {
+    match error.raw_os_error() {
+        Some(
+            libc::ENOSYS
+            | libc::E2BIG
+            | libc::EINVAL
+            | libc::EPERM
+            | libc::EACCES
+            | libc::EBUSY
+            | libc::EOPNOTSUPP,
+        ) => CloneError::Unsupported,
+        _ => CloneError::Spawn(error),
+    }
+}
+
+/// The started child `pid` with the descriptor `clone3` stored in `pidfd`; `exec_errno`: its
+/// `exec` failed with this errno (it is reaped, so no zombie is left).
+fn spawned(
+    pid: libc::c_long,
+    pidfd: libc::c_int,
+    exec_errno: Option<i32>,
+) -> Result<Spawned, CloneError> {
     let pid =
         u32::try_from(pid).map_err(|_| CloneError::Spawn(io::Error::other("pid out of range")))?;
     // SAFETY: CLONE_PIDFD stored a new descriptor that nothing else owns.
     let pidfd = PidFd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) });
-    let failed = errno.load(Ordering::SeqCst);
-    if failed != 0 {
-        // The child exited at once: reap it so no zombie is left.
+    if let Some(errno) = exec_errno {
+        // The child exits at once.
         let _ = nix::sys::wait::waitpid(
             nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
             None,
         );
-        return Err(CloneError::Spawn(io::Error::from_raw_os_error(failed)));
+        return Err(CloneError::Spawn(io::Error::from_raw_os_error(errno)));
     }
     Ok(Spawned { pid, pidfd })
 }
@@ -503,24 +519,9 @@ fn clone_and_exec_fork(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, Cl
         }
     }
     if pid < 0 {
-        let error = io::Error::last_os_error();
-        return Err(match error.raw_os_error() {
-            Some(
-                libc::ENOSYS
-                | libc::E2BIG
-                | libc::EINVAL
-                | libc::EPERM
-                | libc::EACCES
-                | libc::EBUSY
-                | libc::EOPNOTSUPP,
-            ) => CloneError::Unsupported,
-            _ => CloneError::Spawn(error),
-        });
+        return Err(clone_error(io::Error::last_os_error()));
     }
     drop(report_write);
-    let pid = u32::try_from(pid).map_err(|_| spawn_err(io::Error::other("pid out of range")))?;
-    // SAFETY: CLONE_PIDFD stored a new descriptor that nothing else owns.
-    let pidfd = PidFd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) });
     // The child's exec closes the pipe (EOF); a failed exec writes its errno first.
     let mut errno = [0u8; 4];
     let mut got = 0;
@@ -535,17 +536,11 @@ fn clone_and_exec_fork(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, Cl
             }
         }
     }
-    if got == errno.len() {
-        // The child exits at once: reap it so no zombie is left.
-        let _ = nix::sys::wait::waitpid(
-            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
-            None,
-        );
-        return Err(CloneError::Spawn(io::Error::from_raw_os_error(
-            i32::from_ne_bytes(errno),
-        )));
-    }
-    Ok(Spawned { pid, pidfd })
+    spawned(
+        pid,
+        pidfd,
+        (got == errno.len()).then(|| i32::from_ne_bytes(errno)),
+    )
 }
 
 /// The descriptors the child puts in place.
