@@ -70,7 +70,9 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+#[cfg(target_arch = "x86_64")]
 const CLONE_VM: u64 = 0x100;
+#[cfg(target_arch = "x86_64")]
 const CLONE_VFORK: u64 = 0x4000;
 const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
@@ -272,8 +274,8 @@ fn clone_and_exec(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, CloneEr
 #[cfg(target_arch = "x86_64")]
 const CHILD_STACK: usize = 64 * 1024;
 
-/// What [`child_entry`] gets: everything [`child`] needs.
-#[cfg(target_arch = "x86_64")]
+/// Everything [`child`] needs: pointers into a [`Prepared`] and the pointer arrays made from
+/// it, which must outlive the child's use of them.
 struct ChildArgs {
     io: ChildIo,
     runner: u32,
@@ -284,15 +286,57 @@ struct ChildArgs {
     envp: *const *const libc::c_char,
 }
 
+impl ChildArgs {
+    fn new(
+        prepared: &Prepared,
+        [argv, sh_argv, envp]: [&[*const libc::c_char]; 3],
+        report: Report,
+    ) -> ChildArgs {
+        let (report, shared_errno, reset_handlers) = match report {
+            Report::Pipe(fd) => (fd, std::ptr::null(), false),
+            Report::Shared(errno) => (-1, errno, true),
+        };
+        ChildArgs {
+            io: ChildIo {
+                stdin: prepared.stdin.as_raw_fd(),
+                stdout: prepared.stdout.as_raw_fd(),
+                stderr: prepared
+                    .stderr
+                    .as_ref()
+                    .map_or(prepared.stdout.as_raw_fd(), AsRawFd::as_raw_fd),
+                report,
+                shared_errno,
+                reset_handlers,
+            },
+            runner: std::process::id(),
+            cwd: prepared
+                .cwd
+                .as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr()),
+            program: prepared.program.as_ptr(),
+            argv: argv.as_ptr(),
+            sh_argv: sh_argv.as_ptr(),
+            envp: envp.as_ptr(),
+        }
+    }
+}
+
+/// Where the child reports a failed `exec`.
+enum Report {
+    /// Its errno written to this pipe (a child with memory of its own).
+    Pipe(RawFd),
+    /// Its errno stored here (a child sharing the runner's memory); also: the child puts the
+    /// handled signals back to their default first.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Shared(*const std::sync::atomic::AtomicI32),
+}
+
 /// The child's first function, on its own stack.
 #[cfg(target_arch = "x86_64")]
 extern "C" fn child_entry(args: *const ChildArgs) -> ! {
     // SAFETY: `args` points to the parent's `ChildArgs`, alive (the parent is suspended until
     // this child execs or exits, CLONE_VFORK); see `child`.
-    unsafe {
-        let a = &*args;
-        child(&a.io, a.runner, a.cwd, a.program, a.argv, a.sh_argv, a.envp)
-    }
+    unsafe { child(&*args) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -305,28 +349,11 @@ fn clone_and_exec_vfork(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, C
     let cgroup = u64::try_from(cgroup)
         .map_err(|_| CloneError::Spawn(io::Error::from_raw_os_error(libc::EBADF)))?;
     let errno = AtomicI32::new(0);
-    let args = ChildArgs {
-        io: ChildIo {
-            stdin: prepared.stdin.as_raw_fd(),
-            stdout: prepared.stdout.as_raw_fd(),
-            stderr: prepared
-                .stderr
-                .as_ref()
-                .map_or(prepared.stdout.as_raw_fd(), AsRawFd::as_raw_fd),
-            report: -1,
-            shared_errno: &raw const errno,
-            reset_handlers: true,
-        },
-        runner: std::process::id(),
-        cwd: prepared
-            .cwd
-            .as_ref()
-            .map_or(std::ptr::null(), |c| c.as_ptr()),
-        program: prepared.program.as_ptr(),
-        argv: argv.as_ptr(),
-        sh_argv: sh_argv.as_ptr(),
-        envp: envp.as_ptr(),
-    };
+    let args = ChildArgs::new(
+        prepared,
+        [&argv, &sh_argv, &envp],
+        Report::Shared(&raw const errno),
+    );
     // 16-byte aligned for the call on it.
     let mut stack = vec![0u128; CHILD_STACK / 16];
     let mut pidfd: libc::c_int = -1;
@@ -467,7 +494,6 @@ fn clone_and_exec_fork(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, Cl
     let sh_argv = pointers(&prepared.sh_argv);
     let (report_read, report_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
-    let runner = std::process::id();
     let mut pidfd: libc::c_int = -1;
     let cgroup =
         u64::try_from(cgroup).map_err(|_| spawn_err(io::Error::from_raw_os_error(libc::EBADF)))?;
@@ -478,17 +504,11 @@ fn clone_and_exec_fork(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, Cl
         cgroup,
         ..CloneArgs::default()
     };
-    let child_io = ChildIo {
-        stdin: prepared.stdin.as_raw_fd(),
-        stdout: prepared.stdout.as_raw_fd(),
-        stderr: prepared
-            .stderr
-            .as_ref()
-            .map_or(prepared.stdout.as_raw_fd(), AsRawFd::as_raw_fd),
-        report: report_write.as_raw_fd(),
-        shared_errno: std::ptr::null(),
-        reset_handlers: false,
-    };
+    let child_args = ChildArgs::new(
+        prepared,
+        [&argv, &sh_argv, &envp],
+        Report::Pipe(report_write.as_raw_fd()),
+    );
     // SAFETY: clone3 without CLONE_VM duplicates this process like fork: the child runs on a
     // copy of this thread's stack and returns from the syscall with 0. It then only runs
     // `child`, which makes async-signal-safe system calls on memory allocated above (the
@@ -503,20 +523,7 @@ fn clone_and_exec_fork(prepared: &Prepared, cgroup: RawFd) -> Result<Spawned, Cl
     };
     if pid == 0 {
         // SAFETY: see above; this is the child.
-        unsafe {
-            child(
-                &child_io,
-                runner,
-                prepared
-                    .cwd
-                    .as_ref()
-                    .map_or(std::ptr::null(), |c| c.as_ptr()),
-                prepared.program.as_ptr(),
-                argv.as_ptr(),
-                sh_argv.as_ptr(),
-                envp.as_ptr(),
-            )
-        }
+        unsafe { child(&child_args) }
     }
     if pid < 0 {
         return Err(clone_error(io::Error::last_os_error()));
@@ -563,15 +570,18 @@ struct ChildIo {
 /// # Safety
 ///
 /// Only in the child of `clone3`; every pointer valid (null-terminated arrays of C strings).
-unsafe fn child(
-    io: &ChildIo,
-    runner: u32,
-    cwd: *const libc::c_char,
-    program: *const libc::c_char,
-    argv: *const *const libc::c_char,
-    sh_argv: *const *const libc::c_char,
-    envp: *const *const libc::c_char,
-) -> ! {
+unsafe fn child(args: &ChildArgs) -> ! {
+    let ChildArgs {
+        io,
+        runner,
+        cwd,
+        program,
+        argv,
+        sh_argv,
+        envp,
+    } = args;
+    let (runner, cwd, program, argv, sh_argv, envp) =
+        (*runner, *cwd, *program, *argv, *sh_argv, *envp);
     // SAFETY (whole body): plain system calls on descriptors and memory valid in this copy of
     // the process; see the function's contract.
     unsafe {

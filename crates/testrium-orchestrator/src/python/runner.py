@@ -716,8 +716,6 @@ def _needs_exec(request):
 def _clone_unit(request, libc, clone):
     """Makes the unit with one ``clone`` (a child of the runner from its birth). Returns as
     ``_fork_unit``; raises OSError (nothing made) when the call is refused."""
-    import json
-
     go_read, go_write = os.pipe()
     ready_read, ready_write = os.pipe()
     try:
@@ -750,20 +748,13 @@ def _clone_unit(request, libc, clone):
     if not ready:
         os.close(go_write)
         return {"error": "fork: the unit ended before it had its own process group"}, None
-    os.write(1, (json.dumps({"pid": unit}) + "\n").encode())
-    try:
-        os.write(go_write, b"g")
-    finally:
-        os.close(go_write)
-    return None, None
+    return _answer_and_release(unit, go_write)
 
 
 def _fork_unit(request, libc):
     """Forks twice: the grandchild is the unit, re-parented to the runner when the middle
     process exits. Returns ``(reply, None)`` in the server (``(None, None)`` once it answered
     itself), ``(None, argv)`` in the unit."""
-    import json
-
     go_read, go_write = os.pipe()
     pid_read, pid_write = os.pipe()
     try:
@@ -807,7 +798,13 @@ def _fork_unit(request, libc):
         return {"error": f"fork: the middle process ended with status {status}"}, None
     # The middle process is reaped, so the unit is the runner's child now: tell the runner,
     # then let the unit go.
-    pid = int(data)
+    return _answer_and_release(int(data), go_write)
+
+
+def _answer_and_release(pid, go_write):
+    """Tells the runner the unit's pid (the answer to its request), then lets the unit go."""
+    import json
+
     os.write(1, (json.dumps({"pid": pid}) + "\n").encode())
     try:
         os.write(go_write, b"g")
