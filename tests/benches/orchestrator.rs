@@ -18,10 +18,7 @@ use testrium_tests::TempBase;
 use testrium_tests::fixture::{self, Action, emit};
 
 fn main() {
-    let iterations: usize = std::env::var("BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let iterations: usize = testrium_tests::bench_iterations(30);
     let base = TempBase::new("bench");
 
     // Warm-up: page cache, first subreaper call, interpreter-free path.
@@ -42,7 +39,7 @@ fn main() {
     );
     println!(
         "overhead (median Run - median bare): {:.2} ms",
-        (median(&run) - median(&bare)) * 1e3
+        (testrium_tests::median_secs(&run) - testrium_tests::median_secs(&bare)) * 1e3
     );
     whole_cli(&base, iterations);
 
@@ -144,7 +141,7 @@ fn whole_cli(base: &TempBase, iterations: usize) {
     report("testrium run (2 do-nothing units)", &mut cli_runs);
     println!(
         "testrium run overhead (median - median sh): {:.2} ms",
-        (median(&cli_runs) - median(&sh)) * 1e3
+        (testrium_tests::median_secs(&cli_runs) - testrium_tests::median_secs(&sh)) * 1e3
     );
 }
 
@@ -215,15 +212,8 @@ fn hundred_units_with(base: &TempBase, cgroup: bool) -> (Duration, Duration) {
     (attempt.timings.all_ready.expect("all ready"), total)
 }
 
-fn median(samples: &[Duration]) -> f64 {
-    let mut s: Vec<f64> = samples.iter().map(Duration::as_secs_f64).collect();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
-}
-
 fn report(label: &str, samples: &mut [Duration]) {
-    samples.sort();
-    let p = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    let p = |q: f64| testrium_tests::quantile_ms(samples, q);
     println!(
         "{label}: median {:.2} ms, p90 {:.2} ms, min {:.2} ms (n={})",
         p(0.5),

@@ -29,10 +29,7 @@ use testrium_tests::TempBase;
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
 fn main() {
-    let iterations: usize = std::env::var("BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let iterations: usize = testrium_tests::bench_iterations(30);
     let base = TempBase::new("bench-otlp");
 
     // 1. The receiver's share of a run.
@@ -50,7 +47,7 @@ fn main() {
     );
     println!(
         "receiver share of the run (median / median): {:.1} %",
-        median(&receiver) / median(&run) * 100.0
+        testrium_tests::median_secs(&receiver) / testrium_tests::median_secs(&run) * 100.0
     );
 
     // 2. Ingestion.
@@ -262,15 +259,8 @@ fn latency(base: &TempBase, n: usize) -> (Vec<Duration>, Vec<Duration>) {
     (span, direct)
 }
 
-fn median(samples: &[Duration]) -> f64 {
-    let mut s: Vec<f64> = samples.iter().map(Duration::as_secs_f64).collect();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
-}
-
 fn report(label: &str, samples: &mut [Duration]) {
-    samples.sort();
-    let p = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    let p = |q: f64| testrium_tests::quantile_ms(samples, q);
     println!(
         "{label}: median {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, min {:.3} ms (n={})",
         p(0.5),

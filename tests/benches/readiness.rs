@@ -157,10 +157,7 @@ fn fault_latency(base: &TempBase) -> Duration {
 }
 
 fn main() {
-    let iterations: usize = std::env::var("BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let iterations: usize = testrium_tests::bench_iterations(20);
     let base = TempBase::new("bench-readiness");
     let python = python();
     let mut latencies: Vec<Duration> = (0..iterations)

@@ -427,3 +427,27 @@ pub fn toml_list(items: &[String]) -> String {
     let inner: Vec<String> = items.iter().map(|s| toml_str(s)).collect();
     format!("[{}]", inner.join(", "))
 }
+
+/// For the benchmarks: the median of `samples`, in seconds.
+pub fn median_secs(samples: &[Duration]) -> f64 {
+    quantile_ms(samples, 0.5) / 1e3
+}
+
+/// For the benchmarks: the `q` quantile (0 to 1, nearest rank; 0 is the minimum) of
+/// `samples`, in milliseconds; 0 for no samples.
+pub fn quantile_ms(samples: &[Duration], q: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return 0.0;
+    };
+    sorted[(last as f64 * q).round() as usize].as_secs_f64() * 1e3
+}
+
+/// For the benchmarks: `BENCH_ITERATIONS` from the environment, else `default`.
+pub fn bench_iterations(default: usize) -> usize {
+    std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -69,11 +69,7 @@ fn a_batch_that_arrives_after_the_required_probes_still_lands() {
         .expect("valid group");
     let outcome = run_group(group, base.path());
     let attempt = outcome.last_attempt().expect("attempt");
-    assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
-    let steps: Vec<_> = db_events(&attempt.db_path)
-        .into_iter()
-        .map(|e| e.step)
-        .collect();
+    let steps = passed_steps(attempt);
     assert_eq!(steps, ["first-batch", "second-batch"]);
 }
 
@@ -340,32 +336,15 @@ fn a_python_unit_without_a_database_path_records_and_waits_over_http() {
                   em.Set_Event('hello', event_type='Send', event_key='k1', n=1)\n\
                   if not em.wait_for_event('pong', unit='peer', timeout=20):\n    sys.exit(5)\n\
                   em.Set_Event('got-pong', event_type='Receive', event_key='k1')\n";
-    let group = Group::builder("remote-api", base.dir("remote-api"))
-        .unit(
-            Unit::command(
-                "remote",
-                [
-                    "env".to_owned(),
-                    "-u".to_owned(),
-                    "TESTRIUM_EVENT_DB".to_owned(),
-                    python(),
-                    "-c".to_owned(),
-                    script.to_owned(),
-                ],
-            )
-            .init(0)
-            .events(["hello", "got-pong"]),
-        )
-        .unit(
-            fixture::unit(
-                "peer",
-                1,
-                &[Action::Wait("remote".into(), "hello".into()), emit("pong")],
-            )
-            .events(["pong"]),
-        )
-        .build()
-        .expect("valid group");
+    let argv = vec![
+        "env".to_owned(),
+        "-u".to_owned(),
+        "TESTRIUM_EVENT_DB".to_owned(),
+        python(),
+        "-c".to_owned(),
+        script.to_owned(),
+    ];
+    let group = remote_and_peer("remote-api", &base, argv);
     let outcome = run_group(group, base.path());
     let attempt = outcome.last_attempt().expect("attempt");
     assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
@@ -385,23 +364,15 @@ fn a_python_unit_without_a_database_path_records_and_waits_over_http() {
     );
 }
 
-/// `testrium emit` and `testrium wait` from a shell unit that has no database path: over the
-/// runner's remote probe API.
-#[test]
-fn a_shell_unit_without_a_database_path_emits_and_waits_over_http() {
-    let base = TempBase::new("remote-shell");
-    let testrium = testrium_tests::testrium_bin("TESTRIUM_BIN");
-    let script = "testrium emit hello --type Send --key k1 && \
-                  testrium wait --unit peer pong --timeout 20 && \
-                  testrium emit got-pong --type Receive --key k1";
-    let group = Group::builder("remote-shell", base.dir("remote-shell"))
+/// A group of `remote` (the command `argv`, started without a database path: it records
+/// `hello` (Send, key `k1`), waits for `peer:pong`, records `got-pong`) and `peer` (waits for
+/// `remote:hello`, records `pong`).
+fn remote_and_peer(name: &str, base: &TempBase, argv: Vec<String>) -> Group {
+    Group::builder(name, base.dir(name))
         .unit(
-            Unit::command(
-                "remote",
-                ["env", "-u", "TESTRIUM_EVENT_DB", "sh", "-c", script],
-            )
-            .init(0)
-            .events(["hello", "got-pong"]),
+            Unit::command("remote", argv)
+                .init(0)
+                .events(["hello", "got-pong"]),
         )
         .unit(
             fixture::unit(
@@ -412,7 +383,25 @@ fn a_shell_unit_without_a_database_path_emits_and_waits_over_http() {
             .events(["pong"]),
         )
         .build()
-        .expect("valid group");
+        .expect("valid group")
+}
+
+/// `testrium emit` and `testrium wait` from a shell unit that has no database path: over the
+/// runner's remote probe API.
+#[test]
+fn a_shell_unit_without_a_database_path_emits_and_waits_over_http() {
+    let base = TempBase::new("remote-shell");
+    let testrium = testrium_tests::testrium_bin("TESTRIUM_BIN");
+    let script = "testrium emit hello --type Send --key k1 && \
+                  testrium wait --unit peer pong --timeout 20 && \
+                  testrium emit got-pong --type Receive --key k1";
+    let group = remote_and_peer(
+        "remote-shell",
+        &base,
+        ["env", "-u", "TESTRIUM_EVENT_DB", "sh", "-c", script]
+            .map(str::to_owned)
+            .to_vec(),
+    );
     let outcome = Run::new(group)
         .base_dir(base.path())
         .grace_period(GRACE)
@@ -442,11 +431,7 @@ fn a_span_flushed_at_sigterm_during_teardown_is_stored() {
         .expect("valid group");
     let outcome = run_group(group, base.path());
     let attempt = outcome.last_attempt().expect("attempt");
-    assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
-    let steps: Vec<_> = db_events(&attempt.db_path)
-        .into_iter()
-        .map(|e| e.step)
-        .collect();
+    let steps = passed_steps(attempt);
     assert_eq!(steps, ["up", "flushed-at-exit"]);
     let service = attempt
         .units
@@ -454,4 +439,13 @@ fn a_span_flushed_at_sigterm_during_teardown_is_stored() {
         .find(|u| u.name == "service")
         .expect("service");
     assert_eq!(service.exit_code, Some(0), "answered 200 before it exited");
+}
+
+/// The steps `attempt` recorded, in order, once its verdict passed.
+fn passed_steps(attempt: &testrium_orchestrator::AttemptOutcome) -> Vec<String> {
+    assert!(attempt.verdict.passed, "{:#?}", attempt.verdict);
+    db_events(&attempt.db_path)
+        .into_iter()
+        .map(|e| e.step)
+        .collect()
 }
