@@ -20,9 +20,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Valu
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use testrium_config::{Group, Unit};
 use testrium_events::{Probe, RunDb};
-use testrium_orchestrator::Run;
 use testrium_otlp::{Receiver, ReceiverOptions, UnitMap};
 use testrium_tests::TempBase;
 
@@ -93,19 +91,7 @@ fn receiver_start_stop(base: &TempBase) -> Duration {
 }
 
 fn run_pair(base: &TempBase) -> Duration {
-    let group = Group::builder("bench-pair-test", base.dir("bench-pair-test"))
-        .unit(Unit::command("a", ["true"]).init(1))
-        .unit(Unit::command("b", ["true"]).init(2))
-        .build()
-        .expect("group");
-    let start = Instant::now();
-    let outcome = Run::new(group)
-        .base_dir(base.path())
-        .execute()
-        .expect("run");
-    let elapsed = start.elapsed();
-    assert!(outcome.passed());
-    elapsed
+    testrium_tests::run_do_nothing_pair(base, true).0
 }
 
 fn request(first: u64, n: u64) -> ExportTraceServiceRequest {

@@ -37,11 +37,7 @@ while True:
 "#;
 
 fn python() -> String {
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    testrium_tests::python3_executable()
 }
 
 /// One run; the release latency of the `ready_tcp` check.

@@ -451,3 +451,78 @@ pub fn bench_iterations(default: usize) -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// The real Python interpreter behind `python3` (not a pyenv shim): its `sys.executable`.
+pub fn python3_executable() -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// For the benchmarks: one `Run::execute` of a group of two `command = ["true"]` units in
+/// `base` (with or without the attempt's cgroup): its wall time and outcome (checked passed).
+pub fn run_do_nothing_pair(
+    base: &TempBase,
+    cgroup: bool,
+) -> (Duration, testrium_orchestrator::GroupOutcome) {
+    use testrium_config::{Group, Unit};
+    let group = Group::builder("bench-pair-test", base.dir("bench-pair-test"))
+        .unit(Unit::command("a", ["true"]).init(1))
+        .unit(Unit::command("b", ["true"]).init(2))
+        .build()
+        .expect("group");
+    let start = Instant::now();
+    let outcome = testrium_orchestrator::Run::new(group)
+        .base_dir(base.path())
+        .cgroup(cgroup)
+        .execute()
+        .expect("run");
+    let elapsed = start.elapsed();
+    assert!(outcome.passed(), "{}", verdict_text(&outcome));
+    (elapsed, outcome)
+}
+
+/// One OTLP/JSON span `name` of `service`, posted in one HTTP/1.1 request to
+/// `<endpoint>/v1/traces` (`endpoint`: `http://host:port`) with the bearer `token`. Returns
+/// the answer's first line; `Err` when the request could not be made.
+pub fn post_otlp_span(
+    endpoint: &str,
+    token: &str,
+    service: &str,
+    name: &str,
+) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let host = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("endpoint `{endpoint}` is not http://"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_nanos();
+    let body = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": format!("{:032x}", now | 1),
+            "spanId": format!("{:016x}", (now as u64) | 1),
+            "name": name,
+            "kind": 1,
+            "startTimeUnixNano": now.to_string(),
+            "endTimeUnixNano": now.to_string(),
+        }]}]
+    }]})
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "POST /v1/traces HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    Ok(answer.lines().next().unwrap_or("").to_owned())
+}

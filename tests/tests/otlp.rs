@@ -230,33 +230,7 @@ fn the_opentelemetry_example_fails_when_the_service_breaks() {
 
 /// One OTLP/JSON span of `service` posted to `endpoint` with `token`; the answer's status.
 fn post_span(endpoint: &str, token: &str, service: &str, name: &str) -> String {
-    use std::io::{Read, Write};
-    let host = endpoint.trim_start_matches("http://");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    let body = serde_json::json!({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
-        "scopeSpans": [{"spans": [{
-            "traceId": format!("{:032x}", now | 1),
-            "spanId": format!("{:016x}", (now as u64) | 1),
-            "name": name, "kind": 1,
-            "startTimeUnixNano": now.to_string(), "endTimeUnixNano": now.to_string(),
-        }]}]
-    }]})
-    .to_string();
-    let mut stream = std::net::TcpStream::connect(host).expect("connect");
-    write!(
-        stream,
-        "POST /v1/traces HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
+    let answer = testrium_tests::post_otlp_span(endpoint, token, service, name).expect("post");
     answer.split_whitespace().nth(1).unwrap_or("").to_owned()
 }
 
@@ -316,11 +290,7 @@ fn a_remote_unit_is_not_started_and_its_spans_come_from_elsewhere() {
 }
 
 fn python() -> String {
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    testrium_tests::python3_executable()
 }
 
 /// The original probe API remotely: a Python unit with no database path (no

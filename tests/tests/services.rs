@@ -40,11 +40,7 @@ fn write_server(dir: &Path) {
 }
 
 fn python() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    testrium_tests::python3_executable()
 }
 
 /// A server unit on its own port `svc`, listening after `delay` seconds, ready by `check`.

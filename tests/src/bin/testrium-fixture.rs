@@ -160,45 +160,20 @@ fn with_probe_value<T, E: std::fmt::Display>(
 /// One span as OTLP/JSON in one HTTP/1.1 request to `$OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces`,
 /// authorized with `$TESTRIUM_TOKEN`, as `$OTEL_SERVICE_NAME`.
 fn send_span(name: &str) -> Result<(), String> {
-    use std::io::Read;
     let var = |v: &str| std::env::var(v).map_err(|_| format!("{v} is not set"));
-    let endpoint = var("OTEL_EXPORTER_OTLP_ENDPOINT")?;
-    let token = var("TESTRIUM_TOKEN")?;
-    let service = var("OTEL_SERVICE_NAME")?;
-    let host = endpoint
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("endpoint `{endpoint}` is not http://"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_nanos();
-    let span_id = format!("{:016x}", (now as u64) | 1);
-    let body = serde_json::json!({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
-        "scopeSpans": [{"spans": [{
-            "traceId": format!("{:032x}", now | 1),
-            "spanId": span_id,
-            "name": name,
-            "kind": 1,
-            "startTimeUnixNano": now.to_string(),
-            "endTimeUnixNano": now.to_string(),
-        }]}]
-    }]})
-    .to_string();
-    let mut stream = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "POST /v1/traces HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(|e| e.to_string())?;
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
+    let answer = testrium_tests::post_otlp_span(
+        &var("OTEL_EXPORTER_OTLP_ENDPOINT")?,
+        &var("TESTRIUM_TOKEN")?,
+        &var("OTEL_SERVICE_NAME")?,
+        name,
+    )?;
     match answer.split_whitespace().nth(1) {
         Some("200") => Ok(()),
-        _ => Err(answer.lines().next().unwrap_or("no answer").to_owned()),
+        _ => Err(if answer.is_empty() {
+            "no answer".to_owned()
+        } else {
+            answer
+        }),
     }
 }
 

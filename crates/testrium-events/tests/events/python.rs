@@ -284,28 +284,40 @@ print(m.correlate_send_receive()["orphan_sends"][0]["EventKey"])
     assert!(log.events[1].mono_ns.is_some());
 }
 
+/// Starts the Python `script` (stdout piped) in `dir`, and a Rust probe `rust` on `db`, once
+/// the script recorded `py:waiting`.
+fn python_waiting(
+    dir: &std::path::Path,
+    db: &std::path::Path,
+    script: &str,
+) -> (std::process::Child, Probe) {
+    let child = python_cmd(dir)
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn python");
+    let probe = Probe::open(db, "rust").expect("probe");
+    assert!(
+        probe
+            .wait_for("py", "waiting", Duration::from_secs(60))
+            .expect("wait")
+    );
+    (child, probe)
+}
+
 #[test]
 fn python_wait_for_event_wakes_on_a_rust_probe_in_another_process() {
     let dir = TempDir::new("py-wait");
     let db = dir.path().join("Data.db");
     RunDb::create(&db).expect("create");
-    let mut child = python_cmd(dir.path())
-        .args([
-            "-c",
-            "import sys\nfrom testrium.modules.events import Events_Manager\n\
-             m = Events_Manager(Unit='py', path='.')\n\
-             m.Set_Event('waiting')\n\
-             print(m.wait_for_event('go', unit='rust', timeout=60), flush=True)\n\
-             print(m.wait_for_event('never', unit='rust', timeout=0.01), flush=True)",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn python");
-    let probe = Probe::open(&db, "rust").expect("probe");
-    assert!(
-        probe
-            .wait_for("py", "waiting", Duration::from_secs(60))
-            .expect("wait")
+    let (mut child, probe) = python_waiting(
+        dir.path(),
+        &db,
+        "import sys\nfrom testrium.modules.events import Events_Manager\n\
+         m = Events_Manager(Unit='py', path='.')\n\
+         m.Set_Event('waiting')\n\
+         print(m.wait_for_event('go', unit='rust', timeout=60), flush=True)\n\
+         print(m.wait_for_event('never', unit='rust', timeout=0.01), flush=True)",
     );
     probe.emit("go").expect("emit");
     let stdout = child.stdout.take().expect("stdout");
@@ -384,23 +396,14 @@ fn python_wait_for_event_wakes_after_the_log_was_restarted() {
     let dir = TempDir::new("py-wal-restart");
     let db = dir.path().join("Data.db");
     let mut run_db = RunDb::create(&db).expect("create");
-    let mut child = python_cmd(dir.path())
-        .args([
-            "-c",
-            "import testrium.modules.events as ev\n\
-             ev._WATCH_CHECK_S = 1000.0\n\
-             m = ev.Events_Manager(Unit='py', path='.')\n\
-             m.Set_Event('waiting')\n\
-             print(m.wait_for_event('go', unit='rust', timeout=60), flush=True)",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn python");
-    let probe = Probe::open(&db, "rust").expect("probe");
-    assert!(
-        probe
-            .wait_for("py", "waiting", Duration::from_secs(60))
-            .expect("wait")
+    let (mut child, probe) = python_waiting(
+        dir.path(),
+        &db,
+        "import testrium.modules.events as ev\n\
+         ev._WATCH_CHECK_S = 1000.0\n\
+         m = ev.Events_Manager(Unit='py', path='.')\n\
+         m.Set_Event('waiting')\n\
+         print(m.wait_for_event('go', unit='rust', timeout=60), flush=True)",
     );
     for i in 0..300 {
         probe.emit(&format!("noise-{i}")).expect("emit");
