@@ -19,6 +19,14 @@ use crate::{read, schema, store};
 /// `-wal` file's writes (a few microseconds each).
 pub(crate) const WAIT_POLL: Duration = Duration::from_millis(1);
 
+/// A wait polls `PRAGMA data_version` this often for its first [`POLL_FIRST`], and only then
+/// takes the `-wal` watch. The watch is closed with its probe or at exit, and closing an
+/// inotify instance waits for the kernel's grace period when another one was closed just
+/// before (10-20 ms, typically when two units of a circuit end together): a process that only
+/// waited briefly would end that much later.
+const POLL_FIRST: Duration = Duration::from_millis(50);
+const POLL_FIRST_INTERVAL: Duration = Duration::from_micros(250);
+
 /// With a file watch: how long to sleep at most between two checks anyway (a safety net for
 /// writes the watch cannot see, e.g. from another host on a network file system).
 pub(crate) const WATCH_CHECK: Duration = Duration::from_millis(50);
@@ -153,7 +161,7 @@ pub struct Probe {
     unit: String,
     pid: i64,
     conn: Connection,
-    /// The `-wal` watch [`Probe::wait_for`] sleeps on, made once and kept: closing an inotify
+    /// The `-wal` watch [`Probe::wait_for`] sleeps on once a wait is long, made once and kept: closing an inotify
     /// instance can block for 10–20 ms (the kernel waits for an RCU grace period), which a
     /// watch per call would add to the wake-up it measures.
     watch: RefCell<Option<FileWatch>>,
@@ -354,11 +362,12 @@ impl Probe {
     /// Waits until `unit` has recorded `step` (`unit` `"*"`: any unit), or `timeout` passes.
     /// Returns whether the probe was recorded.
     ///
-    /// Wakes within about a millisecond of the probe's commit, and costs next to nothing
-    /// while waiting: on Linux it sleeps until the database's `-wal` file is written
-    /// (inotify), elsewhere it polls the cheap `PRAGMA data_version` every millisecond. It
-    /// queries `Events` only when another connection committed, and then only the rows after
-    /// the last one seen.
+    /// Wakes within about a millisecond of the probe's commit, and costs little while
+    /// waiting: for its first 50 ms it checks the cheap `PRAGMA data_version` every 0.25 ms;
+    /// after that, on Linux, it sleeps until the database's `-wal` file is written (an
+    /// inotify watch, kept by the probe for its later waits), elsewhere it checks every
+    /// millisecond. It queries `Events` only when another connection committed, and then
+    /// only the rows after the last one seen.
     pub fn wait_for(&self, unit: &str, step: &str, timeout: Duration) -> Result<bool, ProbeError> {
         #[cfg(feature = "remote")]
         if let Some(remote) = &self.remote {
@@ -430,18 +439,15 @@ impl Probe {
     ) -> Result<Option<T>, ProbeError> {
         let err =
             |e| -> ProbeError { StoreError::sqlite(&self.path, "wait for an event", e).into() };
-        let deadline = Instant::now().checked_add(timeout);
-        // Watch first, then read the version: a commit in between is seen by both. A kept
-        // watch may hold notifications of earlier writes: drop them, the version read below
-        // covers those writes.
+        let start = Instant::now();
+        let deadline = start.checked_add(timeout);
+        // A watch kept from an earlier long wait may hold notifications of earlier writes:
+        // drop them, the version read below covers those writes.
         let mut kept = self.watch.borrow_mut();
-        if kept.is_none() {
-            *kept = FileWatch::new(&wal_path(&self.path));
-        }
-        let watch = &*kept;
-        if let Some(w) = watch {
+        if let Some(w) = kept.as_ref() {
             w.drain();
         }
+        let mut watching = kept.is_some();
         let mut after = 0_i64;
         let mut version = store::data_version(&self.conn).map_err(err)?;
         let mut polls = 0_u32;
@@ -458,17 +464,29 @@ impl Probe {
                     Some(d) => d - now,
                     None => WATCH_CHECK,
                 };
-                match watch {
-                    Some(w) if polls == 0 => {
-                        if w.wait(left.min(WATCH_CHECK)) {
-                            polls = POLLS_AFTER_WRITE;
+                if !watching {
+                    if now.duration_since(start) < POLL_FIRST {
+                        thread::sleep(left.min(POLL_FIRST_INTERVAL));
+                    } else {
+                        // A long wait: from now on, sleep until the -wal file is written.
+                        // Watch first, then read the version: a commit in between is seen by
+                        // both.
+                        watching = true;
+                        *kept = FileWatch::new(&wal_path(&self.path));
+                    }
+                } else {
+                    match kept.as_ref() {
+                        Some(w) if polls == 0 => {
+                            if w.wait(left.min(WATCH_CHECK)) {
+                                polls = POLLS_AFTER_WRITE;
+                            }
                         }
+                        Some(_) => {
+                            thread::sleep(left.min(POLL_AFTER_WRITE));
+                            polls = polls.saturating_sub(1);
+                        }
+                        None => thread::sleep(left.min(WAIT_POLL)),
                     }
-                    Some(_) => {
-                        thread::sleep(left.min(POLL_AFTER_WRITE));
-                        polls = polls.saturating_sub(1);
-                    }
-                    None => thread::sleep(left.min(WAIT_POLL)),
                 }
                 let v = store::data_version(&self.conn).map_err(err)?;
                 if v != version {
@@ -491,5 +509,37 @@ impl Probe {
         stmt.query_row((unit, step, after), |r| {
             Ok((r.get::<_, i64>(1)? != 0, r.get::<_, i64>(0)?))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 15): a wait takes no inotify watch for its first 50 ms. The watch is
+    /// closed with the probe or at exit, and that close waited 10-20 ms for the kernel when
+    /// another unit had closed one just before: the template circuit's source ended 13 ms
+    /// (median) after its last probe. A longer wait takes the watch, and keeps it.
+    #[test]
+    fn a_short_wait_takes_no_watch_and_a_long_one_keeps_it() {
+        let dir = std::env::temp_dir().join(format!(
+            "testrium-probe-watch-{}-{}",
+            std::process::id(),
+            monotonic_ns()
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("Data.db");
+        let probe = Probe::open(&db, "a").expect("probe");
+        probe.emit("there").expect("emit");
+        assert!(probe.wait_for("a", "there", WATCH_CHECK).expect("wait"));
+        let short = POLL_FIRST / 2;
+        assert!(!probe.wait_for("a", "never", short).expect("wait"));
+        assert!(probe.watch.borrow().is_none(), "a short wait took a watch");
+        let long = POLL_FIRST + Duration::from_millis(30);
+        assert!(!probe.wait_for("a", "never", long).expect("wait"));
+        #[cfg(target_os = "linux")]
+        assert!(probe.watch.borrow().is_some(), "a long wait took no watch");
+        drop(probe);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -98,6 +98,12 @@ def _cap_wal(connection, database_path):
     except (OSError, sqlite3.Error):
         pass  # best effort: a later look tries again; disk space, never a probe
 _WAIT_POLL_S = 0.001
+# A wait polls (every 0.25 ms) for its first 50 ms and only then takes an inotify watch: the
+# watch is closed when its manager goes or at exit, and closing an inotify instance waits for
+# the kernel's grace period when another was closed just before (10-20 ms, typically when two
+# units of a circuit end together): a unit that waited briefly would end that much later.
+_POLL_FIRST_S = 0.05
+_POLL_FIRST_INTERVAL_S = 0.00025
 # With a watch on the -wal file: the longest sleep between two checks anyway, and the polls
 # (100 µs apart, 20 ms in all) that follow a write that has not changed data_version yet (the
 # commit is published microseconds after its frames are written).
@@ -582,11 +588,12 @@ class Events_Manager(_Store):
         """Waits until `unit` (default: this manager's unit; "*": any unit) has recorded
         `step`. Returns False after `timeout` seconds.
 
-        Wakes within about a millisecond of the probe and costs next to nothing while
-        waiting: on Linux it sleeps until the database's -wal file is written (inotify
-        through ctypes); elsewhere it checks the cheap ``PRAGMA data_version`` every
-        millisecond (or every `poll_interval` if that is shorter). It queries only new rows,
-        and only when another connection committed.
+        Wakes within about a millisecond of the probe and costs little while waiting: for
+        its first 50 ms it checks the cheap ``PRAGMA data_version`` every 0.25 ms; after
+        that, on Linux, it sleeps until the database's -wal file is written (an inotify
+        watch through ctypes, kept by the manager for its thread's later waits), elsewhere
+        it checks every millisecond (or every `poll_interval` if that is shorter). It
+        queries only new rows, and only when another connection committed.
         """
         selected_unit = self.Unit if unit is None else unit
         if self.remote is not None:
@@ -594,15 +601,14 @@ class Events_Manager(_Store):
         interval = _WAIT_POLL_S
         if poll_interval is not None and 0 < poll_interval < interval:
             interval = poll_interval
-        deadline = time.monotonic() + timeout
-        # Watch first, then read the version: a commit in between is seen by both. One watch
-        # per manager and thread (threads may wait at once), kept across calls; notifications
-        # of earlier writes are dropped: the version read below covers them.
+        start = time.monotonic()
+        deadline = start + timeout
+        # A watch this manager made for an earlier long wait of this thread is kept: drop the
+        # notifications of earlier writes (the version read below covers them).
         watch = getattr(self._watches, "watch", None)
-        if watch is None:
-            watch = self._watches.watch = _watch_wal(self.database_path)
-        else:
+        if watch is not None:
             _watch_drain(watch)
+        watching = watch is not None
         version = self._data_version()
         last_id = 0
         polls = 0
@@ -611,10 +617,18 @@ class Events_Manager(_Store):
             if found:
                 return True
             while True:
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     return False
-                if watch is not None and polls == 0:
+                if not watching and now - start >= _POLL_FIRST_S:
+                    # A long wait: from now on, sleep until the -wal file is written. Watch
+                    # first, then read the version: a commit in between is seen by both.
+                    watching = True
+                    watch = self._watches.watch = _watch_wal(self.database_path)
+                elif not watching:
+                    time.sleep(min(_POLL_FIRST_INTERVAL_S, interval, left))
+                elif watch is not None and polls == 0:
                     if _watch_wait(watch, min(left, _WATCH_CHECK_S)):
                         polls = _POLLS_AFTER_WRITE
                 elif watch is not None:
