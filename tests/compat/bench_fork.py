@@ -98,7 +98,16 @@ def main():
     parser.add_argument("--units-rounds", type=int, default=5,
                         help="rounds of each unit count (default 5)")
     parser.add_argument("--only", choices=("circuit", "units"), help="run one benchmark")
+    parser.add_argument("--python", help="the interpreter the floor and this implementation's "
+                        "units run on (default: the one running this script). The original runs "
+                        "on its own virtual environment's: pass a virtual environment's "
+                        "interpreter of the same Python to compare like with like")
     args = parser.parse_args()
+    if args.python is None:
+        args.python = sys.executable
+    # Ours finds its interpreter through TESTRIUM_PYTHON, as a user would point it at one.
+    args.ours_env = dict(os.environ, TESTRIUM_PYTHON=args.python)
+    print(f"interpreter of the floor and of ours: {args.python}")
     for name in ("original", "ours", "floor", "before"):
         command = getattr(args, name)
         if command and os.sep in command:
@@ -127,19 +136,20 @@ def circuit(args, temp):
     samples = {"original": [], "here": [], "floor fork": [], "floor exec": []}
     if args.before:
         samples["before"] = []
-        timed([args.before, "run"], bases["before"])
+        timed([args.before, "run"], bases["before"], args.ours_env)
     # One warm-up run each (caches, the runner's package).
-    timed([args.ours, "run"], bases["here"])
+    timed([args.ours, "run"], bases["here"], args.ours_env)
     timed([args.original, "run"], bases["original"])
     for _ in range(args.n):
         samples["original"].append(timed([args.original, "run"], bases["original"]))
-        samples["here"].append(timed([args.ours, "run"], bases["here"]))
+        samples["here"].append(timed([args.ours, "run"], bases["here"], args.ours_env))
         samples["floor fork"].append(
-            timed([sys.executable, args.floor, "0.001", "fork"], floor_dir, floor_env))
+            timed([args.python, args.floor, "0.001", "fork"], floor_dir, floor_env))
         samples["floor exec"].append(
-            timed([sys.executable, args.floor, "0.001", "exec"], floor_dir, floor_env))
+            timed([args.python, args.floor, "0.001", "exec"], floor_dir, floor_env))
         if args.before:
-            samples["before"].append(timed([args.before, "run"], bases["before"]))
+            samples["before"].append(
+                timed([args.before, "run"], bases["before"], args.ours_env))
     print("\n2-unit Python circuit, whole run:")
     for name, walls in samples.items():
         print(summary(name, walls))
@@ -163,9 +173,10 @@ def units(args, temp, count):
     for _ in range(args.units_rounds):
         samples["original"].append(
             timed([args.original, "run"], bases["original"], may_fail=True))
-        samples["here"].append(timed([args.ours, "run"], bases["here"]))
+        samples["here"].append(timed([args.ours, "run"], bases["here"], args.ours_env))
         if args.before:
-            samples["before"].append(timed([args.before, "run"], bases["before"]))
+            samples["before"].append(
+                timed([args.before, "run"], bases["before"], args.ours_env))
         # Run folders pile up: keep the bases small.
         for base in bases.values():
             shutil.rmtree(os.path.join(base, ".testrium"), ignore_errors=True)
