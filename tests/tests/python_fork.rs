@@ -519,3 +519,59 @@ fn a_forked_unit_exits_as_the_interpreter_would() {
     assert!(log_of(&outcome, "message").contains("bye from exit_message\n"));
     assert_nothing_left("fork_exit_test");
 }
+
+/// The group file of `a_unit_runs_the_group_file_as_it_is_when_it_starts`: `rewrite` replaces
+/// the file itself, then `later` (released by `rewrite`'s ready probe) records the version it
+/// runs.
+const SHARED_PY: &str = r#"import os
+from testrium.modules.events import Events_Manager
+
+VERSION = "old"
+
+
+def mode():
+    with open("/proc/self/cmdline", "rb") as handle:
+        return "fork" if b"fork-server" in handle.read() else "exec"
+
+
+def rewrite():
+    path = os.path.abspath(__file__)
+    with open(path) as handle:
+        source = handle.read()
+    with open(path + ".new", "w") as handle:
+        handle.write(source.replace('VERSION = "old"', 'VERSION = "newer"'))
+    os.replace(path + ".new", path)
+    Events_Manager(Unit="rewrite", path=".").Set_Event("rewritten", metadata={"mode": mode()})
+
+
+def later():
+    Events_Manager(Unit="later", path=".").Set_Event(
+        "seen", metadata={"version": VERSION, "mode": mode()}
+    )
+"#;
+
+/// Issue 15: where bytecode is not written, the server compiles a group file several forks
+/// load, in its idle time, and forks load it with that code — never with code older than the
+/// file: a unit started after the file was rewritten runs the new version.
+#[test]
+fn a_unit_runs_the_group_file_as_it_is_when_it_starts() {
+    let base = TempBase::new("fork-compiled");
+    let dir = base.dir("fork_compiled_test");
+    std::fs::write(dir.join("shared_py.py"), SHARED_PY).expect("write units");
+    let group = Group::builder("fork_compiled_test", &dir)
+        .unit(Unit::entrypoint("rewrite", "shared_py:rewrite").ready_event("rewritten"))
+        .unit(Unit::entrypoint("later", "shared_py:later").depends_on(["rewrite"]))
+        .build()
+        .expect("valid group");
+    let outcome = Run::new(group)
+        .base_dir(base.path())
+        .grace_period(GRACE)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .execute()
+        .expect("run executes");
+    assert_eq!(seen(&outcome, "rewrite", "rewritten")["mode"], "fork");
+    let later = seen(&outcome, "later", "seen");
+    assert_eq!(later["mode"], "fork");
+    assert_eq!(later["version"], "newer");
+    assert_nothing_left("fork_compiled_test");
+}

@@ -180,9 +180,10 @@ impl Supervisor<'_> {
         }
         let group_dir = self.group().dir.clone();
         let log = self.dir.logs.join(FORK_SERVER_LOG);
+        let shared = self.shared_entrypoint_modules();
         let started = self
             .python()
-            .map(|python| python.fork_server_command(&group_dir))
+            .map(|python| python.fork_server_command(&group_dir, &shared))
             .and_then(|mut command| {
                 self.prepare(&mut command, None, &group_dir, &log)?;
                 // The slot each fork overwrites with its unit's name (see `runner.py`).
@@ -196,6 +197,24 @@ impl Supervisor<'_> {
                 ForkState::Broken
             }
         };
+    }
+
+    /// The entrypoint modules of more than one forked unit: the fork server compiles them in
+    /// its idle time (where bytecode is not written), so that each fork does not.
+    fn shared_entrypoint_modules(&self) -> Vec<String> {
+        let mut units = std::collections::BTreeMap::<&str, usize>::new();
+        for planned in &self.ctx.plan.units {
+            if let Launch::Entrypoint { module, .. } = &planned.unit.launch
+                && self.forks(&planned.unit)
+            {
+                *units.entry(module.as_str()).or_default() += 1;
+            }
+        }
+        units
+            .into_iter()
+            .filter(|(_, count)| *count > 1)
+            .map(|(module, _)| module.to_owned())
+            .collect()
     }
 
     fn fork_broke(&mut self, reason: &str) {

@@ -19,22 +19,26 @@
     testrium_bootstrap.py tests-gated GROUP_DIR INPUT_JSON OUTPUT_JSON
         the same, pre-warmed: import what the tests need (no user code), then wait until
         INPUT_JSON exists (the runner writes it atomically when the units are done).
-    testrium_bootstrap.py fork-server GROUP_DIR
-        the fork server: import what units and tests need (no user code), then serve
-        requests, one JSON object a line on stdin, each answered by one JSON line on stdout.
-        A request ``{"argv": [...], "unit": NAME|null, "cwd": DIR, "env_set": {...},
-        "env_unset": [...], "log": FILE, "runner": PID}`` starts ``argv``
-        (``entrypoint``/``tests`` mode and their arguments, as they would be given to this
-        script) in a fork of the server, exactly as the exec'd interpreter would run (its
-        environment is the server's with ``env_set`` set and ``env_unset`` removed): in a process group of its own, a child of the runner (one
+    testrium_bootstrap.py fork-server GROUP_DIR [MODULE ...]
+        the fork server: import what units need (no user code), then serve requests on
+        stdin, each answered by one line on stdout. While no request waits, it imports, one
+        at a time, more modules units and tests may need (``_WARM_LATER``) and, where
+        bytecode is not written (``sys.dont_write_bytecode``), compiles (never runs) each
+        group file ``MODULE`` (entrypoint modules several units share), so that its forks
+        do not compile it again. A request is ``LENGTH\n`` then LENGTH bytes: NUL-separated
+        UTF-8 fields ``RUNNER_PID, UNIT (empty: none), CWD, LOG, N, ARG*N, M, (NAME, VALUE)*M,
+        K, NAME*K``. It starts the arguments (``entrypoint``/``tests`` mode and theirs, as
+        they would be given to this script) in a fork of the server, exactly as the exec'd
+        interpreter would run (its environment is the server's with the M variables set and
+        the K removed): in a process group of its own, a child of the runner (one
         ``clone(CLONE_PARENT)`` where it can, see ``_clone_parent``; else the server forks
         twice and the unit is re-parented to the runner, a child subreaper), killed when the
-        runner dies, with that environment, working directory, stdin
-        from /dev/null and stdout/stderr appended to FILE. The answer is ``{"pid": PID}``;
-        ``{"exec": REASON}`` when the unit must get a fresh interpreter (an interpreter
-        setting in its environment differs from the server's); ``{"error": TEXT}`` when the
-        fork failed. End of file on stdin ends the server. Single-threaded, no database
-        connection: a fork inherits nothing it must not.
+        runner dies, with that environment, working directory, stdin from /dev/null and
+        stdout/stderr appended to LOG. The answer is ``pid PID``; ``exec REASON`` when the
+        unit must get a fresh interpreter (an interpreter setting in its environment differs
+        from the server's); ``error TEXT`` when the fork failed. End of file on stdin ends
+        the server. Single-threaded, no database connection: a fork inherits nothing it must
+        not.
 """
 
 import os
@@ -67,12 +71,16 @@ def _ensure_runner_package():
 
 
 def _load_file(module_name, path, register=True):
-    import importlib.util
+    # `importlib.util` has these too, but imports `contextlib` (3 ms here) to have them.
+    import importlib.machinery
 
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    loader = None
+    if path in _COMPILED:
+        loader = _compiled_loader(module_name, path)
+    spec = importlib._bootstrap_external.spec_from_file_location(module_name, path, loader=loader)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
+    module = importlib._bootstrap.module_from_spec(spec)
     registered = register and module_name not in sys.modules
     if registered:
         sys.modules[module_name] = module
@@ -83,6 +91,26 @@ def _load_file(module_name, path, register=True):
             sys.modules.pop(module_name, None)
         raise
     return module
+
+
+def _compiled_loader(module_name, path):
+    """A loader of the group file ``path`` that runs the code the fork server compiled from
+    it while the file is unchanged (else compiles it, as for any source file)."""
+    import importlib.machinery
+
+    class CompiledLoader(importlib.machinery.SourceFileLoader):
+        def get_code(self, fullname):
+            mtime, size, code = _COMPILED.get(self.path, (None, None, None))
+            try:
+                stat = os.stat(self.path)
+            except OSError:
+                code = None
+            else:
+                if (stat.st_mtime_ns, stat.st_size) != (mtime, size):
+                    code = None
+            return code if code is not None else super().get_code(fullname)
+
+    return CompiledLoader(module_name, path)
 
 
 def _is_group_module(group_dir, module_name):
@@ -615,42 +643,72 @@ def _clone_parent():
     return clone
 
 
-def run_fork_server(group_dir):
+# Modules units and the direct tests may need, imported by the server while no request waits
+# (one at a time: a request is answered before the next import), so that later forks have
+# them; in dependency order, so that each step is short (1-2 ms here). A fork made earlier
+# imports what it needs itself. `json` is not needed to serve: requests are not JSON.
+_WARM_LATER = (
+    "enum",
+    "functools",
+    "re",
+    "json",
+    "collections",
+    "contextlib",
+    "threading",
+    "linecache",
+    "textwrap",
+    "traceback",
+    "importlib.util",
+    "fnmatch",
+    "shutil",
+    "testrium.common.utils",
+)
+
+
+def run_fork_server(group_dir, *modules):
     import ctypes
-    import importlib.util  # noqa: F401 - what loading an entrypoint needs
-    import json
+    import gc
+    import importlib.machinery  # noqa: F401 - what loading an entrypoint needs
     import sqlite3  # noqa: F401
-    import traceback  # noqa: F401
     import time
 
-    import testrium.common.utils  # noqa: F401
     import testrium.modules.events  # noqa: F401 - the probe client every unit imports
-
-    import gc
 
     fault = os.environ.get(_FAULT_ENV)
     if fault == "exit":
         return EXIT_FAILED
     libc = ctypes.CDLL(None, use_errno=True)
     clone = None if fault == "double-fork" else _clone_parent()
+    later = [("compile", m) for m in modules if sys.dont_write_bytecode]
+    later += [("import", m) for m in _WARM_LATER]
+    if later:
+        # Looked at without waiting while there is work for idle time.
+        os.set_blocking(0, False)
     pending = b""
     while True:
-        while b"\n" not in pending:
-            chunk = os.read(0, 65536)
+        payload, pending = _take_request(pending)
+        if payload is None:
+            try:
+                chunk = os.read(0, 65536)
+            except BlockingIOError:
+                _warm(group_dir, *later.pop(0))
+                if not later:
+                    os.set_blocking(0, True)
+                continue
             if not chunk:
                 return 0
             pending += chunk
-        line, pending = pending.split(b"\n", 1)
+            continue
         if fault == "die":
             return EXIT_FAILED
         if fault == "hang":
             while True:
                 time.sleep(3600)
         try:
-            request = json.loads(line)
+            request = _parse_request(payload)
             reason = _needs_exec(request)
             if reason is not None:
-                reply, argv = {"exec": reason}, None
+                reply, argv = f"exec {reason}", None
             else:
                 # What the server holds goes to the permanent generation: a fork's collector
                 # never walks it, so fewer of the pages it shares with the server are copied.
@@ -665,12 +723,67 @@ def run_fork_server(group_dir):
                 if clone is None:
                     reply, argv = _fork_unit(request, libc)
         except Exception as exc:  # a bad request: say so, keep serving
-            reply, argv = {"error": f"fork server: {exc!r}"}, None
+            reply, argv = f"error fork server: {exc!r}", None
         if argv is not None:
             # This process is the unit now: run it as the exec'd interpreter would.
             _run_forked(argv)
         if reply is not None:  # else answered already
-            os.write(1, (json.dumps(reply) + "\n").encode())
+            _answer(reply)
+
+
+def _take_request(pending):
+    """The payload of the first whole request in ``pending`` (None if there is none yet) and
+    what follows it."""
+    end = pending.find(b"\n")
+    if end < 0:
+        return None, pending
+    size = int(pending[:end])
+    if len(pending) - end - 1 < size:
+        return None, pending
+    return pending[end + 1 : end + 1 + size], pending[end + 1 + size :]
+
+
+def _parse_request(payload):
+    fields = iter(payload.decode().split("\0"))
+
+    def many():
+        return [next(fields) for _ in range(int(next(fields)))]
+
+    request = {"runner": int(next(fields)), "unit": next(fields) or None}
+    request["cwd"] = next(fields)
+    request["log"] = next(fields)
+    request["argv"] = many()
+    pairs = [next(fields) for _ in range(2 * int(next(fields)))]
+    request["env_set"] = dict(zip(pairs[0::2], pairs[1::2]))
+    request["env_unset"] = many()
+    return request
+
+
+def _answer(reply):
+    os.write(1, (reply.replace("\n", " ") + "\n").encode())
+
+
+# Code objects of group files compiled by the server: path -> (mtime_ns, size, code).
+_COMPILED = {}
+
+
+def _warm(group_dir, kind, name):
+    """One step of the server's idle time: import module ``name``, or compile (never run)
+    the group file of entrypoint module ``name``. Best effort: a failure here is the fork's
+    to meet, as it would be without a server."""
+    try:
+        if kind == "import":
+            __import__(name)
+            return
+        path = os.path.join(os.path.abspath(group_dir), *name.split(".")) + ".py"
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            source = handle.read()
+        # What SourceFileLoader compiles (importlib._bootstrap_external.source_to_code).
+        code = compile(source, path, "exec", dont_inherit=True, optimize=-1)
+        _COMPILED[path] = (stat.st_mtime_ns, stat.st_size, code)
+    except Exception:
+        pass
 
 
 def _run_forked(argv):
@@ -683,9 +796,12 @@ def _run_forked(argv):
     except SystemExit as exc:
         code = exc.code
     import atexit
-    import threading
 
-    threading._shutdown()
+    # As the interpreter's exit: non-daemon threads joined (none where `threading` was never
+    # imported: importing it here would cost 3 ms).
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
     atexit._run_exitfuncs()
     if code is None:
         code = 0
@@ -747,7 +863,7 @@ def _clone_unit(request, libc, clone):
         os.close(ready_read)
     if not ready:
         os.close(go_write)
-        return {"error": "fork: the unit ended before it had its own process group"}, None
+        return "error fork: the unit ended before it had its own process group", None
     return _answer_and_release(unit, go_write)
 
 
@@ -762,7 +878,7 @@ def _fork_unit(request, libc):
     except OSError as exc:
         for fd in (go_read, go_write, pid_read, pid_write):
             os.close(fd)
-        return {"error": f"fork: {exc}"}, None
+        return f"error fork: {exc}", None
     if middle == 0:
         try:
             os.close(go_write)
@@ -795,7 +911,7 @@ def _fork_unit(request, libc):
         os.close(pid_read)
     if status != 0 or not data:
         os.close(go_write)  # a unit that was born reads end of file and exits
-        return {"error": f"fork: the middle process ended with status {status}"}, None
+        return f"error fork: the middle process ended with status {status}", None
     # The middle process is reaped, so the unit is the runner's child now: tell the runner,
     # then let the unit go.
     return _answer_and_release(int(data), go_write)
@@ -803,9 +919,7 @@ def _fork_unit(request, libc):
 
 def _answer_and_release(pid, go_write):
     """Tells the runner the unit's pid (the answer to its request), then lets the unit go."""
-    import json
-
-    os.write(1, (json.dumps({"pid": pid}) + "\n").encode())
+    _answer(f"pid {pid}")
     try:
         os.write(go_write, b"g")
     finally:
@@ -815,7 +929,7 @@ def _answer_and_release(pid, go_write):
 
 def _become_unit(request, libc, go_read):
     """In the grandchild: wait to be released, then become what the exec'd unit would be."""
-    import signal
+    import _signal  # `signal` would import `enum` (2 ms here)
 
     try:
         os.setpgid(0, 0)
@@ -827,8 +941,8 @@ def _become_unit(request, libc, go_read):
         # The server died before the runner heard of this process: it must run nothing.
         os._exit(EXIT_FAILED)
     # Killed when the runner dies, as an exec'd unit is (PR_SET_PDEATHSIG = 1).
-    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != request["runner"]:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if libc.prctl(1, _signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != request["runner"]:
+        os.kill(os.getpid(), _signal.SIGKILL)
     _write_unit_slot(request.get("unit"))
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -883,7 +997,10 @@ def main(argv):
         "tests-gated": (run_tests_gated, 3),
         "fork-server": (run_fork_server, 1),
     }
-    if len(argv) < 2 or argv[1] not in modes or len(argv) - 2 != modes[argv[1]][1]:
+    arity = modes[argv[1]][1] if len(argv) >= 2 and argv[1] in modes else -1
+    # The fork server takes its group's folder, then any number of module names.
+    variadic = len(argv) >= 2 and argv[1] == "fork-server"
+    if arity < 0 or (len(argv) - 2 < arity if variadic else len(argv) - 2 != arity):
         print(__doc__, file=sys.stderr)
         return EXIT_USAGE
     function, _ = modes[argv[1]]

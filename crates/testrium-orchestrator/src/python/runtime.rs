@@ -158,9 +158,12 @@ impl PythonRuntime {
 
     /// The fork server (the bootstrap's `fork-server` mode): a pre-warmed interpreter whose
     /// forks run `entrypoint_command` and `direct_tests_command` (their arguments, working
-    /// directory and environment sent as a request), see `attempt/fork.rs`.
-    pub(crate) fn fork_server_command(&self, group_dir: &Path) -> Command {
-        self.bootstrap("fork-server", group_dir)
+    /// directory and environment sent as a request), see `attempt/fork.rs`. It compiles the
+    /// group files of `modules` in its idle time (entrypoint modules several forks load).
+    pub(crate) fn fork_server_command(&self, group_dir: &Path, modules: &[String]) -> Command {
+        let mut command = self.bootstrap("fork-server", group_dir);
+        command.args(modules);
+        command
     }
 
     fn bootstrap(&self, mode: &str, group_dir: &Path) -> Command {

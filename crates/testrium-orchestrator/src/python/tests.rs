@@ -571,3 +571,43 @@ fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Issue 15: where bytecode is not written, the fork server compiles (never runs) a group file
+/// several forked units load, and its forks load it with that code — unless the file changed
+/// since (a unit that rewrites it is followed by one that runs the new code).
+#[test]
+fn a_group_file_the_server_compiled_is_loaded_with_that_code_until_it_changes() {
+    let fixture = Fixture::new("compiled");
+    let path = fixture.file(
+        "shared.py",
+        "VERSION = 'old'\ndef f():\n    return VERSION\n",
+    );
+    let script = r#"
+import os, sys
+import testrium._runner as runner
+group, path = sys.argv[1], sys.argv[2]
+runner._warm(group, "compile", "shared")
+runner._warm(group, "compile", "missing")  # no such file: nothing, no error
+code = runner._COMPILED[path][2]
+first = runner._load_file("shared", path)
+print(first.f(), any(c is first.f.__code__ for c in code.co_consts), sorted(runner._COMPILED) == [path])
+with open(path, "w") as handle:
+    handle.write("VERSION = 'newer'\ndef f():\n    return VERSION\n")
+second = runner._load_file("shared_again", path)
+print(second.f(), any(c is second.f.__code__ for c in code.co_consts))
+"#;
+    let output = std::process::Command::new(python())
+        .arg("-B")
+        .arg("-c")
+        .arg(script)
+        .arg(fixture.group())
+        .arg(&path)
+        .env("PYTHONPATH", fixture.runtime.package_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "old True True\nnewer False\n"
+    );
+}
