@@ -160,7 +160,12 @@ impl ForkServer {
         let (kind, text) = answer.split_once(' ').unwrap_or((&answer, ""));
         match kind {
             "pid" => match text.parse::<u32>() {
-                Ok(pid) => Forked::Started(Process::adopt(pid)),
+                Ok(pid) => {
+                    // Its own process group before anything may signal it: the fork sets it
+                    // first thing, and so does its parent (this process), whichever is first.
+                    process::set_own_group(pid);
+                    Forked::Started(Process::adopt(pid))
+                }
                 Err(_) => self.broken(format!("invalid answer: {answer:?}")),
             },
             "exec" => Forked::Exec,

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 pub(crate) use nix::sys::signal::Signal;
 
 pub(crate) use self::cgroup::AttemptCgroup;
-pub(crate) use self::unix::{ENV_RUN_ID, Watchdog, become_subreaper, join_cgroup, signal_group};
+pub(crate) use self::unix::{
+    ENV_RUN_ID, Watchdog, become_subreaper, join_cgroup, set_own_group, signal_group,
+};
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

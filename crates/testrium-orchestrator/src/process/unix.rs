@@ -125,6 +125,16 @@ pub(crate) fn signal_group(pgid: u32, signal: Signal) -> bool {
     nix::sys::signal::killpg(Pid::from_raw(pgid), signal).is_ok()
 }
 
+/// Makes the child `pid` the leader of a process group of its own, as it does itself first
+/// thing (a fork of the Python fork server): whichever is first. Best effort — it may have
+/// exited, or set it and started a program already.
+pub(crate) fn set_own_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let pid = Pid::from_raw(pid);
+        let _ = nix::unistd::setpgid(pid, pid);
+    }
+}
+
 /// Whether the process group `pgid` still has members.
 pub(crate) fn group_exists(pgid: u32) -> bool {
     let Ok(pgid) = i32::try_from(pgid) else {

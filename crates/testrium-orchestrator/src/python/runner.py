@@ -833,22 +833,18 @@ def _clone_unit(request, libc, clone):
     """Makes the unit with one ``clone`` (a child of the runner from its birth). Returns as
     ``_fork_unit``; raises OSError (nothing made) when the call is refused."""
     go_read, go_write = os.pipe()
-    ready_read, ready_write = os.pipe()
     try:
         unit = clone()
     except OSError:
-        for fd in (go_read, go_write, ready_read, ready_write):
-            os.close(fd)
+        os.close(go_read)
+        os.close(go_write)
         raise
     if unit == 0:
         try:
             os.close(go_write)
-            os.close(ready_read)
-            # Its own process group before the runner hears of it (only the unit itself or
-            # its parent, the runner, may set it).
-            os.setpgid(0, 0)
-            os.write(ready_write, b"r")
-            os.close(ready_write)
+            # Its own process group is set first thing in `_become_unit`. The runner, its
+            # parent, sets it too as soon as it reads the pid (whichever is first), so the
+            # server does not wait for the unit to run before it answers.
             return None, _become_unit(request, libc, go_read)
         except BaseException as exc:
             try:
@@ -856,14 +852,6 @@ def _clone_unit(request, libc, clone):
             finally:
                 os._exit(EXIT_FAILED)
     os.close(go_read)
-    os.close(ready_write)
-    try:
-        ready = os.read(ready_read, 1) == b"r"  # or end of file: it died before
-    finally:
-        os.close(ready_read)
-    if not ready:
-        os.close(go_write)
-        return "error fork: the unit ended before it had its own process group", None
     return _answer_and_release(unit, go_write)
 
 
@@ -934,7 +922,7 @@ def _become_unit(request, libc, go_read):
     try:
         os.setpgid(0, 0)
     except OSError:
-        pass  # done already
+        pass  # done already (by the middle process, or by the runner)
     released = os.read(go_read, 1) == b"g"
     os.close(go_read)
     if not released:
