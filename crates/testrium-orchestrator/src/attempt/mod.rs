@@ -658,12 +658,6 @@ impl<'a> Supervisor<'a> {
 
     // ----- the last resort ---------------------------------------------------------------
 
-    /// Kills every process still carrying the attempt's marker (daemons, `setsid` children);
-    /// returns how many there were.
-    fn sweep(&mut self) -> usize {
-        process::kill_marked(&self.marker, Instant::now() + SWEEP_DEADLINE).len()
-    }
-
     /// Kills what is left in the attempt's cgroup (descendants that left their unit's process
     /// group and cleared their environment); returns how many there were.
     fn kill_cgroup(&mut self) -> usize {

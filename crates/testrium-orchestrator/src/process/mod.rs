@@ -402,14 +402,25 @@ fn kill_adopted_orphans(since_ticks: u64) -> usize {
     let Some(own_session) = unix::own_session() else {
         return 0;
     };
-    let processes = unix::all_processes();
+    // Our children, from the kernel's list of them where it keeps one (a few files instead of
+    // every process in /proc: 0.5 ms of each attempt's end here).
+    let candidates = match unix::own_children() {
+        Some(children) => children
+            .into_iter()
+            .filter_map(|pid| unix::proc_stat(pid).map(|stat| (pid, stat)))
+            .collect(),
+        None => unix::all_processes(),
+    };
     // Children of ours in a session of their own, born during the attempts: adopted daemons.
     // (Children the embedding program starts itself stay in its session.)
-    let orphans: Vec<(u32, unix::ProcStat)> = processes
-        .iter()
+    let orphans: Vec<(u32, unix::ProcStat)> = candidates
+        .into_iter()
         .filter(|(_, s)| s.ppid == own && s.session != own_session && s.start_time >= since_ticks)
-        .copied()
         .collect();
+    if orphans.is_empty() {
+        return 0;
+    }
+    let processes = unix::all_processes();
     let mut killed = 0;
     for (pid, stat) in &orphans {
         if !stat.is_running() {

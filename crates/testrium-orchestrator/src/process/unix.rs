@@ -335,6 +335,27 @@ pub(crate) fn all_processes() -> Vec<(u32, ProcStat)> {
         .collect()
 }
 
+/// The pids of this process's children (those of each of its threads), from
+/// `/proc/self/task/<tid>/children`; `None` where the kernel does not keep that list
+/// (`CONFIG_PROC_CHILDREN`).
+pub(crate) fn own_children() -> Option<Vec<u32>> {
+    let main = format!("/proc/self/task/{}/children", std::process::id());
+    if !std::path::Path::new(&main).exists() {
+        return None;
+    }
+    let mut children = Vec::new();
+    for task in fs::read_dir("/proc/self/task").ok()?.flatten() {
+        // A thread that ended meanwhile has no list any more: it has no children either.
+        if let Ok(list) = fs::read_to_string(task.path().join("children")) {
+            children.extend(
+                list.split_whitespace()
+                    .filter_map(|pid| pid.parse::<u32>().ok()),
+            );
+        }
+    }
+    Some(children)
+}
+
 /// Now, in the unit of [`ProcStat::start_time`]: clock ticks since boot.
 pub(crate) fn now_ticks() -> u64 {
     // SAFETY: sysconf only reads a configuration value.
@@ -430,6 +451,28 @@ mod tests {
         assert_eq!(stat.ppid, std::os::unix::process::parent_id());
         assert!(now_ticks() >= stat.start_time);
         assert!(stat.start_time > 0);
+    }
+
+    /// The kernel's list of our children (when it keeps one) holds a child started by
+    /// another thread too: orphans adopted as a subreaper are found through it.
+    #[test]
+    fn own_children_lists_the_children_of_every_thread() {
+        let spawn = || {
+            std::process::Command::new("cat")
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .expect("cat")
+        };
+        let mut here = spawn();
+        let mut there = std::thread::spawn(spawn).join().expect("thread");
+        if let Some(children) = own_children() {
+            assert!(children.contains(&here.id()), "{children:?}");
+            assert!(children.contains(&there.id()), "{children:?}");
+        }
+        for child in [&mut here, &mut there] {
+            drop(child.stdin.take());
+            child.wait().expect("wait");
+        }
     }
 
     #[test]
