@@ -111,6 +111,38 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("UnitStatus", "MonoNs", "INTEGER DEFAULT NULL"),
 ];
 
+/// Identifies the empty database [`connect`] makes: the schema version, every statement of the
+/// schema and the SQLite library. A copy of an empty database with the same fingerprint is
+/// what creating one would give (see `RunDb::create_in_cache`).
+pub(crate) fn fingerprint() -> u64 {
+    // FNV-1a: stable across builds and platforms (std's hasher is not).
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &byte in bytes.iter().chain(b"\0") {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    feed(&SCHEMA_VERSION.to_le_bytes());
+    feed(rusqlite::version().as_bytes());
+    for sql in [
+        CREATE_EVENTS,
+        CREATE_UNIT_STATUS,
+        CREATE_RESULTS,
+        CREATE_TRANSITIONS,
+        CREATE_META,
+    ] {
+        feed(sql.as_bytes());
+    }
+    for (table, column, decl) in ADDED_COLUMNS {
+        feed(table.as_bytes());
+        feed(column.as_bytes());
+        feed(decl.as_bytes());
+    }
+    feed(&JOURNAL_SIZE_LIMIT.to_le_bytes());
+    hash
+}
+
 /// How much a connection's own commits and checkpoints wait for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Durability {

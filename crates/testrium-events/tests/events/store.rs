@@ -23,6 +23,64 @@ fn create_sets_wal_and_schema_version() {
     );
 }
 
+/// The schema as SQLite keeps it, the journal mode and the schema version.
+fn layout(path: &std::path::Path) -> (Vec<String>, String, String) {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+        .expect("prepare");
+    let sql = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    (
+        sql,
+        pragma(path, "journal_mode"),
+        pragma(path, "user_version"),
+    )
+}
+
+/// Issue 15: `create_in_cache` keeps an empty database in the cache on its first call and
+/// copies it on later ones; a copy is what `create` makes (same schema, journal mode, version,
+/// no rows) and takes probes. A broken file where the cache's database should be is never a
+/// broken run database: the database is created as `create` does.
+#[test]
+fn create_in_cache_copies_an_empty_database_kept_in_the_cache() {
+    let dir = TempDir::new("create-cached");
+    let cache = dir.path().join("cache");
+    let reference = dir.path().join("reference/Data.db");
+    drop(RunDb::create(&reference).expect("create"));
+    let first = dir.path().join("first/Data.db");
+    drop(RunDb::create_in_cache(&first, &cache).expect("first"));
+    let kept: Vec<_> = std::fs::read_dir(&cache)
+        .expect("cache")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let second = dir.path().join("second/Data.db");
+    let db = RunDb::create_in_cache(&second, &cache).expect("second");
+    for made in [&first, &second] {
+        assert_eq!(layout(made), layout(&reference));
+    }
+    assert_eq!(db.read_events().expect("read").events, []);
+    Probe::open(&second, "u")
+        .expect("probe")
+        .emit("on-a-copy")
+        .expect("emit");
+    assert_eq!(db.read_events().expect("read").events[0].step, "on-a-copy");
+    // The kept database replaced by something that is not one.
+    std::fs::write(&kept[0], b"not a database").expect("spoil");
+    let third = dir.path().join("third/Data.db");
+    drop(RunDb::create_in_cache(&third, &cache).expect("third"));
+    assert_eq!(layout(&third), layout(&reference));
+    assert_eq!(
+        layout(&kept[0]),
+        layout(&reference),
+        "a good one is kept again"
+    );
+}
+
 #[test]
 fn events_round_trip_in_id_order() {
     let dir = TempDir::new("roundtrip");

@@ -186,7 +186,13 @@ pub(crate) fn run(
     let dir = rundir::create(ctx.base, &group.name).map_err(|(path, source)| {
         RunError::new(&group.name, RunErrorKind::RunDir { path, source })
     })?;
-    let mut db = RunDb::create(&dir.db).map_err(|source| store_error(group, &dir.db, source))?;
+    // From an empty database kept in the user's cache where there is one (a copy instead of
+    // creating the schema: about 0.4 ms of every attempt here).
+    let created = match crate::python::cache_dir() {
+        Some(cache) => RunDb::create_in_cache(&dir.db, &cache),
+        None => RunDb::create(&dir.db),
+    };
+    let mut db = created.map_err(|source| store_error(group, &dir.db, source))?;
     // The runner never waits long for a unit holding the write lock: its state writes are
     // queued and retried (see `Supervisor::record_state`).
     db.set_busy_timeout(RUNNER_BUSY_TIMEOUT)

@@ -53,7 +53,7 @@ pub(crate) fn resolve_interpreter() -> Result<PathBuf, PythonError> {
 }
 
 /// `$XDG_CACHE_HOME/testrium` or `~/.cache/testrium`.
-pub(super) fn default_cache_dir() -> Option<PathBuf> {
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
