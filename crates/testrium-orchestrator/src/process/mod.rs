@@ -5,6 +5,7 @@ mod cgroup;
 mod clone;
 pub(crate) use clone::ChildStdio;
 mod unix;
+mod watchdog;
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -18,8 +19,9 @@ pub(crate) use nix::sys::signal::Signal;
 
 pub(crate) use self::cgroup::AttemptCgroup;
 pub(crate) use self::unix::{
-    ENV_RUN_ID, Watchdog, become_subreaper, join_cgroup, set_own_group, signal_group,
+    ENV_RUN_ID, become_subreaper, join_cgroup, set_own_group, signal_group,
 };
+pub(crate) use self::watchdog::Watchdog;
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
