@@ -341,25 +341,41 @@ impl RunDb {
         FileWatch::new(&wal_path(&self.path)).map(|inner| ChangeWatch { inner })
     }
 
-    /// Records that `unit` entered `state`: the `UnitStatus` row (as the original) and a row in
-    /// `UnitTransitions`, both with wall-clock and monotonic timestamps.
+    /// Records that `unit` entered `state` now: the `UnitStatus` row (as the original) and a
+    /// row in `UnitTransitions`, both with wall-clock and monotonic timestamps.
     pub fn set_unit_state(&self, unit: &str, state: UnitState) -> Result<(), StoreError> {
+        let record = UnitStateRecord::new(unit, state, unix_time(), Some(monotonic_ns()));
+        self.set_unit_states(std::slice::from_ref(&record))
+    }
+
+    /// Records several state changes, in order, each with its own timestamps, in one
+    /// transaction (one commit instead of one each: the runner writes a turn's changes at
+    /// once). A record without a monotonic time stores none.
+    pub fn set_unit_states(&self, records: &[UnitStateRecord]) -> Result<(), StoreError> {
         let err = |e| StoreError::sqlite(&self.path, "record a unit state", e);
-        let time = unix_time();
-        let mono = monotonic_ns();
+        if records.is_empty() {
+            return Ok(());
+        }
         let tx = self.conn.unchecked_transaction().map_err(err)?;
-        tx.prepare_cached(
-            "INSERT INTO UnitStatus (Unit, Status, UpdatedAt, MonoNs) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(Unit) DO UPDATE SET Status = excluded.Status,
-                 UpdatedAt = excluded.UpdatedAt, MonoNs = excluded.MonoNs",
-        )
-        .and_then(|mut s| s.execute((unit, state.as_str(), time, mono)))
-        .map_err(err)?;
-        tx.prepare_cached(
-            "INSERT INTO UnitTransitions (Unit, Status, Time, MonoNs) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut s| s.execute((unit, state.as_str(), time, mono)))
-        .map_err(err)?;
+        {
+            let mut status = tx
+                .prepare_cached(
+                    "INSERT INTO UnitStatus (Unit, Status, UpdatedAt, MonoNs) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(Unit) DO UPDATE SET Status = excluded.Status,
+                         UpdatedAt = excluded.UpdatedAt, MonoNs = excluded.MonoNs",
+                )
+                .map_err(err)?;
+            let mut transition = tx
+                .prepare_cached(
+                    "INSERT INTO UnitTransitions (Unit, Status, Time, MonoNs) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for r in records {
+                let row = (r.unit.as_str(), r.state.as_str(), r.time, r.mono_ns);
+                status.execute(row).map_err(err)?;
+                transition.execute(row).map_err(err)?;
+            }
+        }
         tx.commit().map_err(err)
     }
 

@@ -81,6 +81,28 @@ fn create_in_cache_copies_an_empty_database_kept_in_the_cache() {
     );
 }
 
+/// Issue 15: the runner writes a turn's state changes in one commit; each keeps the time it
+/// was entered (not the time of the commit), in order.
+#[test]
+fn set_unit_states_keeps_each_change_with_its_own_time_in_order() {
+    use testrium_events::UnitStateRecord;
+
+    let dir = TempDir::new("states-batch");
+    let db = RunDb::create(&dir.db()).expect("create");
+    let records = [
+        UnitStateRecord::new("a", UnitState::Starting, 10.0, Some(1_000)),
+        UnitStateRecord::new("a", UnitState::Ready, 11.0, Some(2_000)),
+        UnitStateRecord::new("b", UnitState::Starting, 12.0, None),
+    ];
+    db.set_unit_states(&records).expect("write");
+    db.set_unit_states(&[]).expect("nothing to write");
+    assert_eq!(db.unit_transitions().expect("transitions"), records);
+    assert_eq!(
+        db.unit_states().expect("states"),
+        [records[1].clone(), records[2].clone()]
+    );
+}
+
 #[test]
 fn events_round_trip_in_id_order() {
     let dir = TempDir::new("roundtrip");

@@ -32,8 +32,9 @@ impl<'a> Supervisor<'a> {
             RunError::new(&self.group().name, RunErrorKind::Ports { message })
         })?;
         for slot in &self.sched.units {
-            self.record_state(&slot.unit.name, UnitState::Created)?;
+            self.record_state(&slot.unit.name, UnitState::Created);
         }
+        self.flush_states()?;
         if !self.sched.units.is_empty() || self.group().setup.is_some() {
             // Best effort: without `sh`, descendants of a SIGKILLed runner's units are killed
             // by the next run's sweep instead.

@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use testrium_config::Group;
-use testrium_events::{ChangeWatch, RunDb, StoreError, UnitState, monotonic_ns};
+use testrium_events::{ChangeWatch, RunDb, StoreError, UnitState, UnitStateRecord, monotonic_ns};
 use testrium_verify::Expectations;
 
 use self::scheduler::{Action, Limits, Scheduler};
@@ -194,7 +194,7 @@ pub(crate) fn run(
     };
     let mut db = created.map_err(|source| store_error(group, &dir.db, source))?;
     // The runner never waits long for a unit holding the write lock: its state writes are
-    // queued and retried (see `Supervisor::record_state`).
+    // queued and retried (see `Supervisor::flush_states`).
     db.set_busy_timeout(RUNNER_BUSY_TIMEOUT)
         .map_err(|source| store_error(group, &dir.db, source))?;
     observer(&RunEvent::AttemptStarted {
@@ -271,8 +271,8 @@ struct Supervisor<'a> {
     output_lines: u64,
     /// This attempt, counted among those in flight in the process.
     in_flight: Option<process::AttemptGuard>,
-    /// State writes waiting for a unit to release the database's write lock.
-    pending_states: RefCell<VecDeque<(String, UnitState)>>,
+    /// State changes not written yet (see `states.rs`).
+    pending_states: RefCell<VecDeque<UnitStateRecord>>,
     /// Every state a unit entered, with its time since the start (for the outcome).
     transitions: RefCell<Vec<crate::outcome::UnitTransition>>,
     /// Kills the attempt's marked processes if this runner dies without tearing down.
@@ -550,13 +550,19 @@ impl<'a> Supervisor<'a> {
                 }
             }
         }
+        // The turn's state changes, in one commit.
+        self.flush_states()?;
         Ok(started)
     }
 
     /// Starts a unit: its `starting` state first (its timestamp is the start), then its
     /// process (a pre-warmed interpreter is released by that state).
     fn start(&mut self, index: usize, observer: &mut dyn FnMut(&RunEvent)) -> Result<(), RunError> {
-        self.record_state(self.name(index), UnitState::Starting)?;
+        self.record_state(self.name(index), UnitState::Starting);
+        if self.procs[index].prewarmed.is_some() {
+            // The interpreter waiting for this state must find it in the database.
+            self.flush_states()?;
+        }
         // A pre-warmed interpreter that died waiting is reaped here; the unit then starts the
         // usual way.
         let prewarmed = self.procs[index]
