@@ -103,6 +103,15 @@ const CREATE_META: &str = "CREATE TABLE IF NOT EXISTS TestriumMeta (
 )";
 
 /// Columns added to tables that may have been created by an older client.
+/// Every table, as [`connect`] creates them.
+const CREATE_TABLES: [&str; 5] = [
+    CREATE_EVENTS,
+    CREATE_UNIT_STATUS,
+    CREATE_RESULTS,
+    CREATE_TRANSITIONS,
+    CREATE_META,
+];
+
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("Events", "Metadata", "TEXT"),
     ("Events", "MonoNs", "INTEGER DEFAULT NULL"),
@@ -125,13 +134,7 @@ pub(crate) fn fingerprint() -> u64 {
     };
     feed(&SCHEMA_VERSION.to_le_bytes());
     feed(rusqlite::version().as_bytes());
-    for sql in [
-        CREATE_EVENTS,
-        CREATE_UNIT_STATUS,
-        CREATE_RESULTS,
-        CREATE_TRANSITIONS,
-        CREATE_META,
-    ] {
+    for sql in CREATE_TABLES {
         feed(sql.as_bytes());
     }
     for (table, column, decl) in ADDED_COLUMNS {
@@ -336,13 +339,7 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn create_and_extend(conn: &Connection) -> rusqlite::Result<()> {
-    for sql in [
-        CREATE_EVENTS,
-        CREATE_UNIT_STATUS,
-        CREATE_RESULTS,
-        CREATE_TRANSITIONS,
-        CREATE_META,
-    ] {
+    for sql in CREATE_TABLES {
         conn.execute_batch(sql)?;
     }
     for (table, column, decl) in ADDED_COLUMNS {

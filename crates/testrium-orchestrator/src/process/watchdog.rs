@@ -13,7 +13,7 @@
 //! everything it needs (paths, the marker to look for, buffers) is made before the fork, and
 //! the child makes raw system calls only — no allocation, no lock, no Rust I/O.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -242,53 +242,20 @@ impl Plan {
 
     /// SIGKILL to every process whose environment holds the marker.
     unsafe fn kill_marked(&mut self) {
+        // Out of `self` for the walk (no allocation: an empty Vec holds none).
+        let mut dents = std::mem::take(&mut self.dents);
         // SAFETY: raw system calls on owned memory.
         unsafe {
             let own = libc::getpid();
-            let proc_dir = libc::open(
-                c"/proc".as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            );
-            if proc_dir < 0 {
-                return;
-            }
-            loop {
-                let n = libc::syscall(
-                    libc::SYS_getdents64,
-                    proc_dir,
-                    self.dents.as_mut_ptr(),
-                    self.dents.len(),
-                );
-                if n <= 0 {
-                    break;
+            each_entry(c"/proc", &mut dents, |name, _| {
+                if let Some(pid) = parse_pid(name).filter(|&pid| pid != own)
+                    && self.carries_marker(pid)
+                {
+                    libc::kill(pid, libc::SIGKILL);
                 }
-                let mut at = 0usize;
-                let end = usize::try_from(n).unwrap_or(0);
-                while at + 19 < end {
-                    // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
-                    let reclen = usize::from(u16::from_ne_bytes([
-                        self.dents[at + 16],
-                        self.dents[at + 17],
-                    ]));
-                    if reclen == 0 {
-                        break;
-                    }
-                    let name_start = at + 19;
-                    let name_end = self.dents[name_start..at + reclen]
-                        .iter()
-                        .position(|&b| b == 0)
-                        .map_or(at + reclen, |p| name_start + p);
-                    let pid = parse_pid(&self.dents[name_start..name_end]);
-                    if let Some(pid) = pid.filter(|&pid| pid != own)
-                        && self.carries_marker(pid)
-                    {
-                        libc::kill(pid, libc::SIGKILL);
-                    }
-                    at += reclen;
-                }
-            }
-            libc::close(proc_dir);
+            });
         }
+        self.dents = dents;
     }
 
     /// Whether `/proc/<pid>/environ` holds the marker.
@@ -344,59 +311,20 @@ impl Plan {
             return;
         };
         let dir_bytes = dir.as_bytes();
+        let path = &mut self.path;
         // SAFETY: raw system calls on owned memory.
         unsafe {
             for _ in 0..RMDIR_TRIES {
-                let fd = libc::open(
-                    dir.as_ptr(),
-                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                );
-                if fd < 0 {
-                    return;
-                }
-                loop {
-                    let n = libc::syscall(
-                        libc::SYS_getdents64,
-                        fd,
-                        self.dents.as_mut_ptr(),
-                        self.dents.len(),
-                    );
-                    if n <= 0 {
-                        break;
+                each_entry(dir, &mut self.dents, |name, kind| {
+                    let len = dir_bytes.len() + 1 + name.len();
+                    if kind == libc::DT_DIR && name != b"." && name != b".." && len < path.len() {
+                        path[..dir_bytes.len()].copy_from_slice(dir_bytes);
+                        path[dir_bytes.len()] = b'/';
+                        path[dir_bytes.len() + 1..len].copy_from_slice(name);
+                        path[len] = 0;
+                        libc::rmdir(path.as_ptr().cast());
                     }
-                    let end = usize::try_from(n).unwrap_or(0);
-                    let mut at = 0usize;
-                    while at + 19 < end {
-                        let reclen = usize::from(u16::from_ne_bytes([
-                            self.dents[at + 16],
-                            self.dents[at + 17],
-                        ]));
-                        if reclen == 0 {
-                            break;
-                        }
-                        let kind = self.dents[at + 18];
-                        let name_start = at + 19;
-                        let name_end = self.dents[name_start..at + reclen]
-                            .iter()
-                            .position(|&b| b == 0)
-                            .map_or(at + reclen, |p| name_start + p);
-                        let name = &self.dents[name_start..name_end];
-                        let len = dir_bytes.len() + 1 + name.len();
-                        if kind == libc::DT_DIR
-                            && name != b"."
-                            && name != b".."
-                            && len < self.path.len()
-                        {
-                            self.path[..dir_bytes.len()].copy_from_slice(dir_bytes);
-                            self.path[dir_bytes.len()] = b'/';
-                            self.path[dir_bytes.len() + 1..len].copy_from_slice(name);
-                            self.path[len] = 0;
-                            libc::rmdir(self.path.as_ptr().cast());
-                        }
-                        at += reclen;
-                    }
-                }
-                libc::close(fd);
+                });
                 if libc::rmdir(dir.as_ptr()) == 0 || *libc::__errno_location() == libc::ENOENT {
                     return;
                 }
@@ -407,6 +335,47 @@ impl Plan {
                 libc::nanosleep(&pause, std::ptr::null_mut());
             }
         }
+    }
+}
+
+/// Calls `visit(name, type)` for each entry of the folder `dir`, read with `getdents64` into
+/// `buf` (no allocation). Nothing when it cannot be opened.
+///
+/// # Safety
+///
+/// Raw system calls only; safe after `fork`.
+unsafe fn each_entry(dir: &CStr, buf: &mut [u8], mut visit: impl FnMut(&[u8], u8)) {
+    // SAFETY: raw system calls on owned memory; the kernel fills `buf` with whole
+    // `struct linux_dirent64` records: ino (8), off (8), reclen (2), type (1), name (NUL-ended).
+    unsafe {
+        let fd = libc::open(
+            dir.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return;
+        }
+        loop {
+            let n = libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len());
+            let Ok(end) = usize::try_from(n) else {
+                break;
+            };
+            if end == 0 {
+                break;
+            }
+            let mut at = 0usize;
+            while at + 19 < end {
+                let reclen = usize::from(u16::from_ne_bytes([buf[at + 16], buf[at + 17]]));
+                if reclen == 0 || at + reclen > end {
+                    break;
+                }
+                let name = &buf[at + 19..at + reclen];
+                let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+                visit(name, buf[at + 18]);
+                at += reclen;
+            }
+        }
+        libc::close(fd);
     }
 }
 
@@ -490,6 +459,22 @@ mod tests {
         }
     }
 
+    /// A marker of this test process's own.
+    fn marker(tag: &str) -> String {
+        let ticks = super::super::unix::now_ticks();
+        format!("watchdog-{tag}.{}.{ticks}", std::process::id())
+    }
+
+    /// `child` (a `cat`) still runs; it then ends normally once its input is closed.
+    fn still_alive(child: &mut std::process::Child, what: &str) {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "{what} lives"
+        );
+        drop(child.stdin.take());
+        assert!(ended(child).expect("cat ends").success());
+    }
+
     fn cat(marker: &str) -> std::process::Child {
         std::process::Command::new("cat")
             .stdin(std::process::Stdio::piped())
@@ -504,11 +489,7 @@ mod tests {
     fn without_the_runner_the_watchdog_kills_the_marked_processes() {
         use std::os::unix::process::ExitStatusExt;
 
-        let marker = format!(
-            "watchdog-test.{}.{}",
-            std::process::id(),
-            super::super::unix::now_ticks()
-        );
+        let marker = marker("gone");
         let mut marked = cat(&marker);
         let mut other = cat(&format!("{marker}-other"));
         let mut dog = Watchdog::start(&marker, None).expect("watchdog");
@@ -520,22 +501,13 @@ mod tests {
             reap_child(dog.pid) || PidFd::open(dog.pid).is_err(),
             "the watchdog ended"
         );
-        assert!(
-            other.try_wait().expect("try_wait").is_none(),
-            "another marker's process lives"
-        );
-        drop(other.stdin.take());
-        assert!(ended(&mut other).expect("cat ends").success());
+        still_alive(&mut other, "another marker's process");
     }
 
     /// A clean end: the watchdog stands down at its word and kills nothing.
     #[test]
     fn at_the_runners_word_the_watchdog_ends_and_kills_nothing() {
-        let marker = format!(
-            "watchdog-word.{}.{}",
-            std::process::id(),
-            super::super::unix::now_ticks()
-        );
+        let marker = marker("word");
         let mut marked = cat(&marker);
         let mut dog = Watchdog::start(&marker, None).expect("watchdog");
         let pid = dog.pid;
@@ -544,12 +516,7 @@ mod tests {
             PidFd::open(pid).is_err(),
             "the watchdog ended and was reaped"
         );
-        assert!(
-            marked.try_wait().expect("try_wait").is_none(),
-            "nothing was killed"
-        );
-        drop(marked.stdin.take());
-        assert!(ended(&mut marked).expect("cat ends").success());
+        still_alive(&mut marked, "the marked process");
     }
 
     #[test]
