@@ -18,6 +18,10 @@ must pass):
     PY=$(python3 -c 'import sys; print(sys.executable)')   # not the pyenv shim
     $PY tests/compat/bench_fork.py --original /tmp/orig-venv/bin/testrium \\
         --ours target/release/testrium --floor ../shared/bench/floor.py -n 20 --units-rounds 5
+    # like for like: the floor and ours on a virtual environment's interpreter too (the
+    # original's never processes the base interpreter's site-packages .pth files)
+    python3 -m venv /tmp/bench-venv
+    $PY tests/compat/bench_fork.py ... --python /tmp/bench-venv/bin/python3
 
 Wall time is measured around the whole command (the runner's own start included; for the
 floor, its interpreter's start too). Prints medians, minimums, the ratios and the 1-minute
