@@ -36,8 +36,8 @@ impl<'a> Supervisor<'a> {
         }
         self.flush_states()?;
         if !self.sched.units.is_empty() || self.group().setup.is_some() {
-            // Best effort: without `sh`, descendants of a SIGKILLed runner's units are killed
-            // by the next run's sweep instead.
+            // Best effort: without a watchdog (it could not be forked), descendants of a
+            // SIGKILLed runner's units are killed by the next run's sweep instead.
             let cgroup = self.cgroup.as_ref().map(process::AttemptCgroup::path);
             self.watchdog = process::Watchdog::start(&self.marker, cgroup).ok();
         }
@@ -89,10 +89,7 @@ impl<'a> Supervisor<'a> {
                 .spawn_scoped(scope, move || {
                     process::kill_marked(marker, Instant::now() + SWEEP_DEADLINE).len()
                 });
-            let mut swept = self
-                .cgroup
-                .as_ref()
-                .map_or(0, |cgroup| cgroup.kill_all(Instant::now() + SWEEP_DEADLINE));
+            let mut swept = self.kill_cgroup();
             if let Some(guard) = self.in_flight.take() {
                 swept += guard.finish();
             }

@@ -672,7 +672,7 @@ impl<'a> Supervisor<'a> {
 
     /// Kills what is left in the attempt's cgroup (descendants that left their unit's process
     /// group and cleared their environment); returns how many there were.
-    fn kill_cgroup(&mut self) -> usize {
+    fn kill_cgroup(&self) -> usize {
         self.cgroup
             .as_ref()
             .map_or(0, |cgroup| cgroup.kill_all(Instant::now() + SWEEP_DEADLINE))
