@@ -493,24 +493,36 @@ pub fn post_otlp_span(
     service: &str,
     name: &str,
 ) -> Result<String, String> {
-    use std::io::{Read, Write};
-    let host = endpoint
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("endpoint `{endpoint}` is not http://"))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?
         .as_nanos();
+    let span = serde_json::json!({
+        "traceId": format!("{:032x}", now | 1),
+        "spanId": format!("{:016x}", (now as u64) | 1),
+        "name": name,
+        "kind": 1,
+        "startTimeUnixNano": now.to_string(),
+        "endTimeUnixNano": now.to_string(),
+    });
+    post_otlp_spans(endpoint, token, service, &[span])
+}
+
+/// OTLP/JSON `spans` (objects of the `spans` array) of `service`, posted as
+/// [`post_otlp_span`] does.
+pub fn post_otlp_spans(
+    endpoint: &str,
+    token: &str,
+    service: &str,
+    spans: &[serde_json::Value],
+) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let host = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("endpoint `{endpoint}` is not http://"))?;
     let body = serde_json::json!({"resourceSpans": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
-        "scopeSpans": [{"spans": [{
-            "traceId": format!("{:032x}", now | 1),
-            "spanId": format!("{:016x}", (now as u64) | 1),
-            "name": name,
-            "kind": 1,
-            "startTimeUnixNano": now.to_string(),
-            "endTimeUnixNano": now.to_string(),
-        }]}]
+        "scopeSpans": [{"spans": spans}]
     }]})
     .to_string();
     let mut stream = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;

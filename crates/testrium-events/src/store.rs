@@ -67,6 +67,9 @@ fn keep_template(template: &Path) {
     }
 }
 
+/// The `TestriumMeta` key of [`RunDb::relinks`].
+const RELINKS_META_KEY: &str = "testrium.relinks";
+
 impl fmt::Debug for RunDb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunDb").field("path", &self.path).finish()
@@ -466,7 +469,8 @@ impl RunDb {
     /// Sets both the `EventKey` and the `Cause` of the rows `keyed`, and the `Cause` of the
     /// rows `caused`, to `value`, in one transaction: a writer that learns how an event is
     /// linked only after storing it (a span whose parent arrives later) completes it before
-    /// the run is verified.
+    /// the run is verified. The same transaction counts the change (see [`RunDb::relinks`]):
+    /// a reader that took those rows as they were first stored must read them again.
     pub fn set_links(&self, keyed: &[i64], caused: &[i64], value: &str) -> Result<(), StoreError> {
         let err = |e| StoreError::sqlite(&self.path, "update links", e);
         let tx = self.conn.unchecked_transaction().map_err(err)?;
@@ -483,8 +487,27 @@ impl RunDb {
             for id in caused {
                 cause.execute((value, id)).map_err(err)?;
             }
+            tx.prepare_cached(
+                "INSERT INTO TestriumMeta (Key, Value) VALUES (?1, '1')
+                 ON CONFLICT(Key) DO UPDATE SET Value = CAST(Value AS INTEGER) + 1",
+            )
+            .and_then(|mut s| s.execute([RELINKS_META_KEY]))
+            .map_err(err)?;
         }
         tx.commit().map_err(err)
+    }
+
+    /// How many times [`RunDb::set_links`] changed rows already stored (0: never). A reader
+    /// that takes rows once, as they arrive, notes it before its first read: when it has
+    /// changed by the end, rows it took were rewritten since, and it reads them again.
+    pub fn relinks(&self) -> Result<i64, StoreError> {
+        use rusqlite::OptionalExtension;
+
+        self.conn
+            .prepare_cached("SELECT CAST(Value AS INTEGER) FROM TestriumMeta WHERE Key = ?1")
+            .and_then(|mut s| s.query_row([RELINKS_META_KEY], |r| r.get(0)).optional())
+            .map(Option::unwrap_or_default)
+            .map_err(|e| StoreError::sqlite(&self.path, "read the relink count", e))
     }
 
     /// Stores `value` under `key` in the `TestriumMeta` table (replacing an earlier value).

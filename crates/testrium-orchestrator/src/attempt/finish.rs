@@ -236,7 +236,8 @@ impl<'a> Supervisor<'a> {
 
     /// Reads the rows after the last one seen into the intake and gives its verifier and
     /// sample of events. When the table is no longer what was read (a unit deleted rows, or
-    /// dropped and recreated the table), every row is read again from the start.
+    /// dropped and recreated the table, or the OTLP receiver linked rows already read), every
+    /// row is read again from the start.
     fn read_tail(
         &mut self,
         observer: &mut dyn FnMut(&RunEvent),
@@ -246,7 +247,8 @@ impl<'a> Supervisor<'a> {
         for pass in 0..2 {
             if self.intake.needs_schema() {
                 let cookie = self.db.schema_cookie().map_err(|e| self.store(e))?;
-                self.intake.note_schema(cookie);
+                let relinks = self.db.relinks().map_err(|e| self.store(e))?;
+                self.intake.note_schema(cookie, relinks);
             }
             let Supervisor { db, intake, .. } = &mut *self;
             let read = db.for_each_event_after(intake.last_id(), |row| {
@@ -260,7 +262,8 @@ impl<'a> Supervisor<'a> {
             announced = announced.max(self.intake.last_id());
             let (rows, max_id) = self.db.event_count().map_err(|e| self.store(e))?;
             let schema = self.db.schema_cookie().map_err(|e| self.store(e))?;
-            if pass == 1 || self.intake.is_whole(rows, max_id, schema) {
+            let relinks = self.db.relinks().map_err(|e| self.store(e))?;
+            if pass == 1 || self.intake.is_whole(rows, max_id, schema, relinks) {
                 break;
             }
             self.intake.restart();

@@ -20,6 +20,9 @@ pub(super) struct Intake<'e> {
     rows: u64,
     /// The database's schema cookie before the first row was read.
     schema: Option<i64>,
+    /// The database's count of rows rewritten in place by their writer
+    /// ([`testrium_events::RunDb::relinks`]) before the first row was read.
+    relinks: Option<i64>,
 }
 
 impl<'e> Intake<'e> {
@@ -31,6 +34,7 @@ impl<'e> Intake<'e> {
             last_id: 0,
             rows: 0,
             schema: None,
+            relinks: None,
         }
     }
 
@@ -44,10 +48,11 @@ impl<'e> Intake<'e> {
         self.schema.is_none()
     }
 
-    /// Notes the database's schema cookie ([`testrium_events::RunDb::schema_cookie`]) before
-    /// the first read.
-    pub(super) fn note_schema(&mut self, cookie: i64) {
+    /// Notes the database's schema cookie ([`testrium_events::RunDb::schema_cookie`]) and
+    /// relink count ([`testrium_events::RunDb::relinks`]) before the first read.
+    pub(super) fn note_schema(&mut self, cookie: i64, relinks: i64) {
         self.schema.get_or_insert(cookie);
+        self.relinks.get_or_insert(relinks);
     }
 
     /// Takes the next row (in `ID` order); gives back the event, if it is one, for the
@@ -70,12 +75,17 @@ impl<'e> Intake<'e> {
         }
     }
 
-    /// Whether what was read is the table as it is now, given its row count, greatest `ID`
-    /// and the schema cookie: not when a unit deleted rows, inserted a row with an `ID` below
-    /// one already read, or dropped and recreated the table (its `ID`s start again). A row
-    /// changed in place after it was read (`UPDATE`) is judged as it was read.
-    pub(super) fn is_whole(&self, rows: u64, max_id: i64, schema: i64) -> bool {
-        rows == self.rows && max_id == self.last_id && self.schema.is_none_or(|s| s == schema)
+    /// Whether what was read is the table as it is now, given its row count, greatest `ID`,
+    /// schema cookie and relink count: not when a unit deleted rows, inserted a row with an
+    /// `ID` below one already read, or dropped and recreated the table (its `ID`s start
+    /// again), nor when the OTLP receiver rewrote the key or cause of rows already stored (a
+    /// span whose parent arrived later). Any other change of a row in place after it was read
+    /// (a unit's own `UPDATE`) is judged as it was read.
+    pub(super) fn is_whole(&self, rows: u64, max_id: i64, schema: i64, relinks: i64) -> bool {
+        rows == self.rows
+            && max_id == self.last_id
+            && self.schema.is_none_or(|s| s == schema)
+            && self.relinks.is_none_or(|r| r == relinks)
     }
 
     /// Forgets every row taken, to read the table again from its start.
@@ -191,10 +201,11 @@ mod tests {
                 live.take(r.clone());
             }
             let max_id = rows.len() as i64;
-            live.note_schema(7);
-            prop_assert!(live.is_whole(rows.len() as u64, max_id, 7));
-            prop_assert!(!live.is_whole(rows.len() as u64, max_id, 8));
-            prop_assert!(rows.is_empty() || !live.is_whole(rows.len() as u64 - 1, max_id, 7));
+            live.note_schema(7, 0);
+            prop_assert!(live.is_whole(rows.len() as u64, max_id, 7, 0));
+            prop_assert!(!live.is_whole(rows.len() as u64, max_id, 8, 0));
+            prop_assert!(!live.is_whole(rows.len() as u64, max_id, 7, 1), "rows rewritten");
+            prop_assert!(rows.is_empty() || !live.is_whole(rows.len() as u64 - 1, max_id, 7, 0));
             prop_assert_eq!(verdict_json(live), verdict_json(at_end));
 
             let mut restarted = Intake::new(&expectations);
@@ -202,7 +213,7 @@ mod tests {
                 restarted.take(r);
             }
             restarted.restart();
-            prop_assert!(restarted.is_whole(0, 0, 9));
+            prop_assert!(restarted.is_whole(0, 0, 9, 3));
         }
     }
 }

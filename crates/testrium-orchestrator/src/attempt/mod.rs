@@ -614,7 +614,8 @@ impl<'a> Supervisor<'a> {
         self.data_version = Some(version);
         if self.intake.needs_schema() {
             let cookie = self.db.schema_cookie().map_err(|e| self.store(e))?;
-            self.intake.note_schema(cookie);
+            let relinks = self.db.relinks().map_err(|e| self.store(e))?;
+            self.intake.note_schema(cookie, relinks);
         }
         let now = Instant::now();
         let t0 = self.t0;
