@@ -12,16 +12,47 @@
 //! After `fork` in a multi-threaded process the child may only make async-signal-safe calls:
 //! everything it needs (paths, the marker to look for, buffers) is made before the fork, and
 //! the child makes raw system calls only — no allocation, no lock, no Rust I/O.
+//!
+//! A fork keeps, for as long as it lives, the pages its parent changes afterwards. The
+//! `testrium` binary is small when an attempt starts (a few MiB); a program embedding `Run`
+//! may not be: above [`FORK_LIMIT`] of resident memory the watchdog is `sh -c <script>` doing
+//! the same, as before.
 
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::libc;
 
 use super::unix::{ENV_RUN_ID, PidFd, reap_child, wait_readable};
+
+/// The largest resident set (bytes) for which the watchdog is a fork of this process.
+const FORK_LIMIT: u64 = 32 << 20;
+
+/// The watchdog's program where it is not a fork: `$1` the marker, `$2` the cgroup folder.
+const WATCHDOG_SCRIPT: &str = r#"IFS= read -r line
+[ "$line" = x ] && exit 0
+for pass in 1 2; do
+  if [ -n "$2" ]; then
+    echo 1 > "$2/cgroup.kill" 2>/dev/null || kill -9 $(cat "$2/cgroup.procs" 2>/dev/null) 2>/dev/null
+  fi
+  for d in /proc/[0-9]*; do
+    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "TESTRIUM_RUN_ID=$1"; then
+      kill -9 "${d#/proc/}" 2>/dev/null
+    fi
+  done
+done
+if [ -n "$2" ]; then
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    rmdir "$2"/*/ "$2" 2>/dev/null
+    [ -d "$2" ] || break
+    sleep 0.2
+  done
+fi
+"#;
 
 /// How many times the cgroup's removal is tried, and the pause between two tries (its
 /// processes take a moment to be gone after the kill).
@@ -37,8 +68,51 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts the watchdog for `marker` and the attempt's cgroup folder, if any (best effort).
+    /// Starts the watchdog for `marker` and the attempt's cgroup folder, if any (best effort):
+    /// a fork of this process while its resident set is at most [`FORK_LIMIT`], else `sh`.
     pub(crate) fn start(marker: &str, cgroup: Option<&Path>) -> io::Result<Watchdog> {
+        if resident_bytes().is_some_and(|bytes| bytes <= FORK_LIMIT) {
+            Watchdog::forked(marker, cgroup)
+        } else {
+            Watchdog::shell(marker, cgroup)
+        }
+    }
+
+    /// `sh -c <script>` (`sh` must exist).
+    fn shell(marker: &str, cgroup: Option<&Path>) -> io::Result<Watchdog> {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        // `/bin/sh` directly: a `PATH` of version-manager shims (pyenv, asdf) costs an exec
+        // attempt per entry, on the way to the first unit's start.
+        let sh = if Path::new("/bin/sh").is_file() {
+            "/bin/sh"
+        } else {
+            "sh"
+        };
+        let child = std::process::Command::new(sh)
+            .arg("-c")
+            .arg(WATCHDOG_SCRIPT)
+            .arg("testrium-watchdog")
+            .arg(marker)
+            .arg(cgroup.map(Path::as_os_str).unwrap_or_default())
+            .env_remove(ENV_RUN_ID)
+            .stdin(std::process::Stdio::from(read))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            // Not in the runner's group (a Ctrl-C to the terminal's foreground group must not
+            // stop it) and, unlike units, no parent-death signal: it must outlive the runner.
+            .process_group(0)
+            .spawn()?;
+        // Reaped by `stand_down` through its pid, as the fork is.
+        let pid = child.id();
+        Ok(Watchdog {
+            pid,
+            pidfd: PidFd::open(pid).ok(),
+            pipe: Some(write),
+        })
+    }
+
+    /// A fork of this process.
+    fn forked(marker: &str, cgroup: Option<&Path>) -> io::Result<Watchdog> {
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let mut plan = Plan::new(marker, cgroup, read.as_raw_fd())?;
         // All signals blocked across the fork, so that the child starts with them blocked: a
@@ -379,6 +453,15 @@ unsafe fn each_entry(dir: &CStr, buf: &mut [u8], mut visit: impl FnMut(&[u8], u8
     }
 }
 
+/// This process's resident set in bytes (`/proc/self/statm`).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+    Some(pages * page)
+}
+
 /// The pid a `/proc` entry names, if it is one.
 fn parse_pid(name: &[u8]) -> Option<libc::pid_t> {
     if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
@@ -483,23 +566,37 @@ mod tests {
             .expect("cat")
     }
 
+    /// How a watchdog is made.
+    type Start = fn(&str, Option<&Path>) -> io::Result<Watchdog>;
+
+    /// Both ways of making a watchdog.
+    fn watchdogs() -> [(&'static str, Start); 2] {
+        [("fork", Watchdog::forked), ("sh", Watchdog::shell)]
+    }
+
     /// The runner gone (its end of the pipe closed without a word): the watchdog kills every
     /// process carrying the attempt's marker, and only those, then ends.
     #[test]
     fn without_the_runner_the_watchdog_kills_the_marked_processes() {
+        for (how, start) in watchdogs() {
+            killed_without_the_runner(how, start);
+        }
+    }
+
+    fn killed_without_the_runner(how: &str, start: Start) {
         use std::os::unix::process::ExitStatusExt;
 
-        let marker = marker("gone");
+        let marker = marker(&format!("gone-{how}"));
         let mut marked = cat(&marker);
         let mut other = cat(&format!("{marker}-other"));
-        let mut dog = Watchdog::start(&marker, None).expect("watchdog");
+        let mut dog = start(&marker, None).expect("watchdog");
         drop(dog.pipe.take());
         let status = ended(&mut marked).expect("the marked process was killed");
-        assert_eq!(status.signal(), Some(libc::SIGKILL));
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{how}");
         dog.stand_down(Duration::from_secs(20));
         assert!(
             reap_child(dog.pid) || PidFd::open(dog.pid).is_err(),
-            "the watchdog ended"
+            "the {how} watchdog ended"
         );
         still_alive(&mut other, "another marker's process");
     }
@@ -507,16 +604,25 @@ mod tests {
     /// A clean end: the watchdog stands down at its word and kills nothing.
     #[test]
     fn at_the_runners_word_the_watchdog_ends_and_kills_nothing() {
-        let marker = marker("word");
-        let mut marked = cat(&marker);
-        let mut dog = Watchdog::start(&marker, None).expect("watchdog");
-        let pid = dog.pid;
-        dog.stand_down(Duration::from_secs(20));
-        assert!(
-            PidFd::open(pid).is_err(),
-            "the watchdog ended and was reaped"
-        );
-        still_alive(&mut marked, "the marked process");
+        for (how, start) in watchdogs() {
+            let marker = marker(&format!("word-{how}"));
+            let mut marked = cat(&marker);
+            let mut dog = start(&marker, None).expect("watchdog");
+            let pid = dog.pid;
+            dog.stand_down(Duration::from_secs(20));
+            assert!(
+                PidFd::open(pid).is_err(),
+                "the {how} watchdog ended and was reaped"
+            );
+            still_alive(&mut marked, "the marked process");
+        }
+    }
+
+    /// This process's resident set is read (the choice between a fork and `sh`).
+    #[test]
+    fn the_resident_set_is_read() {
+        let bytes = resident_bytes().expect("statm");
+        assert!(bytes > 0 && bytes < 64 << 30, "{bytes}");
     }
 
     #[test]
