@@ -186,6 +186,7 @@ compile_error!(
 );
 
 mod attempt;
+mod cache;
 mod cancel;
 mod error;
 mod event;

@@ -5,11 +5,12 @@
 //!
 //! The runner talks to it over a socket pair (its stdin and stdout): one request (a length,
 //! then NUL-separated fields: the server needs no JSON parser, whose import cost 7 ms before
-//! the first fork), one answer a line, each within a deadline. A request carries exactly what the exec'd
-//! interpreter would get — its arguments, working directory, whole environment and log file —
-//! and the answer is the pid of the fork: a child of the runner (the server forks twice and
-//! the runner is a child subreaper), the leader of its own process group, in the attempt's
-//! cgroup (the server is), killed when the runner dies. From then on it is an ordinary
+//! the first fork), one answer a line, each within a deadline. A request carries exactly what
+//! the exec'd interpreter would get — its arguments, working directory, log file and
+//! environment (as its differences from the server's) — and the answer is the pid of the
+//! fork: a child of the runner (one `clone(CLONE_PARENT)`, else two forks with the runner a
+//! child subreaper), the leader of its own process group (set by the fork and by the runner,
+//! whichever is first), in the attempt's cgroup (the server is), killed when the runner dies. From then on it is an ordinary
 //! [`Process`] ([`Process::adopt`]): reaped, signalled and torn down as an exec'd unit is.
 //!
 //! A server that fails to start, dies, or misses a deadline is killed and never asked again:

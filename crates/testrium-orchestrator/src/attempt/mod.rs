@@ -188,7 +188,7 @@ pub(crate) fn run(
     })?;
     // From an empty database kept in the user's cache where there is one (a copy instead of
     // creating the schema: about 0.4 ms of every attempt here).
-    let created = match crate::python::cache_dir() {
+    let created = match crate::cache::dir() {
         Some(cache) => RunDb::create_in_cache(&dir.db, &cache),
         None => RunDb::create(&dir.db),
     };

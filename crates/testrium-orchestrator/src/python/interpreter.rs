@@ -47,18 +47,9 @@ pub(crate) fn resolve_interpreter() -> Result<PathBuf, PythonError> {
         program: OsString::from(DEFAULT_PROGRAM),
         env: |name: &str| std::env::var_os(name),
         cwd,
-        cache_dir: default_cache_dir(),
+        cache_dir: crate::cache::dir(),
     };
     resolver.resolve_cached()
-}
-
-/// `$XDG_CACHE_HOME/testrium` or `~/.cache/testrium`.
-pub(crate) fn default_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
-    Some(base.join("testrium"))
 }
 
 fn memory_cache() -> &'static Mutex<HashMap<String, PathBuf>> {

@@ -29,7 +29,7 @@ mod runtime;
 mod tests;
 
 pub(crate) use self::{
-    interpreter::{default_cache_dir as cache_dir, fnv1a},
+    interpreter::fnv1a,
     results::{DirectTestsInput, PriorResult, UnitDetail, parse_direct_results},
     runtime::{
         PythonRuntime, needs_direct_tests, python_path_with, runner_package_dir,

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::{Mutex, PoisonError};
 
 use super::error::{PythonError, PythonErrorKind};
-use super::interpreter::{default_cache_dir, fnv1a, resolve_interpreter};
+use super::interpreter::{fnv1a, resolve_interpreter};
 
 /// File name of the bootstrap script inside the package directory.
 const BOOTSTRAP: &str = "testrium_bootstrap.py";
@@ -241,7 +241,7 @@ fn shared_package_dir() -> Option<PathBuf> {
         content.push(0);
     }
     let hash = fnv1a(&content);
-    Some(default_cache_dir()?.join(format!("python-package-{hash:016x}")))
+    Some(crate::cache::dir()?.join(format!("python-package-{hash:016x}")))
 }
 
 /// Writes every package file into `dir` whose content differs (a file already right is left
